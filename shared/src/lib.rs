@@ -1,0 +1,14 @@
+//! The Mosenergosbyt social-network payment service: the pure domain, the narrow ports each
+//! function asks for, the adapters behind them (DynamoDB, SES, the acquirer) and the HTTP edge
+//! every function shares (caller authentication, problem+json, CORS).
+//!
+//! Domain code (`domain`) never sees Lambda or AWS types; functions never build a DynamoDB
+//! expression (`store` does).
+
+pub mod acquirer;
+pub mod config;
+pub mod domain;
+pub mod edge;
+pub mod ports;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,1 @@
+//! Narrow ports: one trait per capability a function needs.

@@ -1,0 +1,1 @@
+//! DynamoDB adapters behind the ports.
