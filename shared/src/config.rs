@@ -1,1 +1,76 @@
-//! Configuration read once from the environment.
+//! Configuration, read once from the environment in each function's `main`.
+//!
+//! Locally the values come from `local.env`; in AWS the template supplies them (secrets resolved
+//! from Secrets Manager at deploy time). A missing or malformed value stops the function at init
+//! with a message naming the variable, instead of failing on the first request.
+
+use std::str::FromStr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is malformed: {why}")]
+    Malformed { name: &'static str, why: String },
+}
+
+/// Reads variables from a source (the process environment, or a map in tests).
+pub struct Env<F: Fn(&str) -> Option<String>> {
+    lookup: F,
+}
+
+impl Env<fn(&str) -> Option<String>> {
+    pub fn process() -> Self {
+        Env { lookup: |name| std::env::var(name).ok() }
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    pub fn from_fn(lookup: F) -> Self {
+        Env { lookup }
+    }
+
+    pub fn string(&self, name: &'static str) -> Result<String, ConfigError> {
+        (self.lookup)(name)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or(ConfigError::Missing(name))
+    }
+
+    pub fn string_or(&self, name: &'static str, default: &str) -> String {
+        self.string(name).unwrap_or_else(|_| default.to_owned())
+    }
+
+    pub fn parse<T: FromStr>(&self, name: &'static str) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let raw = self.string(name)?;
+        raw.trim()
+            .parse()
+            .map_err(|e: T::Err| ConfigError::Malformed { name, why: e.to_string() })
+    }
+
+    pub fn parse_or<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.parse(name) {
+            Err(ConfigError::Missing(_)) => Ok(default),
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_variable_that_is_missing_or_malformed() {
+        let env = Env::from_fn(|name| (name == "N").then(|| "x12".to_owned()));
+        assert!(matches!(env.parse::<u32>("N"), Err(ConfigError::Malformed { name: "N", .. })));
+        assert!(matches!(env.string("M"), Err(ConfigError::Missing("M"))));
+        assert_eq!(env.parse_or::<u32>("M", 7).unwrap(), 7);
+        assert!(env.parse_or::<u32>("N", 7).is_err());
+    }
+}

@@ -1,1 +1,50 @@
-//! Narrow ports: one trait per capability a function needs.
+//! Narrow ports: one trait per capability a function needs, so the look-up is handed a reader and
+//! a request counter, nothing that writes money. Implemented by the DynamoDB store (`store`).
+
+use crate::domain::{Account, AccountNumber};
+use chrono::{DateTime, Utc};
+use std::future::Future;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be reached or refused the call: transient, our fault, retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// An item did not decode: a bug or a bad import, never the caller's fault.
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+}
+
+pub trait AccountReader {
+    fn account(&self, number: &AccountNumber) -> impl Future<Output = Result<Option<Account>, StoreError>> + Send;
+}
+
+/// What an import did with one account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOutcome {
+    Written,
+    /// The store already holds this export or a newer one: nothing changed.
+    AlreadyCurrent,
+}
+
+pub trait AccountImport {
+    /// Writes the account as the billing system exported it at `exported_at`, unless the store
+    /// holds an export at least as new: importing the same file twice changes nothing the second
+    /// time, and an older file never overwrites a newer one.
+    fn import_account(
+        &self,
+        account: &Account,
+        exported_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<ImportOutcome, StoreError>> + Send;
+}
+
+pub trait RequestCounter {
+    /// Counts one request under `key` in the fixed window starting at `window_start` (unix
+    /// seconds) and returns the count so far, the new one included. Counters expire by themselves.
+    fn count(
+        &self,
+        key: &str,
+        window_start: i64,
+        window_secs: i64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}

@@ -1,1 +1,174 @@
-//! Helpers for integration tests.
+//! What the integration tests share: the stand-ins' configuration (exported by `make test` from
+//! `local.env`), API Gateway HTTP API v2 events, signed launch parameters, fresh accounts.
+//!
+//! These tests need the test stack; run them with `make test`. Without it they fail and say so,
+//! rather than skip: a skipped test proves nothing.
+
+use chrono::{DateTime, TimeZone, Utc};
+use energosbyt::config::Env;
+use energosbyt::domain::account::TariffGroup;
+use energosbyt::domain::address_mask::Address;
+use energosbyt::domain::{Account, AccountNumber, Balance, Meter};
+use energosbyt::edge::MiniAppEdge;
+use energosbyt::edge::auth::{Secret, vk};
+use energosbyt::store::DynamoStore;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+
+/// A fixed instant inside the November 2026 readings window (20 November, 15:00 Moscow).
+pub fn fixed_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
+}
+
+pub fn env(name: &'static str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the integration tests through `make test`, which starts the local stand-ins")
+    })
+}
+
+pub async fn store() -> DynamoStore {
+    env("AWS_ENDPOINT_URL_DYNAMODB");
+    DynamoStore::from_env(env("TABLE_NAME")).await
+}
+
+/// The edge as configured by `local.env`, with the clock fixed at [`fixed_now`].
+pub fn edge() -> MiniAppEdge {
+    let mut edge = MiniAppEdge::from_env(&Env::process()).expect("local.env is complete");
+    edge.clock = fixed_now;
+    edge
+}
+
+/// A number no other test (nor an earlier run) uses: tests share one table.
+pub fn fresh_account_number() -> AccountNumber {
+    let n = uuid::Uuid::new_v4().as_u128() % 10_000_000_000;
+    format!("{n:010}").parse().unwrap()
+}
+
+pub fn account(number: AccountNumber, balance: &str, meters: Vec<Meter>) -> Account {
+    Account {
+        number,
+        address: Address {
+            town: "г. Москва".into(),
+            street: Some("ул. Тверская".into()),
+            house: "д. 7".into(),
+            flat: Some("315".into()),
+        },
+        balance: Balance::new(balance.parse().unwrap()),
+        tariff_group: TariffGroup("gas-stove".into()),
+        meters,
+    }
+}
+
+pub fn meter(json: Value) -> Meter {
+    serde_json::from_value(json).unwrap()
+}
+
+/// A VK launch query signed with the app's key from `local.env`, as VK would hand it to the
+/// mini app at `ts`.
+pub fn vk_launch(user_id: u64, ts: DateTime<Utc>) -> String {
+    vk_launch_for_app(user_id, &env("VK_APP_ID"), ts)
+}
+
+pub fn vk_launch_for_app(user_id: u64, app_id: &str, ts: DateTime<Utc>) -> String {
+    let user = user_id.to_string();
+    let ts = ts.timestamp().to_string();
+    let params = [
+        ("vk_access_token_settings", ""),
+        ("vk_app_id", app_id),
+        ("vk_are_notifications_enabled", "0"),
+        ("vk_is_app_user", "1"),
+        ("vk_is_favorite", "0"),
+        ("vk_language", "ru"),
+        ("vk_platform", "desktop_web"),
+        ("vk_ref", "other"),
+        ("vk_ts", ts.as_str()),
+        ("vk_user_id", user.as_str()),
+    ];
+    let sign = vk::sign(&params, &Secret::from(env("VK_APP_SECRET")));
+    let mut query: String = params.iter().map(|(k, v)| format!("{k}={v}&")).collect();
+    query.push_str("sign=");
+    query.push_str(&sign);
+    query
+}
+
+/// An API Gateway HTTP API (payload 2.0) event, as the real gateway sends it.
+pub struct Event {
+    value: Value,
+}
+
+impl Event {
+    pub fn new(method: &str, path: &str) -> Self {
+        let route = if path.starts_with("/accounts/") && path.ends_with("/readings") {
+            "/accounts/{account}/readings"
+        } else if path.starts_with("/accounts/") {
+            "/accounts/{account}"
+        } else {
+            path
+        };
+        let mut value = json!({
+            "version": "2.0",
+            "routeKey": format!("{method} {route}"),
+            "rawPath": path,
+            "rawQueryString": "",
+            "headers": {"host": "api.example.test", "content-type": "application/json"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api", "domainName": "api.example.test",
+                "domainPrefix": "api", "requestId": uuid::Uuid::new_v4().to_string(),
+                "routeKey": format!("{method} {route}"), "stage": "$default",
+                "time": "20/Nov/2026:12:00:00 +0000", "timeEpoch": 1_795_176_000_000u64,
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                         "sourceIp": random_ip(), "userAgent": "Mozilla/5.0"}
+            },
+            "isBase64Encoded": false
+        });
+        if let Some(account) = path.strip_prefix("/accounts/") {
+            let account = account.trim_end_matches("/readings");
+            value["pathParameters"] = json!({ "account": account });
+        }
+        Self { value }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.value["headers"][name.to_ascii_lowercase()] = Value::String(value.to_owned());
+        self
+    }
+
+    pub fn vk(self, launch: &str) -> Self {
+        self.header("authorization", &format!("VK {launch}"))
+    }
+
+    pub fn source_ip(mut self, ip: &str) -> Self {
+        self.value["requestContext"]["http"]["sourceIp"] = Value::String(ip.to_owned());
+        self
+    }
+
+    pub fn body(mut self, body: &Value) -> Self {
+        self.value["body"] = Value::String(body.to_string());
+        self
+    }
+
+    pub fn json(&self) -> &Value {
+        &self.value
+    }
+
+    pub fn request(&self) -> Request {
+        lambda_http::request::from_str(&self.value.to_string()).expect("a valid HTTP API v2 event")
+    }
+}
+
+/// Each event its own address by default, so the per-address limit of one test never trips
+/// another's (the throttle test sets its own).
+fn random_ip() -> String {
+    let n = uuid::Uuid::new_v4().as_u128();
+    format!("198.18.{}.{}", (n >> 8) % 256, n % 256)
+}
+
+/// The answer's JSON body (problem or not).
+pub fn body_json(response: &Response<Body>) -> Value {
+    match response.body() {
+        Body::Text(text) => serde_json::from_str(text).expect("a JSON body"),
+        Body::Empty => Value::Null,
+        Body::Binary(bytes) => serde_json::from_slice(bytes).expect("a JSON body"),
+        _ => Value::Null,
+    }
+}

@@ -1,1 +1,52 @@
-//! Handler.
+//! `GET /accounts/{account}`: the masked address, the balance, the recommended amount and the
+//! meters with their last readings and readings window.
+
+mod view;
+
+use energosbyt::config::{ConfigError, Env};
+use energosbyt::domain::AccountNumber;
+use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
+use energosbyt::ports::{AccountReader, RequestCounter};
+use energosbyt::store::DynamoStore;
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+pub use view::AccountView;
+
+pub struct App<S> {
+    pub store: S,
+    pub edge: MiniAppEdge,
+}
+
+impl App<DynamoStore> {
+    /// Configuration and clients, built once per Lambda instance.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let env = Env::process();
+        let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
+        Ok(Self { store, edge: MiniAppEdge::from_env(&env)? })
+    }
+}
+
+pub async fn handle<S: AccountReader + RequestCounter>(app: &App<S>, request: Request) -> Response<Body> {
+    app.edge
+        .serve(&app.store, "lookup", &[Method::GET], request, |request, context| look_up(app, request, context))
+        .await
+}
+
+async fn look_up<S: AccountReader>(
+    app: &App<S>,
+    request: Request,
+    context: CallerContext,
+) -> Result<Response<Body>, Problem> {
+    let raw = energosbyt::edge::mini_app::path_param(&request, "account", 1).unwrap_or_default();
+    let number: AccountNumber = raw.parse()?;
+    let account = app.store.account(&number).await.map_err(|e| {
+        tracing::error!(error = %e, account = %number.masked(), "account read failed");
+        Problem::unavailable()
+    })?;
+    let Some(account) = account else {
+        tracing::info!(account = %number.masked(), "account not found");
+        return Err(Problem::account_not_found());
+    };
+    tracing::info!(account = %number.masked(), "account shown");
+    Ok(response::json(StatusCode::OK, &AccountView::new(&account, context.now)))
+}

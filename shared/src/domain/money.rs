@@ -35,6 +35,10 @@ impl Money {
     pub fn rounded(amount: Decimal) -> Self {
         let mut d = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
         d.rescale(2);
+        // −0.00 is a real decimal value, but not one to show a customer.
+        if d.is_zero() {
+            d.set_sign_positive(true);
+        }
         Self(d)
     }
 
@@ -190,6 +194,13 @@ mod tests {
         assert_eq!(Money::rounded(Decimal::new(12345, 3)), m("12.35"));
         assert_eq!(Money::rounded(Decimal::new(12344, 3)), m("12.34"));
         assert_eq!(Money::rounded(Decimal::new(-12345, 3)), m("-12.35"));
+    }
+
+    #[test]
+    fn zero_has_no_sign() {
+        assert_eq!((-Money::ZERO).to_string(), "0.00");
+        assert_eq!(m("-0").to_string(), "0.00");
+        assert_eq!((m("5") - m("5")).to_string(), "0.00");
     }
 
     #[test]

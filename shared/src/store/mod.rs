@@ -1,1 +1,82 @@
-//! DynamoDB adapters behind the ports.
+//! The DynamoDB adapter: one table, `PK`/`SK` strings, a `GSI1` index, TTL on `expiresAt`. The
+//! table's shape is defined once, in `template.yaml`; the local stack creates it from there.
+//!
+//! Every endpoint comes from the SDK's environment (`AWS_ENDPOINT_URL_DYNAMODB`), so the same
+//! binary talks to AWS, DynamoDB Local, or a DynamoDB-compatible service hosted elsewhere.
+
+mod accounts;
+mod item;
+mod keys;
+mod throttle;
+
+use crate::ports::StoreError;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// Builds the client from the environment (region, credentials, endpoint).
+    pub async fn from_env(table: impl Into<String>) -> Self {
+        let config = aws_config::load_from_env().await;
+        Self::new(Client::new(&config), table)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Opens the connection (DNS, TCP, TLS, credentials) during init rather than on the first
+    /// customer's request: one read of a key that never exists, within the read permission every
+    /// function already has.
+    pub async fn warm_up(&self) {
+        let started = std::time::Instant::now();
+        let result = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", item::s("WARMUP"))
+            .key("SK", item::s("WARMUP"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "store connection warmed"),
+            Err(e) => tracing::warn!(error = %describe(&e), "store warm-up failed; the first request will retry"),
+        }
+    }
+}
+
+/// The SDK error's code and message chain, without request payloads.
+pub(crate) fn describe<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e {
+        SdkError::ServiceError(se) => {
+            let err = se.err();
+            format!("{}: {}", err.code().unwrap_or("unknown"), err.message().unwrap_or(""))
+        }
+        other => DisplayErrorContext(other).to_string(),
+    }
+}
+
+pub(crate) fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Unavailable(describe(&e))
+}

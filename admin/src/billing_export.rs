@@ -1,0 +1,115 @@
+//! The billing system's export: the file format `energosbyt-admin import` reads (README,
+//! "Import format"). One JSON document:
+//!
+//! ```json
+//! { "exportedAt": "2026-11-01T03:00:00+03:00",
+//!   "accounts": [ { "account": "12345-678-90",
+//!                   "address": {"town": "г. Москва", "street": "ул. Тверская", "house": "д. 7", "flat": "15"},
+//!                   "balance": "-1520.37", "tariffGroup": "gas-stove",
+//!                   "meters": [ { "id": "…", "zoneSet": "single|twoZone|threeZone", "digits": 5,
+//!                                 "automatic": false, "faulty": false,
+//!                                 "window": {"fromDay": 15, "toDay": 26},
+//!                                 "lastReadings": {"T1": {"value": 12345, "date": "2026-10-22"}} } ] } ] }
+//! ```
+//! Unknown fields are refused (a holder's name column must not slip into the store).
+
+use chrono::{DateTime, FixedOffset, Utc};
+use energosbyt::domain::account::TariffGroup;
+use energosbyt::domain::address_mask::Address;
+use energosbyt::domain::{Account, AccountNumber, Balance, Meter, Money};
+use serde::Deserialize;
+use std::collections::HashSet;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ExportFile {
+    exported_at: DateTime<FixedOffset>,
+    accounts: Vec<AccountRecord>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AccountRecord {
+    account: AccountNumber,
+    address: Address,
+    balance: Money,
+    tariff_group: String,
+    #[serde(default)]
+    meters: Vec<Meter>,
+}
+
+pub struct Export {
+    pub exported_at: DateTime<Utc>,
+    pub accounts: Vec<Account>,
+}
+
+pub fn parse(text: &str) -> Result<Export, String> {
+    let file: ExportFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut seen = HashSet::new();
+    let mut accounts = Vec::with_capacity(file.accounts.len());
+    for (i, record) in file.accounts.into_iter().enumerate() {
+        let at = format!("accounts[{i}] ({})", record.account.masked());
+        if !seen.insert(record.account) {
+            return Err(format!("{at}: the account appears twice"));
+        }
+        if record.address.town.trim().is_empty() || record.address.house.trim().is_empty() {
+            return Err(format!("{at}: the address needs a town and a house"));
+        }
+        if record.tariff_group.trim().is_empty() {
+            return Err(format!("{at}: the tariff group is empty"));
+        }
+        let mut meter_ids = HashSet::new();
+        for meter in &record.meters {
+            if !meter_ids.insert(meter.id.clone()) {
+                return Err(format!("{at}: meter {} appears twice", meter.id));
+            }
+            if let Some(zone) = meter.last_readings.keys().find(|z| !meter.zone_set.has(**z)) {
+                return Err(format!("{at}: meter {} has no zone {}", meter.id, zone.as_str()));
+            }
+            if let Some(w) = meter.window
+                && !(1 <= w.from_day && w.from_day <= w.to_day && w.to_day <= 31)
+            {
+                return Err(format!("{at}: meter {} has an impossible window", meter.id));
+            }
+        }
+        accounts.push(Account {
+            number: record.account,
+            address: record.address,
+            balance: Balance::new(record.balance),
+            tariff_group: TariffGroup(record.tariff_group),
+            meters: record.meters,
+        });
+    }
+    Ok(Export { exported_at: file.exported_at.with_timezone(&Utc), accounts })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_export_parses() {
+        let export = parse(include_str!("../../data/demo.json")).unwrap();
+        assert_eq!(export.accounts.len(), 5);
+        let balances: Vec<String> = export.accounts.iter().map(|a| a.balance.signed().to_string()).collect();
+        assert!(balances.iter().any(|b| b.starts_with('-')), "one account in debt");
+        assert!(balances.contains(&"0.00".to_owned()), "one at zero");
+        assert!(balances.iter().any(|b| !b.starts_with('-') && b != "0.00"), "one in credit");
+        assert!(export.accounts.iter().flat_map(|a| &a.meters).any(|m| m.automatic));
+    }
+
+    #[test]
+    fn a_bad_record_refuses_the_whole_file() {
+        let with_name = r#"{"exportedAt":"2026-11-01T00:00:00Z","accounts":[{"account":"1000000001",
+            "address":{"town":"г. Москва","house":"д. 1"},"balance":"0","tariffGroup":"g","holder":"Иванов"}]}"#;
+        assert!(parse(with_name).unwrap_err().contains("holder"));
+        let wrong_zone = r#"{"exportedAt":"2026-11-01T00:00:00Z","accounts":[{"account":"1000000001",
+            "address":{"town":"г. Москва","house":"д. 1"},"balance":"0","tariffGroup":"g",
+            "meters":[{"id":"m","zoneSet":"single","lastReadings":{"T2":{"value":1,"date":"2026-10-01"}}}]}]}"#;
+        assert!(parse(wrong_zone).unwrap_err().contains("no zone T2"));
+        let twice = r#"{"exportedAt":"2026-11-01T00:00:00Z","accounts":[
+            {"account":"1000000001","address":{"town":"г","house":"1"},"balance":"0","tariffGroup":"g"},
+            {"account":"10000-000-01","address":{"town":"г","house":"1"},"balance":"0","tariffGroup":"g"}]}"#;
+        assert!(parse(twice).unwrap_err().contains("twice"));
+    }
+}

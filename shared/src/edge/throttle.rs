@@ -1,0 +1,69 @@
+//! Throttling of the mini-app endpoints, per verified user and per source IP: the 10-digit account
+//! space can be enumerated, and a look-up shows personal data (masked as it is).
+
+use super::Problem;
+use crate::ports::RequestCounter;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleLimits {
+    pub per_user: u64,
+    pub per_ip: u64,
+    pub window_secs: i64,
+}
+
+impl Default for ThrottleLimits {
+    fn default() -> Self {
+        Self { per_user: 30, per_ip: 120, window_secs: 60 }
+    }
+}
+
+/// The fixed window holding `now`: its start, and the seconds left until the next one.
+pub fn window(now_unix: i64, window_secs: i64) -> (i64, u64) {
+    let start = now_unix - now_unix.rem_euclid(window_secs);
+    (start, (start + window_secs - now_unix) as u64)
+}
+
+/// Counts the request under the user's and the address's keys (the user's only when there is
+/// one); refuses it when either is over its limit. A store fault refuses the request too (503):
+/// an enumeration must not get through while the counters are down.
+pub async fn check<C: RequestCounter>(
+    counter: &C,
+    limits: &ThrottleLimits,
+    scope: &str,
+    user: Option<&str>,
+    ip: &str,
+    now_unix: i64,
+) -> Result<(), Problem> {
+    let (start, retry_after) = window(now_unix, limits.window_secs);
+    let ip_key = format!("{scope}#ip#{ip}");
+    let by_user = async {
+        match user {
+            Some(user) => counter.count(&format!("{scope}#user#{user}"), start, limits.window_secs).await,
+            None => Ok(0),
+        }
+    };
+    let (by_user, by_ip) = tokio::join!(by_user, counter.count(&ip_key, start, limits.window_secs));
+    let (by_user, by_ip) = match (by_user, by_ip) {
+        (Ok(u), Ok(i)) => (u, i),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "throttle counters unavailable");
+            return Err(Problem::unavailable());
+        }
+    };
+    if by_user > limits.per_user || by_ip > limits.per_ip {
+        tracing::warn!(by_user, by_ip, "request throttled");
+        return Err(Problem::too_many_requests(retry_after.max(1)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_aligned_and_say_when_the_next_starts() {
+        assert_eq!(window(1_700_000_000, 60), (1_699_999_980, 40));
+        assert_eq!(window(1_699_999_980, 60), (1_699_999_980, 60));
+    }
+}

@@ -1,0 +1,47 @@
+//! Every file in `events/` is a real API Gateway HTTP API v2 event; its name starts with the
+//! status its function must answer (`404-unknown.json`). Running them all keeps the folder from
+//! rotting. The events are signed for the tests' fixed clock with the demo key in `local.env`.
+
+use admin::billing_export;
+use energosbyt::ports::AccountImport;
+use integration_tests::*;
+use std::path::{Path, PathBuf};
+
+fn events_of(function: &str) -> Vec<(PathBuf, u16, lambda_http::Request)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(function);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no events for {function}");
+    files
+        .into_iter()
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let status: u16 = name[..3].parse().unwrap_or_else(|_| panic!("{name}: name must start with a status"));
+            let text = std::fs::read_to_string(&path).unwrap();
+            let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (path, status, request)
+        })
+        .collect()
+}
+
+async fn import_demo_data() {
+    let store = store().await;
+    let export = billing_export::parse(include_str!("../../data/demo.json")).unwrap();
+    for account in &export.accounts {
+        store.import_account(account, export.exported_at).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn account_lookup_events_answer_the_status_in_their_name() {
+    import_demo_data().await;
+    let app = account_lookup::App { store: store().await, edge: edge() };
+    for (path, status, request) in events_of("account-lookup") {
+        let response = account_lookup::handle(&app, request).await;
+        assert_eq!(response.status().as_u16(), status, "{}: {:?}", path.display(), body_json(&response));
+    }
+}
