@@ -1,7 +1,7 @@
 //! Narrow ports: one trait per capability a function needs, so the look-up is handed a reader and
 //! a request counter, nothing that writes money. Implemented by the DynamoDB store (`store`).
 
-use crate::domain::{Account, AccountNumber};
+use crate::domain::{Account, AccountNumber, Payment, PaymentId};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
@@ -47,4 +47,31 @@ pub trait RequestCounter {
         window_start: i64,
         window_secs: i64,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+pub trait PaymentReader {
+    fn payment(&self, id: &PaymentId) -> impl Future<Output = Result<Option<Payment>, StoreError>> + Send;
+}
+
+/// What the pay function may do to a payment: write it before `Init`, complete it after, or mark
+/// it failed when the bank refused it. Crediting is not here: only the callback credits.
+pub trait PaymentWriter {
+    /// Writes a new payment; fails if the id exists.
+    fn create(&self, payment: &Payment) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn record_init(
+        &self,
+        id: &PaymentId,
+        acquirer_payment_id: &str,
+        payment_url: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Marks a still-pending payment failed; a payment that has moved on is left as it is.
+    fn mark_failed(
+        &self,
+        id: &PaymentId,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -7,6 +7,7 @@
 mod accounts;
 mod item;
 mod keys;
+mod payments;
 mod throttle;
 
 use crate::ports::StoreError;

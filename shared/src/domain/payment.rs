@@ -1,0 +1,127 @@
+//! A payment as we keep it: our id is the acquirer's `OrderId`, so a notification finds it in one
+//! read.
+
+use super::{AccountNumber, Money};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Our payment id, sent to the acquirer as `OrderId`: 32 hex digits of a random UUID, so a
+/// payment cannot be guessed from another one (≤ 36 characters, as the bank requires).
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PaymentId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a payment id is 32 lowercase hex digits")]
+pub struct PaymentIdError;
+
+impl PaymentId {
+    pub fn random() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for PaymentId {
+    type Err = PaymentIdError;
+    fn from_str(s: &str) -> Result<Self, PaymentIdError> {
+        if s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(PaymentIdError)
+        }
+    }
+}
+
+impl fmt::Display for PaymentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for PaymentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PaymentId({})", self.0)
+    }
+}
+
+/// Where a payment stands, as the customer sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentStatus {
+    /// Written before `Init`; the customer is on (or on the way to) the bank's form.
+    New,
+    /// The bank authorised the card; no money yet.
+    Authorized,
+    /// The bank captured the money (`CONFIRMED`) and the account was credited.
+    Paid,
+    /// Declined, 3-D Secure failed, cancelled or expired: no money moved.
+    Failed,
+    /// Paid, then part of it given back.
+    PartiallyRefunded,
+    /// Paid, then all of it given back.
+    Refunded,
+}
+
+impl PaymentStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "NEW",
+            Self::Authorized => "AUTHORIZED",
+            Self::Paid => "PAID",
+            Self::Failed => "FAILED",
+            Self::PartiallyRefunded => "PARTIALLY_REFUNDED",
+            Self::Refunded => "REFUNDED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::New, Self::Authorized, Self::Paid, Self::Failed, Self::PartiallyRefunded, Self::Refunded]
+            .into_iter()
+            .find(|status| status.as_str() == s)
+    }
+
+    /// Still waiting for the bank: reconciliation looks at these.
+    pub fn is_pending(self) -> bool {
+        matches!(self, Self::New | Self::Authorized)
+    }
+
+    /// The account was credited (and perhaps partly or wholly refunded since).
+    pub fn was_credited(self) -> bool {
+        matches!(self, Self::Paid | Self::PartiallyRefunded | Self::Refunded)
+    }
+}
+
+/// The masked card the bank reports (`430000******0777`) and its brand.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Card {
+    pub pan: String,
+    pub brand: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Payment {
+    pub id: PaymentId,
+    pub account: AccountNumber,
+    /// Exactly what the customer pays and what is credited: there is no commission.
+    pub amount: Money,
+    /// Where the success message and the receipt go; never logged.
+    pub email: String,
+    /// The verified VK/Facebook user who created it (`vk:494075`): only they may read its status.
+    pub caller: String,
+    /// A readings submission paid with it ("Оплатить по показаниям").
+    pub readings_id: Option<String>,
+    pub status: PaymentStatus,
+    /// The acquirer's `PaymentId`, once `Init` answered.
+    pub acquirer_payment_id: Option<String>,
+    pub payment_url: Option<String>,
+    /// Of the amount, how much has been given back.
+    pub refunded: Money,
+    pub card: Option<Card>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

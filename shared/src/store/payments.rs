@@ -1,0 +1,166 @@
+//! The payment item: `PAYMENT#<id>` / `PAYMENT`. While a payment waits for the bank it also sits
+//! in the sparse `GSI1` partition `PENDING` (sorted by creation time), which is how reconciliation
+//! finds payments whose notifications never came, without a scan.
+
+use super::item::{self, Item};
+use super::keys;
+use super::{DynamoStore, unavailable};
+use crate::domain::payment::Card;
+use crate::domain::{Payment, PaymentId, PaymentStatus};
+use crate::ports::{PaymentReader, PaymentWriter, StoreError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+
+pub(crate) const PENDING: &str = "PENDING";
+
+impl PaymentReader for DynamoStore {
+    async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", item::s(keys::payment_pk(id)))
+            .key("SK", item::s(keys::PAYMENT))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.map(|item| decode(&item)).transpose()
+    }
+}
+
+impl PaymentWriter for DynamoStore {
+    async fn create(&self, payment: &Payment) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(payment)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn record_init(
+        &self,
+        id: &PaymentId,
+        acquirer_payment_id: &str,
+        payment_url: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", item::s(keys::payment_pk(id)))
+            .key("SK", item::s(keys::PAYMENT))
+            .update_expression("SET acquirerPaymentId = :pid, paymentUrl = :url, updatedAt = :at")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":pid", item::s(acquirer_payment_id))
+            .expression_attribute_values(":url", item::s(payment_url))
+            .expression_attribute_values(":at", item::s(timestamp(at)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn mark_failed(&self, id: &PaymentId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", item::s(keys::payment_pk(id)))
+            .key("SK", item::s(keys::PAYMENT))
+            .update_expression("SET #status = :failed, failure = :reason, updatedAt = :at REMOVE GSI1PK, GSI1SK")
+            // Only a payment still waiting may fail: a notification may have moved it on already.
+            .condition_expression("#status IN (:new, :authorized)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":failed", item::s(PaymentStatus::Failed.as_str()))
+            .expression_attribute_values(":new", item::s(PaymentStatus::New.as_str()))
+            .expression_attribute_values(":authorized", item::s(PaymentStatus::Authorized.as_str()))
+            .expression_attribute_values(":reason", item::s(reason))
+            .expression_attribute_values(":at", item::s(timestamp(at)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+/// Fixed-width UTC with milliseconds: sorts in time order as text.
+pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn parse_timestamp(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(item::get_s(item, name)?)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+}
+
+pub(crate) fn encode(p: &Payment) -> Result<Item, StoreError> {
+    let mut item = Item::from([
+        ("PK".to_owned(), item::s(keys::payment_pk(&p.id))),
+        ("SK".to_owned(), item::s(keys::PAYMENT)),
+        ("account".to_owned(), item::s(p.account.digits())),
+        ("amount".to_owned(), item::money(p.amount)),
+        ("email".to_owned(), item::s(&p.email)),
+        ("caller".to_owned(), item::s(&p.caller)),
+        ("status".to_owned(), item::s(p.status.as_str())),
+        ("refunded".to_owned(), item::money(p.refunded)),
+        ("createdAt".to_owned(), item::s(timestamp(p.created_at))),
+        ("updatedAt".to_owned(), item::s(timestamp(p.updated_at))),
+    ]);
+    if p.status.is_pending() {
+        item.insert("GSI1PK".to_owned(), item::s(PENDING));
+        item.insert("GSI1SK".to_owned(), item::s(format!("{}#{}", timestamp(p.created_at), p.id)));
+    }
+    let optional = [
+        ("readingsId", p.readings_id.as_deref()),
+        ("acquirerPaymentId", p.acquirer_payment_id.as_deref()),
+        ("paymentUrl", p.payment_url.as_deref()),
+    ];
+    for (name, value) in optional {
+        if let Some(v) = value {
+            item.insert(name.to_owned(), item::s(v));
+        }
+    }
+    if let Some(card) = &p.card {
+        item.insert("card".to_owned(), item::to_attr(card)?);
+    }
+    Ok(item)
+}
+
+pub(crate) fn decode(item: &Item) -> Result<Payment, StoreError> {
+    let pk = item::get_s(item, "PK")?;
+    let id: PaymentId = pk
+        .strip_prefix("PAYMENT#")
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt("PK: not a payment".into()))?;
+    let optional = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let status = item::get_s(item, "status")?;
+    Ok(Payment {
+        id,
+        account: item::get_s(item, "account")?
+            .parse()
+            .map_err(|_| StoreError::Corrupt("account".into()))?,
+        amount: item::get_money(item, "amount")?,
+        email: item::get_s(item, "email")?.to_owned(),
+        caller: item::get_s(item, "caller")?.to_owned(),
+        readings_id: optional("readingsId"),
+        status: PaymentStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+        acquirer_payment_id: optional("acquirerPaymentId"),
+        payment_url: optional("paymentUrl"),
+        refunded: item::get_money(item, "refunded")?,
+        card: item.get("card").map(|_| item::get_de::<Card>(item, "card")).transpose()?,
+        created_at: parse_timestamp(item, "createdAt")?,
+        updated_at: parse_timestamp(item, "updatedAt")?,
+    })
+}
