@@ -1,0 +1,95 @@
+//! Local demo helper: prints freshly signed launch parameters and ready-to-paste requests for the
+//! local stack. Uses the demo keys from `local.env`; never meant for real keys.
+
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use energosbyt::edge::auth::{Secret, facebook, vk};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "energosbyt-demo", about = "Signed demo requests for the local stack")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The API URL and a `curl` that looks up a demo account as a VK user would.
+    Curl {
+        #[arg(long, default_value = "10000-000-01")]
+        account: String,
+        #[arg(long, env = "API_URL")]
+        api_url: String,
+    },
+    /// A VK launch query (as VK appends it to the mini app's URL), signed now.
+    VkLaunch {
+        #[arg(long, default_value_t = 494075)]
+        user: u64,
+    },
+    /// A Facebook page-tab `signed_request`, signed now.
+    FbSignedRequest {
+        #[arg(long, default_value = "100001234567890")]
+        user: String,
+    },
+}
+
+fn env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("{name} is not set (load local.env)"))
+}
+
+/// Launch parameters as VK hands them to a mini app opened in a desktop browser.
+fn vk_launch(user: u64) -> Result<String, String> {
+    let app_id = env("VK_APP_ID")?;
+    let secret = Secret::from(env("VK_APP_SECRET")?);
+    let user = user.to_string();
+    let ts = Utc::now().timestamp().to_string();
+    let params = [
+        ("vk_access_token_settings", ""),
+        ("vk_app_id", app_id.as_str()),
+        ("vk_are_notifications_enabled", "0"),
+        ("vk_is_app_user", "1"),
+        ("vk_is_favorite", "0"),
+        ("vk_language", "ru"),
+        ("vk_platform", "desktop_web"),
+        ("vk_ref", "other"),
+        ("vk_ts", ts.as_str()),
+        ("vk_user_id", user.as_str()),
+    ];
+    let sign = vk::sign(&params, &secret);
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    Ok(format!("{}&sign={sign}", query.join("&")))
+}
+
+fn fb_signed_request(user: &str) -> Result<String, String> {
+    let secret = Secret::from(env("FB_APP_SECRET")?);
+    let payload = serde_json::json!({
+        "algorithm": "HMAC-SHA256",
+        "issued_at": Utc::now().timestamp(),
+        "user_id": user,
+        "page": {"id": "118745708161011", "liked": true, "admin": false},
+    });
+    Ok(facebook::sign(&payload, &secret))
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Curl { account, api_url } => vk_launch(494075).map(|launch| {
+            format!(
+                "API: {api_url}\n\nLook up demo account {account} as VK user 494075 (the signature is fresh for an hour):\n\n  curl -s -H 'Authorization: VK {launch}' {api_url}/accounts/{account}\n"
+            )
+        }),
+        Command::VkLaunch { user } => vk_launch(user),
+        Command::FbSignedRequest { user } => fb_signed_request(&user),
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
