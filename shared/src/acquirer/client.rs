@@ -1,0 +1,294 @@
+//! The HTTP client for T-Bank's API v2: signs each request, reads each answer's `Success` before
+//! anything else, and tells a refusal from an unknown outcome.
+
+use super::messages::{
+    CancelRequest, CancelResponse, InitRequest, InitResponse, OrderState, Outcome, PaymentId, PaymentState,
+};
+use super::token::{self, TerminalPassword};
+use super::{Acquirer, AcquirerError, Unavailability};
+use reqwest::Url;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// How to reach the bank: read once at start-up.
+#[derive(Clone, Debug)]
+pub struct TbankSettings {
+    /// The API base, e.g. `https://securepay.tinkoff.ru` (with or without the trailing `/v2`).
+    pub api_url: String,
+    pub terminal_key: String,
+    pub password: TerminalPassword,
+    pub connect_timeout: Duration,
+    /// The whole call; kept well under the pay function's own time limit.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{0} is not an http(s) URL")]
+    BadUrl(&'static str),
+    #[error("the HTTP client could not be built: {0}")]
+    Client(String),
+}
+
+impl TbankSettings {
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(8);
+
+    /// From `TBANK_API_URL`, `TBANK_TERMINAL_KEY` and `TBANK_PASSWORD`, default timeouts.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let required = |name: &'static str| {
+            lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).ok_or(SettingsError::Missing(name))
+        };
+        Ok(Self {
+            api_url: required("TBANK_API_URL")?,
+            terminal_key: required("TBANK_TERMINAL_KEY")?,
+            // A password is taken as it is: spaces could be part of it.
+            password: TerminalPassword::new(
+                lookup("TBANK_PASSWORD").filter(|v| !v.is_empty()).ok_or(SettingsError::Missing("TBANK_PASSWORD"))?,
+            ),
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            timeout: Self::DEFAULT_TIMEOUT,
+        })
+    }
+}
+
+/// T-Bank's API v2 over HTTP. Build once per process and share.
+#[derive(Clone, Debug)]
+pub struct TbankClient {
+    http: reqwest::Client,
+    /// Ends with `/v2/`, so a method name joins onto it.
+    base: Url,
+    terminal_key: String,
+    password: TerminalPassword,
+}
+
+#[derive(Serialize)]
+struct WithTerminal<'a, B> {
+    #[serde(rename = "TerminalKey")]
+    terminal_key: &'a str,
+    #[serde(flatten)]
+    body: &'a B,
+}
+
+#[derive(Serialize)]
+struct Signed<'a, B> {
+    #[serde(flatten)]
+    unsigned: &'a WithTerminal<'a, B>,
+    #[serde(rename = "Token")]
+    token: String,
+}
+
+#[derive(Serialize)]
+struct ByPaymentId<'a> {
+    #[serde(rename = "PaymentId")]
+    payment_id: &'a PaymentId,
+}
+
+#[derive(Serialize)]
+struct ByOrderId<'a> {
+    #[serde(rename = "OrderId")]
+    order_id: &'a str,
+}
+
+impl TbankClient {
+    pub fn new(settings: TbankSettings) -> Result<Self, SettingsError> {
+        let base = api_base(&settings.api_url).ok_or(SettingsError::BadUrl("TBANK_API_URL"))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            .build()
+            .map_err(|e| SettingsError::Client(e.to_string()))?;
+        Ok(Self { http, base, terminal_key: settings.terminal_key, password: settings.password })
+    }
+
+    pub fn terminal_key(&self) -> &str {
+        &self.terminal_key
+    }
+
+    /// The signed JSON body of a request: `TerminalKey`, the method's fields, `Token`.
+    fn signed_body<B: Serialize>(&self, body: &B) -> Result<String, AcquirerError> {
+        let unsigned = WithTerminal { terminal_key: &self.terminal_key, body };
+        let invalid = |e: &dyn std::fmt::Display| AcquirerError::InvalidRequest(e.to_string());
+        let text = serde_json::to_string(&unsigned).map_err(|e| invalid(&e))?;
+        let token = token::sign_json(&text, self.password.expose()).map_err(|e| invalid(&e))?;
+        serde_json::to_string(&Signed { unsigned: &unsigned, token }).map_err(|e| invalid(&e))
+    }
+
+    async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        body: &B,
+    ) -> Result<R, AcquirerError> {
+        let body = self.signed_body(body)?;
+        let url = self.base.join(method).map_err(|e| AcquirerError::InvalidRequest(e.to_string()))?;
+        let answer = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| transport_failure(method, &e))?;
+        let status = answer.status();
+        if status.is_server_error() {
+            tracing::warn!(method, http_status = status.as_u16(), "acquirer answered with a server error");
+            return Err(AcquirerError::Unavailable(Unavailability::HttpStatus(status.as_u16())));
+        }
+        let bytes = answer.bytes().await.map_err(|e| transport_failure(method, &e))?;
+        let outcome: Outcome = serde_json::from_slice(&bytes).map_err(|e| {
+            tracing::warn!(method, http_status = status.as_u16(), "acquirer answer is not its JSON");
+            tracing::debug!(method, error = %e, "unreadable acquirer answer");
+            if status.is_success() {
+                AcquirerError::Unavailable(Unavailability::Unparsable)
+            } else {
+                AcquirerError::Unavailable(Unavailability::HttpStatus(status.as_u16()))
+            }
+        })?;
+        if !outcome.success {
+            let message = outcome.message.unwrap_or_default();
+            let error = AcquirerError::from_failure(outcome.error_code, message);
+            match &error {
+                AcquirerError::Declined { refusal: super::Refusal::Credentials, code, .. } => {
+                    tracing::error!(method, code = %code, "acquirer refused our terminal key or token");
+                }
+                _ => tracing::warn!(method, error = %error, "acquirer call failed"),
+            }
+            return Err(error);
+        }
+        if !status.is_success() {
+            // `Success: true` under a 4xx is not an answer to trust either way.
+            return Err(AcquirerError::Unavailable(Unavailability::HttpStatus(status.as_u16())));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| {
+            tracing::warn!(method, "acquirer answer lacks the fields of a success");
+            tracing::debug!(method, error = %e, "incomplete acquirer answer");
+            AcquirerError::Unavailable(Unavailability::Unparsable)
+        })
+    }
+}
+
+/// The base URL with exactly one `/v2/` at its end.
+fn api_base(configured: &str) -> Option<Url> {
+    let trimmed = configured.trim().trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix("/v2").unwrap_or(trimmed);
+    let url = Url::parse(&format!("{trimmed}/v2/")).ok()?;
+    matches!(url.scheme(), "http" | "https").then_some(url)
+}
+
+fn transport_failure(method: &'static str, e: &reqwest::Error) -> AcquirerError {
+    let cause = if e.is_timeout() {
+        Unavailability::Timeout
+    } else if e.is_connect() {
+        Unavailability::Connection
+    } else {
+        Unavailability::Transport
+    };
+    tracing::warn!(method, cause = %cause, "acquirer unreachable; the outcome is unknown");
+    AcquirerError::Unavailable(cause)
+}
+
+impl Acquirer for TbankClient {
+    async fn init(&self, request: &InitRequest) -> Result<InitResponse, AcquirerError> {
+        tracing::info!(order_id = %request.order_id, amount = %request.amount, "acquirer Init");
+        let answer: InitResponse = self.call("Init", request).await?;
+        tracing::info!(
+            order_id = %answer.order_id,
+            payment_id = %answer.payment_id,
+            status = %answer.status,
+            "acquirer payment created"
+        );
+        tracing::debug!(payment_url = %answer.payment_url, "acquirer payment form");
+        Ok(answer)
+    }
+
+    async fn get_state(&self, payment_id: &PaymentId) -> Result<PaymentState, AcquirerError> {
+        let answer: PaymentState = self.call("GetState", &ByPaymentId { payment_id }).await?;
+        tracing::info!(payment_id = %payment_id, status = %answer.status, "acquirer GetState");
+        Ok(answer)
+    }
+
+    async fn check_order(&self, order_id: &str) -> Result<OrderState, AcquirerError> {
+        let answer: OrderState = self.call("CheckOrder", &ByOrderId { order_id }).await?;
+        tracing::info!(order_id, attempts = answer.payments.len(), "acquirer CheckOrder");
+        Ok(answer)
+    }
+
+    async fn cancel(&self, request: &CancelRequest) -> Result<CancelResponse, AcquirerError> {
+        let answer: CancelResponse = self.call("Cancel", request).await?;
+        tracing::info!(payment_id = %request.payment_id, status = %answer.status, "acquirer Cancel");
+        Ok(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> TbankClient {
+        TbankClient::new(TbankSettings {
+            api_url: "http://127.0.0.1:9/".into(),
+            terminal_key: "TinkoffBankTest".into(),
+            password: TerminalPassword::new("TinkoffBankTest"),
+            connect_timeout: Duration::from_millis(200),
+            timeout: Duration::from_millis(500),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_base_url_gets_exactly_one_v2() {
+        for configured in [
+            "https://securepay.tinkoff.ru",
+            "https://securepay.tinkoff.ru/",
+            "https://securepay.tinkoff.ru/v2",
+            "https://securepay.tinkoff.ru/v2/",
+        ] {
+            let base = api_base(configured).unwrap();
+            assert_eq!(base.join("Init").unwrap().as_str(), "https://securepay.tinkoff.ru/v2/Init");
+        }
+        assert!(api_base("ftp://example.ru").is_none());
+        assert!(api_base("not a url").is_none());
+    }
+
+    #[test]
+    fn settings_come_from_the_environment_names() {
+        let env = |name: &str| match name {
+            "TBANK_API_URL" => Some("http://127.0.0.1:9101".to_owned()),
+            "TBANK_TERMINAL_KEY" => Some("DemoTerminalKey".to_owned()),
+            "TBANK_PASSWORD" => Some("s3cret".to_owned()),
+            _ => None,
+        };
+        let s = TbankSettings::from_lookup(env).unwrap();
+        assert_eq!(s.terminal_key, "DemoTerminalKey");
+        assert_eq!(s.password.expose(), "s3cret");
+        assert!(!format!("{s:?}").contains("s3cret"));
+        let missing = TbankSettings::from_lookup(|n| if n == "TBANK_PASSWORD" { None } else { env(n) });
+        assert_eq!(missing.unwrap_err(), SettingsError::Missing("TBANK_PASSWORD"));
+    }
+
+    #[test]
+    fn a_request_is_signed_over_the_terminal_key_and_its_root_fields() {
+        let body = client().signed_body(&ByPaymentId { payment_id: &PaymentId::new("13660") }).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(value["TerminalKey"], "TinkoffBankTest");
+        assert_eq!(value["PaymentId"], "13660");
+        // Password, PaymentId, TerminalKey in byte order ("Pas" < "Pay").
+        let expected = hex::encode(<sha2::Sha256 as sha2::Digest>::digest("TinkoffBankTest13660TinkoffBankTest"));
+        assert_eq!(value["Token"], expected);
+        assert_eq!(token::verify(&body, "TinkoffBankTest"), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_an_unknown_outcome_not_a_refusal() {
+        let err = client().check_order("o-1").await.unwrap_err();
+        assert!(err.outcome_unknown(), "{err:?}");
+        assert_eq!(err.refusal(), None);
+    }
+}

@@ -1,0 +1,238 @@
+//! Inbound notifications: verified with the same Token algorithm that signs our requests, then
+//! read into typed values.
+
+use super::messages::{PaymentId, PaymentStatus, kopecks, lenient};
+use super::token::{self, TokenError};
+use crate::domain::Money;
+use serde::Deserialize;
+use std::fmt;
+
+/// A notification whose Token has been checked.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Notification {
+    /// A payment's status changed (`AUTHORIZED`, `CONFIRMED`, `REJECTED`, `REFUNDED`, …).
+    Payment(Box<PaymentNotification>),
+    /// The cloud cash register fiscalised the sale (`Status` = `RECEIPT`).
+    Receipt(Box<ReceiptNotification>),
+}
+
+impl Notification {
+    pub fn terminal_key(&self) -> &str {
+        match self {
+            Self::Payment(n) => &n.terminal_key,
+            Self::Receipt(n) => &n.terminal_key,
+        }
+    }
+
+    /// Our payment id: the `OrderId` we sent to `Init`.
+    pub fn order_id(&self) -> &str {
+        match self {
+            Self::Payment(n) => &n.order_id,
+            Self::Receipt(n) => &n.order_id,
+        }
+    }
+
+    pub fn payment_id(&self) -> &PaymentId {
+        match self {
+            Self::Payment(n) => &n.payment_id,
+            Self::Receipt(n) => &n.payment_id,
+        }
+    }
+
+    pub fn amount(&self) -> Money {
+        match self {
+            Self::Payment(n) => n.amount,
+            Self::Receipt(n) => n.amount,
+        }
+    }
+}
+
+/// A payment status notification. `Pan` comes masked (first 6, last 4) and is safe to keep.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PaymentNotification {
+    pub terminal_key: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub order_id: String,
+    #[serde(deserialize_with = "lenient::flag")]
+    pub success: bool,
+    pub status: PaymentStatus,
+    pub payment_id: PaymentId,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub error_code: String,
+    #[serde(with = "kopecks")]
+    pub amount: Money,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub card_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub pan: Option<String>,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub exp_date: Option<String>,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub rebill_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub message: Option<String>,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub details: Option<String>,
+}
+
+/// The fiscal receipt's requisites, as a receipt email shows them.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReceiptNotification {
+    pub terminal_key: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub order_id: String,
+    #[serde(deserialize_with = "lenient::flag")]
+    pub success: bool,
+    pub payment_id: PaymentId,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub error_code: String,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub error_message: Option<String>,
+    #[serde(with = "kopecks")]
+    pub amount: Money,
+    /// Receipt number within the shift.
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub fiscal_number: Option<String>,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub shift_number: Option<String>,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub receipt_datetime: Option<String>,
+    /// The fiscal drive number (FN, 16 digits).
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub fn_number: Option<String>,
+    /// The cash register's registration number.
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub ecr_reg_number: Option<String>,
+    /// FD, the fiscal document number.
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub fiscal_document_number: Option<String>,
+    /// FPD, the fiscal sign (10 digits).
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub fiscal_document_attribute: Option<String>,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub r#type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub ofd: Option<String>,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub url: Option<String>,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub qr_code_url: Option<String>,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub calculation_place: Option<String>,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub cashier_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub settle_place: Option<String>,
+    /// The receipt as the bank echoes it (not signed).
+    #[serde(default)]
+    pub receipt: Option<ReceiptEcho>,
+}
+
+/// The echoed receipt holds the buyer's email: kept out of `Debug` output.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct ReceiptEcho(pub serde_json::Value);
+
+impl fmt::Debug for ReceiptEcho {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReceiptEcho(..)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotificationError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("a correctly signed notification of an unexpected shape: {0}")]
+    Shape(String),
+}
+
+/// Checks a notification's Token against the terminal password, then reads it.
+///
+/// Nothing in an unverified body is trusted or read beyond what the Token check needs.
+pub fn verify_notification(raw_body: &str, password: &str) -> Result<Notification, NotificationError> {
+    token::verify(raw_body, password)?;
+
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(rename = "Status", default, deserialize_with = "lenient::optional_string")]
+        status: Option<String>,
+    }
+    let head: Head = serde_json::from_str(raw_body).map_err(|e| NotificationError::Shape(e.to_string()))?;
+    let shape = |e: serde_json::Error| NotificationError::Shape(e.to_string());
+    if head.status.as_deref() == Some("RECEIPT") {
+        serde_json::from_str(raw_body).map(|r| Notification::Receipt(Box::new(r))).map_err(shape)
+    } else {
+        serde_json::from_str(raw_body).map(|p| Notification::Payment(Box::new(p))).map_err(shape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(body: &str, password: &str) -> String {
+        let token = token::sign_json(body, password).unwrap();
+        let end = body.rfind('}').unwrap();
+        format!(r#"{}, "Token": "{token}"}}"#, &body[..end])
+    }
+
+    #[test]
+    fn a_confirmed_payment_notification_reads_with_numbers_as_sent() {
+        let body = signed(
+            r#"{"TerminalKey":"T","OrderId":"7f1c","Success":true,"Status":"CONFIRMED",
+                "PaymentId":5974256058,"ErrorCode":"0","Amount":150005,"CardId":322264,
+                "Pan":"220138******0013","ExpDate":"1130","DATA":{"k":"v"}}"#,
+            "pw",
+        );
+        let Notification::Payment(n) = verify_notification(&body, "pw").unwrap() else {
+            panic!("a payment notification")
+        };
+        assert_eq!(n.payment_id.as_str(), "5974256058");
+        assert_eq!(n.amount, "1500.05".parse().unwrap());
+        assert_eq!(n.status, PaymentStatus::Confirmed);
+        assert!(n.success);
+        assert_eq!(n.card_id.as_deref(), Some("322264"));
+        assert_eq!(n.pan.as_deref(), Some("220138******0013"));
+    }
+
+    #[test]
+    fn a_receipt_notification_is_told_apart_by_its_status() {
+        let body = signed(
+            r#"{"TerminalKey":"T","OrderId":"7f1c","Success":true,"Status":"RECEIPT",
+                "PaymentId":5974256058,"ErrorCode":"0","Amount":150005,
+                "FiscalNumber":12,"ShiftNumber":34,"ReceiptDatetime":"2026-01-15T10:20:30+03:00",
+                "FnNumber":"9282000100072197","EcrRegNumber":"0000000001047231",
+                "FiscalDocumentNumber":64318,"FiscalDocumentAttribute":2918241905,
+                "Type":"IncomeReturn","Ofd":"ОФД","Url":"https://nalog.ru","QrCodeUrl":"https://q",
+                "CalculationPlace":"https://example.ru","SettlePlace":"https://example.ru",
+                "Receipt":{"Email":"buyer@example.ru","Items":[]}}"#,
+            "pw",
+        );
+        let Notification::Receipt(r) = verify_notification(&body, "pw").unwrap() else {
+            panic!("a receipt notification")
+        };
+        assert_eq!(r.fn_number.as_deref(), Some("9282000100072197"));
+        assert_eq!(r.fiscal_document_attribute.as_deref(), Some("2918241905"));
+        assert_eq!(r.fiscal_number.as_deref(), Some("12"));
+        assert!(!format!("{r:?}").contains("buyer@"));
+    }
+
+    #[test]
+    fn an_unsigned_or_forged_notification_is_refused_before_it_is_read() {
+        let body = r#"{"TerminalKey":"T","OrderId":"o","Success":true,"Status":"CONFIRMED",
+            "PaymentId":1,"Amount":100}"#;
+        assert_eq!(verify_notification(body, "pw"), Err(NotificationError::Token(TokenError::Missing)));
+        let forged = signed(body, "guess");
+        assert_eq!(verify_notification(&forged, "pw"), Err(NotificationError::Token(TokenError::Mismatch)));
+    }
+
+    #[test]
+    fn a_signed_body_without_an_amount_is_a_shape_error() {
+        let body =
+            signed(r#"{"TerminalKey":"T","OrderId":"o","Success":true,"Status":"CONFIRMED","PaymentId":1}"#, "pw");
+        assert!(matches!(verify_notification(&body, "pw"), Err(NotificationError::Shape(_))));
+    }
+}
