@@ -9,6 +9,7 @@ pub mod acquirer;
 pub mod config;
 pub mod domain;
 pub mod edge;
+pub mod mail;
 pub mod ports;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,696 @@
+//! The fiscal receipt (54-FZ) as the customer's receipt email shows it.
+//!
+//! The cloud cash register attached to the acquirer's terminal fiscalises the sale and the bank
+//! reports it in a `RECEIPT` notification. [`FiscalReceipt::from_notification`] joins that report
+//! with what only we know (the payment, the seller's requisites) and checks every requisite the
+//! email must show, so a receipt that would be incomplete is refused rather than sent.
+
+use super::vat::VatRate;
+use super::{AccountNumber, Money, Payment, PaymentId};
+use crate::acquirer::{PaymentMethod, PaymentObject, ReceiptNotification, Taxation};
+use crate::config::{ConfigError, Env};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Europe::Moscow;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::fmt;
+
+/// Where a buyer checks a receipt: the Federal Tax Service's site.
+pub const FNS_SITE: &str = "nalog.gov.ru";
+
+/// The FFD document name every receipt carries.
+pub const DOCUMENT_NAME: &str = "Кассовый чек";
+
+/// Tag 1054, the settlement sign: a payment, or money given back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettlementSign {
+    /// «Приход», code 1.
+    Income,
+    /// «Возврат прихода», code 2: the receipt of a refund.
+    IncomeReturn,
+}
+
+impl SettlementSign {
+    /// The code in the FNS QR text (`n=`).
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::Income => 1,
+            Self::IncomeReturn => 2,
+        }
+    }
+
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Income => "Приход",
+            Self::IncomeReturn => "Возврат прихода",
+        }
+    }
+}
+
+/// The abbreviation of a taxation system as printed on receipts.
+pub const fn taxation_label(taxation: Taxation) -> &'static str {
+    match taxation {
+        Taxation::Osn => "ОСН",
+        Taxation::UsnIncome => "УСН доход",
+        Taxation::UsnIncomeOutcome => "УСН доход - расход",
+        Taxation::Esn => "ЕСХН",
+        Taxation::Patent => "ПСН",
+    }
+}
+
+/// Tag 1214 as printed.
+pub const fn payment_method_label(method: PaymentMethod) -> &'static str {
+    match method {
+        PaymentMethod::FullPrepayment => "Предоплата 100 %",
+        PaymentMethod::Prepayment => "Предоплата",
+        PaymentMethod::Advance => "Аванс",
+        PaymentMethod::FullPayment => "Полный расчёт",
+    }
+}
+
+/// Tag 1212 as printed.
+pub const fn payment_object_label(object: PaymentObject) -> &'static str {
+    match object {
+        PaymentObject::Commodity => "Товар",
+        PaymentObject::Service => "Услуга",
+        PaymentObject::Payment => "Платёж",
+    }
+}
+
+/// One line of the receipt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FiscalItem {
+    pub name: String,
+    pub quantity: Decimal,
+    pub price: Money,
+    /// Price × quantity, VAT included.
+    pub amount: Money,
+    pub vat_rate: VatRate,
+    /// The VAT inside `amount`.
+    pub vat_sum: Money,
+    pub payment_method: PaymentMethod,
+    pub payment_object: PaymentObject,
+}
+
+/// Every requisite a receipt email shows. Build it with [`FiscalReceipt::from_notification`],
+/// which checks them; the fields are public so an email can be rendered from them.
+#[derive(Clone, PartialEq)]
+pub struct FiscalReceipt {
+    pub sign: SettlementSign,
+    pub seller_name: String,
+    /// The seller's INN (10 digits for a company).
+    pub seller_inn: String,
+    pub taxation: Taxation,
+    /// When the cash register printed it; shown and encoded in Moscow time.
+    pub issued_at: DateTime<Utc>,
+    pub shift_number: String,
+    /// The receipt's number within its shift.
+    pub number_in_shift: String,
+    pub items: Vec<FiscalItem>,
+    /// All of it paid electronically (by card): there is no cash.
+    pub total: Money,
+    /// ФН, the fiscal drive number: 16 digits.
+    pub fn_number: String,
+    /// ФД, the fiscal document number.
+    pub fd_number: String,
+    /// ФПД, the fiscal sign of the document: up to 10 digits.
+    pub fiscal_sign: String,
+    /// РН ККТ, the cash register's registration number.
+    pub kkt_registration_number: String,
+    /// The fiscal data operator.
+    pub ofd: String,
+    /// Where the receipt is sent; never logged.
+    pub buyer_email: String,
+    /// The address the receipt email comes from (tag 1117).
+    pub sender_email: String,
+    /// The site where the sale took place.
+    pub settlement_place: String,
+    /// The account paid for: names the receipt in the email's subject.
+    pub account: AccountNumber,
+    /// Our payment id (the acquirer's `OrderId`).
+    pub payment_id: PaymentId,
+}
+
+impl fmt::Debug for FiscalReceipt {
+    /// Debug output ends up in logs: no buyer email, the account masked.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FiscalReceipt")
+            .field("sign", &self.sign)
+            .field("issued_at", &self.issued_at)
+            .field("total", &self.total)
+            .field("fd_number", &self.fd_number)
+            .field("account", &self.account)
+            .field("payment_id", &self.payment_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The seller's own requisites: configuration, not something the bank reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SellerRequisites {
+    pub name: String,
+    pub inn: String,
+    /// The verified address customer emails come from.
+    pub sender_email: String,
+    /// The site of sale, used when the bank's notification does not name one.
+    pub settlement_place: Option<String>,
+    /// The fiscal data operator, used when the bank's notification does not name one.
+    pub ofd: Option<String>,
+}
+
+impl SellerRequisites {
+    /// From `SELLER_NAME`, `SELLER_INN` (10 or 12 digits), `SES_SENDER`, and the optional
+    /// fallbacks `SETTLEMENT_PLACE` and `OFD_NAME`.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let inn = env.string("SELLER_INN")?.trim().to_owned();
+        if !(inn.len() == 10 || inn.len() == 12) || !is_digits(&inn) {
+            return Err(ConfigError::Malformed { name: "SELLER_INN", why: "an INN has 10 or 12 digits".into() });
+        }
+        Ok(Self {
+            name: env.string("SELLER_NAME")?.trim().to_owned(),
+            inn,
+            sender_email: env.string("SES_SENDER")?.trim().to_owned(),
+            settlement_place: env.string("SETTLEMENT_PLACE").ok().map(|s| s.trim().to_owned()),
+            ofd: env.string("OFD_NAME").ok().map(|s| s.trim().to_owned()),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FiscalReceiptError {
+    /// The cash register reported a failure: there is no receipt to send.
+    #[error("the sale was not fiscalised: error code {code}")]
+    NotFiscalised { code: String },
+    #[error("the receipt notification is for order {order_id}, not for this payment")]
+    OtherPayment { order_id: String },
+    #[error("the receipt is for {receipt}, the payment is {payment}")]
+    AmountMismatch { receipt: Money, payment: Money },
+    #[error("the receipt notification lacks {0}")]
+    Missing(&'static str),
+    #[error("{requisite} is malformed: {why}")]
+    Malformed { requisite: &'static str, why: &'static str },
+}
+
+impl FiscalReceipt {
+    /// Joins the bank's `RECEIPT` notification with our payment and the seller's requisites.
+    ///
+    /// The lines come from the receipt the bank echoes, when it reads and adds up to the signed
+    /// `Amount` (the echo itself is not signed); otherwise one line for the whole amount, named as
+    /// the payment's `Init` named it. Each line's VAT rate is the one its tax code names (what the
+    /// register printed), or the rate in force on the receipt's Moscow date when the code names
+    /// none; the VAT sum is computed from the rate, since the echo carries none.
+    pub fn from_notification(
+        notification: &ReceiptNotification,
+        payment: &Payment,
+        seller: &SellerRequisites,
+    ) -> Result<Self, FiscalReceiptError> {
+        if !notification.success || !matches!(notification.error_code.as_str(), "" | "0") {
+            return Err(FiscalReceiptError::NotFiscalised { code: notification.error_code.clone() });
+        }
+        if notification.order_id != payment.id.as_str() {
+            return Err(FiscalReceiptError::OtherPayment { order_id: notification.order_id.clone() });
+        }
+
+        let sign = match notification.r#type.as_deref().map(str::trim) {
+            None | Some("") | Some("Income") => SettlementSign::Income,
+            Some("IncomeReturn") => SettlementSign::IncomeReturn,
+            Some(_) => {
+                return Err(FiscalReceiptError::Malformed {
+                    requisite: "Type",
+                    why: "neither Income nor IncomeReturn",
+                });
+            }
+        };
+        let total = notification.amount;
+        let amount_fits = match sign {
+            SettlementSign::Income => total == payment.amount,
+            // A refund may give back part of the payment, never more.
+            SettlementSign::IncomeReturn => total.is_positive() && total <= payment.amount,
+        };
+        if !amount_fits {
+            return Err(FiscalReceiptError::AmountMismatch { receipt: total, payment: payment.amount });
+        }
+
+        let issued_at = parse_receipt_datetime(required(&notification.receipt_datetime, "ReceiptDatetime")?)?;
+        let fn_number = digits(&notification.fn_number, "FnNumber", 16..=16)?;
+        let fd_number = digits(&notification.fiscal_document_number, "FiscalDocumentNumber", 1..=10)?;
+        let fiscal_sign = digits(&notification.fiscal_document_attribute, "FiscalDocumentAttribute", 1..=10)?;
+        // The fiscal sign is a 32-bit number: anything larger was garbled on the way.
+        if fiscal_sign.parse::<u64>().map_or(true, |v| v > u64::from(u32::MAX)) {
+            return Err(FiscalReceiptError::Malformed {
+                requisite: "FiscalDocumentAttribute",
+                why: "larger than a fiscal sign can be",
+            });
+        }
+        let shift_number = digits(&notification.shift_number, "ShiftNumber", 1..=10)?;
+        let number_in_shift = digits(&notification.fiscal_number, "FiscalNumber", 1..=10)?;
+        let kkt_registration_number = digits(&notification.ecr_reg_number, "EcrRegNumber", 1..=20)?;
+
+        let ofd = first_present(&[notification.ofd.as_deref(), seller.ofd.as_deref()])
+            .ok_or(FiscalReceiptError::Missing("Ofd"))?;
+        let settlement_place = first_present(&[
+            notification.settle_place.as_deref(),
+            notification.calculation_place.as_deref(),
+            seller.settlement_place.as_deref(),
+        ])
+        .ok_or(FiscalReceiptError::Missing("SettlePlace"))?;
+
+        let echo = notification.receipt.as_ref().map(|r| &r.0);
+        let taxation = echo
+            .and_then(|e| e.get("Taxation"))
+            .and_then(|t| serde_json::from_value::<Taxation>(t.clone()).ok())
+            // Our `Init` always declares ОСН: the seller pays VAT.
+            .unwrap_or(Taxation::Osn);
+        let day_rate = VatRate::at(issued_at);
+        let items = echo.and_then(|e| echoed_items(e, total, day_rate)).unwrap_or_else(|| {
+            vec![FiscalItem {
+                name: format!("Оплата электроэнергии, л/с {}", payment.account),
+                quantity: Decimal::ONE,
+                price: total,
+                amount: total,
+                vat_rate: day_rate,
+                vat_sum: day_rate.included_in(total),
+                payment_method: PaymentMethod::FullPayment,
+                payment_object: PaymentObject::Service,
+            }]
+        });
+
+        Ok(Self {
+            sign,
+            seller_name: seller.name.clone(),
+            seller_inn: seller.inn.clone(),
+            taxation,
+            issued_at,
+            shift_number,
+            number_in_shift,
+            items,
+            total,
+            fn_number,
+            fd_number,
+            fiscal_sign,
+            kkt_registration_number,
+            ofd,
+            buyer_email: payment.email.trim().to_owned(),
+            sender_email: seller.sender_email.clone(),
+            settlement_place,
+            account: payment.account,
+            payment_id: payment.id.clone(),
+        })
+    }
+
+    /// The text of the receipt's QR code in the FNS format:
+    /// `t=YYYYMMDDTHHMMSS&s=<total>&fn=<ФН>&i=<ФД>&fp=<ФПД>&n=<sign>`, time in Moscow.
+    pub fn fns_qr_text(&self) -> String {
+        format!(
+            "t={}&s={}&fn={}&i={}&fp={}&n={}",
+            self.issued_at.with_timezone(&Moscow).format("%Y%m%dT%H%M%S"),
+            self.total,
+            self.fn_number,
+            self.fd_number,
+            self.fiscal_sign,
+            self.sign.code()
+        )
+    }
+
+    /// Paid by card: the whole total.
+    pub fn paid_electronically(&self) -> Money {
+        self.total
+    }
+
+    /// The VAT of the whole receipt per rate, in the order the rates first appear.
+    pub fn vat_totals(&self) -> Vec<(VatRate, Money)> {
+        let mut totals: Vec<(VatRate, Money)> = Vec::new();
+        for item in &self.items {
+            match totals.iter_mut().find(|(rate, _)| *rate == item.vat_rate) {
+                Some((_, sum)) => *sum = *sum + item.vat_sum,
+                None => totals.push((item.vat_rate, item.vat_sum)),
+            }
+        }
+        totals
+    }
+}
+
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn required<'a>(value: &'a Option<String>, requisite: &'static str) -> Result<&'a str, FiscalReceiptError> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).ok_or(FiscalReceiptError::Missing(requisite))
+}
+
+fn digits(
+    value: &Option<String>,
+    requisite: &'static str,
+    length: std::ops::RangeInclusive<usize>,
+) -> Result<String, FiscalReceiptError> {
+    let v = required(value, requisite)?;
+    if !is_digits(v) {
+        return Err(FiscalReceiptError::Malformed { requisite, why: "not all digits" });
+    }
+    if !length.contains(&v.len()) {
+        return Err(FiscalReceiptError::Malformed { requisite, why: "wrong number of digits" });
+    }
+    Ok(v.to_owned())
+}
+
+fn first_present(candidates: &[Option<&str>]) -> Option<String> {
+    candidates.iter().flatten().map(|s| s.trim()).find(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// `ReceiptDatetime` with an offset (`2026-01-15T10:20:30+03:00`), or without one, read as Moscow
+/// time: the bank's examples show both.
+fn parse_receipt_datetime(raw: &str) -> Result<DateTime<Utc>, FiscalReceiptError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%z") {
+        return Ok(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(raw, format).ok())
+        // Moscow has no daylight saving: every local time maps to exactly one instant.
+        .and_then(|naive| Moscow.from_local_datetime(&naive).single())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or(FiscalReceiptError::Malformed { requisite: "ReceiptDatetime", why: "not a date and time" })
+}
+
+/// The VAT rate a bank tax code names, if it names one of ours.
+fn rate_of_tax_code(code: &str) -> Option<VatRate> {
+    match code.trim() {
+        "vat20" | "vat120" => Some(VatRate::Twenty),
+        "vat22" | "vat122" => Some(VatRate::TwentyTwo),
+        _ => None,
+    }
+}
+
+/// The lines of the echoed receipt, if every one reads and together they make `total`.
+fn echoed_items(echo: &Value, total: Money, day_rate: VatRate) -> Option<Vec<FiscalItem>> {
+    let items = echo.get("Items")?.as_array()?;
+    if items.is_empty() {
+        return None;
+    }
+    let lines = items.iter().map(|item| echoed_item(item, day_rate)).collect::<Option<Vec<_>>>()?;
+    let sum: Money = lines.iter().map(|l| l.amount).sum();
+    (sum == total).then_some(lines)
+}
+
+fn echoed_item(item: &Value, day_rate: VatRate) -> Option<FiscalItem> {
+    let name = item.get("Name")?.as_str()?.trim();
+    if name.is_empty() {
+        return None;
+    }
+    let price = kopecks(item.get("Price")?)?;
+    let amount = kopecks(item.get("Amount")?)?;
+    let quantity = match item.get("Quantity")? {
+        Value::Number(n) => n.to_string().parse::<Decimal>().ok()?,
+        Value::String(s) => s.trim().parse::<Decimal>().ok()?,
+        _ => return None,
+    };
+    let vat_rate = item.get("Tax").and_then(Value::as_str).and_then(rate_of_tax_code).unwrap_or(day_rate);
+    let read = |field: &str| item.get(field).cloned();
+    Some(FiscalItem {
+        name: name.to_owned(),
+        quantity: quantity.normalize(),
+        price,
+        amount,
+        vat_rate,
+        vat_sum: vat_rate.included_in(amount),
+        payment_method: read("PaymentMethod")
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or(PaymentMethod::FullPayment),
+        payment_object: read("PaymentObject")
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or(PaymentObject::Service),
+    })
+}
+
+/// Whole kopecks, as a JSON integer or a string of digits.
+fn kopecks(value: &Value) -> Option<Money> {
+    let k = match value {
+        Value::Number(n) => n.as_i64()?,
+        Value::String(s) => s.trim().parse().ok()?,
+        _ => return None,
+    };
+    (k >= 0).then(|| Money::from_kopecks(k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acquirer::ReceiptNotification;
+    use crate::domain::PaymentStatus;
+    use serde_json::json;
+
+    fn m(s: &str) -> Money {
+        s.parse().unwrap()
+    }
+
+    const ORDER: &str = "0f8fad5bd9cb469fa16570867728950e";
+
+    fn payment(amount: &str) -> Payment {
+        let at = Utc.with_ymd_and_hms(2026, 1, 15, 7, 20, 0).unwrap();
+        Payment {
+            id: ORDER.parse().unwrap(),
+            account: "2961432809".parse().unwrap(),
+            amount: m(amount),
+            email: "ivanov@example.ru".into(),
+            caller: "vk:494075".into(),
+            readings_id: None,
+            status: PaymentStatus::Paid,
+            acquirer_payment_id: Some("5974256058".into()),
+            payment_url: None,
+            refunded: Money::ZERO,
+            card: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn seller() -> SellerRequisites {
+        SellerRequisites {
+            name: "ПАО «Мосэнергосбыт»".into(),
+            inn: "7736520080".into(),
+            sender_email: "noreply@pay.example.ru".into(),
+            settlement_place: Some("https://vk.com/app51234567".into()),
+            ofd: None,
+        }
+    }
+
+    fn notification(body: Value) -> ReceiptNotification {
+        let mut base = json!({
+            "TerminalKey": "T", "OrderId": ORDER, "Success": true, "Status": "RECEIPT",
+            "PaymentId": 5974256058u64, "ErrorCode": "0", "Amount": 150005,
+            "FiscalNumber": 12, "ShiftNumber": 34, "ReceiptDatetime": "2026-01-15T10:20:30+03:00",
+            "FnNumber": "9282000100072197", "EcrRegNumber": "0000000001047231",
+            "FiscalDocumentNumber": 64318, "FiscalDocumentAttribute": 2918241905u64,
+            "Type": "Income", "Ofd": "ООО «Такском»", "Url": "https://nalog.ru",
+            "SettlePlace": "https://vk.com/app51234567",
+            "Receipt": {"Email": "ivanov@example.ru", "Taxation": "osn", "Items": [{
+                "Name": "Оплата электроэнергии, л/с 29614-328-09", "Price": 150005, "Quantity": 1,
+                "Amount": 150005, "Tax": "vat22", "PaymentMethod": "full_payment",
+                "PaymentObject": "service", "MeasurementUnit": "шт"}]}
+        });
+        for (k, v) in body.as_object().unwrap() {
+            if v.is_null() {
+                base.as_object_mut().unwrap().remove(k);
+            } else {
+                base[k] = v.clone();
+            }
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    fn receipt(body: Value) -> Result<FiscalReceipt, FiscalReceiptError> {
+        FiscalReceipt::from_notification(&notification(body), &payment("1500.05"), &seller())
+    }
+
+    #[test]
+    fn the_fns_qr_text_matches_the_published_example() {
+        let mut r = receipt(json!({})).unwrap();
+        r.issued_at = Moscow.with_ymd_and_hms(2019, 4, 18, 21, 16, 55).unwrap().with_timezone(&Utc);
+        r.total = m("3943.26");
+        r.fn_number = "9282000100072197".into();
+        r.fd_number = "64318".into();
+        r.fiscal_sign = "2918241905".into();
+        assert_eq!(r.fns_qr_text(), "t=20190418T211655&s=3943.26&fn=9282000100072197&i=64318&fp=2918241905&n=1");
+    }
+
+    #[test]
+    fn a_receipt_notification_gives_every_requisite() {
+        let r = receipt(json!({})).unwrap();
+        assert_eq!(r.sign, SettlementSign::Income);
+        assert_eq!(r.seller_name, "ПАО «Мосэнергосбыт»");
+        assert_eq!(r.seller_inn, "7736520080");
+        assert_eq!(taxation_label(r.taxation), "ОСН");
+        assert_eq!(r.issued_at, Utc.with_ymd_and_hms(2026, 1, 15, 7, 20, 30).unwrap());
+        assert_eq!((r.shift_number.as_str(), r.number_in_shift.as_str()), ("34", "12"));
+        assert_eq!((r.fd_number.as_str(), r.fiscal_sign.as_str()), ("64318", "2918241905"));
+        assert_eq!(r.kkt_registration_number, "0000000001047231");
+        assert_eq!(r.ofd, "ООО «Такском»");
+        assert_eq!(r.buyer_email, "ivanov@example.ru");
+        assert_eq!(r.sender_email, "noreply@pay.example.ru");
+        assert_eq!(r.settlement_place, "https://vk.com/app51234567");
+        assert_eq!(r.total, m("1500.05"));
+        assert_eq!(r.paid_electronically(), m("1500.05"));
+        let [item] = r.items.as_slice() else { panic!("one line") };
+        assert_eq!(item.name, "Оплата электроэнергии, л/с 29614-328-09");
+        assert_eq!((item.quantity, item.price, item.amount), (Decimal::ONE, m("1500.05"), m("1500.05")));
+        assert_eq!(payment_method_label(item.payment_method), "Полный расчёт");
+        assert_eq!(payment_object_label(item.payment_object), "Услуга");
+        // 1500.05 × 22/122 = 270.4959… → 270.50.
+        assert_eq!((item.vat_rate, item.vat_sum), (VatRate::TwentyTwo, m("270.50")));
+        assert_eq!(r.vat_totals(), vec![(VatRate::TwentyTwo, m("270.50"))]);
+        assert_eq!(r.fns_qr_text(), "t=20260115T102030&s=1500.05&fn=9282000100072197&i=64318&fp=2918241905&n=1");
+    }
+
+    #[test]
+    fn without_a_usable_echo_the_line_is_the_payment_at_the_rate_of_the_receipt_date() {
+        for echo in [
+            Value::Null,
+            json!({"Items": []}),
+            // Lines that do not add up to the signed amount are not trusted.
+            json!({"Items": [{"Name": "x", "Price": 100, "Quantity": 1, "Amount": 100, "Tax": "vat20"}]}),
+            json!({"Items": "garbled"}),
+        ] {
+            let r = receipt(json!({ "Receipt": echo })).unwrap();
+            let [item] = r.items.as_slice() else { panic!("one line for {echo}") };
+            assert_eq!(item.name, "Оплата электроэнергии, л/с 29614-328-09", "{echo}");
+            assert_eq!(item.amount, m("1500.05"));
+            // 15 January 2026: 22 %.
+            assert_eq!(item.vat_rate, VatRate::TwentyTwo);
+            assert_eq!(item.vat_sum, m("270.50"));
+            assert_eq!(r.taxation, Taxation::Osn);
+        }
+        // 31 December 2025 in Moscow: 20 %; 1500.05 × 20/120 = 250.0083… → 250.01.
+        let r = receipt(json!({"ReceiptDatetime": "2025-12-31T23:59:59+03:00", "Receipt": null})).unwrap();
+        assert_eq!((r.items[0].vat_rate, r.items[0].vat_sum), (VatRate::Twenty, m("250.01")));
+    }
+
+    #[test]
+    fn the_tax_code_the_register_printed_wins_over_the_date() {
+        // Paid at 23:59:58 on 31 December, fiscalised two seconds into the new year at 20 %.
+        let echo = json!({"Taxation": "osn", "Items": [
+            {"Name": "Оплата электроэнергии, л/с 29614-328-09", "Price": "150005", "Quantity": 1.0,
+             "Amount": 150005, "Tax": "vat20", "PaymentMethod": "full_payment", "PaymentObject": "service"}]});
+        let r = receipt(json!({"ReceiptDatetime": "2026-01-01T00:00:00+03:00", "Receipt": echo})).unwrap();
+        assert_eq!((r.items[0].vat_rate, r.items[0].vat_sum), (VatRate::Twenty, m("250.01")));
+        assert_eq!(r.items[0].quantity.to_string(), "1");
+    }
+
+    #[test]
+    fn a_date_without_offset_is_moscow_time() {
+        for raw in ["2026-01-15T10:20:30", "2026-01-15 10:20:30", "15.01.2026 10:20:30", "2026-01-15T10:20:30.000+0300"]
+        {
+            let r = receipt(json!({ "ReceiptDatetime": raw })).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(r.issued_at, Utc.with_ymd_and_hms(2026, 1, 15, 7, 20, 30).unwrap(), "{raw}");
+        }
+        assert_eq!(
+            receipt(json!({"ReceiptDatetime": "вчера"})),
+            Err(FiscalReceiptError::Malformed { requisite: "ReceiptDatetime", why: "not a date and time" })
+        );
+    }
+
+    #[test]
+    fn a_refund_receipt_is_a_return_of_income() {
+        let r = receipt(json!({"Type": "IncomeReturn", "Amount": 50000, "Receipt": null})).unwrap();
+        assert_eq!(r.sign, SettlementSign::IncomeReturn);
+        assert_eq!(r.sign.label(), "Возврат прихода");
+        assert!(r.fns_qr_text().ends_with("&s=500.00&fn=9282000100072197&i=64318&fp=2918241905&n=2"));
+        assert_eq!(
+            receipt(json!({"Type": "IncomeReturn", "Amount": 150006})),
+            Err(FiscalReceiptError::AmountMismatch { receipt: m("1500.06"), payment: m("1500.05") })
+        );
+    }
+
+    #[test]
+    fn refuses_a_receipt_it_could_not_show_honestly() {
+        assert_eq!(
+            receipt(json!({"Success": false, "ErrorCode": "1"})),
+            Err(FiscalReceiptError::NotFiscalised { code: "1".into() })
+        );
+        assert!(matches!(
+            receipt(json!({"OrderId": "ffffffffffffffffffffffffffffffff"})),
+            Err(FiscalReceiptError::OtherPayment { .. })
+        ));
+        assert_eq!(
+            receipt(json!({"Amount": 150000})),
+            Err(FiscalReceiptError::AmountMismatch { receipt: m("1500.00"), payment: m("1500.05") })
+        );
+        assert_eq!(receipt(json!({"FnNumber": null})), Err(FiscalReceiptError::Missing("FnNumber")));
+        assert!(matches!(
+            receipt(json!({"FnNumber": "928200010007219"})),
+            Err(FiscalReceiptError::Malformed { requisite: "FnNumber", .. })
+        ));
+        assert!(matches!(
+            receipt(json!({"FiscalDocumentAttribute": "4294967296"})),
+            Err(FiscalReceiptError::Malformed { requisite: "FiscalDocumentAttribute", .. })
+        ));
+        assert!(matches!(
+            receipt(json!({"FiscalDocumentNumber": "64-318"})),
+            Err(FiscalReceiptError::Malformed { requisite: "FiscalDocumentNumber", .. })
+        ));
+        assert_eq!(receipt(json!({"ShiftNumber": null})), Err(FiscalReceiptError::Missing("ShiftNumber")));
+        assert_eq!(receipt(json!({"FiscalNumber": " "})), Err(FiscalReceiptError::Missing("FiscalNumber")));
+        assert_eq!(receipt(json!({"EcrRegNumber": null})), Err(FiscalReceiptError::Missing("EcrRegNumber")));
+        assert_eq!(receipt(json!({"ReceiptDatetime": null})), Err(FiscalReceiptError::Missing("ReceiptDatetime")));
+        assert_eq!(receipt(json!({"Ofd": null})), Err(FiscalReceiptError::Missing("Ofd")));
+        assert!(matches!(
+            receipt(json!({"Type": "Expense"})),
+            Err(FiscalReceiptError::Malformed { requisite: "Type", .. })
+        ));
+    }
+
+    #[test]
+    fn configuration_fills_in_what_the_bank_leaves_out() {
+        let n = notification(json!({"Ofd": null, "SettlePlace": null, "CalculationPlace": null}));
+        let mut s = seller();
+        s.ofd = Some("АО «ПФ «СКБ Контур»".into());
+        s.settlement_place = Some("https://facebook.com/mosenergosbyt".into());
+        let r = FiscalReceipt::from_notification(&n, &payment("1500.05"), &s).unwrap();
+        assert_eq!(r.ofd, "АО «ПФ «СКБ Контур»");
+        assert_eq!(r.settlement_place, "https://facebook.com/mosenergosbyt");
+
+        s.settlement_place = None;
+        assert_eq!(
+            FiscalReceipt::from_notification(&n, &payment("1500.05"), &s),
+            Err(FiscalReceiptError::Missing("SettlePlace"))
+        );
+        let n = notification(json!({"SettlePlace": null, "CalculationPlace": "https://vk.com/app1"}));
+        assert_eq!(
+            FiscalReceipt::from_notification(&n, &payment("1500.05"), &s).unwrap().settlement_place,
+            "https://vk.com/app1"
+        );
+    }
+
+    #[test]
+    fn seller_requisites_come_from_the_environment() {
+        let vars = |inn: &'static str| {
+            move |name: &str| match name {
+                "SELLER_NAME" => Some("ПАО «Мосэнергосбыт»".to_owned()),
+                "SELLER_INN" => Some(inn.to_owned()),
+                "SES_SENDER" => Some("noreply@pay.example.ru".to_owned()),
+                _ => None,
+            }
+        };
+        let s = SellerRequisites::from_env(&Env::from_fn(vars("7736520080"))).unwrap();
+        assert_eq!((s.name.as_str(), s.inn.as_str()), ("ПАО «Мосэнергосбыт»", "7736520080"));
+        assert_eq!(s.sender_email, "noreply@pay.example.ru");
+        assert_eq!((s.settlement_place, s.ofd), (None, None));
+        for bad in ["773652008", "77365200801", "77365200X0"] {
+            assert!(matches!(
+                SellerRequisites::from_env(&Env::from_fn(vars(bad))),
+                Err(ConfigError::Malformed { name: "SELLER_INN", .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn debug_output_leaves_out_the_buyer_email_and_the_full_account() {
+        let r = receipt(json!({})).unwrap();
+        let debug = format!("{r:?}");
+        assert!(!debug.contains("ivanov@"), "{debug}");
+        assert!(!debug.contains("29614"), "{debug}");
+        assert!(debug.contains("64318"), "{debug}");
+    }
+}
