@@ -38,6 +38,7 @@ struct AccountRecord {
     meters: Vec<Meter>,
 }
 
+#[derive(Debug)]
 pub struct Export {
     pub exported_at: DateTime<Utc>,
     pub accounts: Vec<Account>,

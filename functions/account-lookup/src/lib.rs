@@ -1,12 +1,17 @@
 //! `GET /accounts/{account}`: the masked address, the balance, the recommended amount and the
-//! meters with their last readings and readings window.
+//! meters with their last readings, readings window and what was handed in this billing month.
+//!
+//! One DynamoDB read: a Query of the account's partition returns the profile and this month's
+//! readings submissions together.
 
 mod view;
 
 use energosbyt::config::{ConfigError, Env};
 use energosbyt::domain::AccountNumber;
+use energosbyt::domain::readings::billing_month;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
-use energosbyt::ports::{AccountReader, RequestCounter};
+use energosbyt::ports::RequestCounter;
+use energosbyt::ports::readings::AccountReadingsReader;
 use energosbyt::store::DynamoStore;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -26,27 +31,27 @@ impl App<DynamoStore> {
     }
 }
 
-pub async fn handle<S: AccountReader + RequestCounter>(app: &App<S>, request: Request) -> Response<Body> {
+pub async fn handle<S: AccountReadingsReader + RequestCounter>(app: &App<S>, request: Request) -> Response<Body> {
     app.edge
         .serve(&app.store, "lookup", &[Method::GET], request, |request, context| look_up(app, request, context))
         .await
 }
 
-async fn look_up<S: AccountReader>(
+async fn look_up<S: AccountReadingsReader>(
     app: &App<S>,
     request: Request,
     context: CallerContext,
 ) -> Result<Response<Body>, Problem> {
     let raw = energosbyt::edge::mini_app::path_param(&request, "account", 1).unwrap_or_default();
     let number: AccountNumber = raw.parse()?;
-    let account = app.store.account(&number).await.map_err(|e| {
+    let found = app.store.account_with_readings(&number, billing_month(context.now)).await.map_err(|e| {
         tracing::error!(error = %e, account = %number.masked(), "account read failed");
         Problem::unavailable()
     })?;
-    let Some(account) = account else {
+    let Some(found) = found else {
         tracing::info!(account = %number.masked(), "account not found");
         return Err(Problem::account_not_found());
     };
     tracing::info!(account = %number.masked(), "account shown");
-    Ok(response::json(StatusCode::OK, &AccountView::new(&account, context.now)))
+    Ok(response::json(StatusCode::OK, &AccountView::new(&found, context.now)))
 }

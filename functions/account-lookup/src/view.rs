@@ -2,8 +2,9 @@
 //! "API"). camelCase, money as decimal strings.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use energosbyt::domain::readings_window::{NeverOpen, WindowState};
-use energosbyt::domain::{Account, AccountNumber, Meter, Money, Reading, ReadingsWindow, Zone, ZoneSet};
+use energosbyt::domain::readings_window::{NeverOpen, WindowState, moscow_date};
+use energosbyt::domain::{AccountNumber, Balance, Meter, Money, Reading, ReadingsWindow, Zone, ZoneSet};
+use energosbyt::ports::readings::{AccountReadings, ReadingsId, SubmittedReadings};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -27,6 +28,23 @@ pub struct MeterView {
     pub zone_names: BTreeMap<Zone, &'static str>,
     pub last_readings: BTreeMap<Zone, Reading>,
     pub readings_window: WindowView,
+    /// What was handed in for this meter in the current billing month; absent when nothing was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submitted: Option<SubmittedView>,
+}
+
+/// This month's submission of a meter, as the readings endpoint accepted it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmittedView {
+    pub readings_id: ReadingsId,
+    pub values: BTreeMap<Zone, u64>,
+    /// The Moscow calendar day it was handed in, and the instant.
+    pub submitted_on: NaiveDate,
+    pub submitted_at: DateTime<Utc>,
+    pub charge: Money,
+    /// The charge less the account's credit (plus its debt), now.
+    pub amount_to_pay: Money,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,20 +60,25 @@ pub struct WindowView {
 }
 
 impl AccountView {
-    pub fn new(account: &Account, now: DateTime<Utc>) -> Self {
+    pub fn new(found: &AccountReadings, now: DateTime<Utc>) -> Self {
+        let account = &found.account;
         Self {
             account: account.number,
             address: account.address.masked(),
             balance: account.balance.signed(),
             recommended_amount: account.balance.recommended_amount(),
             currency: "RUB",
-            meters: account.meters.iter().map(|m| MeterView::new(m, now)).collect(),
+            meters: account
+                .meters
+                .iter()
+                .map(|m| MeterView::new(m, found.for_meter(&m.id), &account.balance, now))
+                .collect(),
         }
     }
 }
 
 impl MeterView {
-    fn new(meter: &Meter, now: DateTime<Utc>) -> Self {
+    fn new(meter: &Meter, submitted: Option<&SubmittedReadings>, balance: &Balance, now: DateTime<Utc>) -> Self {
         Self {
             id: meter.id.0.clone(),
             kind: meter.zone_set,
@@ -63,6 +86,14 @@ impl MeterView {
             zone_names: meter.zones().iter().map(|z| (*z, meter.zone_set.zone_name(*z))).collect(),
             last_readings: meter.last_readings.clone(),
             readings_window: WindowView::new(ReadingsWindow::at(meter, now)),
+            submitted: submitted.map(|s| SubmittedView {
+                readings_id: s.readings_id.clone(),
+                values: s.accepted.values.clone(),
+                submitted_on: moscow_date(s.submitted_at),
+                submitted_at: s.submitted_at,
+                charge: s.charge.total,
+                amount_to_pay: s.charge.amount_to_pay(balance),
+            }),
         }
     }
 }
@@ -71,7 +102,9 @@ impl WindowView {
     fn new(state: WindowState) -> Self {
         match state {
             WindowState::Open { from, to } => Self { open: true, from: Some(from), to: Some(to), never_because: None },
-            WindowState::Closed { from, to } => Self { open: false, from: Some(from), to: Some(to), never_because: None },
+            WindowState::Closed { from, to } => {
+                Self { open: false, from: Some(from), to: Some(to), never_because: None }
+            }
             WindowState::Never(reason) => Self { open: false, from: None, to: None, never_because: Some(reason) },
         }
     }

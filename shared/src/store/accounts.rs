@@ -7,8 +7,8 @@ use crate::domain::account::TariffGroup;
 use crate::domain::address_mask::Address;
 use crate::domain::{Account, AccountNumber, Balance, Meter};
 use crate::ports::{AccountImport, AccountReader, ImportOutcome, StoreError};
-use chrono::{DateTime, Utc};
 use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
 
 impl AccountReader for DynamoStore {
     async fn account(&self, number: &AccountNumber) -> Result<Option<Account>, StoreError> {
@@ -65,7 +65,7 @@ fn encode(account: &Account) -> Result<Item, StoreError> {
     ]))
 }
 
-fn decode(number: AccountNumber, item: &Item) -> Result<Account, StoreError> {
+pub(super) fn decode(number: AccountNumber, item: &Item) -> Result<Account, StoreError> {
     let meters: Vec<Meter> = match item.get("meters") {
         Some(AttributeValue::L(_)) => item::get_de(item, "meters")?,
         _ => Vec::new(),

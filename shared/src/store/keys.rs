@@ -17,3 +17,52 @@ pub const PAYMENT: &str = "PAYMENT";
 pub fn payment_pk(id: &PaymentId) -> String {
     format!("PAYMENT#{id}")
 }
+
+// Readings and tariffs.
+
+/// Sort keys of an account's readings submissions start with this: `READING#<meter>#<yyyy-mm>`.
+pub const READING_PREFIX: &str = "READING#";
+
+/// One submission per meter per billing month: a new one in the same month replaces it.
+pub fn reading_sk(meter: &crate::domain::MeterId, month: crate::domain::YearMonth) -> String {
+    format!("{READING_PREFIX}{meter}#{month}")
+}
+
+/// `GSI1` partition of a billing month's submissions, across accounts, for the billing export.
+pub fn readings_month_pk(month: crate::domain::YearMonth) -> String {
+    format!("READINGS#{month}")
+}
+
+pub fn readings_month_sk(number: &AccountNumber, meter: &crate::domain::MeterId) -> String {
+    format!("{}#{meter}", number.digits())
+}
+
+/// All prices of a tariff group live in one partition, so a charge reads them with one Query.
+pub fn tariff_pk(group: &crate::domain::account::TariffGroup) -> String {
+    format!("TARIFF#{}", group.0)
+}
+
+pub fn tariff_sk(zone_set: crate::domain::ZoneSet, zone: crate::domain::Zone, valid_from: chrono::NaiveDate) -> String {
+    let kind = match zone_set {
+        crate::domain::ZoneSet::Single => "single",
+        crate::domain::ZoneSet::TwoZone => "twoZone",
+        crate::domain::ZoneSet::ThreeZone => "threeZone",
+    };
+    format!("{kind}#{}#{valid_from}", zone.as_str())
+}
+
+// The account's ledger: one entry per money movement, keyed so a replay cannot write a second.
+
+/// Sort keys of an account's ledger entries start with this.
+pub const LEDGER_PREFIX: &str = "LEDGER#";
+
+/// The credit of a payment: `LEDGER#<payment>#CREDIT`.
+pub fn ledger_credit_sk(payment: &PaymentId) -> String {
+    format!("{LEDGER_PREFIX}{payment}#CREDIT")
+}
+
+/// A refund of a payment, named by the refunded total it brought the payment to:
+/// `LEDGER#<payment>#REFUND#<kopecks>`.
+pub fn ledger_refund_sk(payment: &PaymentId, total_refunded: crate::domain::Money) -> String {
+    format!("{LEDGER_PREFIX}{payment}#REFUND#{}", total_refunded.kopecks())
+}

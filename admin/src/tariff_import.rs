@@ -1,0 +1,129 @@
+//! Loading the tariff file (`data/tariffs.json`; format in `energosbyt::domain::tariff::Tariff`)
+//! into the store: `energosbyt-admin import-tariffs --file data/tariffs.json [--prune]`, or along
+//! with the accounts: `energosbyt-admin import --file data/demo.json --tariffs data/tariffs.json`.
+//!
+//! The whole file is checked as a table a charge could trust (`TariffTable::new`) before anything
+//! is written. Each price is written only when the store does not hold exactly it, so importing
+//! the same file twice changes nothing. Prices of the file's groups that the file no longer lists
+//! are reported and kept, unless `--prune` removes them (a corrected start date, for example).
+
+use energosbyt::domain::account::TariffGroup;
+use energosbyt::domain::{Tariff, TariffError, TariffTable, ZoneSet};
+use energosbyt::ports::readings::{TariffImport, TariffReader};
+use energosbyt::ports::{ImportOutcome, StoreError};
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+
+#[derive(Debug)]
+pub enum TariffFileError {
+    /// Not a JSON array of tariffs (the parser says where).
+    Format(serde_json::Error),
+    /// Tariffs that do not make a trustworthy table: two prices for one day, a zero price, …
+    Table(TariffError),
+    Empty,
+}
+
+impl fmt::Display for TariffFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TariffFileError::Format(e) => write!(f, "not a tariff file: {e}"),
+            TariffFileError::Table(e) => write!(f, "refused: {e}"),
+            TariffFileError::Empty => f.write_str("the file lists no tariffs"),
+        }
+    }
+}
+
+impl std::error::Error for TariffFileError {}
+
+/// Reads and checks a tariff file.
+pub fn parse(text: &str) -> Result<TariffTable, TariffFileError> {
+    let tariffs: Vec<Tariff> = serde_json::from_str(text).map_err(TariffFileError::Format)?;
+    if tariffs.is_empty() {
+        return Err(TariffFileError::Empty);
+    }
+    TariffTable::new(tariffs).map_err(TariffFileError::Table)
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TariffImportSummary {
+    pub written: usize,
+    pub unchanged: usize,
+    /// In the store for one of the file's groups, absent from the file.
+    pub not_in_file: usize,
+    /// Of those, removed (`prune`).
+    pub removed: usize,
+}
+
+impl fmt::Display for TariffImportSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tariffs: {} written, {} already current", self.written, self.unchanged)?;
+        match (self.not_in_file, self.removed) {
+            (0, _) => Ok(()),
+            (n, 0) => write!(f, ", {n} stored but not in the file (kept; --prune removes them)"),
+            (_, removed) => write!(f, ", {removed} not in the file removed"),
+        }
+    }
+}
+
+pub async fn import<S: TariffImport + TariffReader>(
+    store: &S,
+    table: &TariffTable,
+    prune: bool,
+) -> Result<TariffImportSummary, StoreError> {
+    let mut summary = TariffImportSummary::default();
+    let groups: BTreeSet<&str> = table.tariffs().map(|t| t.group.0.as_str()).collect();
+    let listed: HashSet<_> = table.tariffs().map(key).collect();
+    let mut stale = Vec::new();
+    for group in groups {
+        let stored = store.tariffs(&TariffGroup(group.to_owned())).await?;
+        stale.extend(stored.into_iter().filter(|t| !listed.contains(&key(t))));
+    }
+    summary.not_in_file = stale.len();
+    // New prices first, removals last: an import cut short never leaves a period without a price.
+    for tariff in table.tariffs() {
+        match store.import_tariff(tariff).await? {
+            ImportOutcome::Written => summary.written += 1,
+            ImportOutcome::AlreadyCurrent => summary.unchanged += 1,
+        }
+    }
+    if prune {
+        for tariff in &stale {
+            store.remove_tariff(tariff).await?;
+            summary.removed += 1;
+        }
+    }
+    Ok(summary)
+}
+
+/// A price's identity in the store: group, meter kind, zone, first day.
+fn key(t: &Tariff) -> (&str, &'static str, &'static str, chrono::NaiveDate) {
+    let kind = match t.zone_set {
+        ZoneSet::Single => "single",
+        ZoneSet::TwoZone => "twoZone",
+        ZoneSet::ThreeZone => "threeZone",
+    };
+    (t.group.0.as_str(), kind, t.zone.as_str(), t.valid_from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_file_is_a_valid_table() {
+        let table = parse(include_str!("../../data/tariffs.json")).unwrap();
+        assert!(table.len() > 20, "{}", table.len());
+    }
+
+    #[test]
+    fn a_bad_file_is_refused_before_anything_is_written() {
+        let twice = r#"[
+            {"group":"gas-stove","zoneSet":"single","zone":"T1","validFrom":"2026-01-01","price":"8.00"},
+            {"group":"gas-stove","zoneSet":"single","zone":"T1","validFrom":"2026-01-01","price":"8.01"}]"#;
+        assert!(matches!(parse(twice), Err(TariffFileError::Table(TariffError::Duplicate { .. }))));
+        let float = r#"[{"group":"gas-stove","zoneSet":"single","zone":"T1","validFrom":"2026-01-01","price":8.0}]"#;
+        assert!(matches!(parse(float), Err(TariffFileError::Format(_))));
+        assert!(matches!(parse("[]"), Err(TariffFileError::Empty)));
+    }
+}

@@ -1,0 +1,55 @@
+//! The answer to an accepted submission (README, "API"): camelCase, money as decimal strings.
+//!
+//! ```json
+//! {"readingsId": "2026-11-5f3a9c1e-8e7d6c5b4a39", "meterId": "Меркурий200-3391024",
+//!  "billingMonth": "2026-11", "values": {"T1": 18350, "T2": 7490},
+//!  "consumption": {"T1": 120, "T2": 80}, "tariffs": {"T1": "9.61", "T2": "4.15"},
+//!  "lines": {"T1": {"consumption": 120, "price": "9.61", "amount": "1153.20"}, "T2": {…}},
+//!  "charge": "1485.20", "amountToPay": "1485.20", "rollover": false,
+//!  "submittedAt": "2026-11-20T12:00:00Z", "version": 1}
+//! ```
+//! Everything but `amountToPay` is the stored submission: sending the same figures again gives
+//! the same answer. `amountToPay` is the charge less the account's credit (plus its debt) now.
+
+use chrono::{DateTime, Utc};
+use energosbyt::domain::{Balance, ChargeLine, Money, YearMonth, Zone};
+use energosbyt::ports::readings::{ReadingsId, SubmittedReadings};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadingsView {
+    pub readings_id: ReadingsId,
+    pub meter_id: String,
+    pub billing_month: YearMonth,
+    pub values: BTreeMap<Zone, u64>,
+    pub consumption: BTreeMap<Zone, u64>,
+    pub tariffs: BTreeMap<Zone, Money>,
+    pub lines: BTreeMap<Zone, ChargeLine>,
+    pub charge: Money,
+    pub amount_to_pay: Money,
+    pub rollover: bool,
+    pub submitted_at: DateTime<Utc>,
+    /// 1 for the month's first submission of the meter, +1 for each replacement.
+    pub version: u32,
+}
+
+impl ReadingsView {
+    pub fn new(readings: &SubmittedReadings, balance: &Balance) -> Self {
+        Self {
+            readings_id: readings.readings_id.clone(),
+            meter_id: readings.meter_id().0.clone(),
+            billing_month: readings.billing_month,
+            values: readings.accepted.values.clone(),
+            consumption: readings.accepted.consumption.clone(),
+            tariffs: readings.tariffs(),
+            lines: readings.charge.lines.clone(),
+            charge: readings.charge.total,
+            amount_to_pay: readings.charge.amount_to_pay(balance),
+            rollover: readings.accepted.rollover,
+            submitted_at: readings.submitted_at,
+            version: readings.version,
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The refusals of `POST /accounts/{account}/readings`, each mapped once to a problem with a
+//! stable `type` and the rule's own Russian message as `title`, plus what the mini app needs to
+//! help the customer fix it:
+//!
+//! | type (`/problems/…`) | status | extension members |
+//! |---|---|---|
+//! | `readings-window-closed` | 409 | `opensOn`, `window` {`from`, `to`} (the next window) |
+//! | `readings-not-accepted` | 409 | `reason`: `automaticMetering` or `faulty` |
+//! | `readings-wrong-zones` | 422 | `expectedZones`, and `zone` or `missing` |
+//! | `reading-invalid` | 422 | `zone`, and `limit` (too large) or `digits` (longer than the register) |
+//! | `reading-no-previous` | 422 | `zone` |
+//! | `reading-same-as-last` | 422 | `zone`, `last` |
+//! | `reading-lower-than-last` | 422 | `zone`, `last`, `given` |
+//! | `rollover-not-confirmed` | 422 | `zone`, `last`, `given`, `digits`: resend with `confirmRollover` |
+//! | `reading-implausible` | 422 | `zone`, `consumption`, `limit`, `months` |
+//! | `meter-not-found` | 404 | |
+//! | `invalid-request` | 400 | (`detail` says what is wrong with the body) |
+//! | `payload-too-large` | 413 | `limit` (bytes) |
+//! | `tariff-unavailable` | 503 | |
+//!
+//! A closed window is a 409: the figures may be right, it is the date that refuses them. Figures
+//! the rules refuse are 422: the request is well-formed JSON, its content is not acceptable.
+
+use super::Problem;
+use crate::domain::readings::ZoneLabel;
+use crate::domain::{ReadingsError, TariffError, ZoneSet};
+use http::StatusCode;
+use serde_json::{Value, json};
+
+const WINDOW_CLOSED: &str = "readings-window-closed";
+const NOT_ACCEPTED: &str = "readings-not-accepted";
+const WRONG_ZONES: &str = "readings-wrong-zones";
+const INVALID: &str = "reading-invalid";
+
+impl From<ReadingsError> for Problem {
+    fn from(e: ReadingsError) -> Self {
+        let title = e.to_string();
+        let conflict = |slug| Problem::new(StatusCode::CONFLICT, slug, title.clone());
+        let unprocessable = |slug| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, title.clone());
+        match e {
+            ReadingsError::WindowClosed { from, to } => conflict(WINDOW_CLOSED)
+                .with("opensOn", from.to_string())
+                .with("window", json!({"from": from.to_string(), "to": to.to_string()})),
+            ReadingsError::NeverAccepted { reason } => {
+                conflict(NOT_ACCEPTED).with("reason", serde_json::to_value(reason).unwrap_or(Value::Null))
+            }
+            ReadingsError::UnknownZone { name, expected } => {
+                unprocessable(WRONG_ZONES).with("zone", name).with("expectedZones", zones(expected))
+            }
+            ReadingsError::ZoneNotOnMeter { zone, expected } => {
+                unprocessable(WRONG_ZONES).with("zone", zone.as_str()).with("expectedZones", zones(expected))
+            }
+            ReadingsError::DuplicateZone { zone } => {
+                with_zone(unprocessable(WRONG_ZONES), zone).with("expectedZones", zones(zone.zone_set))
+            }
+            ReadingsError::MissingZones { missing, expected } => unprocessable(WRONG_ZONES)
+                .with("missing", missing.iter().map(|z| z.as_str()).collect::<Vec<_>>())
+                .with("expectedZones", zones(expected)),
+            ReadingsError::ValueIsText { zone }
+            | ReadingsError::ValueNotANumber { zone }
+            | ReadingsError::Fractional { zone }
+            | ReadingsError::Negative { zone } => with_zone(unprocessable(INVALID), zone),
+            ReadingsError::TooLarge { zone, max } => with_zone(unprocessable(INVALID), zone).with("limit", max),
+            ReadingsError::MoreDigitsThanRegister { zone, digits } => {
+                with_zone(unprocessable(INVALID), zone).with("digits", digits)
+            }
+            ReadingsError::NoPreviousReading { zone } => with_zone(unprocessable("reading-no-previous"), zone),
+            ReadingsError::SameAsLast { zone, last } => {
+                with_zone(unprocessable("reading-same-as-last"), zone).with("last", last)
+            }
+            ReadingsError::LowerThanLast { zone, last, given } => {
+                with_zone(unprocessable("reading-lower-than-last"), zone).with("last", last).with("given", given)
+            }
+            ReadingsError::RolloverNotConfirmed { zone, last, given, digits } => {
+                with_zone(unprocessable("rollover-not-confirmed"), zone)
+                    .with("last", last)
+                    .with("given", given)
+                    .with("digits", digits)
+            }
+            ReadingsError::ImplausibleJump { zone, consumption, limit, months } => {
+                with_zone(unprocessable("reading-implausible"), zone)
+                    .with("consumption", consumption)
+                    .with("limit", limit)
+                    .with("months", months)
+            }
+        }
+    }
+}
+
+/// A missing or broken price is ours to fix, never the customer's: the readings are not taken
+/// and the function logs the cause as an error.
+impl From<TariffError> for Problem {
+    fn from(_: TariffError) -> Self {
+        Problem::tariff_unavailable()
+    }
+}
+
+fn with_zone(problem: Problem, label: ZoneLabel) -> Problem {
+    problem.with("zone", label.zone.as_str())
+}
+
+fn zones(zone_set: ZoneSet) -> Vec<&'static str> {
+    zone_set.zones().iter().map(|z| z.as_str()).collect()
+}
+
+impl Problem {
+    pub fn meter_not_found() -> Self {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "meter-not-found",
+            "Счётчик не найден на этом лицевом счёте. Проверьте номер счётчика",
+        )
+    }
+
+    /// The body is not the readings request: not JSON, or fields missing, unknown or of the wrong
+    /// type. `detail` says which, in words the customer's developer can act on.
+    pub fn invalid_readings_request(detail: impl Into<String>) -> Self {
+        Problem::bad_request("invalid-request", "Не удалось прочитать показания из запроса").detail(detail)
+    }
+
+    pub fn payload_too_large(limit_bytes: usize) -> Self {
+        Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Запрос слишком большой")
+            .with("limit", limit_bytes)
+    }
+
+    pub fn tariff_unavailable() -> Self {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "tariff-unavailable",
+            "Не удалось рассчитать сумму: тариф для вашего счёта не найден. Показания не приняты, попробуйте позже",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Zone;
+    use chrono::NaiveDate;
+
+    fn label(zone_set: ZoneSet, zone: Zone) -> ZoneLabel {
+        ZoneLabel { zone, zone_set }
+    }
+
+    #[test]
+    fn a_closed_window_says_when_the_next_one_opens() {
+        let from = NaiveDate::from_ymd_opt(2026, 12, 15).unwrap();
+        let to = NaiveDate::from_ymd_opt(2026, 12, 26).unwrap();
+        let body = Problem::from(ReadingsError::WindowClosed { from, to }).body();
+        assert_eq!(body["status"], 409);
+        assert_eq!(body["type"], "/problems/readings-window-closed");
+        assert_eq!(body["title"], "Показания принимаются с 15.12.2026 по 26.12.2026 по московскому времени");
+        assert_eq!(body["opensOn"], "2026-12-15");
+        assert_eq!(body["window"], json!({"from": "2026-12-15", "to": "2026-12-26"}));
+    }
+
+    #[test]
+    fn wrong_zones_list_the_zones_the_meter_has() {
+        let body =
+            Problem::from(ReadingsError::MissingZones { missing: vec![Zone::T3], expected: ZoneSet::ThreeZone }).body();
+        assert_eq!(body["status"], 422);
+        assert_eq!(body["type"], "/problems/readings-wrong-zones");
+        assert_eq!(body["missing"], json!(["T3"]));
+        assert_eq!(body["expectedZones"], json!(["T1", "T2", "T3"]));
+        assert!(body["title"].as_str().unwrap().contains("T3 (полупик)"), "{body}");
+    }
+
+    #[test]
+    fn a_lower_value_names_the_last_accepted_one_and_a_rollover_asks_for_confirmation() {
+        let zone = label(ZoneSet::TwoZone, Zone::T2);
+        let lower = Problem::from(ReadingsError::LowerThanLast { zone, last: 7410, given: 7000 }).body();
+        assert_eq!(lower["type"], "/problems/reading-lower-than-last");
+        assert_eq!(
+            (lower["zone"].clone(), lower["last"].clone(), lower["given"].clone()),
+            (json!("T2"), json!(7410), json!(7000))
+        );
+        let rollover =
+            Problem::from(ReadingsError::RolloverNotConfirmed { zone, last: 99_990, given: 12, digits: 5 }).body();
+        assert_eq!(rollover["status"], 422);
+        assert_eq!(rollover["type"], "/problems/rollover-not-confirmed");
+        assert_eq!(rollover["digits"], 5);
+    }
+
+    #[test]
+    fn a_missing_tariff_is_our_fault_not_the_customers() {
+        let e = TariffError::NotFound {
+            group: crate::domain::account::TariffGroup("gas-stove".into()),
+            zone_set: ZoneSet::Single,
+            zone: Zone::T1,
+            date: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+        };
+        let problem = Problem::from(e);
+        assert_eq!(problem.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(problem.slug, "tariff-unavailable");
+        // Nothing internal (the group, the date) reaches the customer.
+        assert!(!problem.body().to_string().contains("gas-stove"));
+    }
+}

@@ -1,0 +1,314 @@
+//! Meter readings and tariffs: what the readings endpoint reads and writes, what the look-up shows
+//! of this month's submissions, and what the operator's tools import and export.
+//!
+//! A submission is identified by a [`ReadingsId`]: stable for one account, meter and billing month,
+//! with a suffix derived from what was submitted, so a payment "by readings" names exactly the
+//! figures it paid for, and the same figures sent twice keep the same id.
+
+use super::{ImportOutcome, StoreError};
+use crate::domain::account::TariffGroup;
+use crate::domain::{AcceptedReadings, Account, AccountNumber, Charge, MeterId, Tariff, YearMonth, Zone};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+
+/// `2026-11-5f3a9c1e-8e7d6c5b4a39`: the billing month, 8 hex digits of the (account, meter) slot
+/// and 12 hex digits of the submitted content. Neither hash reveals the account number.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ReadingsId(String);
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a readings id of the form 2026-11-5f3a9c1e-8e7d6c5b4a39")]
+pub struct ReadingsIdError;
+
+impl ReadingsId {
+    fn new(account: &AccountNumber, meter: &MeterId, month: YearMonth, content_hash: &str) -> Self {
+        let slot = hex::encode(Sha256::digest(format!("{}#{meter}", account.digits())));
+        Self(format!("{month}-{}-{}", &slot[..8], &content_hash[..12]))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The billing month the submission belongs to.
+    pub fn billing_month(&self) -> YearMonth {
+        self.0[..7].parse().expect("checked when built")
+    }
+}
+
+impl FromStr for ReadingsId {
+    type Err = ReadingsIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let hex = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        // ASCII first, so the byte offsets below are character boundaries.
+        let well_formed = s.len() == 29
+            && s.is_ascii()
+            && s[..7].parse::<YearMonth>().is_ok()
+            && s[7..].starts_with('-')
+            && s[16..].starts_with('-')
+            && hex(&s[8..16], 8)
+            && hex(&s[17..], 12);
+        well_formed.then(|| Self(s.to_owned())).ok_or(ReadingsIdError)
+    }
+}
+
+impl TryFrom<String> for ReadingsId {
+    type Error = ReadingsIdError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl From<ReadingsId> for String {
+    fn from(id: ReadingsId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for ReadingsId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One accepted submission as stored: the zone values, what each zone used, the prices and the
+/// charge, who handed it in and when, and whether the billing system has it yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubmittedReadings {
+    pub readings_id: ReadingsId,
+    pub account: AccountNumber,
+    pub billing_month: YearMonth,
+    pub accepted: AcceptedReadings,
+    pub charge: Charge,
+    /// SHA-256 of the content (meter, values, consumption, rollover, prices and amounts).
+    pub content_hash: String,
+    pub submitted_at: DateTime<Utc>,
+    /// The verified caller (`vk:494075`), for "who handed this in".
+    pub caller: String,
+    /// 1 for the month's first submission of the meter, +1 for each replacement.
+    pub version: u32,
+    /// When the billing export last took this version; `None` until then.
+    pub exported_at: Option<DateTime<Utc>>,
+}
+
+impl SubmittedReadings {
+    /// A new submission of `accepted` (already priced as `charge`) for `account`, made at `now`
+    /// in `billing_month`. The store assigns the version when it saves it.
+    pub fn new(
+        account: AccountNumber,
+        billing_month: YearMonth,
+        accepted: AcceptedReadings,
+        charge: Charge,
+        caller: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let content_hash = content_hash(&accepted, &charge);
+        Self {
+            readings_id: ReadingsId::new(&account, &accepted.meter_id, billing_month, &content_hash),
+            account,
+            billing_month,
+            accepted,
+            charge,
+            content_hash,
+            submitted_at: now,
+            caller,
+            version: 1,
+            exported_at: None,
+        }
+    }
+
+    pub fn meter_id(&self) -> &MeterId {
+        &self.accepted.meter_id
+    }
+
+    /// The price per kWh of each zone, as charged.
+    pub fn tariffs(&self) -> BTreeMap<Zone, crate::domain::Money> {
+        self.charge.lines.iter().map(|(zone, line)| (*zone, line.price)).collect()
+    }
+}
+
+/// The content a customer would recognise as "the same readings": serde_json writes maps in key
+/// order, so equal content always hashes alike.
+fn content_hash(accepted: &AcceptedReadings, charge: &Charge) -> String {
+    let canonical =
+        serde_json::to_vec(&(accepted, charge)).expect("readings and charges serialise to JSON without fail");
+    hex::encode(Sha256::digest(canonical))
+}
+
+/// An account with what it handed in for one billing month.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountReadings {
+    pub account: Account,
+    pub submitted: Vec<SubmittedReadings>,
+}
+
+impl AccountReadings {
+    pub fn for_meter(&self, meter: &MeterId) -> Option<&SubmittedReadings> {
+        self.submitted.iter().find(|s| s.meter_id() == meter)
+    }
+}
+
+pub trait AccountReadingsReader {
+    /// The account and its submissions of `month`, in one read; `None` for an unknown account.
+    fn account_with_readings(
+        &self,
+        number: &AccountNumber,
+        month: YearMonth,
+    ) -> impl Future<Output = Result<Option<AccountReadings>, StoreError>> + Send;
+}
+
+/// What saving a submission did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// The month's first submission for the meter.
+    Created(SubmittedReadings),
+    /// It replaced a different submission of the same meter and month (the version says which).
+    Replaced(SubmittedReadings),
+    /// The same content was already stored: nothing was written; this is the stored one.
+    Unchanged(SubmittedReadings),
+}
+
+impl SaveOutcome {
+    pub fn readings(&self) -> &SubmittedReadings {
+        match self {
+            SaveOutcome::Created(r) | SaveOutcome::Replaced(r) | SaveOutcome::Unchanged(r) => r,
+        }
+    }
+}
+
+pub trait ReadingsWriter {
+    /// Stores `readings` as the meter's submission for its billing month, replacing another one,
+    /// unless the same content is stored already. A replacement is exported again.
+    fn save_readings(
+        &self,
+        readings: &SubmittedReadings,
+    ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send;
+}
+
+pub trait ReadingsLookup {
+    /// The account's current submission with this id: `None` when there is none, or when it was
+    /// replaced by other figures since.
+    fn readings_by_id(
+        &self,
+        account: &AccountNumber,
+        id: &ReadingsId,
+    ) -> impl Future<Output = Result<Option<SubmittedReadings>, StoreError>> + Send;
+}
+
+pub trait TariffReader {
+    /// Every price of `group`, in one read; empty for a group without prices.
+    fn tariffs(&self, group: &TariffGroup) -> impl Future<Output = Result<Vec<Tariff>, StoreError>> + Send;
+}
+
+pub trait TariffImport {
+    /// Writes one price unless the store holds exactly it already.
+    fn import_tariff(&self, tariff: &Tariff) -> impl Future<Output = Result<ImportOutcome, StoreError>> + Send;
+
+    fn remove_tariff(&self, tariff: &Tariff) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Where the next page of an export starts; opaque to everything but the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageCursor(pub(crate) BTreeMap<String, String>);
+
+pub struct ReadingsPage {
+    pub readings: Vec<SubmittedReadings>,
+    /// `None` on the last page.
+    pub next: Option<PageCursor>,
+}
+
+/// What marking a submission exported did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkOutcome {
+    Marked,
+    /// The customer replaced it after it was read: the new version stays for the next export.
+    Superseded,
+}
+
+pub trait ReadingsExport {
+    /// One page (at most `page_size` items read) of the submissions of `month`, across accounts;
+    /// only those not exported yet unless `include_exported`. A page may be empty and still have
+    /// a next one.
+    fn readings_of_month(
+        &self,
+        month: YearMonth,
+        include_exported: bool,
+        page_size: u32,
+        after: Option<PageCursor>,
+    ) -> impl Future<Output = Result<ReadingsPage, StoreError>> + Send;
+
+    /// Records that the billing system has this version of the submission.
+    fn mark_exported(
+        &self,
+        readings: &SubmittedReadings,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<MarkOutcome, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ChargeLine, Money};
+    use chrono::TimeZone;
+
+    fn submitted(t1: u64) -> SubmittedReadings {
+        let accepted = AcceptedReadings {
+            meter_id: MeterId("Меркурий200-3391024".into()),
+            values: BTreeMap::from([(Zone::T1, 18_230 + t1)]),
+            consumption: BTreeMap::from([(Zone::T1, t1)]),
+            rollover: false,
+        };
+        let price: Money = "9.61".parse().unwrap();
+        let amount = Money::rounded(rust_decimal::Decimal::from(t1) * price.amount());
+        let charge = Charge {
+            lines: BTreeMap::from([(Zone::T1, ChargeLine { consumption: t1, price, amount })]),
+            total: amount,
+        };
+        SubmittedReadings::new(
+            "10000-000-02".parse().unwrap(),
+            YearMonth::new(2026, 11).unwrap(),
+            accepted,
+            charge,
+            "vk:1".into(),
+            Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_id_keeps_its_slot_for_other_figures_and_its_suffix_for_the_same_figures() {
+        let (a, again, b) = (submitted(120), submitted(120), submitted(121));
+        assert_eq!(a.readings_id, again.readings_id);
+        assert_ne!(a.readings_id, b.readings_id);
+        assert_eq!(a.readings_id.as_str()[..16], b.readings_id.as_str()[..16]);
+        assert!(a.readings_id.as_str().starts_with("2026-11-"), "{}", a.readings_id);
+        assert_eq!(a.readings_id.billing_month(), YearMonth::new(2026, 11).unwrap());
+        assert!(!a.readings_id.as_str().contains("1000000002"));
+    }
+
+    #[test]
+    fn an_id_parses_back_and_anything_else_is_refused() {
+        let id = submitted(5).readings_id;
+        assert_eq!(id.as_str().parse::<ReadingsId>(), Ok(id.clone()));
+        assert_eq!(serde_json::to_value(&id).unwrap(), serde_json::Value::String(id.to_string()));
+        for bad in [
+            "",
+            "2026-11",
+            "2026-13-5f3a9c1e-8e7d6c5b4a39",
+            "2026-11-5f3a9c1e-8e7d6c5b4a3",
+            "2026-11-5F3A9C1E-8e7d6c5b4a39",
+            "2026-11_5f3a9c1e-8e7d6c5b4a39",
+            "2026-11-5f3a9c1e-8e7d6c5b4a3я",
+            "ю026-11-5f3a9c1e-8e7d6c5b4a39",
+            "2026-11-5f3a9c1-я8e7d6c5b4a39",
+        ] {
+            assert_eq!(bad.parse::<ReadingsId>(), Err(ReadingsIdError), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Readings submissions: `ACCOUNT#<n>` / `READING#<meter>#<yyyy-mm>`, one item per meter and
+//! billing month, also indexed as `GSI1PK = READINGS#<yyyy-mm>`, `GSI1SK = <n>#<meter>` for the
+//! billing export.
+//!
+//! Attributes: `readingsId`, `account` (10 digits), `meterId`, `billingMonth`, `values` and
+//! `consumption` (zone → kWh), `rollover`, `lines` (zone → `consumption`, `price`, `amount`),
+//! `charge`, `contentHash`, `submittedAt`, `caller`, `version`, `exported`, `exportedAt`,
+//! `expiresAt`. Money is an exact number.
+
+use super::accounts;
+use super::item::{self, Item};
+use super::keys;
+use super::{DynamoStore, unavailable};
+use crate::domain::{AcceptedReadings, AccountNumber, Charge, ChargeLine, MeterId, YearMonth, Zone};
+use crate::ports::StoreError;
+use crate::ports::readings::{
+    AccountReadings, AccountReadingsReader, MarkOutcome, PageCursor, ReadingsExport, ReadingsId, ReadingsLookup,
+    ReadingsPage, ReadingsWriter, SaveOutcome, SubmittedReadings,
+};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use std::collections::{BTreeMap, HashMap};
+
+/// How long a submission stays after it was handed in. The billing system is the record of
+/// readings; here they serve the look-up, payments by readings and the export, and a year and a
+/// bit keeps every account's partition small for the look-up's single Query.
+pub const READINGS_KEPT_DAYS: i64 = 400;
+
+/// The index of a billing month's submissions across accounts.
+const MONTH_INDEX: &str = "GSI1";
+
+impl AccountReadingsReader for DynamoStore {
+    async fn account_with_readings(
+        &self,
+        number: &AccountNumber,
+        month: YearMonth,
+    ) -> Result<Option<AccountReadings>, StoreError> {
+        // `PROFILE` sorts just before `READING#…`: one key range holds the profile and every
+        // submission, and the filter (which may not name the keys) keeps the month's. Ledger
+        // entries (`LEDGER#…`) sort before the range and are never read.
+        let mut start = None;
+        let mut profile = None;
+        let mut submitted = Vec::new();
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND SK BETWEEN :profile AND :readings_end")
+                .filter_expression("attribute_not_exists(billingMonth) OR billingMonth = :month")
+                .expression_attribute_values(":pk", item::s(keys::account_pk(number)))
+                .expression_attribute_values(":profile", item::s(keys::PROFILE))
+                // The first string after every `READING#…`: '$' follows '#'.
+                .expression_attribute_values(":readings_end", item::s("READING$"))
+                .expression_attribute_values(":month", item::s(month.to_string()))
+                // A customer who has just paid or handed in readings must see it.
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for found in out.items.unwrap_or_default() {
+                let sk = item::get_s(&found, "SK")?;
+                if sk == keys::PROFILE {
+                    profile = Some(accounts::decode(*number, &found)?);
+                } else if sk.starts_with(keys::READING_PREFIX) {
+                    submitted.push(decode(&found)?);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(profile.map(|account| AccountReadings { account, submitted }))
+    }
+}
+
+impl ReadingsWriter for DynamoStore {
+    async fn save_readings(&self, readings: &SubmittedReadings) -> Result<SaveOutcome, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", item::s(keys::account_pk(&readings.account)))
+            .key("SK", item::s(keys::reading_sk(readings.meter_id(), readings.billing_month)));
+        let mut set = Vec::new();
+        for (i, (name, value)) in attributes(readings)?.into_iter().enumerate() {
+            set.push(format!("#a{i} = :a{i}"));
+            request = request
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":a{i}"), value);
+        }
+        let update =
+            format!("SET {}, #version = if_not_exists(#version, :zero) + :one REMOVE exportedAt", set.join(", "));
+        let result = request
+            .update_expression(update)
+            // The same content again writes nothing: the answer stays the stored one.
+            .condition_expression("attribute_not_exists(PK) OR contentHash <> :hash")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":zero", item::n(0))
+            .expression_attribute_values(":one", item::n(1))
+            .expression_attribute_values(":hash", item::s(&readings.content_hash))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let saved = decode(&out.attributes.unwrap_or_default())?;
+                Ok(if saved.version == 1 { SaveOutcome::Created(saved) } else { SaveOutcome::Replaced(saved) })
+            }
+            Err(e) => {
+                if let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = e.as_service_error() {
+                    // Same content: the stored item comes back with the refusal, no second read.
+                    let stored = failed
+                        .item
+                        .as_ref()
+                        .ok_or_else(|| StoreError::Corrupt("the stored submission was not returned".into()))?;
+                    return Ok(SaveOutcome::Unchanged(decode(stored)?));
+                }
+                Err(unavailable(e))
+            }
+        }
+    }
+}
+
+impl ReadingsLookup for DynamoStore {
+    async fn readings_by_id(
+        &self,
+        account: &AccountNumber,
+        id: &ReadingsId,
+    ) -> Result<Option<SubmittedReadings>, StoreError> {
+        // The id does not name the meter, but an account has a handful of meters: one Query of
+        // its submissions, filtered to the id.
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :reading)")
+                .filter_expression("readingsId = :id")
+                .expression_attribute_values(":pk", item::s(keys::account_pk(account)))
+                .expression_attribute_values(":reading", item::s(keys::READING_PREFIX))
+                .expression_attribute_values(":id", item::s(id.as_str()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            if let Some(found) = out.items.unwrap_or_default().first() {
+                return decode(found).map(Some);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(None),
+            }
+        }
+    }
+}
+
+impl ReadingsExport for DynamoStore {
+    async fn readings_of_month(
+        &self,
+        month: YearMonth,
+        include_exported: bool,
+        page_size: u32,
+        after: Option<PageCursor>,
+    ) -> Result<ReadingsPage, StoreError> {
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(MONTH_INDEX)
+            .key_condition_expression("GSI1PK = :month")
+            .expression_attribute_values(":month", item::s(keys::readings_month_pk(month)))
+            .limit(i32::try_from(page_size.max(1)).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(after.map(|cursor| cursor.0.into_iter().map(|(k, v)| (k, item::s(v))).collect()));
+        if !include_exported {
+            request = request
+                .filter_expression("exported = :no")
+                .expression_attribute_values(":no", AttributeValue::Bool(false));
+        }
+        let out = request.send().await.map_err(unavailable)?;
+        let readings = out.items.unwrap_or_default().iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        let next = match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => Some(cursor(key)?),
+            _ => None,
+        };
+        Ok(ReadingsPage { readings, next })
+    }
+
+    async fn mark_exported(&self, readings: &SubmittedReadings, at: DateTime<Utc>) -> Result<MarkOutcome, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", item::s(keys::account_pk(&readings.account)))
+            .key("SK", item::s(keys::reading_sk(readings.meter_id(), readings.billing_month)))
+            .update_expression("SET exported = :yes, exportedAt = :at")
+            // Only the version that was written out: a replacement since then stays unexported.
+            .condition_expression("readingsId = :id")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":at", item::s(timestamp(at)))
+            .expression_attribute_values(":id", item::s(readings.readings_id.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(MarkOutcome::Marked),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Ok(MarkOutcome::Superseded)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+fn cursor(key: HashMap<String, AttributeValue>) -> Result<PageCursor, StoreError> {
+    key.into_iter()
+        .map(|(name, value)| match value {
+            AttributeValue::S(s) => Ok((name, s)),
+            _ => Err(StoreError::Corrupt(format!("page key {name}: expected a string"))),
+        })
+        .collect::<Result<BTreeMap<_, _>, _>>()
+        .map(PageCursor)
+}
+
+/// Fixed-width UTC text: sorts in time order as a string.
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Everything a save writes besides the keys, the version and `exportedAt`.
+fn attributes(r: &SubmittedReadings) -> Result<Vec<(&'static str, AttributeValue)>, StoreError> {
+    let lines = r
+        .charge
+        .lines
+        .iter()
+        .map(|(zone, line)| {
+            let line = AttributeValue::M(HashMap::from([
+                ("consumption".to_owned(), item::n(line.consumption)),
+                ("price".to_owned(), item::money(line.price)),
+                ("amount".to_owned(), item::money(line.amount)),
+            ]));
+            (zone.as_str().to_owned(), line)
+        })
+        .collect();
+    let expires = r.submitted_at + Duration::days(READINGS_KEPT_DAYS);
+    Ok(vec![
+        ("readingsId", item::s(r.readings_id.as_str())),
+        ("account", item::s(r.account.digits())),
+        ("meterId", item::s(r.meter_id().0.clone())),
+        ("billingMonth", item::s(r.billing_month.to_string())),
+        ("values", item::to_attr(&r.accepted.values)?),
+        ("consumption", item::to_attr(&r.accepted.consumption)?),
+        ("rollover", AttributeValue::Bool(r.accepted.rollover)),
+        ("lines", AttributeValue::M(lines)),
+        ("charge", item::money(r.charge.total)),
+        ("contentHash", item::s(&r.content_hash)),
+        ("submittedAt", item::s(timestamp(r.submitted_at))),
+        ("caller", item::s(&r.caller)),
+        ("exported", AttributeValue::Bool(false)),
+        ("GSI1PK", item::s(keys::readings_month_pk(r.billing_month))),
+        ("GSI1SK", item::s(keys::readings_month_sk(&r.account, r.meter_id()))),
+        ("expiresAt", item::n(expires.timestamp())),
+    ])
+}
+
+fn decode(found: &Item) -> Result<SubmittedReadings, StoreError> {
+    let corrupt = |name: &str, what: &str| StoreError::Corrupt(format!("{name}: {what}"));
+    let lines = match found.get("lines") {
+        Some(AttributeValue::M(lines)) => lines
+            .iter()
+            .map(|(zone, line)| {
+                let zone: Zone = zone.parse().map_err(|()| corrupt("lines", "not a zone"))?;
+                let AttributeValue::M(line) = line else {
+                    return Err(corrupt("lines", "expected a map"));
+                };
+                let line = ChargeLine {
+                    consumption: item::get_u64(line, "consumption")?,
+                    price: item::get_money(line, "price")?,
+                    amount: item::get_money(line, "amount")?,
+                };
+                Ok((zone, line))
+            })
+            .collect::<Result<BTreeMap<_, _>, _>>()?,
+        _ => return Err(corrupt("lines", "expected a map")),
+    };
+    let bool_of = |name: &str| match found.get(name) {
+        Some(AttributeValue::Bool(b)) => Ok(*b),
+        _ => Err(corrupt(name, "expected a boolean")),
+    };
+    let time_of = |name: &str| {
+        DateTime::parse_from_rfc3339(item::get_s(found, name)?)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| corrupt(name, "not a timestamp"))
+    };
+    let exported_at = match found.get("exportedAt") {
+        Some(_) => Some(time_of("exportedAt")?),
+        None => None,
+    };
+    let account: AccountNumber =
+        item::get_s(found, "account")?.parse().map_err(|_| corrupt("account", "not an account number"))?;
+    let billing_month: YearMonth =
+        item::get_s(found, "billingMonth")?.parse().map_err(|_| corrupt("billingMonth", "not a month"))?;
+    let values: BTreeMap<Zone, u64> = item::get_de(found, "values")?;
+    let consumption: BTreeMap<Zone, u64> = item::get_de(found, "consumption")?;
+    Ok(SubmittedReadings {
+        readings_id: item::get_s(found, "readingsId")?.parse().map_err(|_| corrupt("readingsId", "malformed"))?,
+        account,
+        billing_month,
+        accepted: AcceptedReadings {
+            meter_id: MeterId(item::get_s(found, "meterId")?.to_owned()),
+            values,
+            consumption,
+            rollover: bool_of("rollover")?,
+        },
+        charge: Charge { lines, total: item::get_money(found, "charge")? },
+        content_hash: item::get_s(found, "contentHash")?.to_owned(),
+        submitted_at: time_of("submittedAt")?,
+        caller: item::get_s(found, "caller")?.to_owned(),
+        version: u32::try_from(item::get_u64(found, "version")?).map_err(|_| corrupt("version", "out of range"))?,
+        exported_at,
+    })
+}

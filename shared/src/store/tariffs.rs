@@ -1,0 +1,110 @@
+//! Tariffs: `TARIFF#<group>` / `<zoneSet>#<zone>#<validFrom>`, one item per price, so a group's
+//! whole table is one Query. Attributes: `group`, `zoneSet`, `zone`, `validFrom`, optional
+//! `validTo` (ISO dates), `price` (an exact number, roubles per kWh with VAT).
+
+use super::item::{self, Item};
+use super::keys;
+use super::{DynamoStore, unavailable};
+use crate::domain::account::TariffGroup;
+use crate::domain::{Tariff, Zone};
+use crate::ports::readings::{TariffImport, TariffReader};
+use crate::ports::{ImportOutcome, StoreError};
+use chrono::NaiveDate;
+
+impl TariffReader for DynamoStore {
+    async fn tariffs(&self, group: &TariffGroup) -> Result<Vec<Tariff>, StoreError> {
+        let mut tariffs = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", item::s(keys::tariff_pk(group)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for found in out.items.unwrap_or_default() {
+                tariffs.push(decode(&found)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(tariffs),
+            }
+        }
+    }
+}
+
+impl TariffImport for DynamoStore {
+    async fn import_tariff(&self, tariff: &Tariff) -> Result<ImportOutcome, StoreError> {
+        // Written only when absent or different, so importing the same file again writes nothing.
+        let mut condition = String::from("attribute_not_exists(PK) OR price <> :price");
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(tariff)?))
+            .expression_attribute_values(":price", item::money(tariff.price));
+        match tariff.valid_to {
+            Some(to) => {
+                condition.push_str(" OR attribute_not_exists(validTo) OR validTo <> :to");
+                request = request.expression_attribute_values(":to", item::s(to.to_string()));
+            }
+            None => condition.push_str(" OR attribute_exists(validTo)"),
+        }
+        match request.condition_expression(condition).send().await {
+            Ok(_) => Ok(ImportOutcome::Written),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Ok(ImportOutcome::AlreadyCurrent)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn remove_tariff(&self, tariff: &Tariff) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", item::s(keys::tariff_pk(&tariff.group)))
+            .key("SK", item::s(keys::tariff_sk(tariff.zone_set, tariff.zone, tariff.valid_from)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+fn encode(tariff: &Tariff) -> Result<Item, StoreError> {
+    let mut item = Item::from([
+        ("PK".to_owned(), item::s(keys::tariff_pk(&tariff.group))),
+        ("SK".to_owned(), item::s(keys::tariff_sk(tariff.zone_set, tariff.zone, tariff.valid_from))),
+        ("group".to_owned(), item::s(tariff.group.0.clone())),
+        // The import format's spelling: `single`, `twoZone`, `threeZone`.
+        ("zoneSet".to_owned(), item::to_attr(&tariff.zone_set)?),
+        ("zone".to_owned(), item::s(tariff.zone.as_str())),
+        ("validFrom".to_owned(), item::s(tariff.valid_from.to_string())),
+        ("price".to_owned(), item::money(tariff.price)),
+    ]);
+    if let Some(to) = tariff.valid_to {
+        item.insert("validTo".to_owned(), item::s(to.to_string()));
+    }
+    Ok(item)
+}
+
+fn decode(found: &Item) -> Result<Tariff, StoreError> {
+    let date = |name: &str| {
+        item::get_s(found, name)?.parse::<NaiveDate>().map_err(|_| StoreError::Corrupt(format!("{name}: not a date")))
+    };
+    let zone: Zone =
+        item::get_s(found, "zone")?.parse().map_err(|()| StoreError::Corrupt("zone: not a zone".into()))?;
+    Ok(Tariff {
+        group: TariffGroup(item::get_s(found, "group")?.to_owned()),
+        zone_set: item::get_de(found, "zoneSet")?,
+        zone,
+        valid_from: date("validFrom")?,
+        valid_to: if found.contains_key("validTo") { Some(date("validTo")?) } else { None },
+        price: item::get_money(found, "price")?,
+    })
+}
