@@ -13,6 +13,9 @@ use chrono::{DateTime, Utc};
 
 pub(crate) const PENDING: &str = "PENDING";
 
+/// The attribute of the payment item that holds its fiscal receipt, once the bank reported it.
+pub(crate) const RECEIPT: &str = "receipt";
+
 impl PaymentReader for DynamoStore {
     async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
         let out = self
@@ -26,6 +29,21 @@ impl PaymentReader for DynamoStore {
             .await
             .map_err(unavailable)?;
         out.item.map(|item| decode(&item)).transpose()
+    }
+
+    /// The callback records the bank's `RECEIPT` notification on the payment item as `receipt`.
+    async fn payment_with_receipt(&self, id: &PaymentId) -> Result<Option<(Payment, bool)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", item::s(keys::payment_pk(id)))
+            .key("SK", item::s(keys::PAYMENT))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.map(|item| Ok((decode(&item)?, item.contains_key(RECEIPT)))).transpose()
     }
 }
 

@@ -1,0 +1,45 @@
+//! The answers of the pay function: camelCase, money as decimal strings, the account masked.
+
+use energosbyt::domain::{Money, Payment, PaymentStatus};
+use serde::Serialize;
+
+/// `201` to `POST /payments`: where to send the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentCreated {
+    pub payment_id: String,
+    /// The bank's hosted form: card entry and 3-D Secure happen there, never with us.
+    pub payment_url: String,
+    pub amount: Money,
+    pub status: PaymentStatus,
+}
+
+/// `200` to `GET /payments/{id}`: what the returning page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentView {
+    pub payment_id: String,
+    pub status: PaymentStatus,
+    pub amount: Money,
+    /// `*****-***-90`: the page is reachable by anyone holding the id, so the number is masked.
+    pub account: String,
+    pub receipt: ReceiptView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReceiptView {
+    /// The fiscal receipt has arrived (and goes to the customer's email).
+    pub available: bool,
+}
+
+impl PaymentView {
+    pub fn new(payment: &Payment, receipt_available: bool) -> Self {
+        Self {
+            payment_id: payment.id.to_string(),
+            status: payment.status,
+            amount: payment.amount,
+            account: payment.account.masked(),
+            receipt: ReceiptView { available: receipt_available },
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Idempotency records: `IDEMPOTENCY#<caller>#<key>` / `IDEMPOTENCY`, removed by DynamoDB's TTL
+//! some time after `expiresAt`. TTL deletion is late by hours at times, so every condition also
+//! compares `expiresAt` itself: an expired record counts as absent.
+//!
+//! Attributes: `status` (`IN_PROGRESS` / `COMPLETED`), `fingerprint`, `resourceId` (the payment
+//! id), `lockToken` and `lockedUntil` while in progress, `responseStatus` / `responseBody` once
+//! completed, `expiresAt`.
+
+use super::item::{self, Item};
+use super::{DynamoStore, unavailable};
+use crate::ports::StoreError;
+use crate::ports::idempotency::{
+    Begin, IdempotencyError, IdempotencyRecord, IdempotencyScope, IdempotencyStore, RecordState, RecordedResponse,
+};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+
+const SK: &str = "IDEMPOTENCY";
+const IN_PROGRESS: &str = "IN_PROGRESS";
+const COMPLETED: &str = "COMPLETED";
+
+/// A caller id holds no `#` (`vk:1`, `fb:page:42:anon`), so the key after it may hold anything.
+fn pk(scope: &IdempotencyScope) -> String {
+    format!("IDEMPOTENCY#{}#{}", scope.caller, scope.key.as_str())
+}
+
+/// True when the SDK error is the refusal of a write's condition.
+fn condition_failed<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException")
+}
+
+/// A conditional write on the record held by `lock`: a refused condition means the lock is gone.
+fn lock_result<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<(), IdempotencyError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if condition_failed(&e) => Err(IdempotencyError::LockLost),
+        Err(e) => Err(unavailable(e).into()),
+    }
+}
+
+fn encode(scope: &IdempotencyScope, record: &IdempotencyRecord) -> Item {
+    let mut item = Item::from([
+        ("PK".to_owned(), item::s(pk(scope))),
+        ("SK".to_owned(), item::s(SK)),
+        ("fingerprint".to_owned(), item::s(&record.fingerprint)),
+        ("resourceId".to_owned(), item::s(&record.resource)),
+        ("expiresAt".to_owned(), item::n(record.expires_at)),
+    ]);
+    match &record.state {
+        RecordState::InProgress { lock, locked_until } => {
+            item.insert("status".to_owned(), item::s(IN_PROGRESS));
+            item.insert("lockToken".to_owned(), item::s(lock));
+            item.insert("lockedUntil".to_owned(), item::n(locked_until));
+        }
+        RecordState::Completed(response) => {
+            item.insert("status".to_owned(), item::s(COMPLETED));
+            item.insert("responseStatus".to_owned(), item::n(response.status));
+            item.insert("responseBody".to_owned(), item::s(&response.body));
+        }
+    }
+    item
+}
+
+fn decode(item: &Item) -> Result<IdempotencyRecord, StoreError> {
+    let number = |name: &str| -> Result<i64, StoreError> {
+        item::get_u64(item, name)?.try_into().map_err(|_| StoreError::Corrupt(format!("{name}: out of range")))
+    };
+    let state = match item::get_s(item, "status")? {
+        IN_PROGRESS => RecordState::InProgress {
+            lock: item::get_s(item, "lockToken")?.to_owned(),
+            locked_until: number("lockedUntil")?,
+        },
+        COMPLETED => RecordState::Completed(RecordedResponse {
+            status: u16::try_from(item::get_u64(item, "responseStatus")?)
+                .map_err(|_| StoreError::Corrupt("responseStatus: out of range".into()))?,
+            body: item::get_s(item, "responseBody")?.to_owned(),
+        }),
+        other => return Err(StoreError::Corrupt(format!("idempotency status {other}"))),
+    };
+    Ok(IdempotencyRecord {
+        fingerprint: item::get_s(item, "fingerprint")?.to_owned(),
+        resource: item::get_s(item, "resourceId")?.to_owned(),
+        state,
+        expires_at: number("expiresAt")?,
+    })
+}
+
+impl IdempotencyStore for DynamoStore {
+    async fn begin(&self, scope: &IdempotencyScope, record: &IdempotencyRecord, now: i64) -> Result<Begin, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(scope, record)))
+            .condition_expression("attribute_not_exists(PK) OR expiresAt < :now")
+            .expression_attribute_values(":now", item::n(now))
+            // The record in the way comes back with the refusal: no second read.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Begin::Created),
+            Err(e) => {
+                let existing = e.as_service_error().filter(|se| se.is_conditional_check_failed_exception()).and_then(
+                    |se| match se {
+                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                            c.item().cloned()
+                        }
+                        _ => None,
+                    },
+                );
+                match existing {
+                    Some(item) => Ok(Begin::Exists(decode(&item)?)),
+                    None if condition_failed(&e) => {
+                        Err(StoreError::Corrupt("a refused claim came back without the record".into()))
+                    }
+                    None => Err(unavailable(e)),
+                }
+            }
+        }
+    }
+
+    async fn take_over(
+        &self,
+        scope: &IdempotencyScope,
+        seen: &str,
+        lock: &str,
+        locked_until: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", item::s(pk(scope)))
+            .key("SK", item::s(SK))
+            .update_expression("SET lockToken = :lock, lockedUntil = :until")
+            .condition_expression("#status = :in_progress AND lockToken = :seen")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":in_progress", item::s(IN_PROGRESS))
+            .expression_attribute_values(":seen", item::s(seen))
+            .expression_attribute_values(":lock", item::s(lock))
+            .expression_attribute_values(":until", item::n(locked_until))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn rebind(&self, scope: &IdempotencyScope, lock: &str, resource: &str) -> Result<(), IdempotencyError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", item::s(pk(scope)))
+            .key("SK", item::s(SK))
+            .update_expression("SET resourceId = :resource")
+            .condition_expression("lockToken = :lock")
+            .expression_attribute_values(":lock", item::s(lock))
+            .expression_attribute_values(":resource", item::s(resource))
+            .send()
+            .await;
+        lock_result(result)
+    }
+
+    async fn complete(
+        &self,
+        scope: &IdempotencyScope,
+        lock: &str,
+        response: &RecordedResponse,
+        expires_at: i64,
+    ) -> Result<(), IdempotencyError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", item::s(pk(scope)))
+            .key("SK", item::s(SK))
+            .update_expression(
+                "SET #status = :completed, responseStatus = :code, responseBody = :body, expiresAt = :expires \
+                 REMOVE lockToken, lockedUntil",
+            )
+            .condition_expression("lockToken = :lock")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":completed", item::s(COMPLETED))
+            .expression_attribute_values(":code", item::n(response.status))
+            .expression_attribute_values(":body", item::s(&response.body))
+            .expression_attribute_values(":expires", item::n(expires_at))
+            .expression_attribute_values(":lock", item::s(lock))
+            .send()
+            .await;
+        lock_result(result)
+    }
+
+    async fn release(&self, scope: &IdempotencyScope, lock: &str) -> Result<(), IdempotencyError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", item::s(pk(scope)))
+            .key("SK", item::s(SK))
+            // Expired since the epoch: the next attempt with the same request takes over at once.
+            .update_expression("SET lockedUntil = :expired")
+            .condition_expression("lockToken = :lock")
+            .expression_attribute_values(":expired", item::n(0))
+            .expression_attribute_values(":lock", item::s(lock))
+            .send()
+            .await;
+        lock_result(result)
+    }
+
+    async fn forget(&self, scope: &IdempotencyScope, lock: &str) -> Result<(), IdempotencyError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", item::s(pk(scope)))
+            .key("SK", item::s(SK))
+            .condition_expression("lockToken = :lock")
+            .expression_attribute_values(":lock", item::s(lock))
+            .send()
+            .await;
+        lock_result(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::idempotency::IdempotencyKey;
+
+    fn scope() -> IdempotencyScope {
+        IdempotencyScope { caller: "vk:494075".into(), key: IdempotencyKey::from_header(Some(b"k#1")).unwrap() }
+    }
+
+    #[test]
+    fn records_round_trip_in_both_states() {
+        let in_progress = IdempotencyRecord {
+            fingerprint: "f".repeat(64),
+            resource: "0f8fad5bd9cb469fa16570867728950e".into(),
+            state: RecordState::InProgress { lock: "l".into(), locked_until: 1_795_176_060 },
+            expires_at: 1_795_262_400,
+        };
+        let completed = IdempotencyRecord {
+            state: RecordState::Completed(RecordedResponse { status: 201, body: r#"{"status":"NEW"}"#.into() }),
+            ..in_progress.clone()
+        };
+        for record in [in_progress, completed] {
+            let item = encode(&scope(), &record);
+            assert_eq!(item::get_s(&item, "PK").unwrap(), "IDEMPOTENCY#vk:494075#k#1");
+            assert_eq!(decode(&item).unwrap(), record);
+        }
+    }
+}

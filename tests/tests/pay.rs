@@ -1,0 +1,731 @@
+//! `POST /payments` and `GET /payments/{id}` against DynamoDB Local and the acquirer sandbox:
+//! what the customer gets back, what the table and the bank hold afterwards, and every refusal.
+//!
+//! The tests run on the real clock, because the sandbox checks `RedirectDueDate` against its own.
+//! The one about the VAT rate at the turn of 2026 fixes the clock instead, and records the `Init`
+//! body in place of the bank.
+//!
+//! The sandbox's fault switch is global: a test that switches a fault holds [`BANK`] exclusively,
+//! every other test that reaches the bank holds it shared.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, TimeZone, Utc};
+use energosbyt::acquirer::{
+    Acquirer, AcquirerError, CancelRequest, CancelResponse, InitRequest, InitResponse, OrderState, PaymentState,
+    TbankClient, TbankSettings,
+};
+use energosbyt::config::Env;
+use energosbyt::domain::payment_request::PaymentLimits;
+use energosbyt::domain::{AccountNumber, PaymentId};
+use energosbyt::edge::MiniAppEdge;
+use energosbyt::edge::throttle::ThrottleLimits;
+use energosbyt::ports::AccountImport;
+use energosbyt::store::DynamoStore;
+use integration_tests::*;
+use lambda_http::{Body, Request, Response};
+use pay::{App, PaySettings, handle};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::RwLock;
+
+static BANK: RwLock<()> = RwLock::const_new(());
+
+type Item = HashMap<String, AttributeValue>;
+
+fn settings() -> PaySettings {
+    PaySettings::from_env(&Env::process()).expect("local.env sets the payment settings")
+}
+
+fn acquirer(timeout: Duration) -> TbankClient {
+    let mut settings = TbankSettings::from_env().expect("local.env sets TBANK_*");
+    settings.timeout = timeout;
+    TbankClient::new(settings).expect("a client for the sandbox")
+}
+
+async fn app_with_timeout(timeout: Duration) -> App<DynamoStore, TbankClient> {
+    let mut edge = edge();
+    edge.clock = Utc::now;
+    App { store: store().await, acquirer: acquirer(timeout), edge, settings: settings() }
+}
+
+async fn app() -> App<DynamoStore, TbankClient> {
+    app_with_timeout(Duration::from_secs(5)).await
+}
+
+async fn imported(balance: &str) -> AccountNumber {
+    let number = fresh_account_number();
+    store().await.import_account(&account(number, balance, vec![]), fixed_now()).await.unwrap();
+    number
+}
+
+fn new_key() -> String {
+    format!("pay-test-{}", uuid::Uuid::new_v4())
+}
+
+/// A VK user of its own for each test: throttling, idempotency keys and payments are per caller.
+struct Customer {
+    id: u64,
+    launch: String,
+}
+
+impl Customer {
+    fn new() -> Self {
+        Self::at(Utc::now())
+    }
+
+    fn at(now: DateTime<Utc>) -> Self {
+        let id = (uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as u64 + 1;
+        Self { id, launch: vk_launch(id, now) }
+    }
+
+    fn caller(&self) -> String {
+        format!("vk:{}", self.id)
+    }
+
+    fn post(&self, key: Option<&str>, body: &Value) -> Request {
+        self.post_raw(key, &body.to_string())
+    }
+
+    fn post_raw(&self, key: Option<&str>, body: &str) -> Request {
+        let mut event = Event::new("POST", "/payments").vk(&self.launch);
+        if let Some(key) = key {
+            event = event.header("idempotency-key", key);
+        }
+        let mut request = event.request();
+        *request.body_mut() = Body::Text(body.to_owned());
+        request
+    }
+
+    fn get(&self, id: &str) -> Request {
+        Event::new("GET", &format!("/payments/{id}")).vk(&self.launch).request()
+    }
+}
+
+fn payment_body(number: &AccountNumber, amount: &str) -> Value {
+    json!({"account": number.to_string(), "amount": amount, "email": "ivanov@example.ru"})
+}
+
+fn assert_problem(response: &Response<Body>, status: u16, slug: &str, what: &str) {
+    let body = body_json(response);
+    assert_eq!(response.status(), status, "{what}: {body}");
+    assert_eq!(response.headers()["content-type"], "application/problem+json", "{what}");
+    assert_eq!(body["type"], format!("/problems/{slug}"), "{what}: {body}");
+    let title = body["title"].as_str().unwrap_or_default();
+    assert!(title.chars().any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap())), "{what}: {title}");
+}
+
+// ---- the table ----------------------------------------------------------------------------
+
+/// A whole-table scan: fine for a test table, never on a request path.
+async fn scan(filter: &str, values: &[(&str, &str)]) -> Vec<Item> {
+    let store = store().await;
+    let mut found = Vec::new();
+    let mut start: Option<Item> = None;
+    loop {
+        let mut request = store.client().scan().table_name(store.table()).filter_expression(filter);
+        for (name, value) in values {
+            request = request.expression_attribute_values(*name, AttributeValue::S((*value).to_owned()));
+        }
+        let out = request.set_exclusive_start_key(start).send().await.expect("a scan of the test table");
+        found.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return found;
+        }
+    }
+}
+
+async fn payments_of(caller: &str) -> Vec<Item> {
+    scan("caller = :caller AND SK = :sk", &[(":caller", caller), (":sk", "PAYMENT")]).await
+}
+
+async fn idempotency_records_of(caller: &str) -> Vec<Item> {
+    scan("begins_with(PK, :prefix)", &[(":prefix", &format!("IDEMPOTENCY#{caller}#"))]).await
+}
+
+async fn payment_item(id: &str) -> Item {
+    let store = store().await;
+    store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S(format!("PAYMENT#{id}")))
+        .key("SK", AttributeValue::S("PAYMENT".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap_or_else(|| panic!("payment {id} is in the table"))
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn id_of(item: &Item) -> String {
+    text(item, "PK").unwrap().trim_start_matches("PAYMENT#").to_owned()
+}
+
+// ---- the bank -----------------------------------------------------------------------------
+
+fn sandbox_url() -> String {
+    env("TBANK_API_URL").trim_end_matches('/').trim_end_matches("/v2").to_owned()
+}
+
+/// Every payment the bank holds for one of our payment ids (its `OrderId`).
+async fn bank_payments(order_id: &str) -> Vec<Value> {
+    let url = format!("{}/sandbox/payments?order_id={order_id}", sandbox_url());
+    let answer: Value = reqwest::get(&url).await.unwrap().error_for_status().unwrap().json().await.unwrap();
+    answer["payments"].as_array().cloned().unwrap_or_default()
+}
+
+async fn fault(spec: Value) {
+    reqwest::Client::new()
+        .post(format!("{}/sandbox/faults", sandbox_url()))
+        .json(&spec)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .expect("the sandbox takes the fault");
+}
+
+/// The sandbox echoes numbers of the request body as their text: read either form.
+fn kopecks(v: &Value) -> i64 {
+    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or_else(|| panic!("kopecks: {v}"))
+}
+
+// ---- creating a payment -------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_payment_is_written_new_with_the_banks_form_and_the_bank_accepted_our_signature() {
+    let _bank = BANK.read().await;
+    let app = app().await;
+    let number = imported("-1520.37").await;
+    let customer = Customer::new();
+
+    let response = handle(&app, customer.post(Some(&new_key()), &payment_body(&number, "1520.37"))).await;
+
+    assert_eq!(response.status(), 201, "{}", body_json(&response));
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body = body_json(&response);
+    let id = body["paymentId"].as_str().unwrap().to_owned();
+    assert!(id.parse::<PaymentId>().is_ok(), "{id}");
+    assert_eq!(body["amount"], "1520.37", "what is paid is what is credited: no commission");
+    assert_eq!(body["status"], "NEW");
+    let url = body["paymentUrl"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{}/pay/", sandbox_url())), "{url}");
+
+    let item = payment_item(&id).await;
+    assert_eq!(text(&item, "status"), Some("NEW"));
+    assert_eq!(text(&item, "paymentUrl"), Some(url));
+    assert_eq!(text(&item, "caller"), Some(customer.caller().as_str()));
+    assert_eq!(text(&item, "account"), Some(number.digits()));
+    assert_eq!(text(&item, "GSI1PK"), Some("PENDING"), "reconciliation finds it while it waits");
+
+    // The bank took the Token (a bad signature is refused with 204) and holds one payment.
+    let at_bank = bank_payments(&id).await;
+    assert_eq!(at_bank.len(), 1);
+    let init = &at_bank[0];
+    assert_eq!(Some(init["PaymentId"].as_str().unwrap()), text(&item, "acquirerPaymentId"));
+    assert_eq!(init["Amount"], 152_037);
+    assert_eq!(init["Description"], format!("Оплата электроэнергии, л/с {number}"));
+    assert_eq!(init["DATA"], json!({"OperationInitiatorType": "0"}));
+    assert!(init["SuccessURL"].as_str().unwrap().ends_with(&format!("paymentId={id}")));
+    assert!(init["FailURL"].as_str().unwrap().ends_with(&format!("paymentId={id}")));
+    let receipt = &init["Receipt"];
+    assert_eq!(receipt["Email"], "ivanov@example.ru");
+    assert_eq!(receipt["Taxation"], "osn");
+    assert_eq!(receipt["FfdVersion"], "1.2");
+    let items = receipt["Items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["Name"], format!("Оплата электроэнергии, л/с {number}"));
+    assert_eq!(items.iter().map(|i| kopecks(&i["Amount"])).sum::<i64>(), 152_037, "receipt sum = Amount");
+}
+
+#[tokio::test]
+async fn the_same_key_and_request_replay_the_answer_and_the_bank_sees_one_payment() {
+    let _bank = BANK.read().await;
+    let app = app().await;
+    let number = imported("-800").await;
+    let customer = Customer::new();
+    let key = new_key();
+
+    let first = handle(&app, customer.post(Some(&key), &payment_body(&number, "800"))).await;
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    // The same request, spelled differently: the number without dashes, the amount a JSON number.
+    let respelled = format!(r#"{{"email":"ivanov@example.ru","amount":800.00,"account":"{}"}}"#, number.digits());
+    let again = handle(&app, customer.post_raw(Some(&key), &respelled)).await;
+
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(body_json(&again), body_json(&first));
+    let id = body_json(&first)["paymentId"].as_str().unwrap().to_owned();
+    assert_eq!(bank_payments(&id).await.len(), 1);
+    assert_eq!(payments_of(&customer.caller()).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_request_is_422_and_changes_nothing() {
+    let _bank = BANK.read().await;
+    let app = app().await;
+    let number = imported("-800").await;
+    let customer = Customer::new();
+    let key = new_key();
+
+    let first = handle(&app, customer.post(Some(&key), &payment_body(&number, "800"))).await;
+    assert_eq!(first.status(), 201);
+    let other = handle(&app, customer.post(Some(&key), &payment_body(&number, "801"))).await;
+
+    assert_problem(&other, 422, "idempotency-key-reused", "another amount");
+    assert_eq!(payments_of(&customer.caller()).await.len(), 1);
+    let again = handle(&app, customer.post(Some(&key), &payment_body(&number, "800"))).await;
+    assert_eq!(body_json(&again), body_json(&first), "the key still replays its own request");
+}
+
+#[tokio::test]
+async fn concurrent_requests_with_one_key_make_one_payment() {
+    let _bank = BANK.read().await;
+    let app = app().await;
+    let number = imported("-300").await;
+    let customer = Customer::new();
+    let key = new_key();
+    let body = payment_body(&number, "300");
+
+    let (a, b, c) = tokio::join!(
+        handle(&app, customer.post(Some(&key), &body)),
+        handle(&app, customer.post(Some(&key), &body)),
+        handle(&app, customer.post(Some(&key), &body)),
+    );
+
+    let responses = [a, b, c];
+    let created: Vec<_> = responses.iter().filter(|r| r.status() == 201).collect();
+    let fresh = created.iter().filter(|r| r.headers().get("idempotent-replayed").is_none()).count();
+    assert_eq!(fresh, 1, "exactly one request created the payment");
+    for response in &responses {
+        match response.status().as_u16() {
+            201 => assert_eq!(body_json(response), body_json(created[0])),
+            _ => {
+                assert_problem(response, 409, "payment-in-progress", "the concurrent one");
+                assert!(response.headers().contains_key("retry-after"));
+            }
+        }
+    }
+    let id = body_json(created[0])["paymentId"].as_str().unwrap().to_owned();
+    assert_eq!(payments_of(&customer.caller()).await.len(), 1);
+    assert_eq!(bank_payments(&id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_missing_or_malformed_key_is_400_and_nothing_is_written() {
+    let app = app().await;
+    let number = imported("-100").await;
+    let customer = Customer::new();
+    let body = payment_body(&number, "100");
+
+    let missing = handle(&app, customer.post(None, &body)).await;
+    assert_problem(&missing, 400, "idempotency-key-missing", "no key");
+    let too_long = handle(&app, customer.post(Some(&"k".repeat(129)), &body)).await;
+    assert_problem(&too_long, 400, "idempotency-key-invalid", "129 characters");
+
+    assert!(payments_of(&customer.caller()).await.is_empty());
+    assert!(idempotency_records_of(&customer.caller()).await.is_empty());
+}
+
+#[tokio::test]
+async fn every_bad_input_is_a_problem_and_leaves_nothing_behind_not_even_the_key() {
+    let _bank = BANK.read().await;
+    let app = app().await;
+    let number = imported("-100").await;
+    let customer = Customer::new();
+    let with = |field: &str, value: Value| {
+        let mut body = payment_body(&number, "100");
+        body[field] = value;
+        body.to_string()
+    };
+    let long_email = format!("{}@example.ru", "a".repeat(60));
+    let mut unknown_field = payment_body(&number, "100");
+    unknown_field["commission"] = json!("0");
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        ("amount 0", with("amount", json!("0")), 400, "invalid-amount"),
+        ("negative amount", with("amount", json!("-5")), 400, "invalid-amount"),
+        ("three decimals", with("amount", json!("1.001")), 400, "invalid-amount"),
+        ("an exponent", with("amount", json!("x")).replace("\"x\"", "1e3"), 400, "invalid-amount"),
+        ("not a string", with("amount", json!(true)), 400, "invalid-amount"),
+        ("over the limit", with("amount", json!("500000.01")), 400, "amount-out-of-range"),
+        ("under the limit", with("amount", json!("0.99")), 400, "amount-out-of-range"),
+        ("an unknown account", with("account", json!(fresh_account_number().to_string())), 404, "account-not-found"),
+        ("a malformed account", with("account", json!("12345-678")), 400, "invalid-account-number"),
+        ("a bad email", with("email", json!("ivanov@example")), 400, "invalid-email"),
+        ("an email too long for the receipt", with("email", json!(long_email)), 400, "invalid-email"),
+        ("a malformed readings id", with("readingsId", json!("../1")), 400, "invalid-readings-id"),
+        ("not JSON", "account=1&amount=2".to_owned(), 400, "malformed-body"),
+        ("over 16 KiB", format!("{}{}", with("amount", json!("100")), " ".repeat(16 * 1024)), 413, "payload-too-large"),
+        ("an unknown field", unknown_field.to_string(), 400, "unknown-field"),
+        ("no email", json!({"account": number.to_string(), "amount": "100"}).to_string(), 400, "missing-field"),
+    ];
+    let first_key = new_key();
+    for (i, (what, body, status, slug)) in cases.iter().enumerate() {
+        let key = if i == 0 { first_key.clone() } else { new_key() };
+        let response = handle(&app, customer.post_raw(Some(&key), body)).await;
+        assert_problem(&response, *status, slug, what);
+    }
+
+    assert!(payments_of(&customer.caller()).await.is_empty(), "no payment was written");
+    assert!(idempotency_records_of(&customer.caller()).await.is_empty(), "no key was claimed");
+    // The key a refused request carried is as good as new.
+    let good = handle(&app, customer.post(Some(&first_key), &payment_body(&number, "100"))).await;
+    assert_eq!(good.status(), 201, "{}", body_json(&good));
+}
+
+#[tokio::test]
+async fn the_limits_come_from_configuration_and_are_named_in_the_problem() {
+    let _bank = BANK.read().await;
+    let mut app = app().await;
+    app.settings.limits = PaymentLimits::new("10".parse().unwrap(), "100".parse().unwrap()).unwrap();
+    let number = imported("-50").await;
+    let customer = Customer::new();
+
+    let low = handle(&app, customer.post(Some(&new_key()), &payment_body(&number, "9.99"))).await;
+    assert_problem(&low, 400, "amount-out-of-range", "below");
+    assert_eq!(body_json(&low)["min"], "10.00");
+    let high = handle(&app, customer.post(Some(&new_key()), &payment_body(&number, "100.01"))).await;
+    assert_problem(&high, 400, "amount-out-of-range", "above");
+    assert_eq!(body_json(&high)["max"], "100.00");
+    let edge = handle(&app, customer.post(Some(&new_key()), &payment_body(&number, "100"))).await;
+    assert_eq!(edge.status(), 201);
+}
+
+// ---- the Init body at the turn of the VAT rate --------------------------------------------
+
+/// Stands in for the bank where the sandbox cannot: it would refuse a `RedirectDueDate` in 2026's
+/// first minute as long past.
+#[derive(Default)]
+struct RecordingAcquirer {
+    inits: Mutex<Vec<InitRequest>>,
+}
+
+impl Acquirer for RecordingAcquirer {
+    async fn init(&self, request: &InitRequest) -> Result<InitResponse, AcquirerError> {
+        self.inits.lock().unwrap().push(request.clone());
+        Ok(InitResponse {
+            terminal_key: "DemoTerminalKey".into(),
+            status: energosbyt::acquirer::PaymentStatus::New,
+            payment_id: energosbyt::acquirer::PaymentId::new("7000000001"),
+            order_id: request.order_id.clone(),
+            amount: request.amount,
+            payment_url: format!("https://bank.example/pay/{}", request.order_id),
+        })
+    }
+
+    async fn get_state(&self, _: &energosbyt::acquirer::PaymentId) -> Result<PaymentState, AcquirerError> {
+        Err(AcquirerError::InvalidRequest("not expected here".into()))
+    }
+
+    async fn check_order(&self, _: &str) -> Result<OrderState, AcquirerError> {
+        Err(AcquirerError::InvalidRequest("not expected here".into()))
+    }
+
+    async fn cancel(&self, _: &CancelRequest) -> Result<CancelResponse, AcquirerError> {
+        Err(AcquirerError::InvalidRequest("not expected here".into()))
+    }
+}
+
+/// 23:59 on 31 December 2025 in Moscow.
+fn last_minute_of_2025() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 12, 31, 20, 59, 0).unwrap()
+}
+
+/// 00:00 on 1 January 2026 in Moscow (still 2025 in UTC).
+fn first_minute_of_2026() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 12, 31, 21, 0, 0).unwrap()
+}
+
+#[tokio::test]
+async fn the_receipt_adds_up_to_the_amount_and_its_vat_follows_the_moscow_date() {
+    let number = imported("-2000").await;
+    let settings = settings();
+    let cases = [
+        (
+            last_minute_of_2025 as fn() -> DateTime<Utc>,
+            settings.init.vat_codes.vat20.clone(),
+            "2026-01-01T23:59:00+03:00",
+        ),
+        (first_minute_of_2026, settings.init.vat_codes.vat22.clone(), "2026-01-02T00:00:00+03:00"),
+    ];
+    for (clock, tax, due) in cases {
+        let mut edge = edge();
+        edge.clock = clock;
+        let app =
+            App { store: store().await, acquirer: RecordingAcquirer::default(), edge, settings: settings.clone() };
+        let customer = Customer::at(clock());
+
+        let response = handle(&app, customer.post(Some(&new_key()), &payment_body(&number, "1999.99"))).await;
+
+        assert_eq!(response.status(), 201, "{}", body_json(&response));
+        let id = body_json(&response)["paymentId"].as_str().unwrap().to_owned();
+        let inits = app.acquirer.inits.lock().unwrap().clone();
+        assert_eq!(inits.len(), 1);
+        let init = serde_json::to_value(&inits[0]).unwrap();
+        assert_eq!(init["OrderId"], id);
+        assert_eq!(init["Amount"], 199_999);
+        assert_eq!(init["PayType"], "O");
+        assert_eq!(init["Language"], "ru");
+        assert_eq!(init["RedirectDueDate"], due);
+        assert_eq!(init["SuccessURL"], format!("{}?paymentId={id}", settings.init.success_url));
+        let items = init["Receipt"]["Items"].as_array().unwrap();
+        assert_eq!(items.iter().map(|i| kopecks(&i["Amount"])).sum::<i64>(), 199_999);
+        assert_eq!(items[0]["Name"], format!("Оплата электроэнергии, л/с {number}"));
+        assert_eq!(items[0]["Tax"], tax, "{due}");
+    }
+}
+
+// ---- when the bank refuses or does not answer ---------------------------------------------
+
+#[tokio::test]
+async fn a_refusal_by_the_bank_is_502_the_payment_failed_and_the_key_free() {
+    let _bank = BANK.write().await;
+    let app = app().await;
+    let number = imported("-100").await;
+    let customer = Customer::new();
+    let key = new_key();
+    fault(json!({"init": {"mode": "decline", "code": "99", "times": 1}})).await;
+
+    let response = handle(&app, customer.post(Some(&key), &payment_body(&number, "100"))).await;
+
+    assert_problem(&response, 502, "acquirer-refused", "declined");
+    let payments = payments_of(&customer.caller()).await;
+    assert_eq!(payments.len(), 1);
+    assert_eq!(text(&payments[0], "status"), Some("FAILED"));
+    assert_eq!(text(&payments[0], "GSI1PK"), None, "nothing left to reconcile");
+    assert!(idempotency_records_of(&customer.caller()).await.is_empty());
+
+    let retry = handle(&app, customer.post(Some(&key), &payment_body(&number, "100"))).await;
+    assert_eq!(retry.status(), 201, "{}", body_json(&retry));
+    assert_ne!(body_json(&retry)["paymentId"].as_str(), Some(id_of(&payments[0]).as_str()));
+}
+
+#[tokio::test]
+async fn a_bank_error_leaves_the_payment_new_and_the_retry_creates_that_same_payment() {
+    let _bank = BANK.write().await;
+    let app = app().await;
+    let number = imported("-100").await;
+    let customer = Customer::new();
+    let key = new_key();
+    fault(json!({"init": {"mode": "http500", "times": 1}})).await;
+
+    let response = handle(&app, customer.post(Some(&key), &payment_body(&number, "100"))).await;
+
+    assert_problem(&response, 503, "acquirer-unavailable", "HTTP 500");
+    assert_eq!(response.headers()["retry-after"], "30");
+    let payments = payments_of(&customer.caller()).await;
+    assert_eq!(payments.len(), 1);
+    assert_eq!(text(&payments[0], "status"), Some("NEW"), "left for the reconciliation");
+    assert_eq!(text(&payments[0], "acquirerPaymentId"), None);
+    let id = id_of(&payments[0]);
+    assert!(bank_payments(&id).await.is_empty(), "the 500 came before the bank did anything");
+
+    let retry = handle(&app, customer.post(Some(&key), &payment_body(&number, "100"))).await;
+
+    assert_eq!(retry.status(), 201, "{}", body_json(&retry));
+    assert_eq!(body_json(&retry)["paymentId"], id, "the retry resumed the same payment");
+    assert_eq!(bank_payments(&id).await.len(), 1);
+    assert_eq!(payments_of(&customer.caller()).await.len(), 1);
+}
+
+#[tokio::test]
+async fn after_a_timeout_the_retry_replaces_the_lost_payment_so_one_stays_payable() {
+    let _bank = BANK.write().await;
+    let app = app_with_timeout(Duration::from_secs(1)).await;
+    let number = imported("-100").await;
+    let customer = Customer::new();
+    let key = new_key();
+    // The bank creates the payment, then answers after we have given up.
+    fault(json!({"init": {"mode": "timeout", "delay": 3, "times": 1}})).await;
+
+    let response = handle(&app, customer.post(Some(&key), &payment_body(&number, "100"))).await;
+
+    assert_problem(&response, 504, "acquirer-timeout", "timeout");
+    assert!(response.headers().contains_key("retry-after"));
+    let payments = payments_of(&customer.caller()).await;
+    assert_eq!(payments.len(), 1);
+    assert_eq!(text(&payments[0], "status"), Some("NEW"));
+    let lost = id_of(&payments[0]);
+    assert_eq!(bank_payments(&lost).await.len(), 1, "the bank did create it");
+
+    let retry = handle(&app, customer.post(Some(&key), &payment_body(&number, "100"))).await;
+
+    assert_eq!(retry.status(), 201, "{}", body_json(&retry));
+    let replacement = body_json(&retry)["paymentId"].as_str().unwrap().to_owned();
+    assert_ne!(replacement, lost);
+    assert_eq!(text(&payment_item(&lost).await, "status"), Some("FAILED"));
+    assert_eq!(text(&payment_item(&replacement).await, "status"), Some("NEW"));
+    let lost_at_bank = bank_payments(&lost).await;
+    assert_eq!(lost_at_bank.len(), 1);
+    assert_eq!(lost_at_bank[0]["Status"], "CANCELED", "the payment nobody has the form of is cancelled");
+    let payable = bank_payments(&replacement).await;
+    assert_eq!(payable.len(), 1);
+    assert_eq!(payable[0]["Status"], "NEW");
+    let again = handle(&app, customer.post(Some(&key), &payment_body(&number, "100"))).await;
+    assert_eq!(body_json(&again), body_json(&retry), "from now on the key replays the replacement");
+}
+
+// ---- the status -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_status_is_shown_to_its_owner_only() {
+    let _bank = BANK.read().await;
+    let app = app().await;
+    let number = imported("-250").await;
+    let owner = Customer::new();
+    let created = handle(&app, owner.post(Some(&new_key()), &payment_body(&number, "250.50"))).await;
+    assert_eq!(created.status(), 201);
+    let id = body_json(&created)["paymentId"].as_str().unwrap().to_owned();
+
+    let mine = handle(&app, owner.get(&id)).await;
+
+    assert_eq!(mine.status(), 200);
+    assert_eq!(mine.headers()["cache-control"], "no-store");
+    assert_eq!(
+        body_json(&mine),
+        json!({"paymentId": id, "status": "NEW", "amount": "250.50", "account": number.masked(),
+               "receipt": {"available": false}})
+    );
+
+    let theirs = handle(&app, Customer::new().get(&id)).await;
+    assert_problem(&theirs, 404, "payment-not-found", "another caller");
+    assert_eq!(body_json(&theirs), body_json(&handle(&app, owner.get(&PaymentId::random().to_string())).await));
+    assert_problem(&handle(&app, owner.get("not-an-id")).await, 400, "invalid-payment-id", "malformed");
+
+    // The callback records the bank's RECEIPT notification on the payment.
+    let store = store().await;
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S(format!("PAYMENT#{id}")))
+        .key("SK", AttributeValue::S("PAYMENT".into()))
+        .update_expression("SET receipt = :r")
+        .expression_attribute_values(
+            ":r",
+            AttributeValue::M(HashMap::from([("fiscalDocumentNumber".into(), AttributeValue::N("1201".into()))])),
+        )
+        .send()
+        .await
+        .unwrap();
+    let with_receipt = handle(&app, owner.get(&id)).await;
+    assert_eq!(body_json(&with_receipt)["receipt"], json!({"available": true}));
+}
+
+// ---- measurements ---------------------------------------------------------------------------
+
+/// Counts the DynamoDB requests the store sends, by operation.
+#[derive(Debug, Clone, Default)]
+struct RequestCount(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl aws_sdk_dynamodb::config::Intercept for RequestCount {
+    fn name(&self) -> &'static str {
+        "RequestCount"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or("?");
+        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        *self.0.lock().unwrap().entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
+
+/// The bank's part of a payment's latency: times each `Init`.
+struct TimedAcquirer<A> {
+    inner: A,
+    inits: Mutex<Vec<Duration>>,
+}
+
+impl<A: Acquirer> Acquirer for TimedAcquirer<A> {
+    async fn init(&self, request: &InitRequest) -> Result<InitResponse, AcquirerError> {
+        let started = Instant::now();
+        let answer = self.inner.init(request).await;
+        self.inits.lock().unwrap().push(started.elapsed());
+        answer
+    }
+
+    async fn get_state(&self, id: &energosbyt::acquirer::PaymentId) -> Result<PaymentState, AcquirerError> {
+        self.inner.get_state(id).await
+    }
+
+    async fn check_order(&self, order_id: &str) -> Result<OrderState, AcquirerError> {
+        self.inner.check_order(order_id).await
+    }
+
+    async fn cancel(&self, request: &CancelRequest) -> Result<CancelResponse, AcquirerError> {
+        self.inner.cancel(request).await
+    }
+}
+
+/// The value at quantile `q` of sorted durations.
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1)]
+}
+
+/// Latency of the pay handler over 1000 payments against the sandbox on loopback, and the
+/// DynamoDB requests each makes. A measurement, not a test: `cargo test -p integration-tests
+/// --test pay -- --ignored --nocapture pay_latency`.
+#[tokio::test]
+#[ignore]
+async fn pay_latency_over_1000_payments() {
+    const PAYMENTS: usize = 1000;
+    let _bank = BANK.read().await;
+    let counter = RequestCount::default();
+    let sdk = aws_config::load_from_env().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build();
+    let plain = app().await;
+    let app = App {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), env("TABLE_NAME")),
+        acquirer: TimedAcquirer { inner: plain.acquirer, inits: Mutex::new(Vec::with_capacity(PAYMENTS)) },
+        edge: MiniAppEdge {
+            limits: ThrottleLimits { per_user: u64::MAX, per_ip: u64::MAX, window_secs: 60 },
+            ..plain.edge
+        },
+        settings: plain.settings,
+    };
+    app.store.warm_up().await;
+    let number = imported("-100").await;
+    let customer = Customer::new();
+    let body = payment_body(&number, "100");
+    counter.0.lock().unwrap().clear();
+
+    let mut took = Vec::with_capacity(PAYMENTS);
+    for _ in 0..PAYMENTS {
+        let request = customer.post(Some(&new_key()), &body);
+        let started = Instant::now();
+        let response = handle(&app, request).await;
+        took.push(started.elapsed());
+        assert_eq!(response.status(), 201, "{}", body_json(&response));
+    }
+
+    took.sort();
+    let mean = took.iter().sum::<Duration>() / PAYMENTS as u32;
+    println!(
+        "pay handler, {PAYMENTS} payments: p50 {:?}, p90 {:?}, p99 {:?}, max {:?}, mean {mean:?}",
+        quantile(&took, 0.50),
+        quantile(&took, 0.90),
+        quantile(&took, 0.99),
+        took[PAYMENTS - 1]
+    );
+    let mut inits = app.acquirer.inits.lock().unwrap().clone();
+    inits.sort();
+    println!("of which the bank's Init: p50 {:?}, p99 {:?}", quantile(&inits, 0.50), quantile(&inits, 0.99));
+    let counts = counter.0.lock().unwrap().clone();
+    let total: u64 = counts.values().sum();
+    println!("DynamoDB requests per payment: {:.2} ({counts:?} over {PAYMENTS})", total as f64 / PAYMENTS as f64);
+}
