@@ -1,1 +1,209 @@
-//! Handler.
+//! `POST /callbacks/tbank`: the acquirer's notifications. No VK / Facebook caller here: the
+//! notification's Token, signed with our terminal password, is the authentication.
+//!
+//! A valid notification is answered `200` with the body `OK` (the only answer the bank takes as
+//! delivered) once what it reports is durably applied and the emails it makes due have gone out;
+//! a fault of ours (DynamoDB, SES) is answered `503`, so the bank delivers it again (hourly, for
+//! a day). A body that is not a correctly signed notification of our terminal is answered `4xx`
+//! with problem+json and changes nothing.
+//!
+//! What a notification does to the payment is decided in [`settlement`], which the scheduled
+//! reconciliation runs as well.
+
+pub mod settlement;
+
+use energosbyt::acquirer::{
+    Notification, NotificationError, PaymentNotification, TerminalPassword, TokenError, acquirer_event,
+    verify_notification,
+};
+use energosbyt::config::{ConfigError, Env};
+use energosbyt::domain::card_brand::CardBrand;
+use energosbyt::domain::payment::Card;
+use energosbyt::domain::PaymentId;
+use energosbyt::edge::Problem;
+use energosbyt::mail::ses::SesMailer;
+use energosbyt::mail::{MailFrom, MailSender, Mailer};
+use energosbyt::ports::ledger::{BankFacts, EmailLedger, PaymentLedger};
+use energosbyt::store::DynamoStore;
+use http::{Method, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use settlement::{Effect, ReceiptOutcome, SettleError, Settlement};
+use subtle::ConstantTimeEq;
+
+/// Notifications are a few hundred bytes; a receipt with its echoed items a few kilobytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub struct App<L, S> {
+    pub settlement: Settlement<L, S>,
+    /// Our terminal: a notification for another one is refused even when correctly signed.
+    pub terminal_key: String,
+    pub password: TerminalPassword,
+}
+
+impl App<DynamoStore, SesMailer> {
+    /// Configuration and clients, built once per Lambda instance: `TABLE_NAME`,
+    /// `TBANK_TERMINAL_KEY`, `TBANK_PASSWORD`, `SES_SENDER`, `SELLER_NAME`, `SELLER_INN`,
+    /// optionally `SETTLEMENT_PLACE`, `OFD_NAME` and `EMAIL_CLAIM_TIMEOUT_SECS` (default 300).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let env = Env::process();
+        let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
+        let mailer = Mailer::new(SesMailer::from_env(&env).await?, MailFrom::from_env(&env)?);
+        Self::configure(&env, store, mailer)
+    }
+}
+
+impl<L, S> App<L, S>
+where
+    L: PaymentLedger + EmailLedger + Sync,
+    S: MailSender + Sync,
+{
+    /// The settings every deployment reads, around a store and a mailer built by the caller.
+    pub fn configure<F: Fn(&str) -> Option<String>>(env: &Env<F>, ledger: L, mailer: Mailer<S>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            settlement: Settlement::configure(env, ledger, mailer)?,
+            terminal_key: env.string("TBANK_TERMINAL_KEY")?.trim().to_owned(),
+            password: TerminalPassword::new(env.string("TBANK_PASSWORD")?),
+        })
+    }
+}
+
+/// The answer the bank takes as "delivered".
+fn ok() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::Text("OK".into()))
+        .expect("a valid response")
+}
+
+fn malformed() -> Problem {
+    Problem::bad_request("notification-malformed", "Уведомление не разобрано: ожидается JSON эквайера")
+}
+
+fn unsigned() -> Problem {
+    Problem::new(StatusCode::UNAUTHORIZED, "notification-unsigned", "Уведомление не подписано или подпись неверна")
+}
+
+fn other_terminal() -> Problem {
+    Problem::new(StatusCode::FORBIDDEN, "notification-other-terminal", "Уведомление адресовано другому терминалу")
+}
+
+fn too_large() -> Problem {
+    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "notification-too-large", "Уведомление слишком велико")
+}
+
+pub async fn handle<L, S>(app: &App<L, S>, request: Request) -> Response<Body>
+where
+    L: PaymentLedger + EmailLedger + Sync,
+    S: MailSender + Sync,
+{
+    match receive(app, request).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn receive<L, S>(app: &App<L, S>, request: Request) -> Result<Response<Body>, Problem>
+where
+    L: PaymentLedger + EmailLedger + Sync,
+    S: MailSender + Sync,
+{
+    if request.method() != Method::POST {
+        return Err(Problem::method_not_allowed());
+    }
+    let raw = match request.body() {
+        Body::Text(text) => text.as_str(),
+        Body::Binary(bytes) => std::str::from_utf8(bytes).map_err(|_| malformed())?,
+        Body::Empty => "",
+        _ => return Err(malformed()),
+    };
+    if raw.len() > MAX_BODY_BYTES {
+        tracing::warn!(bytes = raw.len(), "notification refused: too large");
+        return Err(too_large());
+    }
+    let notification = verify_notification(raw, app.password.expose()).map_err(|e| {
+        // The body is not logged: it is not ours to trust, and may hold an email.
+        tracing::warn!(reason = %e, "notification refused");
+        match e {
+            NotificationError::Token(TokenError::Missing | TokenError::Mismatch) => unsigned(),
+            NotificationError::Token(_) | NotificationError::Shape(_) => malformed(),
+        }
+    })?;
+    let terminal = notification.terminal_key().as_bytes();
+    if !bool::from(terminal.ct_eq(app.terminal_key.as_bytes())) {
+        tracing::warn!("notification refused: signed for another terminal");
+        return Err(other_terminal());
+    }
+    let Ok(id) = notification.order_id().parse::<PaymentId>() else {
+        return Ok(unknown_order(&notification));
+    };
+    let settlement = &app.settlement;
+    let record = match &notification {
+        Notification::Payment(n) => {
+            let facts = facts_of(n, (settlement.clock)());
+            let settled = settlement
+                .apply_event(&id, |payment| acquirer_event(&n.status, Some(n.amount), payment.amount), &facts)
+                .await
+                .map_err(|e| fault(&id, &e))?;
+            let Some(settled) = settled else {
+                return Ok(unknown_order(&notification));
+            };
+            tracing::info!(
+                payment_id = %id,
+                bank_status = %n.status,
+                effect = settled.effect.kind(),
+                status = settled.record.payment.status.as_str(),
+                "payment notification applied"
+            );
+            if settled.effect == Effect::RefundBeforeCredit {
+                // Not an error of the bank's: its next delivery finds the payment credited.
+                return Err(Problem::unavailable());
+            }
+            settled.record
+        }
+        Notification::Receipt(r) => {
+            let outcome = settlement.accept_receipt(r, raw, &id).await.map_err(|e| fault(&id, &e))?;
+            match outcome {
+                None => return Ok(unknown_order(&notification)),
+                // Delivering it again would not make it usable: it is logged as an anomaly.
+                Some(ReceiptOutcome::Unusable(_)) => return Ok(ok()),
+                Some(ReceiptOutcome::Kept(record)) => *record,
+            }
+        }
+    };
+    settlement.deliver_due_emails(&record).await.map_err(|e| fault(&id, &e))?;
+    Ok(ok())
+}
+
+/// A correctly signed notification about an order we never made: nothing to apply, and nothing
+/// the bank could fix by delivering it again.
+fn unknown_order(notification: &Notification) -> Response<Body> {
+    let order: String = notification.order_id().chars().take(40).collect();
+    tracing::warn!(
+        anomaly = "unknown_order",
+        order_id = %order,
+        acquirer_payment_id = %notification.payment_id(),
+        amount = %notification.amount(),
+        "anomaly"
+    );
+    ok()
+}
+
+/// Our own fault: logged, answered 503 so the bank delivers the notification again.
+fn fault(id: &PaymentId, error: &SettleError) -> Problem {
+    tracing::error!(payment_id = %id, error = %error, "notification not applied; the bank will deliver it again");
+    Problem::unavailable()
+}
+
+fn facts_of(n: &PaymentNotification, at: chrono::DateTime<chrono::Utc>) -> BankFacts {
+    BankFacts {
+        status: n.status.as_str().to_owned(),
+        acquirer_payment_id: Some(n.payment_id.as_str().to_owned()),
+        card: n.pan.as_deref().filter(|pan| !pan.trim().is_empty()).map(|pan| Card {
+            pan: pan.trim().to_owned(),
+            brand: CardBrand::of_pan(pan).name().to_owned(),
+        }),
+        at,
+    }
+}

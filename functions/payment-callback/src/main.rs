@@ -1,1 +1,10 @@
-fn main() {}
+use lambda_http::{Error, service_fn};
+use payment_callback::{App, handle};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    energosbyt::telemetry::init();
+    let app = App::from_env().await?;
+    app.settlement.ledger.warm_up().await;
+    lambda_http::run(service_fn(|request| async { Ok::<_, Error>(handle(&app, request).await) })).await
+}

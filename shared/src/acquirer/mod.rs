@@ -5,17 +5,20 @@
 //! - [`TbankClient`]: `Init`, `GetState`, `CheckOrder`, `Cancel` over HTTP, behind the
 //!   [`Acquirer`] port.
 //! - [`verify_notification`]: a notification checked and typed.
+//! - [`acquirer_event`]: a bank status as the event the payment state machine applies.
 //!
 //! The same client serves the bank's production and test environments and the local sandbox:
 //! only the base URL differs.
 
 mod client;
+mod event;
 mod messages;
 mod notification;
 mod payment_init;
 pub mod token;
 
 pub use client::{SettingsError, TbankClient, TbankSettings};
+pub use event::{UnmappedStatus, acquirer_event};
 pub use messages::{
     CancelRequest, CancelResponse, InitRequest, InitResponse, OrderPayment, OrderState, PayType, PaymentId,
     PaymentMethod, PaymentObject, PaymentState, PaymentStatus, Receipt, ReceiptItem, Taxation,

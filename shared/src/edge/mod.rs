@@ -4,7 +4,9 @@
 pub mod auth;
 pub mod cors;
 pub mod mini_app;
+mod payment_problems;
 pub mod problem;
+pub mod readings_problems;
 pub mod response;
 pub mod throttle;
 

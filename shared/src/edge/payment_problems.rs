@@ -93,6 +93,7 @@ impl Problem {
             Some(EmailError::Whitespace) => problem.detail("В адресе не должно быть пробелов"),
             Some(EmailError::NotOneAt) => problem.detail("В адресе должен быть один знак @"),
             Some(EmailError::BadDomain) => problem.detail("После @ нужен домен с точкой, например mail.ru"),
+            Some(EmailError::NotAscii) => problem.detail("Напишите адрес латиницей, например ivan@mail.ru"),
             Some(EmailError::Empty | EmailError::BadLocalPart) | None => problem,
         }
     }

@@ -1,9 +1,16 @@
 //! Narrow ports: one trait per capability a function needs, so the look-up is handed a reader and
-//! a request counter, nothing that writes money. Implemented by the DynamoDB store (`store`).
+//! a request counter, nothing that writes money. Implemented by the DynamoDB store (`store`) and
+//! the SES mailer. One file per group of capabilities; this one holds accounts, payments and
+//! request counting.
 
 use crate::domain::{Account, AccountNumber, Payment, PaymentId};
 use chrono::{DateTime, Utc};
 use std::future::Future;
+
+pub mod idempotency;
+pub mod ledger;
+pub mod mail;
+pub mod readings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,6 +58,18 @@ pub trait RequestCounter {
 
 pub trait PaymentReader {
     fn payment(&self, id: &PaymentId) -> impl Future<Output = Result<Option<Payment>, StoreError>> + Send;
+
+    /// The payment, and whether its fiscal receipt has arrived from the acquirer, in one read.
+    /// An adapter that keeps no receipts reports none.
+    fn payment_with_receipt(
+        &self,
+        id: &PaymentId,
+    ) -> impl Future<Output = Result<Option<(Payment, bool)>, StoreError>> + Send
+    where
+        Self: Sync,
+    {
+        async move { Ok(self.payment(id).await?.map(|payment| (payment, false))) }
+    }
 }
 
 /// What the pay function may do to a payment: write it before `Init`, complete it after, or mark

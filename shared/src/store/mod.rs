@@ -5,9 +5,13 @@
 //! binary talks to AWS, DynamoDB Local, or a DynamoDB-compatible service hosted elsewhere.
 
 mod accounts;
+mod idempotency;
 mod item;
 mod keys;
+mod payment_events;
 mod payments;
+mod readings;
+mod tariffs;
 mod throttle;
 
 use crate::ports::StoreError;
