@@ -83,3 +83,77 @@ async fn pay_events_answer_the_status_in_their_name() {
         assert_eq!(response.status().as_u16(), status, "{}: {:?}", path.display(), body_json(&response));
     }
 }
+
+/// The payment-callback events all concern one payment (`OrderId`
+/// `0e7e0000000000000000000000000001`, bank `PaymentId` 7000000001, 1520.37 roubles; see
+/// `events/payment-callback/make_events.py`, which signs them with `local.env`'s terminal
+/// password). It is created afresh here, on a fresh account, before they run: confirmed, the
+/// same delivery again, the receipt, a forged one.
+#[tokio::test]
+async fn payment_callback_events_answer_the_status_in_their_name() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use energosbyt::domain::{Money, Payment, PaymentStatus};
+    use energosbyt::ports::ledger::LedgerReader;
+    use energosbyt::ports::{AccountReader, PaymentWriter};
+
+    let store = store().await;
+    let id: energosbyt::domain::PaymentId = "0e7e0000000000000000000000000001".parse().unwrap();
+    store
+        .client()
+        .delete_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S(format!("PAYMENT#{id}")))
+        .key("SK", AttributeValue::S("PAYMENT".into()))
+        .send()
+        .await
+        .expect("DynamoDB Local is running");
+    let number = fresh_account_number();
+    store.import_account(&account(number, "-1520.37", vec![]), chrono::Utc::now()).await.unwrap();
+    let now = chrono::Utc::now();
+    let email = format!("events-{}@example.ru", uuid::Uuid::new_v4().simple());
+    let payment = Payment {
+        id: id.clone(),
+        account: number,
+        amount: "1520.37".parse().unwrap(),
+        email: email.clone(),
+        caller: "vk:494075".into(),
+        readings_id: None,
+        status: PaymentStatus::New,
+        acquirer_payment_id: Some("7000000001".into()),
+        payment_url: None,
+        refunded: Money::ZERO,
+        card: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store.create(&payment).await.unwrap();
+
+    let env = energosbyt::config::Env::process();
+    let ses = energosbyt::mail::ses::SesMailer::from_env(&env).await.unwrap();
+    ses.client().verify_email_identity().email_address(ses.sender()).send().await.expect("moto is running");
+    let mailer = energosbyt::mail::Mailer::new(ses, energosbyt::mail::MailFrom::from_env(&env).unwrap());
+    let app = payment_callback::App::configure(&env, store.clone(), mailer).unwrap();
+    for (path, status, request) in events_of("payment-callback") {
+        let response = payment_callback::handle(&app, request).await;
+        let body = match response.body() {
+            lambda_http::Body::Text(text) => text.clone(),
+            _ => String::new(),
+        };
+        assert_eq!(response.status().as_u16(), status, "{}: {body}", path.display());
+        if status == 200 {
+            assert_eq!(body, "OK", "{}", path.display());
+        }
+    }
+    let balance = store.account(&number).await.unwrap().unwrap().balance.signed();
+    assert_eq!(balance, Money::ZERO, "credited once, the forged one ignored");
+    assert_eq!(store.ledger_entries(&number).await.unwrap().len(), 1);
+    let url = format!("{}/moto-api/data.json", integration_tests::env("AWS_ENDPOINT_URL_SES").trim_end_matches('/'));
+    let sent: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    let to_payer = sent["ses"]["RawMessage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["destinations"].to_string().contains(&email))
+        .count();
+    assert_eq!(to_payer, 2, "the success email and the receipt, once each");
+}

@@ -17,9 +17,9 @@ use energosbyt::acquirer::{
     verify_notification,
 };
 use energosbyt::config::{ConfigError, Env};
+use energosbyt::domain::PaymentId;
 use energosbyt::domain::card_brand::CardBrand;
 use energosbyt::domain::payment::Card;
-use energosbyt::domain::PaymentId;
 use energosbyt::edge::Problem;
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, MailSender, Mailer};
@@ -58,7 +58,11 @@ where
     S: MailSender + Sync,
 {
     /// The settings every deployment reads, around a store and a mailer built by the caller.
-    pub fn configure<F: Fn(&str) -> Option<String>>(env: &Env<F>, ledger: L, mailer: Mailer<S>) -> Result<Self, ConfigError> {
+    pub fn configure<F: Fn(&str) -> Option<String>>(
+        env: &Env<F>,
+        ledger: L,
+        mailer: Mailer<S>,
+    ) -> Result<Self, ConfigError> {
         Ok(Self {
             settlement: Settlement::configure(env, ledger, mailer)?,
             terminal_key: env.string("TBANK_TERMINAL_KEY")?.trim().to_owned(),
@@ -200,10 +204,129 @@ fn facts_of(n: &PaymentNotification, at: chrono::DateTime<chrono::Utc>) -> BankF
     BankFacts {
         status: n.status.as_str().to_owned(),
         acquirer_payment_id: Some(n.payment_id.as_str().to_owned()),
-        card: n.pan.as_deref().filter(|pan| !pan.trim().is_empty()).map(|pan| Card {
-            pan: pan.trim().to_owned(),
-            brand: CardBrand::of_pan(pan).name().to_owned(),
-        }),
+        card: n
+            .pan
+            .as_deref()
+            .filter(|pan| !pan.trim().is_empty())
+            .map(|pan| Card { pan: pan.trim().to_owned(), brand: CardBrand::of_pan(pan).name().to_owned() }),
         at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+    use energosbyt::acquirer::token;
+    use energosbyt::domain::payment_transition::Transition;
+    use energosbyt::mail::{MailError, MessageId, OutgoingEmail};
+    use energosbyt::ports::StoreError;
+    use energosbyt::ports::ledger::{Applied, CustomerEmail, EmailClaim, EmailOutcome, PaymentRecord, StoredReceipt};
+
+    /// A store that must not be touched: a refused notification changes nothing.
+    struct Untouchable;
+
+    impl PaymentLedger for Untouchable {
+        async fn payment_record(&self, _: &PaymentId) -> Result<Option<PaymentRecord>, StoreError> {
+            panic!("the store was read")
+        }
+        async fn apply_transition(
+            &self,
+            _: &PaymentRecord,
+            _: &Transition,
+            _: &BankFacts,
+        ) -> Result<Applied, StoreError> {
+            panic!("the store was written")
+        }
+        async fn note_anomaly(&self, _: &PaymentId, _: &str, _: DateTime<Utc>) -> Result<(), StoreError> {
+            panic!("the store was written")
+        }
+        async fn keep_receipt(&self, _: &PaymentId, _: &StoredReceipt) -> Result<bool, StoreError> {
+            panic!("the store was written")
+        }
+    }
+
+    impl EmailLedger for Untouchable {
+        async fn claim_email(
+            &self,
+            _: &PaymentId,
+            _: &CustomerEmail,
+            _: DateTime<Utc>,
+            _: DateTime<Utc>,
+        ) -> Result<Option<EmailClaim>, StoreError> {
+            panic!("an email was claimed")
+        }
+        async fn settle_email(&self, _: &EmailClaim, _: EmailOutcome, _: DateTime<Utc>) -> Result<bool, StoreError> {
+            panic!("an email was settled")
+        }
+        async fn release_email(&self, _: &EmailClaim) -> Result<(), StoreError> {
+            panic!("an email was released")
+        }
+    }
+
+    struct NoMail;
+
+    impl MailSender for NoMail {
+        async fn send(&self, _: &OutgoingEmail) -> Result<MessageId, MailError> {
+            panic!("an email was sent")
+        }
+    }
+
+    fn app() -> App<Untouchable, NoMail> {
+        let env = Env::from_fn(|name| {
+            Some(
+                match name {
+                    "TBANK_TERMINAL_KEY" => "DemoTerminalKey",
+                    "TBANK_PASSWORD" => "pw",
+                    "SES_SENDER" => "noreply@pay.example.ru",
+                    "SELLER_NAME" => "ПАО «Мосэнергосбыт»",
+                    "SELLER_INN" => "7736520080",
+                    _ => return None,
+                }
+                .to_owned(),
+            )
+        });
+        let mailer = Mailer::new(NoMail, MailFrom::from_env(&env).unwrap());
+        App::configure(&env, Untouchable, mailer).unwrap()
+    }
+
+    fn request(method: &str, body: &str) -> Request {
+        http::Request::builder().method(method).uri("/callbacks/tbank").body(Body::Text(body.to_owned())).unwrap()
+    }
+
+    fn signed(body: &str, password: &str) -> String {
+        let token = token::sign_json(body, password).unwrap();
+        format!(r#"{}, "Token": "{token}"}}"#, &body[..body.rfind('}').unwrap()])
+    }
+
+    const CONFIRMED: &str = r#"{"TerminalKey":"DemoTerminalKey","OrderId":"0e7e0000000000000000000000000001",
+        "Success":true,"Status":"CONFIRMED","PaymentId":7000000001,"ErrorCode":"0","Amount":152037}"#;
+
+    #[tokio::test]
+    async fn a_refused_notification_is_a_problem_and_never_reaches_the_store_or_the_mail() {
+        let app = app();
+        let other_terminal = CONFIRMED.replace("DemoTerminalKey", "OtherTerminal");
+        let cases = [
+            ("POST", CONFIRMED.to_owned(), 401),
+            ("POST", signed(CONFIRMED, "guess"), 401),
+            ("POST", signed(&other_terminal, "pw"), 403),
+            ("POST", signed(r#"{"TerminalKey":"DemoTerminalKey","Status":"CONFIRMED"}"#, "pw"), 400),
+            ("POST", "not json".to_owned(), 400),
+            ("POST", format!(r#"{{"Pad":"{}"}}"#, "x".repeat(MAX_BODY_BYTES)), 413),
+            ("GET", signed(CONFIRMED, "pw"), 405),
+        ];
+        for (method, body, status) in cases {
+            let response = handle(&app, request(method, &body)).await;
+            assert_eq!(response.status().as_u16(), status, "{method} {}", &body[..body.len().min(60)]);
+            assert_eq!(response.headers()[header::CONTENT_TYPE], energosbyt::edge::problem::CONTENT_TYPE);
+        }
+    }
+
+    #[test]
+    fn an_email_claim_timeout_shorter_than_a_minute_is_refused_at_start() {
+        let env = Env::from_fn(|name| (name == "EMAIL_CLAIM_TIMEOUT_SECS").then(|| "30".to_owned()));
+        let result =
+            Settlement::configure(&env, Untouchable, Mailer::new(NoMail, MailFrom::new("a@b.ru", "S").unwrap()));
+        assert!(matches!(result, Err(ConfigError::Malformed { name: "EMAIL_CLAIM_TIMEOUT_SECS", .. })));
     }
 }

@@ -18,7 +18,7 @@ mod payment_init;
 pub mod token;
 
 pub use client::{SettingsError, TbankClient, TbankSettings};
-pub use event::{UnmappedStatus, acquirer_event};
+pub use event::{UnmappedStatus, acquirer_event, follows_capture};
 pub use messages::{
     CancelRequest, CancelResponse, InitRequest, InitResponse, OrderPayment, OrderState, PayType, PaymentId,
     PaymentMethod, PaymentObject, PaymentState, PaymentStatus, Receipt, ReceiptItem, Taxation,

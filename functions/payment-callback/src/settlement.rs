@@ -1,0 +1,450 @@
+//! Applying what the bank reports to a payment, then sending the customer's emails: the one flow
+//! both the callback (notifications) and the reconciliation (`GetState` / `CheckOrder`) run.
+//!
+//! 1. Read the payment, turn the bank's status into the state machine's event, let
+//!    [`payment_transition::apply`] decide, write the transition conditionally. A condition that
+//!    fails means another delivery changed the payment first: read again and decide again, so a
+//!    duplicate ends as `Unchanged` and a racing refund is re-decided on fresh figures.
+//! 2. Once the payment is credited, send each email that is still due — "payment received",
+//!    then every fiscal receipt the bank reported — each under a claim on the payment item, so
+//!    that it goes out once however many deliveries race, and again only if its sender died
+//!    holding the claim.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use energosbyt::acquirer::{PaymentStatus as BankStatus, ReceiptNotification, UnmappedStatus, follows_capture};
+use energosbyt::config::{ConfigError, Env};
+use energosbyt::domain::fiscal_receipt::{FiscalReceiptError, SettlementSign};
+use energosbyt::domain::payment_transition::{self, AcquirerEvent, Transition};
+use energosbyt::domain::{FiscalReceipt, Money, Payment, PaymentId, PaymentStatus, SellerRequisites};
+use energosbyt::mail::{MailSender, Mailer, OutgoingEmail, PaymentReceived, RenderError};
+use energosbyt::ports::StoreError;
+use energosbyt::ports::ledger::{
+    Applied, BankFacts, CustomerEmail, EmailLedger, EmailOutcome, PaymentLedger, PaymentRecord, ReceiptSlot,
+    StoredReceipt,
+};
+use std::time::Duration;
+
+/// Reads and conditional writes per delivery before giving up with a 5xx (the bank re-sends).
+const MAX_ATTEMPTS: u32 = 6;
+
+/// What applying one bank report did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// The account gained the payment's amount.
+    Credited { amount: Money },
+    /// The account lost `amount`; the payment's refunded sum is now `total_refunded`.
+    Refunded { amount: Money, total_refunded: Money },
+    /// A status change without money (`AUTHORIZED`, a failure).
+    Progressed(PaymentStatus),
+    /// Already applied, or older than what the payment shows.
+    Unchanged,
+    /// The bank captured another amount than we asked: nothing credited, anomaly noted.
+    AmountMismatch { expected: Money, reported: Money },
+    /// The report contradicts the payment's history: nothing changed, anomaly noted.
+    Anomaly(&'static str),
+    /// A refund (after a capture, by its status) of a payment whose credit has not been applied
+    /// yet — its `CONFIRMED` is still on its way: nothing written; the caller has the bank
+    /// deliver it again later.
+    RefundBeforeCredit,
+    /// The payment's account has no profile: nothing credited or debited, anomaly noted.
+    AccountMissing,
+    /// A status of another attempt than the one recorded on the payment, moving no money.
+    OtherAttempt,
+    /// A status this service cannot act on (unknown, or without the amount it needs).
+    Unmapped(UnmappedStatus),
+}
+
+impl Effect {
+    /// Short and stable, for logs and summaries.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Credited { .. } => "credited",
+            Self::Refunded { .. } => "refunded",
+            Self::Progressed(PaymentStatus::Failed) => "failed",
+            Self::Progressed(_) => "progressed",
+            Self::Unchanged => "unchanged",
+            Self::AmountMismatch { .. } => "amount_mismatch",
+            Self::Anomaly(_) => "anomaly",
+            Self::RefundBeforeCredit => "refund_before_credit",
+            Self::AccountMissing => "account_missing",
+            Self::OtherAttempt => "other_attempt",
+            Self::Unmapped(_) => "unmapped_status",
+        }
+    }
+
+    /// An operator should look at the payment.
+    pub fn is_anomaly(&self) -> bool {
+        matches!(self, Self::AmountMismatch { .. } | Self::Anomaly(_) | Self::AccountMissing)
+    }
+}
+
+/// A payment after a report was applied, and what applying it did.
+#[derive(Clone, Debug)]
+pub struct Settled {
+    pub record: PaymentRecord,
+    pub effect: Effect,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the payment kept changing during {0} attempts")]
+    Contended(u32),
+    /// The mail service is unavailable; the claim was released, so a later delivery sends it.
+    #[error("a customer email could not be sent: {0}")]
+    MailUnavailable(String),
+}
+
+/// What happened to a `RECEIPT` notification.
+#[derive(Clone, Debug)]
+pub enum ReceiptOutcome {
+    /// Kept on the payment (now, or by an earlier delivery).
+    Kept(Box<PaymentRecord>),
+    /// It does not make a receipt email (not fiscalised, another amount, requisites missing):
+    /// an operator has to look at it.
+    Unusable(FiscalReceiptError),
+}
+
+/// The flow's dependencies: the store, the mailer, the seller's requisites, a clock.
+pub struct Settlement<L, S> {
+    pub ledger: L,
+    pub mailer: Mailer<S>,
+    pub seller: SellerRequisites,
+    /// A claim on an email older than this was abandoned by its sender (well above the
+    /// function's own time limit, so a live sender never loses its claim).
+    pub email_claim_timeout: TimeDelta,
+    pub clock: fn() -> DateTime<Utc>,
+}
+
+impl<L, S> Settlement<L, S>
+where
+    L: PaymentLedger + EmailLedger + Sync,
+    S: MailSender + Sync,
+{
+    pub const DEFAULT_EMAIL_CLAIM_TIMEOUT: TimeDelta = TimeDelta::minutes(5);
+
+    pub fn new(ledger: L, mailer: Mailer<S>, seller: SellerRequisites) -> Self {
+        Self { ledger, mailer, seller, email_claim_timeout: Self::DEFAULT_EMAIL_CLAIM_TIMEOUT, clock: Utc::now }
+    }
+
+    /// Around a store and a mailer built by the caller: the seller's requisites (`SELLER_NAME`,
+    /// `SELLER_INN`, `SES_SENDER`, optionally `SETTLEMENT_PLACE`, `OFD_NAME`) and
+    /// `EMAIL_CLAIM_TIMEOUT_SECS` (default 300, at least 60).
+    pub fn configure<F: Fn(&str) -> Option<String>>(
+        env: &Env<F>,
+        ledger: L,
+        mailer: Mailer<S>,
+    ) -> Result<Self, ConfigError> {
+        let claim_secs: i64 =
+            env.parse_or("EMAIL_CLAIM_TIMEOUT_SECS", Self::DEFAULT_EMAIL_CLAIM_TIMEOUT.num_seconds())?;
+        if claim_secs < 60 {
+            return Err(ConfigError::Malformed {
+                name: "EMAIL_CLAIM_TIMEOUT_SECS",
+                why: "at least 60 s, well above the function's time limit".into(),
+            });
+        }
+        let mut settlement = Self::new(ledger, mailer, SellerRequisites::from_env(env)?);
+        settlement.email_claim_timeout = TimeDelta::seconds(claim_secs);
+        Ok(settlement)
+    }
+
+    /// Applies one report about payment `id`; `None` when no such payment exists.
+    ///
+    /// `event_of` reads the bank's status against the payment as stored (a partial refund is
+    /// measured against the payment's amount); `facts` is what came with the status.
+    pub async fn apply_event(
+        &self,
+        id: &PaymentId,
+        event_of: impl Fn(&Payment) -> Result<AcquirerEvent, UnmappedStatus> + Sync,
+        facts: &BankFacts,
+    ) -> Result<Option<Settled>, SettleError> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            let Some(mut record) = self.ledger.payment_record(id).await? else {
+                return Ok(None);
+            };
+            let event = match event_of(&record.payment) {
+                Ok(event) => event,
+                Err(unmapped) => return Ok(Some(Settled { record, effect: Effect::Unmapped(unmapped) })),
+            };
+            let payment = &record.payment;
+            let other_attempt = matches!(
+                (&payment.acquirer_payment_id, &facts.acquirer_payment_id),
+                (Some(recorded), Some(reported)) if recorded != reported
+            );
+            if other_attempt {
+                self.log_anomaly(payment, "other_attempt", facts, None);
+                // Money is never ignored; a mere status of another attempt is.
+                if !matches!(event, AcquirerEvent::Confirmed { .. } | AcquirerEvent::Refunded { .. }) {
+                    return Ok(Some(Settled { record, effect: Effect::OtherAttempt }));
+                }
+            }
+            let refund_after_capture =
+                matches!(event, AcquirerEvent::Refunded { .. }) && follows_capture(&BankStatus::parse(&facts.status));
+            if refund_after_capture && payment.status.is_pending() {
+                // Its CONFIRMED has not been applied yet. Read as a reversal, a full refund would
+                // fail the payment and turn the late CONFIRMED into an anomaly; applied after the
+                // credit, it is exact. So it waits: the bank delivers it again.
+                tracing::warn!(
+                    payment_id = %id,
+                    bank_status = %facts.status,
+                    "refund reported before the credit it refunds; to be delivered again"
+                );
+                return Ok(Some(Settled { record, effect: Effect::RefundBeforeCredit }));
+            }
+            let transition = payment_transition::apply(payment.status, payment.amount, payment.refunded, event);
+            let effect = match transition {
+                Transition::Unchanged => Effect::Unchanged,
+                Transition::AmountMismatch { expected, reported } => {
+                    let what = format!("amount mismatch: expected {expected}, reported {reported}");
+                    self.log_anomaly(payment, "amount_mismatch", facts, Some((expected, reported)));
+                    self.ledger.note_anomaly(id, &what, facts.at).await?;
+                    Effect::AmountMismatch { expected, reported }
+                }
+                Transition::Anomaly(what) => {
+                    self.log_anomaly(payment, what, facts, None);
+                    self.ledger.note_anomaly(id, what, facts.at).await?;
+                    Effect::Anomaly(what)
+                }
+                Transition::Progress(_) | Transition::Credit { .. } | Transition::Refund { .. } => {
+                    match self.ledger.apply_transition(&record, &transition, facts).await? {
+                        Applied::Written => {
+                            let effect = effect_of(&transition);
+                            written(&mut record, &transition, facts);
+                            effect
+                        }
+                        Applied::Stale => {
+                            tracing::debug!(payment_id = %id, attempt, "payment changed meanwhile; reading it again");
+                            back_off(attempt).await;
+                            continue;
+                        }
+                        Applied::AccountMissing => {
+                            self.log_anomaly(payment, "account_missing", facts, None);
+                            self.ledger.note_anomaly(id, "account missing", facts.at).await?;
+                            Effect::AccountMissing
+                        }
+                    }
+                }
+            };
+            return Ok(Some(Settled { record, effect }));
+        }
+        Err(SettleError::Contended(MAX_ATTEMPTS))
+    }
+
+    /// Keeps a `RECEIPT` notification (its `raw` body, Token verified) on its payment. The email
+    /// waits until the payment is credited: [`Self::deliver_due_emails`] sends it.
+    pub async fn accept_receipt(
+        &self,
+        notification: &ReceiptNotification,
+        raw: &str,
+        id: &PaymentId,
+    ) -> Result<Option<ReceiptOutcome>, SettleError> {
+        let Some(mut record) = self.ledger.payment_record(id).await? else {
+            return Ok(None);
+        };
+        let fiscal = match FiscalReceipt::from_notification(notification, &record.payment, &self.seller) {
+            Ok(fiscal) => fiscal,
+            Err(e) => {
+                tracing::warn!(
+                    anomaly = "receipt_unusable",
+                    payment_id = %id,
+                    account = %record.payment.account.masked(),
+                    reason = %e,
+                    "anomaly"
+                );
+                return Ok(Some(ReceiptOutcome::Unusable(e)));
+            }
+        };
+        let slot = match fiscal.sign {
+            SettlementSign::Income => ReceiptSlot::Sale,
+            SettlementSign::IncomeReturn => ReceiptSlot::Refund { document: fiscal.fd_number.clone() },
+        };
+        let receipt = StoredReceipt { slot: slot.clone(), notification: raw.to_owned(), received_at: (self.clock)() };
+        if self.ledger.keep_receipt(id, &receipt).await? {
+            tracing::info!(payment_id = %id, document = %fiscal.fd_number, "fiscal receipt kept");
+            record.receipts.push(receipt);
+        } else if record.receipt(&slot).is_none() {
+            // Kept by a concurrent delivery after our read: read what it kept.
+            match self.ledger.payment_record(id).await? {
+                Some(fresh) => record = fresh,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(ReceiptOutcome::Kept(Box::new(record))))
+    }
+
+    /// Sends every email of a credited payment that is still due, "payment received" first.
+    /// Returns how many this call sent. A payment not credited yet sends nothing: its receipt
+    /// waits for the credit.
+    pub async fn deliver_due_emails(&self, record: &PaymentRecord) -> Result<usize, SettleError> {
+        let payment = &record.payment;
+        if !payment.status.was_credited() {
+            return Ok(0);
+        }
+        let now = (self.clock)();
+        let abandoned_before = now - self.email_claim_timeout;
+        let mut sent = 0;
+
+        let received = CustomerEmail::PaymentReceived;
+        if record.email_due(&received, abandoned_before) {
+            let paid_at = record.paid_at.unwrap_or(payment.updated_at);
+            // Readings handed in with the payment are not looked up here yet: the notice goes
+            // without them.
+            let message = PaymentReceived { payment, paid_at, readings: &[] };
+            if self
+                .send_once(payment, &received, now, abandoned_before, || self.mailer.render_payment_received(&message))
+                .await?
+            {
+                sent += 1;
+            }
+        }
+
+        for receipt in &record.receipts {
+            let email = CustomerEmail::Receipt(receipt.slot.clone());
+            if !record.email_due(&email, abandoned_before) {
+                continue;
+            }
+            let fiscal = serde_json::from_str::<ReceiptNotification>(&receipt.notification)
+                .map_err(|e| e.to_string())
+                .and_then(|n| FiscalReceipt::from_notification(&n, payment, &self.seller).map_err(|e| e.to_string()));
+            let fiscal = match fiscal {
+                Ok(fiscal) => fiscal,
+                Err(reason) => {
+                    tracing::error!(anomaly = "receipt_unusable", payment_id = %payment.id, reason, "anomaly");
+                    continue;
+                }
+            };
+            if self
+                .send_once(payment, &email, now, abandoned_before, || self.mailer.render_fiscal_receipt(&fiscal))
+                .await?
+            {
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Claims, renders, sends and records one email. True when this call sent it.
+    async fn send_once(
+        &self,
+        payment: &Payment,
+        email: &CustomerEmail,
+        now: DateTime<Utc>,
+        abandoned_before: DateTime<Utc>,
+        render: impl FnOnce() -> Result<OutgoingEmail, RenderError>,
+    ) -> Result<bool, SettleError> {
+        let Some(claim) = self.ledger.claim_email(&payment.id, email, now, abandoned_before).await? else {
+            // Sent, refused for good, or being sent right now by another delivery.
+            return Ok(false);
+        };
+        let kind = email_kind(email);
+        let outgoing = match render() {
+            Ok(outgoing) => outgoing,
+            Err(e) => {
+                tracing::warn!(payment_id = %payment.id, email = kind, error = %e, "email cannot be composed; not retried");
+                self.ledger.settle_email(&claim, EmailOutcome::Rejected, (self.clock)()).await?;
+                return Ok(false);
+            }
+        };
+        match self.mailer.sender().send(&outgoing).await {
+            Ok(message_id) => {
+                // SES has accepted it: should this write fail, the bank's re-delivery finds the
+                // claim and leaves it until the claim timeout; only then could it go twice.
+                let ours = self.ledger.settle_email(&claim, EmailOutcome::Sent, (self.clock)()).await?;
+                if !ours {
+                    tracing::warn!(payment_id = %payment.id, email = kind, "email claim was taken over while sending");
+                }
+                tracing::info!(payment_id = %payment.id, email = kind, message_id = %message_id, "customer email sent");
+                Ok(true)
+            }
+            Err(e) if e.is_retryable() => {
+                self.ledger.release_email(&claim).await?;
+                Err(SettleError::MailUnavailable(e.to_string()))
+            }
+            Err(e) => {
+                tracing::warn!(payment_id = %payment.id, email = kind, error = %e, "email refused for good; not retried");
+                self.ledger.settle_email(&claim, EmailOutcome::Rejected, (self.clock)()).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    fn log_anomaly(
+        &self,
+        payment: &Payment,
+        anomaly: &'static str,
+        facts: &BankFacts,
+        amounts: Option<(Money, Money)>,
+    ) {
+        let (expected, reported) = amounts.map_or((None, None), |(e, r)| (Some(e), Some(r)));
+        tracing::warn!(
+            anomaly,
+            payment_id = %payment.id,
+            account = %payment.account.masked(),
+            status = payment.status.as_str(),
+            bank_status = %facts.status,
+            acquirer_payment_id = facts.acquirer_payment_id.as_deref(),
+            recorded_acquirer_payment_id = payment.acquirer_payment_id.as_deref(),
+            amount = %payment.amount,
+            refunded = %payment.refunded,
+            expected = expected.map(tracing::field::display),
+            reported = reported.map(tracing::field::display),
+            "anomaly"
+        );
+    }
+}
+
+fn email_kind(email: &CustomerEmail) -> &'static str {
+    match email {
+        CustomerEmail::PaymentReceived => "payment_received",
+        CustomerEmail::Receipt(ReceiptSlot::Sale) => "fiscal_receipt",
+        CustomerEmail::Receipt(ReceiptSlot::Refund { .. }) => "refund_receipt",
+    }
+}
+
+fn effect_of(transition: &Transition) -> Effect {
+    match *transition {
+        Transition::Credit { amount } => Effect::Credited { amount },
+        Transition::Refund { amount, total_refunded, .. } => Effect::Refunded { amount, total_refunded },
+        Transition::Progress(status) => Effect::Progressed(status),
+        Transition::Unchanged => Effect::Unchanged,
+        Transition::AmountMismatch { expected, reported } => Effect::AmountMismatch { expected, reported },
+        Transition::Anomaly(what) => Effect::Anomaly(what),
+    }
+}
+
+/// The record as the written transition left it, without reading it again.
+fn written(record: &mut PaymentRecord, transition: &Transition, facts: &BankFacts) {
+    let payment = &mut record.payment;
+    payment.updated_at = facts.at;
+    if let Some(card) = &facts.card {
+        payment.card = Some(card.clone());
+    }
+    match *transition {
+        Transition::Credit { .. } => {
+            payment.status = PaymentStatus::Paid;
+            record.paid_at = Some(facts.at);
+            if facts.acquirer_payment_id.is_some() {
+                payment.acquirer_payment_id.clone_from(&facts.acquirer_payment_id);
+            }
+        }
+        Transition::Refund { total_refunded, status, .. } => {
+            payment.status = status;
+            payment.refunded = total_refunded;
+        }
+        Transition::Progress(status) => {
+            payment.status = status;
+            if payment.acquirer_payment_id.is_none() {
+                payment.acquirer_payment_id.clone_from(&facts.acquirer_payment_id);
+            }
+        }
+        Transition::Unchanged | Transition::AmountMismatch { .. } | Transition::Anomaly(_) => {}
+    }
+}
+
+/// A short pause before reading again, longer each time and spread, so racing deliveries of one
+/// payment stop colliding.
+async fn back_off(attempt: u32) {
+    let spread = u64::from(Utc::now().timestamp_subsec_micros() % 20);
+    tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt) + spread)).await;
+}

@@ -1,0 +1,227 @@
+//! Scheduled reconciliation: payments still waiting for the bank (`NEW`, `AUTHORIZED`) well past
+//! the time their notification should have come are asked about — `GetState` when the bank's
+//! payment id is known, `CheckOrder` by our order id when `Init`'s answer was lost — and the answer
+//! goes through the same [`Settlement`] as a notification: the same state machine, the same
+//! conditional writes, the same emails. A notification arriving at the same moment is harmless:
+//! whichever writes second finds the payment moved on.
+//!
+//! A payment nobody tried to pay (no attempt at the bank, or one still at its form) is failed
+//! once it is older than the form's life.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use energosbyt::acquirer::{
+    Acquirer, AcquirerError, PaymentId as AcquirerPaymentId, PaymentStatus as BankStatus, TbankClient, TbankSettings,
+    acquirer_event,
+};
+use energosbyt::config::{ConfigError, Env};
+use energosbyt::domain::payment_transition::AcquirerEvent;
+use energosbyt::domain::{Money, Payment};
+use energosbyt::mail::ses::SesMailer;
+use energosbyt::mail::{MailFrom, MailSender, Mailer};
+use energosbyt::ports::StoreError;
+use energosbyt::ports::ledger::{BankFacts, EmailLedger, PaymentLedger, PendingPayments};
+use energosbyt::store::DynamoStore;
+use payment_callback::settlement::{Effect, SettleError, Settlement};
+use serde::Serialize;
+use std::time::Instant;
+
+/// The bank status recorded on a payment failed because nobody paid it.
+pub const ABANDONED: &str = "ABANDONED";
+
+pub struct Reconciler<L, S, A> {
+    pub settlement: Settlement<L, S>,
+    pub acquirer: A,
+    /// Younger payments may still get their notification: left alone.
+    pub after: TimeDelta,
+    /// A payment with no attempt at the bank by this age is failed (the form lives 24 h).
+    pub abandon_after: TimeDelta,
+    pub page_size: i32,
+}
+
+/// What one run did; logged as one line and returned to the scheduler.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub checked: u32,
+    pub credited: u32,
+    pub refunded: u32,
+    pub failed: u32,
+    /// Moved on without money (`AUTHORIZED`).
+    pub progressed: u32,
+    /// Nothing to do yet: still at the bank's form, or already as the bank says.
+    pub unchanged: u32,
+    pub anomalies: u32,
+    /// The bank or our store did not answer: tried again on the next run.
+    pub errors: u32,
+    /// The run stopped before the end of the list to stay inside its time limit.
+    pub stopped_early: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CheckError {
+    #[error(transparent)]
+    Acquirer(#[from] AcquirerError),
+    #[error(transparent)]
+    Settle(#[from] SettleError),
+}
+
+impl Reconciler<DynamoStore, SesMailer, TbankClient> {
+    /// `TABLE_NAME`, the acquirer's `TBANK_API_URL` / `TBANK_TERMINAL_KEY` / `TBANK_PASSWORD`, the
+    /// mail and seller settings of the callback, `RECONCILE_AFTER_SECS` (default 900) and
+    /// `RECONCILE_ABANDON_SECS` (default 90 000: 25 h, past the form's 24 h).
+    pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let env = Env::process();
+        let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
+        let mailer = Mailer::new(SesMailer::from_env(&env).await?, MailFrom::from_env(&env)?);
+        let acquirer = TbankClient::new(TbankSettings::from_env()?)?;
+        Ok(Self::configure(&env, store, mailer, acquirer)?)
+    }
+}
+
+impl<L, S, A> Reconciler<L, S, A>
+where
+    L: PaymentLedger + EmailLedger + PendingPayments + Sync,
+    S: MailSender + Sync,
+    A: Acquirer,
+{
+    pub const DEFAULT_AFTER: TimeDelta = TimeDelta::seconds(900);
+    pub const DEFAULT_ABANDON_AFTER: TimeDelta = TimeDelta::seconds(25 * 3600);
+
+    pub fn configure<F: Fn(&str) -> Option<String>>(
+        env: &Env<F>,
+        ledger: L,
+        mailer: Mailer<S>,
+        acquirer: A,
+    ) -> Result<Self, ConfigError> {
+        let after: i64 = env.parse_or("RECONCILE_AFTER_SECS", Self::DEFAULT_AFTER.num_seconds())?;
+        let abandon: i64 = env.parse_or("RECONCILE_ABANDON_SECS", Self::DEFAULT_ABANDON_AFTER.num_seconds())?;
+        if after < 0 || abandon < after {
+            return Err(ConfigError::Malformed {
+                name: "RECONCILE_ABANDON_SECS",
+                why: "not negative, and not shorter than RECONCILE_AFTER_SECS".into(),
+            });
+        }
+        Ok(Self {
+            settlement: Settlement::configure(env, ledger, mailer)?,
+            acquirer,
+            after: TimeDelta::seconds(after),
+            abandon_after: TimeDelta::seconds(abandon),
+            page_size: 100,
+        })
+    }
+
+    /// Checks every pending payment created before `now − after`, oldest first, until the list
+    /// ends or `stop_at` passes. Fails only when the list of pending payments cannot be read.
+    pub async fn run(&self, now: DateTime<Utc>, stop_at: Option<Instant>) -> Result<Summary, StoreError> {
+        let mut summary = Summary::default();
+        let mut cursor = None;
+        'pages: loop {
+            let page =
+                self.settlement.ledger.pending_payments(now - self.after, cursor.as_ref(), self.page_size).await?;
+            for payment in &page.payments {
+                if stop_at.is_some_and(|stop| Instant::now() >= stop) {
+                    summary.stopped_early = true;
+                    break 'pages;
+                }
+                summary.checked += 1;
+                match self.check(payment, now).await {
+                    Ok(Some(effect)) => tally(&mut summary, &effect),
+                    Ok(None) => summary.unchanged += 1,
+                    Err(e) => {
+                        summary.errors += 1;
+                        tracing::warn!(payment_id = %payment.id, error = %e, "payment not reconciled; next run tries again");
+                    }
+                }
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        tracing::info!(
+            checked = summary.checked,
+            credited = summary.credited,
+            refunded = summary.refunded,
+            failed = summary.failed,
+            progressed = summary.progressed,
+            unchanged = summary.unchanged,
+            anomalies = summary.anomalies,
+            errors = summary.errors,
+            stopped_early = summary.stopped_early,
+            "reconciliation summary"
+        );
+        Ok(summary)
+    }
+
+    /// Asks the bank about one payment and applies the answer. `None`: nothing to apply yet.
+    async fn check(&self, payment: &Payment, now: DateTime<Utc>) -> Result<Option<Effect>, CheckError> {
+        let abandoned = now - payment.created_at >= self.abandon_after;
+        let answer = match &payment.acquirer_payment_id {
+            Some(id) => {
+                let state = self.acquirer.get_state(&AcquirerPaymentId::new(id.clone())).await?;
+                Some((state.status, state.amount, state.payment_id))
+            }
+            None => {
+                let order = self.acquirer.check_order(payment.id.as_str()).await?;
+                // The attempt that took the money; else one still under way; else the last one.
+                let attempt = order
+                    .paid()
+                    .or_else(|| order.payments.iter().rev().find(|a| !a.status.is_failed()))
+                    .or_else(|| order.payments.last());
+                attempt.map(|a| (a.status.clone(), a.amount, a.payment_id.clone()))
+            }
+        };
+        let facts = |status: &str, id: Option<&AcquirerPaymentId>| BankFacts {
+            status: status.to_owned(),
+            acquirer_payment_id: id.map(|id| id.as_str().to_owned()),
+            card: None,
+            at: now,
+        };
+        let settled = match answer {
+            Some((status, _, id)) if abandoned && matches!(status, BankStatus::New | BankStatus::FormShowed) => {
+                self.settlement
+                    .apply_event(&payment.id, |_| Ok(AcquirerEvent::Failed), &facts(ABANDONED, Some(&id)))
+                    .await?
+            }
+            None if abandoned => {
+                self.settlement.apply_event(&payment.id, |_| Ok(AcquirerEvent::Failed), &facts(ABANDONED, None)).await?
+            }
+            None => return Ok(None),
+            Some((status, amount, id)) => {
+                let reported: Option<Money> = amount;
+                self.settlement
+                    .apply_event(
+                        &payment.id,
+                        |p| acquirer_event(&status, reported, p.amount),
+                        &facts(status.as_str(), Some(&id)),
+                    )
+                    .await?
+            }
+        };
+        let Some(settled) = settled else {
+            return Ok(None);
+        };
+        tracing::info!(
+            payment_id = %payment.id,
+            effect = settled.effect.kind(),
+            status = settled.record.payment.status.as_str(),
+            "payment reconciled"
+        );
+        // A credit found here gets its emails here: its notification may never come.
+        self.settlement.deliver_due_emails(&settled.record).await?;
+        Ok(Some(settled.effect))
+    }
+}
+
+fn tally(summary: &mut Summary, effect: &Effect) {
+    match effect {
+        Effect::Credited { .. } => summary.credited += 1,
+        Effect::Refunded { .. } => summary.refunded += 1,
+        Effect::Progressed(energosbyt::domain::PaymentStatus::Failed) => summary.failed += 1,
+        Effect::Progressed(_) => summary.progressed += 1,
+        // The bank says refunded; we never credited: money moved that the balance does not show.
+        Effect::RefundBeforeCredit => summary.anomalies += 1,
+        e if e.is_anomaly() => summary.anomalies += 1,
+        _ => summary.unchanged += 1,
+    }
+}

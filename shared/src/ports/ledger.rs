@@ -1,0 +1,255 @@
+//! What the payment callback and the reconciliation may do to a payment: apply the state
+//! machine's transitions (the credit, refunds, progress), note anomalies, keep the bank's fiscal
+//! receipts, and send each customer email once. Reading the account's ledger is here too.
+//!
+//! Every write is conditional on the payment being as it was read, so a duplicated, reordered
+//! or concurrent notification changes nothing the second time: the conditions do it, not locks.
+
+use super::StoreError;
+use crate::domain::payment::Card;
+use crate::domain::payment_transition::Transition;
+use crate::domain::{AccountNumber, Money, Payment, PaymentId};
+use chrono::{DateTime, Utc};
+use std::fmt;
+use std::future::Future;
+
+/// A payment with what the callback tracks beside it.
+#[derive(Clone, Debug)]
+pub struct PaymentRecord {
+    pub payment: Payment,
+    /// When the account was credited.
+    pub paid_at: Option<DateTime<Utc>>,
+    /// The last anomaly noted on the payment (an amount mismatch, a refund of nothing, …).
+    pub anomaly: Option<String>,
+    /// The fiscal receipts the bank reported: the sale's, and one per refund.
+    pub receipts: Vec<StoredReceipt>,
+    /// Where each customer email stands; an email absent here was never attempted.
+    pub emails: Vec<(CustomerEmail, EmailMark)>,
+}
+
+impl PaymentRecord {
+    pub fn email(&self, email: &CustomerEmail) -> Option<&EmailMark> {
+        self.emails.iter().find(|(e, _)| e == email).map(|(_, mark)| mark)
+    }
+
+    /// The email may be claimed now: never attempted, or claimed by a sender that must have died
+    /// (its claim is older than `abandoned_before`).
+    pub fn email_due(&self, email: &CustomerEmail, abandoned_before: DateTime<Utc>) -> bool {
+        self.email(email).is_none_or(|mark| mark.is_abandoned(abandoned_before))
+    }
+
+    pub fn receipt(&self, slot: &ReceiptSlot) -> Option<&StoredReceipt> {
+        self.receipts.iter().find(|r| &r.slot == slot)
+    }
+}
+
+/// The emails a payment gives rise to, each sent at most once.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CustomerEmail {
+    /// "Payment received", once the account is credited.
+    PaymentReceived,
+    /// The fiscal receipt kept in this slot.
+    Receipt(ReceiptSlot),
+}
+
+/// Which fiscal receipt: the sale's (one per payment), or a refund's (one per fiscal document).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ReceiptSlot {
+    Sale,
+    Refund { document: String },
+}
+
+/// Where one email stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmailMark {
+    /// Claimed for sending at `since`.
+    Sending {
+        since: DateTime<Utc>,
+    },
+    Sent {
+        at: DateTime<Utc>,
+    },
+    /// The mail service refused it for good (an undeliverable address): not tried again.
+    Rejected {
+        at: DateTime<Utc>,
+    },
+}
+
+impl EmailMark {
+    /// A claim older than `abandoned_before` belongs to a sender that stopped mid-way (a Lambda
+    /// that timed out): the email may be claimed again.
+    pub fn is_abandoned(&self, abandoned_before: DateTime<Utc>) -> bool {
+        matches!(self, Self::Sending { since } if *since < abandoned_before)
+    }
+}
+
+/// A fiscal receipt as the bank reported it: the notification kept whole, so the receipt email
+/// can be built from it whenever the payment is paid, however late that is.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredReceipt {
+    pub slot: ReceiptSlot,
+    /// The notification's JSON as received, its Token verified. Holds the buyer's email.
+    pub notification: String,
+    pub received_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for StoredReceipt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredReceipt")
+            .field("slot", &self.slot)
+            .field("received_at", &self.received_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What came with a bank status besides the status itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BankFacts {
+    /// The status as the bank named it (`CONFIRMED`, `REJECTED`, …), or `ABANDONED` when the
+    /// reconciliation gives up on a payment nobody tried to pay. Kept as a failure's reason.
+    pub status: String,
+    /// The bank's id of the attempt the status is about.
+    pub acquirer_payment_id: Option<String>,
+    /// The masked card, when the bank named one.
+    pub card: Option<Card>,
+    pub at: DateTime<Utc>,
+}
+
+/// What a conditional write found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Written,
+    /// The payment is no longer as it was read: another delivery (a duplicate, a concurrent or a
+    /// newer notification) changed it first. Read it again and decide again.
+    Stale,
+    /// The account to credit or debit has no profile: no money moved.
+    AccountMissing,
+}
+
+pub trait PaymentLedger {
+    /// The payment and what the callback tracks beside it, read consistently.
+    fn payment_record(&self, id: &PaymentId) -> impl Future<Output = Result<Option<PaymentRecord>, StoreError>> + Send;
+
+    /// Writes `transition`, which the state machine computed from `read`, provided the payment
+    /// is still as read. `Credit` and `Refund` move money: the payment, the account's balance
+    /// and a ledger entry (written once per movement) in one transaction. Transitions that
+    /// change nothing write nothing.
+    fn apply_transition(
+        &self,
+        read: &PaymentRecord,
+        transition: &Transition,
+        facts: &BankFacts,
+    ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
+
+    /// Marks the payment for an operator's attention. Nothing else changes.
+    fn note_anomaly(
+        &self,
+        id: &PaymentId,
+        anomaly: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Keeps a fiscal receipt on the payment unless its slot holds one already; true when kept now.
+    fn keep_receipt(
+        &self,
+        id: &PaymentId,
+        receipt: &StoredReceipt,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// A claim on one email of one payment: only its holder sends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailClaim {
+    pub payment: PaymentId,
+    pub email: CustomerEmail,
+    /// The value written to claim it: settling or releasing checks it is still ours.
+    pub token: String,
+}
+
+/// How a claimed email ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailOutcome {
+    Sent,
+    /// Refused for good; sending it again would fail the same way.
+    Rejected,
+}
+
+pub trait EmailLedger {
+    /// Claims the email for sending at `now`, unless it was sent, rejected, or claimed at or after
+    /// `abandoned_before` by someone else. `None`: not ours to send.
+    fn claim_email(
+        &self,
+        payment: &PaymentId,
+        email: &CustomerEmail,
+        now: DateTime<Utc>,
+        abandoned_before: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<EmailClaim>, StoreError>> + Send;
+
+    /// Records how the claimed email ended. False when the claim was taken over meanwhile (it
+    /// outlived the claim timeout), so the other holder's record stands.
+    fn settle_email(
+        &self,
+        claim: &EmailClaim,
+        outcome: EmailOutcome,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Gives the claim up: the next delivery of the notification sends the email.
+    fn release_email(&self, claim: &EmailClaim) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Where the next page of pending payments starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingCursor {
+    pub payment: PaymentId,
+    /// The index sort key of the last payment of the previous page.
+    pub position: String,
+}
+
+/// One page of pending payments, oldest first.
+#[derive(Clone, Debug)]
+pub struct PendingPage {
+    pub payments: Vec<Payment>,
+    pub next: Option<PendingCursor>,
+}
+
+pub trait PendingPayments {
+    /// Payments still waiting for the bank (`NEW`, `AUTHORIZED`) created before
+    /// `created_before`, oldest first, at most `limit` per page. Read from an index: eventually
+    /// consistent, so read each payment again before acting on it.
+    fn pending_payments(
+        &self,
+        created_before: DateTime<Utc>,
+        after: Option<&PendingCursor>,
+        limit: i32,
+    ) -> impl Future<Output = Result<PendingPage, StoreError>> + Send;
+}
+
+/// One movement of an account's money. Written once per (payment, movement): a replay cannot
+/// add a second one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub account: AccountNumber,
+    pub payment: PaymentId,
+    pub movement: Movement,
+    /// Signed as the balance moved: + for a credit, − for a refund.
+    pub amount: Money,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Movement {
+    Credit,
+    /// A refund that brought the payment's refunded sum to `total_refunded`.
+    Refund {
+        total_refunded: Money,
+    },
+}
+
+pub trait LedgerReader {
+    /// Every movement of the account's money, in key order.
+    fn ledger_entries(
+        &self,
+        account: &AccountNumber,
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
+}

@@ -1,0 +1,611 @@
+//! `POST /callbacks/tbank` against DynamoDB Local, the SES stand-in (moto) and the acquirer
+//! sandbox: what the customer and the operator would notice — the balance, the ledger, the
+//! payment's status, the emails in the mailbox, the answer the bank gets.
+//!
+//! Notifications are signed here with a Token written independently of the code under test.
+
+use chrono::Utc;
+use energosbyt::acquirer::{Acquirer, InitSettings, PaymentInit, TbankClient, TbankSettings};
+use energosbyt::config::Env;
+use energosbyt::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
+use energosbyt::mail::ses::SesMailer;
+use energosbyt::mail::{MailFrom, Mailer};
+use energosbyt::ports::ledger::{
+    CustomerEmail, LedgerEntry, LedgerReader, Movement, PaymentLedger, PaymentRecord, PendingPayments, ReceiptSlot,
+};
+use energosbyt::ports::{AccountImport, AccountReader, PaymentReader, PaymentWriter};
+use energosbyt::store::DynamoStore;
+use integration_tests::{Event, account, env, fresh_account_number, store};
+use lambda_http::{Body, Response};
+use payment_callback::{App, handle};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+type Callback = App<DynamoStore, SesMailer>;
+
+/// The configured sender through moto, verified (idempotently) so a fresh moto works too.
+async fn moto_mailer() -> SesMailer {
+    env("AWS_ENDPOINT_URL_SES");
+    let mailer = SesMailer::from_env(&Env::process()).await.expect("SES_SENDER is set");
+    mailer.client().verify_email_identity().email_address(mailer.sender()).send().await.expect("moto is running");
+    mailer
+}
+
+/// A mail service that is down: nothing listens on the discard port.
+async fn dead_mailer() -> SesMailer {
+    let shared = aws_config::load_from_env().await;
+    let config = aws_sdk_ses::config::Builder::from(&shared).endpoint_url("http://127.0.0.1:9").build();
+    SesMailer::new(aws_sdk_ses::Client::from_conf(config), env("SES_SENDER"))
+}
+
+async fn callback_with(mailer: SesMailer) -> Callback {
+    let env = Env::process();
+    let mailer = Mailer::new(mailer, MailFrom::from_env(&env).expect("SES_SENDER and SELLER_NAME are set"));
+    App::configure(&env, store().await, mailer).expect("local.env is complete")
+}
+
+async fn callback() -> Callback {
+    callback_with(moto_mailer().await).await
+}
+
+/// The bank's Token, computed here from the algorithm's description: the root scalars and the
+/// password, sorted by key, values concatenated, SHA-256 in lowercase hex.
+fn sign_with(mut body: Value, password: &str) -> Value {
+    let fields = body.as_object_mut().expect("a JSON object");
+    let mut pairs: Vec<(String, String)> = fields
+        .iter()
+        .filter_map(|(key, value)| match value {
+            Value::String(s) => Some((key.clone(), s.clone())),
+            Value::Number(n) => Some((key.clone(), n.to_string())),
+            Value::Bool(b) => Some((key.clone(), b.to_string())),
+            _ => None,
+        })
+        .collect();
+    pairs.push(("Password".into(), password.to_owned()));
+    pairs.sort();
+    let joined: String = pairs.iter().map(|(_, v)| v.as_str()).collect();
+    fields.insert("Token".into(), Value::String(hex::encode(Sha256::digest(joined.as_bytes()))));
+    body
+}
+
+fn signed(body: Value) -> Value {
+    sign_with(body, &env("TBANK_PASSWORD"))
+}
+
+async fn deliver_raw(app: &Callback, body: &Value) -> Response<Body> {
+    handle(app, Event::new("POST", "/callbacks/tbank").body(body).request()).await
+}
+
+async fn deliver(app: &Callback, notification: Value) -> Response<Body> {
+    deliver_raw(app, &signed(notification)).await
+}
+
+fn text(response: &Response<Body>) -> String {
+    match response.body() {
+        Body::Text(t) => t.clone(),
+        Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    }
+}
+
+#[track_caller]
+fn assert_ok(response: &Response<Body>) {
+    assert_eq!((response.status().as_u16(), text(response).as_str()), (200, "OK"));
+}
+
+/// A customer with an account and a NEW payment of `amount`, registered at the bank as
+/// `acquirer_id`.
+struct Given {
+    account: AccountNumber,
+    payment: Payment,
+    acquirer_id: u64,
+}
+
+fn fresh_email() -> String {
+    format!("payer-{}@example.ru", uuid::Uuid::new_v4().simple())
+}
+
+fn fresh_acquirer_id() -> u64 {
+    1_000_000_000 + (uuid::Uuid::new_v4().as_u128() % 9_000_000_000) as u64
+}
+
+async fn given(balance: &str, amount: &str) -> Given {
+    let store = store().await;
+    let number = fresh_account_number();
+    store.import_account(&account(number, balance, vec![]), Utc::now()).await.unwrap();
+    let now = Utc::now();
+    let acquirer_id = fresh_acquirer_id();
+    let payment = Payment {
+        id: PaymentId::random(),
+        account: number,
+        amount: amount.parse().unwrap(),
+        email: fresh_email(),
+        caller: "vk:494075".into(),
+        readings_id: None,
+        status: PaymentStatus::New,
+        acquirer_payment_id: Some(acquirer_id.to_string()),
+        payment_url: None,
+        refunded: Money::ZERO,
+        card: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store.create(&payment).await.unwrap();
+    Given { account: number, payment, acquirer_id }
+}
+
+impl Given {
+    fn kopecks(&self) -> i64 {
+        self.payment.amount.kopecks()
+    }
+
+    /// A status notification as the bank sends it (`PaymentId` and `Amount` JSON numbers).
+    fn status(&self, status: &str, amount_kopecks: i64) -> Value {
+        let success = !matches!(status, "REJECTED" | "AUTH_FAIL");
+        json!({
+            "TerminalKey": env("TBANK_TERMINAL_KEY"), "OrderId": self.payment.id.as_str(), "Success": success,
+            "Status": status, "PaymentId": self.acquirer_id, "ErrorCode": if success { "0" } else { "1051" },
+            "Amount": amount_kopecks, "CardId": 322264, "Pan": "220138******0013", "ExpDate": "1130",
+            "DATA": {"OperationInitiatorType": "0"}
+        })
+    }
+
+    fn receipt(&self) -> Value {
+        let kopecks = self.kopecks();
+        json!({
+            "TerminalKey": env("TBANK_TERMINAL_KEY"), "OrderId": self.payment.id.as_str(), "Success": true,
+            "Status": "RECEIPT", "PaymentId": self.acquirer_id, "ErrorCode": "0", "ErrorMessage": "",
+            "Amount": kopecks, "FiscalNumber": 12, "ShiftNumber": 34,
+            "ReceiptDatetime": "2026-11-20T15:21:05+03:00", "FnNumber": "9282000100072197",
+            "EcrRegNumber": "0000000001047231", "FiscalDocumentNumber": 64318,
+            "FiscalDocumentAttribute": 2918241905u64, "Type": "Income", "Ofd": "ООО «Такском»",
+            "Url": "https://nalog.ru", "QrCodeUrl": "https://ofd.example.ru/qr", "SettlePlace": "https://vk.com/app51234567",
+            "Receipt": {"Email": self.payment.email, "Taxation": "osn", "FfdVersion": "1.2", "Items": [{
+                "Name": format!("Оплата электроэнергии, л/с {}", self.account), "Price": kopecks,
+                "Quantity": 1, "Amount": kopecks, "Tax": "vat22", "PaymentMethod": "full_payment",
+                "PaymentObject": "service", "MeasurementUnit": "шт"}]}
+        })
+    }
+
+    async fn balance(&self) -> Money {
+        store().await.account(&self.account).await.unwrap().expect("the account").balance.signed()
+    }
+
+    async fn ledger(&self) -> Vec<LedgerEntry> {
+        store().await.ledger_entries(&self.account).await.unwrap()
+    }
+
+    async fn record(&self) -> PaymentRecord {
+        store().await.payment_record(&self.payment.id).await.unwrap().expect("the payment")
+    }
+
+    /// The emails moto accepted for this payment's customer: (payment received, fiscal receipts).
+    async fn mails(&self) -> (usize, usize) {
+        let url = format!("{}/moto-api/data.json", env("AWS_ENDPOINT_URL_SES").trim_end_matches('/'));
+        let data: Value = reqwest::get(&url).await.unwrap().error_for_status().unwrap().json().await.unwrap();
+        let raws: Vec<String> = data["ses"]["RawMessage"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|m| m["destinations"].to_string().contains(&self.payment.email))
+            .map(|m| m["raw_data"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let with = |needle: String| raws.iter().filter(|raw| raw.contains(&needle)).count();
+        (with(format!("<payment-received.{}@", self.payment.id)), with(format!("<receipt.{}.", self.payment.id)))
+    }
+}
+
+fn m(s: &str) -> Money {
+    s.parse().unwrap()
+}
+
+#[tokio::test]
+async fn authorized_then_confirmed_credits_the_account_once_and_sends_one_email_each() {
+    let app = callback().await;
+    let g = given("-1520.37", "1520.37").await;
+
+    assert_ok(&deliver(&app, g.status("AUTHORIZED", g.kopecks())).await);
+    let record = g.record().await;
+    assert_eq!(record.payment.status, PaymentStatus::Authorized);
+    assert_eq!(g.balance().await, m("-1520.37"), "no money on AUTHORIZED");
+    assert_eq!(g.mails().await, (0, 0));
+
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    assert_eq!(g.balance().await, Money::ZERO, "the debt is paid");
+    let ledger = g.ledger().await;
+    assert_eq!(ledger.len(), 1);
+    assert_eq!((ledger[0].movement.clone(), ledger[0].amount), (Movement::Credit, m("1520.37")));
+    let record = g.record().await;
+    assert_eq!(record.payment.status, PaymentStatus::Paid);
+    assert_eq!(
+        record.payment.card.as_ref().map(|c| (c.pan.as_str(), c.brand.as_str())),
+        Some(("220138******0013", "Мир"))
+    );
+    assert!(record.paid_at.is_some());
+    assert_eq!(g.mails().await, (1, 0), "the success email, and no receipt yet");
+    let pending = store().await.pending_payments(Utc::now() + chrono::TimeDelta::minutes(1), None, 1000).await.unwrap();
+    assert!(pending.payments.iter().all(|p| p.id != g.payment.id), "a paid payment leaves the pending index");
+
+    assert_ok(&deliver(&app, g.receipt()).await);
+    assert_eq!(g.mails().await, (1, 1));
+    let (_, receipt_available) = store().await.payment_with_receipt(&g.payment.id).await.unwrap().unwrap();
+    assert!(receipt_available, "the status page can say the receipt is there");
+
+    // The bank delivers all three again: nothing moves, nothing is sent twice.
+    for again in [g.status("AUTHORIZED", g.kopecks()), g.status("CONFIRMED", g.kopecks()), g.receipt()] {
+        assert_ok(&deliver(&app, again).await);
+    }
+    assert_eq!(g.balance().await, Money::ZERO);
+    assert_eq!(g.ledger().await.len(), 1);
+    assert_eq!(g.mails().await, (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_confirmed_delivered_five_times_at_once_credits_once() {
+    let app = Arc::new(callback().await);
+    let g = given("0", "2500.00").await;
+    let body = signed(g.status("CONFIRMED", g.kopecks()));
+    let deliveries: Vec<_> = (0..5)
+        .map(|_| {
+            let (app, body) = (Arc::clone(&app), body.clone());
+            tokio::spawn(async move { deliver_raw(&app, &body).await })
+        })
+        .collect();
+    for delivery in deliveries {
+        assert_ok(&delivery.await.unwrap());
+    }
+    assert_eq!(g.balance().await, m("2500.00"));
+    let ledger = g.ledger().await;
+    assert_eq!(ledger.iter().filter(|e| e.movement == Movement::Credit).count(), 1, "{ledger:?}");
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(g.mails().await, (1, 0), "one success email");
+}
+
+#[tokio::test]
+async fn confirmed_before_authorized_credits_and_the_late_authorized_changes_nothing() {
+    let app = callback().await;
+    let g = given("100.00", "50.00").await;
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    assert_eq!(g.record().await.payment.status, PaymentStatus::Paid);
+    assert_ok(&deliver(&app, g.status("AUTHORIZED", g.kopecks())).await);
+    assert_eq!(g.record().await.payment.status, PaymentStatus::Paid, "never downgraded");
+    assert_eq!(g.balance().await, m("150.00"));
+    assert_eq!(g.ledger().await.len(), 1);
+    assert_eq!(g.mails().await, (1, 0));
+}
+
+#[tokio::test]
+async fn a_receipt_before_confirmed_is_kept_and_mailed_once_after_the_credit() {
+    let app = callback().await;
+    let g = given("0", "731.15").await;
+
+    assert_ok(&deliver(&app, g.receipt()).await);
+    let record = g.record().await;
+    assert_eq!(record.payment.status, PaymentStatus::New);
+    assert!(record.receipt(&ReceiptSlot::Sale).is_some(), "kept for later");
+    assert_eq!(g.mails().await, (0, 0), "nothing is mailed for a payment not yet credited");
+
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    assert_eq!(g.mails().await, (1, 1), "the credit sends both, the receipt included");
+    assert!(matches!(
+        g.record().await.email(&CustomerEmail::Receipt(ReceiptSlot::Sale)),
+        Some(energosbyt::ports::ledger::EmailMark::Sent { .. })
+    ));
+
+    assert_ok(&deliver(&app, g.receipt()).await);
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    assert_eq!(g.mails().await, (1, 1), "never doubled");
+    assert_eq!(g.balance().await, m("731.15"));
+}
+
+#[tokio::test]
+async fn an_amount_mismatch_credits_nothing_and_marks_the_payment() {
+    let app = callback().await;
+    let g = given("0", "1000.00").await;
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks() - 1)).await);
+    let record = g.record().await;
+    assert_eq!(record.payment.status, PaymentStatus::New, "not paid");
+    let anomaly = record.anomaly.expect("an anomaly for an operator");
+    assert!(anomaly.contains("999.99") && anomaly.contains("1000.00"), "{anomaly}");
+    assert_eq!(g.balance().await, Money::ZERO);
+    assert!(g.ledger().await.is_empty());
+    assert_eq!(g.mails().await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_mail_outage_is_answered_503_then_the_retry_sends_the_email_once_without_crediting_again() {
+    let store_down_mail = callback_with(dead_mailer().await).await;
+    let g = given("0", "300.00").await;
+
+    let response = deliver(&store_down_mail, g.status("CONFIRMED", g.kopecks())).await;
+    assert_eq!(response.status().as_u16(), 503, "the bank must deliver it again");
+    assert_ne!(text(&response), "OK");
+    assert_eq!(g.balance().await, m("300.00"), "the credit itself is durable");
+    assert_eq!(g.record().await.email(&CustomerEmail::PaymentReceived), None, "the claim was released");
+    assert_eq!(g.mails().await, (0, 0));
+
+    let recovered = callback().await;
+    assert_ok(&deliver(&recovered, g.status("CONFIRMED", g.kopecks())).await);
+    assert_eq!(g.mails().await, (1, 0), "exactly one success email");
+    assert_eq!(g.balance().await, m("300.00"), "credited once");
+    assert_eq!(g.ledger().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_refund_after_the_credit_takes_the_money_back_once() {
+    let app = callback().await;
+    let g = given("0", "1000.00").await;
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+
+    // 300 given back: the bank's Amount read as the refunded total.
+    assert_ok(&deliver(&app, g.status("PARTIAL_REFUNDED", 30_000)).await);
+    assert_eq!(g.balance().await, m("700.00"));
+    assert_ok(&deliver(&app, g.status("PARTIAL_REFUNDED", 30_000)).await);
+    assert_eq!(g.balance().await, m("700.00"), "a duplicate refund changes nothing");
+    let record = g.record().await;
+    assert_eq!((record.payment.status, record.payment.refunded), (PaymentStatus::PartiallyRefunded, m("300.00")));
+
+    assert_ok(&deliver(&app, g.status("REFUNDED", g.kopecks())).await);
+    assert_eq!(g.balance().await, Money::ZERO, "all of it back");
+    let refunds: Vec<(Money, Movement)> = g
+        .ledger()
+        .await
+        .into_iter()
+        .filter(|e| e.movement != Movement::Credit)
+        .map(|e| (e.amount, e.movement))
+        .collect();
+    assert_eq!(
+        refunds,
+        vec![
+            (m("-700.00"), Movement::Refund { total_refunded: m("1000.00") }),
+            (m("-300.00"), Movement::Refund { total_refunded: m("300.00") }),
+        ]
+    );
+    assert_ok(&deliver(&app, g.status("REFUNDED", g.kopecks())).await);
+    assert_ok(&deliver(&app, g.status("PARTIAL_REFUNDED", 30_000)).await);
+    assert_eq!(g.balance().await, Money::ZERO, "late and duplicate refunds change nothing");
+    assert_eq!(g.ledger().await.len(), 3);
+    assert_eq!(g.record().await.payment.status, PaymentStatus::Refunded);
+}
+
+#[tokio::test]
+async fn a_refund_reported_before_its_credit_is_asked_for_again_then_applied() {
+    let app = callback().await;
+    let g = given("0", "1000.00").await;
+    let early = deliver(&app, g.status("PARTIAL_REFUNDED", 40_000)).await;
+    assert_eq!(early.status().as_u16(), 503);
+    assert_eq!(g.balance().await, Money::ZERO);
+
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    assert_ok(&deliver(&app, g.status("PARTIAL_REFUNDED", 40_000)).await);
+    assert_eq!(g.balance().await, m("600.00"));
+
+    // A full refund overtaking its CONFIRMED is not a reversal: it waits for the credit too.
+    let overtaken = given("0", "250.00").await;
+    assert_eq!(deliver(&app, overtaken.status("REFUNDED", overtaken.kopecks())).await.status().as_u16(), 503);
+    assert_eq!(overtaken.record().await.payment.status, PaymentStatus::New, "not failed");
+    assert_ok(&deliver(&app, overtaken.status("CONFIRMED", overtaken.kopecks())).await);
+    assert_ok(&deliver(&app, overtaken.status("REFUNDED", overtaken.kopecks())).await);
+    assert_eq!(overtaken.record().await.payment.status, PaymentStatus::Refunded);
+    assert_eq!(overtaken.balance().await, Money::ZERO);
+    assert_eq!(overtaken.ledger().await.len(), 2, "the credit and the refund, each recorded");
+    assert_eq!(overtaken.mails().await, (1, 0), "the customer did pay");
+}
+
+#[tokio::test]
+async fn failures_end_the_payment_without_money_and_a_later_capture_is_an_anomaly() {
+    let app = callback().await;
+    let rejected = given("0", "10.00").await;
+    assert_ok(&deliver(&app, rejected.status("REJECTED", rejected.kopecks())).await);
+    assert_eq!(rejected.record().await.payment.status, PaymentStatus::Failed);
+    assert_ok(&deliver(&app, rejected.status("AUTHORIZED", rejected.kopecks())).await);
+    assert_eq!(rejected.record().await.payment.status, PaymentStatus::Failed, "never revived");
+    assert_ok(&deliver(&app, rejected.status("CONFIRMED", rejected.kopecks())).await);
+    let record = rejected.record().await;
+    assert_eq!(record.payment.status, PaymentStatus::Failed);
+    assert!(record.anomaly.is_some(), "money captured for a failed payment needs an operator");
+    assert_eq!(rejected.balance().await, Money::ZERO);
+
+    // A reversal of an authorisation never captured: no money moved either.
+    let reversed = given("0", "10.00").await;
+    assert_ok(&deliver(&app, reversed.status("AUTHORIZED", reversed.kopecks())).await);
+    assert_ok(&deliver(&app, reversed.status("REVERSED", reversed.kopecks())).await);
+    assert_eq!(reversed.record().await.payment.status, PaymentStatus::Failed);
+    assert!(reversed.ledger().await.is_empty());
+
+    let pending = store().await.pending_payments(Utc::now() + chrono::TimeDelta::minutes(1), None, 1000).await.unwrap();
+    assert!(
+        pending.payments.iter().all(|p| p.id != rejected.payment.id && p.id != reversed.payment.id),
+        "failed payments leave the pending index"
+    );
+}
+
+#[tokio::test]
+async fn forged_unsigned_and_foreign_notifications_are_refused_and_change_nothing() {
+    let app = callback().await;
+    let g = given("0", "500.00").await;
+    let confirmed = g.status("CONFIRMED", g.kopecks());
+
+    let mut foreign = confirmed.clone();
+    foreign["TerminalKey"] = json!("SomeoneElsesTerminal");
+    let mut tampered = signed(confirmed.clone());
+    tampered["Amount"] = json!(g.kopecks() * 10);
+    let cases = [
+        ("forged", sign_with(confirmed.clone(), "not-our-password"), 401),
+        ("unsigned", confirmed.clone(), 401),
+        ("tampered after signing", tampered, 401),
+        ("another terminal", signed(foreign), 403),
+        ("signed, not a notification", signed(json!({"TerminalKey": env("TBANK_TERMINAL_KEY"), "Hello": 1})), 400),
+    ];
+    for (name, body, status) in cases {
+        let response = deliver_raw(&app, &body).await;
+        assert_eq!(response.status().as_u16(), status, "{name}");
+        assert_ne!(text(&response), "OK", "{name}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{name}");
+    }
+    let not_json = Event::new("POST", "/callbacks/tbank").request();
+    let mut not_json = not_json;
+    *not_json.body_mut() = Body::Text("OK, pay me".into());
+    assert_eq!(handle(&app, not_json).await.status().as_u16(), 400);
+    let mut huge = Event::new("POST", "/callbacks/tbank").request();
+    *huge.body_mut() = Body::Text(format!("{{\"Pad\":\"{}\"}}", "x".repeat(70_000)));
+    assert_eq!(handle(&app, huge).await.status().as_u16(), 413);
+
+    let record = g.record().await;
+    assert_eq!(record.payment.status, PaymentStatus::New);
+    assert_eq!(record.payment.card, None);
+    assert_eq!(g.balance().await, Money::ZERO);
+    assert!(g.ledger().await.is_empty());
+    assert_eq!(g.mails().await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_valid_notification_of_an_unknown_order_is_acknowledged() {
+    let app = callback().await;
+    let g = given("0", "1.00").await;
+    let mut unknown = g.status("CONFIRMED", 100);
+    unknown["OrderId"] = json!(PaymentId::random().as_str());
+    assert_ok(&deliver(&app, unknown).await);
+    let mut not_ours = g.status("CONFIRMED", 100);
+    not_ours["OrderId"] = json!("order-from-another-shop");
+    assert_ok(&deliver(&app, not_ours).await);
+    assert_eq!(g.balance().await, Money::ZERO);
+}
+
+/// A loopback HTTP server in front of the handler, standing where API Gateway would: the
+/// sandbox posts its notifications to it and reads our answer.
+fn serve_callback(app: Arc<Callback>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let url = format!("http://{}/callbacks/tbank", listener.local_addr().expect("an address"));
+    let runtime = tokio::runtime::Handle::current();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (app, runtime) = (Arc::clone(&app), runtime.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; length];
+                if reader.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let mut event = Event::new("POST", "/callbacks/tbank").json().clone();
+                event["body"] = Value::String(String::from_utf8_lossy(&body).into_owned());
+                let request = lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event");
+                let response = runtime.block_on(handle(&app, request));
+                let answer = text(&response);
+                let head = format!(
+                    "HTTP/1.1 {} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    response.status().as_u16(),
+                    answer.len()
+                );
+                let mut stream = reader.into_inner();
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(answer.as_bytes());
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_card_payment_at_the_sandbox_credits_the_account_and_mails_both_emails() {
+    let app = Arc::new(callback().await);
+    let notification_url = serve_callback(Arc::clone(&app));
+    let store = store().await;
+    let number = fresh_account_number();
+    store.import_account(&account(number, "-845.10", vec![]), Utc::now()).await.unwrap();
+    let now = Utc::now();
+    let mut payment = Payment {
+        id: PaymentId::random(),
+        account: number,
+        amount: m("845.10"),
+        email: fresh_email(),
+        caller: "vk:494075".into(),
+        readings_id: None,
+        status: PaymentStatus::New,
+        acquirer_payment_id: None,
+        payment_url: None,
+        refunded: Money::ZERO,
+        card: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store.create(&payment).await.unwrap();
+
+    // What the pay function does: Init with our payment id as OrderId, then record the answer.
+    let client = TbankClient::new(TbankSettings::from_env().expect("TBANK_* are set")).unwrap();
+    let settings =
+        InitSettings::new(notification_url, "http://127.0.0.1:5173/#/return", "http://127.0.0.1:5173/#/return");
+    let init = PaymentInit {
+        order_id: payment.id.as_str(),
+        account: number,
+        amount: payment.amount,
+        email: &payment.email,
+        now,
+    }
+    .build(&settings)
+    .unwrap();
+    let answer = client.init(&init).await.expect("the sandbox answers Init");
+    store.record_init(&payment.id, answer.payment_id.as_str(), &answer.payment_url, Utc::now()).await.unwrap();
+    payment.acquirer_payment_id = Some(answer.payment_id.to_string());
+    let g = Given { account: number, payment, acquirer_id: answer.payment_id.as_str().parse().unwrap() };
+
+    // The customer pays on the form; the sandbox posts AUTHORIZED, CONFIRMED, then RECEIPT.
+    let sandbox = env("TBANK_API_URL").trim_end_matches('/').trim_end_matches("/v2").to_owned();
+    let http = reqwest::Client::new();
+    let paid: Value = http
+        .post(format!("{sandbox}/sandbox/pay/{}", answer.payment_id))
+        .json(&json!({"pan": "2201382000000013"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(paid["Status"], "CONFIRMED", "{paid}");
+
+    let mut delivered = Vec::new();
+    for _ in 0..100 {
+        let state: Value = http
+            .get(format!("{sandbox}/sandbox/payments/{}", answer.payment_id))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        delivered = state["Notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["delivered"] == true)
+            .map(|n| n["status"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        if delivered.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivered, ["AUTHORIZED", "CONFIRMED", "RECEIPT"], "each answered OK on its first delivery");
+    assert_eq!(g.balance().await, Money::ZERO, "the debt is paid");
+    assert_eq!(g.ledger().await.len(), 1);
+    let record = g.record().await;
+    assert_eq!(record.payment.status, PaymentStatus::Paid);
+    assert_eq!(record.payment.card.map(|c| c.brand), Some("Мир".to_owned()));
+    assert_eq!(g.mails().await, (1, 1));
+}
