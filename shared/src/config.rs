@@ -31,9 +31,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 
     pub fn string(&self, name: &'static str) -> Result<String, ConfigError> {
-        (self.lookup)(name)
-            .filter(|v| !v.trim().is_empty())
-            .ok_or(ConfigError::Missing(name))
+        (self.lookup)(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
     }
 
     pub fn string_or(&self, name: &'static str, default: &str) -> String {
@@ -45,9 +43,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         T::Err: std::fmt::Display,
     {
         let raw = self.string(name)?;
-        raw.trim()
-            .parse()
-            .map_err(|e: T::Err| ConfigError::Malformed { name, why: e.to_string() })
+        raw.trim().parse().map_err(|e: T::Err| ConfigError::Malformed { name, why: e.to_string() })
     }
 
     pub fn parse_or<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>

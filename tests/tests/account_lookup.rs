@@ -19,11 +19,7 @@ async fn imported(balance: &str) -> energosbyt::domain::AccountNumber {
                                       "T2": {"value": 7410, "date": "2026-10-20"}}})),
         meter(json!({"id": "AMR-1", "zoneSet": "single", "automatic": true})),
     ];
-    store()
-        .await
-        .import_account(&account(number, balance, meters), fixed_now())
-        .await
-        .unwrap();
+    store().await.import_account(&account(number, balance, meters), fixed_now()).await.unwrap();
     number
 }
 
@@ -179,9 +175,8 @@ async fn cors_preflight_and_headers_follow_the_allowed_origins() {
     assert!(response.headers().get("access-control-allow-origin").is_none());
 
     let number = imported("-1").await;
-    let get = Event::new("GET", &format!("/accounts/{number}"))
-        .header("origin", allowed)
-        .vk(&vk_launch(user(), fixed_now()));
+    let get =
+        Event::new("GET", &format!("/accounts/{number}")).header("origin", allowed).vk(&vk_launch(user(), fixed_now()));
     let response = handle(&app, get.request()).await;
     assert_eq!(response.headers()["access-control-allow-origin"], allowed);
     // Errors carry CORS headers too, or the mini app could not read the problem's title.
@@ -193,10 +188,7 @@ async fn cors_preflight_and_headers_follow_the_allowed_origins() {
 
 #[tokio::test]
 async fn a_store_outage_is_503_problem_not_a_bare_error() {
-    let config = aws_config::from_env()
-        .endpoint_url("http://127.0.0.1:9")
-        .load()
-        .await;
+    let config = aws_config::from_env().endpoint_url("http://127.0.0.1:9").load().await;
     let client = aws_sdk_dynamodb::Client::new(&config);
     let app = App { store: energosbyt::store::DynamoStore::new(client, "nowhere"), edge: edge() };
     let request = Event::new("GET", "/accounts/1000000001").vk(&vk_launch(user(), fixed_now()));

@@ -77,12 +77,7 @@ mod tests {
     use super::*;
 
     fn addr(town: &str, street: Option<&str>, house: &str, flat: Option<&str>) -> Address {
-        Address {
-            town: town.into(),
-            street: street.map(Into::into),
-            house: house.into(),
-            flat: flat.map(Into::into),
-        }
+        Address { town: town.into(), street: street.map(Into::into), house: house.into(), flat: flat.map(Into::into) }
     }
 
     #[test]

@@ -19,11 +19,15 @@ pub enum AcquirerEvent {
     InProgress,
     Authorized,
     /// Money captured, for `amount`.
-    Confirmed { amount: Money },
+    Confirmed {
+        amount: Money,
+    },
     /// Declined, 3-D Secure failed, cancelled before capture, expired.
     Failed,
     /// Money given back; `remaining` is what the payment still holds (0 when all went back).
-    Refunded { remaining: Money },
+    Refunded {
+        remaining: Money,
+    },
 }
 
 /// What applying an event means. Money moves only in `Credit` and `Refund`.
@@ -55,9 +59,7 @@ pub fn apply(status: PaymentStatus, amount: Money, refunded: Money, event: Acqui
             _ => Transition::Unchanged,
         },
         AcquirerEvent::Confirmed { amount: reported } => match status {
-            S::New | S::Authorized if reported != amount => {
-                Transition::AmountMismatch { expected: amount, reported }
-            }
+            S::New | S::Authorized if reported != amount => Transition::AmountMismatch { expected: amount, reported },
             S::New | S::Authorized => Transition::Credit { amount },
             // A capture after a failure would be money we never credited: never ignore it.
             S::Failed => Transition::Anomaly("confirmed after failure"),
@@ -118,7 +120,10 @@ mod tests {
             apply(S::Authorized, m("1520.37"), ZERO, AcquirerEvent::Confirmed { amount: m("1520.36") }),
             Transition::AmountMismatch { expected: m("1520.37"), reported: m("1520.36") }
         );
-        assert!(matches!(apply(S::Failed, m("1"), ZERO, AcquirerEvent::Confirmed { amount: m("1") }), Transition::Anomaly(_)));
+        assert!(matches!(
+            apply(S::Failed, m("1"), ZERO, AcquirerEvent::Confirmed { amount: m("1") }),
+            Transition::Anomaly(_)
+        ));
     }
 
     #[test]
@@ -132,7 +137,10 @@ mod tests {
     fn refunds_take_only_the_new_part_off_the_balance() {
         // 1000 paid; 300 given back (700 remain), then all of it.
         let partial = apply(S::Paid, m("1000"), ZERO, AcquirerEvent::Refunded { remaining: m("700") });
-        assert_eq!(partial, Transition::Refund { amount: m("300"), total_refunded: m("300"), status: S::PartiallyRefunded });
+        assert_eq!(
+            partial,
+            Transition::Refund { amount: m("300"), total_refunded: m("300"), status: S::PartiallyRefunded }
+        );
         let again = apply(S::PartiallyRefunded, m("1000"), m("300"), AcquirerEvent::Refunded { remaining: m("700") });
         assert_eq!(again, Transition::Unchanged, "the same refund twice");
         let full = apply(S::PartiallyRefunded, m("1000"), m("300"), AcquirerEvent::Refunded { remaining: ZERO });
@@ -143,8 +151,17 @@ mod tests {
 
     #[test]
     fn a_reversal_before_capture_is_a_failure_and_a_refund_of_nothing_an_anomaly() {
-        assert_eq!(apply(S::Authorized, m("10"), ZERO, AcquirerEvent::Refunded { remaining: ZERO }), Transition::Progress(S::Failed));
-        assert!(matches!(apply(S::Failed, m("10"), ZERO, AcquirerEvent::Refunded { remaining: ZERO }), Transition::Anomaly(_)));
-        assert!(matches!(apply(S::Paid, m("10"), ZERO, AcquirerEvent::Refunded { remaining: m("11") }), Transition::Anomaly(_)));
+        assert_eq!(
+            apply(S::Authorized, m("10"), ZERO, AcquirerEvent::Refunded { remaining: ZERO }),
+            Transition::Progress(S::Failed)
+        );
+        assert!(matches!(
+            apply(S::Failed, m("10"), ZERO, AcquirerEvent::Refunded { remaining: ZERO }),
+            Transition::Anomaly(_)
+        ));
+        assert!(matches!(
+            apply(S::Paid, m("10"), ZERO, AcquirerEvent::Refunded { remaining: m("11") }),
+            Transition::Anomaly(_)
+        ));
     }
 }

@@ -25,12 +25,7 @@ pub struct SubmittedValues(Vec<(String, Value)>);
 
 impl From<BTreeMap<Zone, u64>> for SubmittedValues {
     fn from(values: BTreeMap<Zone, u64>) -> Self {
-        Self(
-            values
-                .into_iter()
-                .map(|(zone, kwh)| (zone.as_str().to_owned(), Value::from(kwh)))
-                .collect(),
-        )
+        Self(values.into_iter().map(|(zone, kwh)| (zone.as_str().to_owned(), Value::from(kwh))).collect())
     }
 }
 
@@ -75,10 +70,7 @@ pub struct Submission {
 
 impl Submission {
     pub fn new(values: BTreeMap<Zone, u64>, confirm_rollover: bool) -> Self {
-        Self {
-            values: values.into(),
-            confirm_rollover,
-        }
+        Self { values: values.into(), confirm_rollover }
     }
 }
 
@@ -91,9 +83,7 @@ pub struct ReadingsLimits {
 
 impl Default for ReadingsLimits {
     fn default() -> Self {
-        Self {
-            max_kwh_per_month: 10_000,
-        }
+        Self { max_kwh_per_month: 10_000 }
     }
 }
 
@@ -117,12 +107,7 @@ pub struct ZoneLabel {
 
 impl fmt::Display for ZoneLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} ({})",
-            self.zone.as_str(),
-            self.zone_set.zone_name(self.zone)
-        )
+        write!(f, "{} ({})", self.zone.as_str(), self.zone_set.zone_name(self.zone))
     }
 }
 
@@ -139,10 +124,7 @@ pub enum ReadingsError {
     #[error("Показание {zone} указано дважды")]
     DuplicateZone { zone: ZoneLabel },
     #[error("Не хватает показаний: {}. Нужны показания: {}", label_list(missing, *expected), zone_list(*expected))]
-    MissingZones {
-        missing: Vec<Zone>,
-        expected: ZoneSet,
-    },
+    MissingZones { missing: Vec<Zone>, expected: ZoneSet },
     #[error("Показание {zone} нужно ввести числом")]
     ValueIsText { zone: ZoneLabel },
     #[error("Показание {zone} должно быть числом")]
@@ -160,31 +142,17 @@ pub enum ReadingsError {
     #[error("Показание {zone} совпадает с последним принятым ({last}): расхода нет")]
     SameAsLast { zone: ZoneLabel, last: u64 },
     #[error("Показание {zone} ({given}) меньше последнего принятого ({last})")]
-    LowerThanLast {
-        zone: ZoneLabel,
-        last: u64,
-        given: u64,
-    },
+    LowerThanLast { zone: ZoneLabel, last: u64, given: u64 },
     #[error(
         "Показание {zone} ({given}) меньше последнего принятого ({last}). Если счётчик дошёл до \
          предела в {digits} цифр и начал счёт с нуля, подтвердите это"
     )]
-    RolloverNotConfirmed {
-        zone: ZoneLabel,
-        last: u64,
-        given: u64,
-        digits: u8,
-    },
+    RolloverNotConfirmed { zone: ZoneLabel, last: u64, given: u64, digits: u8 },
     #[error(
         "Расход по зоне {zone} — {consumption} кВт·ч — больше правдоподобного ({limit} кВт·ч за \
          {months} мес.): проверьте показание"
     )]
-    ImplausibleJump {
-        zone: ZoneLabel,
-        consumption: u64,
-        limit: u64,
-        months: u32,
-    },
+    ImplausibleJump { zone: ZoneLabel, consumption: u64, limit: u64, months: u32 },
 }
 
 fn ru_date(date: NaiveDate) -> String {
@@ -199,11 +167,7 @@ fn never_reason(reason: NeverOpen) -> &'static str {
 }
 
 fn label_list(zones: &[Zone], zone_set: ZoneSet) -> String {
-    zones
-        .iter()
-        .map(|&zone| ZoneLabel { zone, zone_set }.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+    zones.iter().map(|&zone| ZoneLabel { zone, zone_set }.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 fn zone_list(zone_set: ZoneSet) -> String {
@@ -228,15 +192,9 @@ pub fn validate(
         rollover: false,
     };
     for (zone, value) in given {
-        let label = ZoneLabel {
-            zone,
-            zone_set: meter.zone_set,
-        };
+        let label = ZoneLabel { zone, zone_set: meter.zone_set };
         let kwh = whole_kwh(label, value, capacity)?;
-        let last = meter
-            .last_readings
-            .get(&zone)
-            .ok_or(ReadingsError::NoPreviousReading { zone: label })?;
+        let last = meter.last_readings.get(&zone).ok_or(ReadingsError::NoPreviousReading { zone: label })?;
         let usage = usage_since(label, last.value, kwh, capacity, raw.confirm_rollover)?;
         check_jump(label, usage.kwh, months_between(last.date, today), limits)?;
         accepted.values.insert(zone, kwh);
@@ -257,50 +215,28 @@ fn check_window(meter: &Meter, now: DateTime<Utc>) -> Result<(), ReadingsError> 
 
 /// Exactly one value for each of the meter's zones, named exactly `T1`/`T2`/`T3`; returns them in
 /// zone order.
-fn check_zones(
-    zone_set: ZoneSet,
-    values: &SubmittedValues,
-) -> Result<Vec<(Zone, &Value)>, ReadingsError> {
+fn check_zones(zone_set: ZoneSet, values: &SubmittedValues) -> Result<Vec<(Zone, &Value)>, ReadingsError> {
     let mut given: BTreeMap<Zone, &Value> = BTreeMap::new();
     for (name, value) in &values.0 {
-        let zone = Zone::from_str(name).map_err(|()| ReadingsError::UnknownZone {
-            name: name.chars().take(20).collect(),
-            expected: zone_set,
-        })?;
+        let zone = Zone::from_str(name)
+            .map_err(|()| ReadingsError::UnknownZone { name: name.chars().take(20).collect(), expected: zone_set })?;
         if !zone_set.has(zone) {
-            return Err(ReadingsError::ZoneNotOnMeter {
-                zone,
-                expected: zone_set,
-            });
+            return Err(ReadingsError::ZoneNotOnMeter { zone, expected: zone_set });
         }
         if given.insert(zone, value).is_some() {
-            return Err(ReadingsError::DuplicateZone {
-                zone: ZoneLabel { zone, zone_set },
-            });
+            return Err(ReadingsError::DuplicateZone { zone: ZoneLabel { zone, zone_set } });
         }
     }
-    let missing: Vec<Zone> = zone_set
-        .zones()
-        .iter()
-        .copied()
-        .filter(|z| !given.contains_key(z))
-        .collect();
+    let missing: Vec<Zone> = zone_set.zones().iter().copied().filter(|z| !given.contains_key(z)).collect();
     if !missing.is_empty() {
-        return Err(ReadingsError::MissingZones {
-            missing,
-            expected: zone_set,
-        });
+        return Err(ReadingsError::MissingZones { missing, expected: zone_set });
     }
     Ok(given.into_iter().collect())
 }
 
 /// A reading is a whole, non-negative number of kWh that fits the register. A JSON number with a
 /// zero fraction (`12500.0`) is whole; text, even of digits, is not a number.
-fn whole_kwh(
-    zone: ZoneLabel,
-    value: &Value,
-    capacity: Option<(u64, u8)>,
-) -> Result<u64, ReadingsError> {
+fn whole_kwh(zone: ZoneLabel, value: &Value, capacity: Option<(u64, u8)>) -> Result<u64, ReadingsError> {
     let kwh = match value {
         Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
             (Some(kwh), _, _) => kwh,
@@ -311,10 +247,7 @@ fn whole_kwh(
             }
             (None, None, Some(f)) if f <= MAX_READING_KWH as f64 => f as u64,
             _ => {
-                return Err(ReadingsError::TooLarge {
-                    zone,
-                    max: MAX_READING_KWH,
-                });
+                return Err(ReadingsError::TooLarge { zone, max: MAX_READING_KWH });
             }
         },
         Value::String(_) => return Err(ReadingsError::ValueIsText { zone }),
@@ -323,10 +256,7 @@ fn whole_kwh(
         }
     };
     if kwh > MAX_READING_KWH {
-        return Err(ReadingsError::TooLarge {
-            zone,
-            max: MAX_READING_KWH,
-        });
+        return Err(ReadingsError::TooLarge { zone, max: MAX_READING_KWH });
     }
     if let Some((_, digits)) = capacity.filter(|(capacity, _)| kwh >= *capacity) {
         return Err(ReadingsError::MoreDigitsThanRegister { zone, digits });
@@ -338,10 +268,7 @@ fn whole_kwh(
 /// sensible.
 fn register_capacity(digits: Option<u8>) -> Option<(u64, u8)> {
     let digits = digits?;
-    10u64
-        .checked_pow(u32::from(digits))
-        .filter(|_| digits > 0)
-        .map(|capacity| (capacity, digits))
+    10u64.checked_pow(u32::from(digits)).filter(|_| digits > 0).map(|capacity| (capacity, digits))
 }
 
 /// kWh used by a zone since its last accepted reading.
@@ -360,50 +287,27 @@ fn usage_since(
     confirmed: bool,
 ) -> Result<Usage, ReadingsError> {
     if given > last {
-        return Ok(Usage {
-            kwh: given - last,
-            rollover: false,
-        });
+        return Ok(Usage { kwh: given - last, rollover: false });
     }
     if given == last {
         return Err(ReadingsError::SameAsLast { zone, last });
     }
     match capacity {
         // A stored reading that does not fit the register cannot have rolled over.
-        Some((capacity, _)) if last >= capacity => {
-            Err(ReadingsError::LowerThanLast { zone, last, given })
-        }
-        Some((_, digits)) if !confirmed => Err(ReadingsError::RolloverNotConfirmed {
-            zone,
-            last,
-            given,
-            digits,
-        }),
+        Some((capacity, _)) if last >= capacity => Err(ReadingsError::LowerThanLast { zone, last, given }),
+        Some((_, digits)) if !confirmed => Err(ReadingsError::RolloverNotConfirmed { zone, last, given, digits }),
         // `given < capacity` was checked with the value, `last < capacity` just above.
-        Some((capacity, _)) => Ok(Usage {
-            kwh: given + (capacity - last),
-            rollover: true,
-        }),
+        Some((capacity, _)) => Ok(Usage { kwh: given + (capacity - last), rollover: true }),
         None => Err(ReadingsError::LowerThanLast { zone, last, given }),
     }
 }
 
 /// Usage above the monthly limit, times the months since the last reading, is refused: readings
 /// missed for a few months legitimately add up, a slipped digit does not.
-fn check_jump(
-    zone: ZoneLabel,
-    consumption: u64,
-    months: u32,
-    limits: &ReadingsLimits,
-) -> Result<(), ReadingsError> {
+fn check_jump(zone: ZoneLabel, consumption: u64, months: u32, limits: &ReadingsLimits) -> Result<(), ReadingsError> {
     let limit = limits.max_kwh_per_month.saturating_mul(u64::from(months));
     if consumption > limit {
-        return Err(ReadingsError::ImplausibleJump {
-            zone,
-            consumption,
-            limit,
-            months,
-        });
+        return Err(ReadingsError::ImplausibleJump { zone, consumption, limit, months });
     }
     Ok(())
 }
@@ -411,9 +315,7 @@ fn check_jump(
 /// Calendar months from the last reading's month to today's, at least one.
 fn months_between(last: NaiveDate, today: NaiveDate) -> u32 {
     let index = |d: NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month0());
-    u32::try_from(index(today) - index(last))
-        .unwrap_or(0)
-        .max(1)
+    u32::try_from(index(today) - index(last)).unwrap_or(0).max(1)
 }
 
 /// The month a submission made at `now` is billed in: its Moscow calendar month.
@@ -439,10 +341,7 @@ impl YearMonth {
     }
 
     pub fn of(date: NaiveDate) -> Self {
-        Self {
-            year: date.year(),
-            month: date.month(),
-        }
+        Self { year: date.year(), month: date.month() }
     }
 
     pub fn year(&self) -> i32 {
@@ -519,18 +418,7 @@ mod tests {
             automatic: false,
             faulty: false,
             window: None,
-            last_readings: last
-                .iter()
-                .map(|&(z, value)| {
-                    (
-                        z,
-                        Reading {
-                            value,
-                            date: date(2026, 10, 20),
-                        },
-                    )
-                })
-                .collect(),
+            last_readings: last.iter().map(|&(z, value)| (z, Reading { value, date: date(2026, 10, 20) })).collect(),
         }
     }
 
@@ -539,34 +427,22 @@ mod tests {
     }
 
     fn five_digit(last: u64) -> Meter {
-        Meter {
-            digits: Some(5),
-            ..single(last)
-        }
+        Meter { digits: Some(5), ..single(last) }
     }
 
     fn submission(values: Value, confirm_rollover: bool) -> Submission {
-        serde_json::from_value(json!({"values": values, "confirmRollover": confirm_rollover}))
-            .unwrap()
+        serde_json::from_value(json!({"values": values, "confirmRollover": confirm_rollover})).unwrap()
     }
 
     fn check(meter: &Meter, values: Value) -> Result<AcceptedReadings, ReadingsError> {
-        validate(
-            meter,
-            &submission(values, false),
-            &ReadingsLimits::default(),
-            now(),
-        )
+        validate(meter, &submission(values, false), &ReadingsLimits::default(), now())
     }
 
     fn label(zone_set: ZoneSet, zone: Zone) -> ZoneLabel {
         ZoneLabel { zone, zone_set }
     }
 
-    const T1_SINGLE: ZoneLabel = ZoneLabel {
-        zone: Zone::T1,
-        zone_set: ZoneSet::Single,
-    };
+    const T1_SINGLE: ZoneLabel = ZoneLabel { zone: Zone::T1, zone_set: ZoneSet::Single };
 
     // --- the happy path -------------------------------------------------------------------------
 
@@ -588,15 +464,9 @@ mod tests {
     #[test]
     fn given_typed_values_when_submitted_then_they_are_checked_like_json_ones() {
         let m = meter(ZoneSet::TwoZone, &[(Zone::T1, 12_000), (Zone::T2, 6_500)]);
-        let raw = Submission::new(
-            BTreeMap::from([(Zone::T2, 6_501), (Zone::T1, 12_001)]),
-            false,
-        );
+        let raw = Submission::new(BTreeMap::from([(Zone::T2, 6_501), (Zone::T1, 12_001)]), false);
         let accepted = validate(&m, &raw, &ReadingsLimits::default(), now()).unwrap();
-        assert_eq!(
-            accepted.consumption,
-            BTreeMap::from([(Zone::T1, 1), (Zone::T2, 1)])
-        );
+        assert_eq!(accepted.consumption, BTreeMap::from([(Zone::T1, 1), (Zone::T2, 1)]));
         let raw = Submission::new(BTreeMap::from([(Zone::T1, 12_000)]), false);
         assert!(matches!(
             validate(&m, &raw, &ReadingsLimits::default(), now()),
@@ -609,53 +479,24 @@ mod tests {
     #[test]
     fn given_2359_moscow_on_the_14th_when_submitting_then_the_window_opens_at_the_next_minute() {
         let m = single(100);
-        let at = |t| {
-            validate(
-                &m,
-                &submission(json!({"T1": 150}), false),
-                &ReadingsLimits::default(),
-                t,
-            )
-        };
+        let at = |t| validate(&m, &submission(json!({"T1": 150}), false), &ReadingsLimits::default(), t);
         // 14th 20:59 UTC is 23:59 in Moscow: closed, the window is the 15th–26th.
         assert_eq!(
             at(utc(2026, 11, 14, 20, 59)),
-            Err(ReadingsError::WindowClosed {
-                from: date(2026, 11, 15),
-                to: date(2026, 11, 26)
-            })
+            Err(ReadingsError::WindowClosed { from: date(2026, 11, 15), to: date(2026, 11, 26) })
         );
         // 14th 21:00 UTC is already the 15th in Moscow.
-        assert_eq!(
-            at(utc(2026, 11, 14, 21, 0)).unwrap().consumption[&Zone::T1],
-            50
-        );
+        assert_eq!(at(utc(2026, 11, 14, 21, 0)).unwrap().consumption[&Zone::T1], 50);
     }
 
     #[test]
     fn given_the_end_of_the_26th_in_moscow_when_submitting_then_the_next_window_is_next_month() {
         let m = single(100);
-        let at = |t| {
-            validate(
-                &m,
-                &submission(json!({"T1": 150}), false),
-                &ReadingsLimits::default(),
-                t,
-            )
-        };
+        let at = |t| validate(&m, &submission(json!({"T1": 150}), false), &ReadingsLimits::default(), t);
         assert!(at(utc(2026, 11, 26, 20, 59)).is_ok());
         let closed = at(utc(2026, 11, 26, 21, 0)).unwrap_err();
-        assert_eq!(
-            closed,
-            ReadingsError::WindowClosed {
-                from: date(2026, 12, 15),
-                to: date(2026, 12, 26)
-            }
-        );
-        assert_eq!(
-            closed.to_string(),
-            "Показания принимаются с 15.12.2026 по 26.12.2026 по московскому времени"
-        );
+        assert_eq!(closed, ReadingsError::WindowClosed { from: date(2026, 12, 15), to: date(2026, 12, 26) });
+        assert_eq!(closed.to_string(), "Показания принимаются с 15.12.2026 по 26.12.2026 по московскому времени");
     }
 
     #[test]
@@ -671,127 +512,63 @@ mod tests {
 
     #[test]
     fn given_an_automatic_or_faulty_meter_when_submitting_then_readings_are_never_accepted() {
-        let automatic = Meter {
-            automatic: true,
-            ..single(100)
-        };
+        let automatic = Meter { automatic: true, ..single(100) };
         let err = check(&automatic, json!({"T1": 150})).unwrap_err();
-        assert_eq!(
-            err,
-            ReadingsError::NeverAccepted {
-                reason: NeverOpen::AutomaticMetering
-            }
-        );
+        assert_eq!(err, ReadingsError::NeverAccepted { reason: NeverOpen::AutomaticMetering });
         assert!(err.to_string().contains("автоматического учёта"), "{err}");
-        let faulty = Meter {
-            faulty: true,
-            ..single(100)
-        };
+        let faulty = Meter { faulty: true, ..single(100) };
         let err = check(&faulty, json!({"T1": 150})).unwrap_err();
-        assert_eq!(
-            err,
-            ReadingsError::NeverAccepted {
-                reason: NeverOpen::Faulty
-            }
-        );
+        assert_eq!(err, ReadingsError::NeverAccepted { reason: NeverOpen::Faulty });
         assert!(err.to_string().contains("неисправный"), "{err}");
     }
 
     // --- zones -----------------------------------------------------------------------------------
 
     #[test]
-    fn given_zone_names_that_are_not_exactly_t1_t2_t3_when_submitting_then_each_is_refused_by_name()
-    {
+    fn given_zone_names_that_are_not_exactly_t1_t2_t3_when_submitting_then_each_is_refused_by_name() {
         let m = meter(ZoneSet::TwoZone, &[(Zone::T1, 12_000), (Zone::T2, 6_500)]);
         for name in ["T4", "t1", "day", "", " T1"] {
             let err = check(&m, json!({name: 12_500, "T2": 6_800})).unwrap_err();
-            assert_eq!(
-                err,
-                ReadingsError::UnknownZone {
-                    name: name.into(),
-                    expected: ZoneSet::TwoZone
-                },
-                "{name:?}"
-            );
+            assert_eq!(err, ReadingsError::UnknownZone { name: name.into(), expected: ZoneSet::TwoZone }, "{name:?}");
         }
         let err = check(&m, json!({"day": 12_500, "T2": 6_800})).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "«day» — не зона счётчика. Нужны показания: T1 (день), T2 (ночь)"
-        );
+        assert_eq!(err.to_string(), "«day» — не зона счётчика. Нужны показания: T1 (день), T2 (ночь)");
     }
 
     #[test]
     fn given_a_very_long_unknown_name_when_refused_then_the_message_quotes_only_its_start() {
         let name = "Т".repeat(500);
         let err = check(&single(100), json!({name: 1})).unwrap_err();
-        assert!(
-            matches!(&err, ReadingsError::UnknownZone { name, .. } if name.chars().count() == 20)
-        );
+        assert!(matches!(&err, ReadingsError::UnknownZone { name, .. } if name.chars().count() == 20));
     }
 
     #[test]
-    fn given_a_single_rate_meter_when_a_night_value_is_added_then_it_is_refused_naming_the_one_zone()
-     {
+    fn given_a_single_rate_meter_when_a_night_value_is_added_then_it_is_refused_naming_the_one_zone() {
         let err = check(&single(100), json!({"T1": 150, "T2": 10})).unwrap_err();
-        assert_eq!(
-            err,
-            ReadingsError::ZoneNotOnMeter {
-                zone: Zone::T2,
-                expected: ZoneSet::Single
-            }
-        );
-        assert_eq!(
-            err.to_string(),
-            "У этого счётчика нет зоны T2. Нужны показания: T1 (круглосуточно)"
-        );
+        assert_eq!(err, ReadingsError::ZoneNotOnMeter { zone: Zone::T2, expected: ZoneSet::Single });
+        assert_eq!(err.to_string(), "У этого счётчика нет зоны T2. Нужны показания: T1 (круглосуточно)");
     }
 
     #[test]
     fn given_a_two_zone_meter_when_a_half_peak_t3_is_sent_then_it_is_refused() {
         let m = meter(ZoneSet::TwoZone, &[(Zone::T1, 12_000), (Zone::T2, 6_500)]);
         let err = check(&m, json!({"T1": 12_500, "T3": 6_800})).unwrap_err();
-        assert_eq!(
-            err,
-            ReadingsError::ZoneNotOnMeter {
-                zone: Zone::T3,
-                expected: ZoneSet::TwoZone
-            }
-        );
+        assert_eq!(err, ReadingsError::ZoneNotOnMeter { zone: Zone::T3, expected: ZoneSet::TwoZone });
     }
 
     #[test]
-    fn given_a_three_zone_meter_when_half_peak_is_missing_then_t3_is_named_half_peak_and_t2_night()
-    {
-        let m = meter(
-            ZoneSet::ThreeZone,
-            &[(Zone::T1, 5_000), (Zone::T2, 3_000), (Zone::T3, 4_000)],
-        );
+    fn given_a_three_zone_meter_when_half_peak_is_missing_then_t3_is_named_half_peak_and_t2_night() {
+        let m = meter(ZoneSet::ThreeZone, &[(Zone::T1, 5_000), (Zone::T2, 3_000), (Zone::T3, 4_000)]);
         let err = check(&m, json!({"T1": 5_100, "T2": 3_100})).unwrap_err();
-        assert_eq!(
-            err,
-            ReadingsError::MissingZones {
-                missing: vec![Zone::T3],
-                expected: ZoneSet::ThreeZone
-            }
-        );
+        assert_eq!(err, ReadingsError::MissingZones { missing: vec![Zone::T3], expected: ZoneSet::ThreeZone });
         assert_eq!(
             err.to_string(),
             "Не хватает показаний: T3 (полупик). Нужны показания: T1 (пик), T2 (ночь), T3 (полупик)"
         );
         // A value error on T2 of a three-zone meter speaks of the night zone.
         let err = check(&m, json!({"T1": 5_100, "T2": 3_000, "T3": 4_100})).unwrap_err();
-        assert_eq!(
-            err,
-            ReadingsError::SameAsLast {
-                zone: label(ZoneSet::ThreeZone, Zone::T2),
-                last: 3_000
-            }
-        );
-        assert!(
-            err.to_string().starts_with("Показание T2 (ночь) совпадает"),
-            "{err}"
-        );
+        assert_eq!(err, ReadingsError::SameAsLast { zone: label(ZoneSet::ThreeZone, Zone::T2), last: 3_000 });
+        assert!(err.to_string().starts_with("Показание T2 (ночь) совпадает"), "{err}");
     }
 
     #[test]
@@ -799,17 +576,13 @@ mod tests {
         let m = meter(ZoneSet::TwoZone, &[(Zone::T1, 12_000), (Zone::T2, 6_500)]);
         assert_eq!(
             check(&m, json!({})),
-            Err(ReadingsError::MissingZones {
-                missing: vec![Zone::T1, Zone::T2],
-                expected: ZoneSet::TwoZone
-            })
+            Err(ReadingsError::MissingZones { missing: vec![Zone::T1, Zone::T2], expected: ZoneSet::TwoZone })
         );
     }
 
     #[test]
     fn given_a_zone_sent_twice_in_the_json_when_submitting_then_it_is_refused_not_overwritten() {
-        let raw: Submission =
-            serde_json::from_str(r#"{"values": {"T1": 150, "T1": 160}}"#).unwrap();
+        let raw: Submission = serde_json::from_str(r#"{"values": {"T1": 150, "T1": 160}}"#).unwrap();
         assert!(!raw.confirm_rollover);
         let err = validate(&single(100), &raw, &ReadingsLimits::default(), now()).unwrap_err();
         assert_eq!(err, ReadingsError::DuplicateZone { zone: T1_SINGLE });
@@ -833,104 +606,40 @@ mod tests {
             (json!(-5), ReadingsError::Negative { zone: T1_SINGLE }),
             (json!(-0.5), ReadingsError::Negative { zone: T1_SINGLE }),
             (json!("150"), ReadingsError::ValueIsText { zone: T1_SINGLE }),
-            (
-                json!("сто пятьдесят"),
-                ReadingsError::ValueIsText { zone: T1_SINGLE },
-            ),
-            (
-                json!(null),
-                ReadingsError::ValueNotANumber { zone: T1_SINGLE },
-            ),
-            (
-                json!(true),
-                ReadingsError::ValueNotANumber { zone: T1_SINGLE },
-            ),
-            (
-                json!([150]),
-                ReadingsError::ValueNotANumber { zone: T1_SINGLE },
-            ),
-            (
-                json!({"value": 150}),
-                ReadingsError::ValueNotANumber { zone: T1_SINGLE },
-            ),
-            (
-                json!(1_000_000_001u64),
-                ReadingsError::TooLarge {
-                    zone: T1_SINGLE,
-                    max: 1_000_000_000,
-                },
-            ),
-            (
-                json!(u64::MAX),
-                ReadingsError::TooLarge {
-                    zone: T1_SINGLE,
-                    max: 1_000_000_000,
-                },
-            ),
-            (
-                json!(1e20),
-                ReadingsError::TooLarge {
-                    zone: T1_SINGLE,
-                    max: 1_000_000_000,
-                },
-            ),
+            (json!("сто пятьдесят"), ReadingsError::ValueIsText { zone: T1_SINGLE }),
+            (json!(null), ReadingsError::ValueNotANumber { zone: T1_SINGLE }),
+            (json!(true), ReadingsError::ValueNotANumber { zone: T1_SINGLE }),
+            (json!([150]), ReadingsError::ValueNotANumber { zone: T1_SINGLE }),
+            (json!({"value": 150}), ReadingsError::ValueNotANumber { zone: T1_SINGLE }),
+            (json!(1_000_000_001u64), ReadingsError::TooLarge { zone: T1_SINGLE, max: 1_000_000_000 }),
+            (json!(u64::MAX), ReadingsError::TooLarge { zone: T1_SINGLE, max: 1_000_000_000 }),
+            (json!(1e20), ReadingsError::TooLarge { zone: T1_SINGLE, max: 1_000_000_000 }),
         ];
         for (value, expected) in cases {
-            assert_eq!(
-                check(&m, json!({"T1": value.clone()})),
-                Err(expected),
-                "{value}"
-            );
+            assert_eq!(check(&m, json!({"T1": value.clone()})), Err(expected), "{value}");
         }
         // Beyond u64: serde_json reads it as a float, still a too-large reading, not a panic.
-        let raw: Submission =
-            serde_json::from_str(r#"{"values": {"T1": 18446744073709551616}}"#).unwrap();
-        assert!(matches!(
-            validate(&m, &raw, &ReadingsLimits::default(), now()),
-            Err(ReadingsError::TooLarge { .. })
-        ));
+        let raw: Submission = serde_json::from_str(r#"{"values": {"T1": 18446744073709551616}}"#).unwrap();
+        assert!(matches!(validate(&m, &raw, &ReadingsLimits::default(), now()), Err(ReadingsError::TooLarge { .. })));
     }
 
     #[test]
     fn given_a_whole_number_written_with_a_zero_fraction_when_submitting_then_it_is_accepted() {
-        assert_eq!(
-            check(&single(100), json!({"T1": 150.0})).unwrap().values[&Zone::T1],
-            150
-        );
+        assert_eq!(check(&single(100), json!({"T1": 150.0})).unwrap().values[&Zone::T1], 150);
     }
 
     #[test]
-    fn given_the_largest_plausible_register_value_when_submitting_then_it_is_accepted_and_one_more_is_not()
-     {
+    fn given_the_largest_plausible_register_value_when_submitting_then_it_is_accepted_and_one_more_is_not() {
         let m = single(999_999_500);
-        assert_eq!(
-            check(&m, json!({"T1": 1_000_000_000u64}))
-                .unwrap()
-                .consumption[&Zone::T1],
-            500
-        );
-        assert!(matches!(
-            check(&m, json!({"T1": 1_000_000_001u64})),
-            Err(ReadingsError::TooLarge { .. })
-        ));
+        assert_eq!(check(&m, json!({"T1": 1_000_000_000u64})).unwrap().consumption[&Zone::T1], 500);
+        assert!(matches!(check(&m, json!({"T1": 1_000_000_001u64})), Err(ReadingsError::TooLarge { .. })));
     }
 
     #[test]
     fn given_a_five_digit_register_when_a_six_digit_value_is_sent_then_it_is_refused() {
         let err = check(&five_digit(99_000), json!({"T1": 100_000})).unwrap_err();
-        assert_eq!(
-            err,
-            ReadingsError::MoreDigitsThanRegister {
-                zone: T1_SINGLE,
-                digits: 5
-            }
-        );
-        assert_eq!(
-            check(&five_digit(99_000), json!({"T1": 99_999}))
-                .unwrap()
-                .consumption[&Zone::T1],
-            999
-        );
+        assert_eq!(err, ReadingsError::MoreDigitsThanRegister { zone: T1_SINGLE, digits: 5 });
+        assert_eq!(check(&five_digit(99_000), json!({"T1": 99_999})).unwrap().consumption[&Zone::T1], 999);
     }
 
     // --- against the last accepted value ---------------------------------------------------------
@@ -938,55 +647,27 @@ mod tests {
     #[test]
     fn given_the_same_value_as_last_time_when_submitting_then_it_is_refused_as_no_consumption() {
         let err = check(&single(12_000), json!({"T1": 12_000})).unwrap_err();
-        assert_eq!(
-            err,
-            ReadingsError::SameAsLast {
-                zone: T1_SINGLE,
-                last: 12_000
-            }
-        );
-        assert_eq!(
-            err.to_string(),
-            "Показание T1 (круглосуточно) совпадает с последним принятым (12000): расхода нет"
-        );
-        assert_eq!(
-            check(&single(12_000), json!({"T1": 12_001}))
-                .unwrap()
-                .consumption[&Zone::T1],
-            1
-        );
+        assert_eq!(err, ReadingsError::SameAsLast { zone: T1_SINGLE, last: 12_000 });
+        assert_eq!(err.to_string(), "Показание T1 (круглосуточно) совпадает с последним принятым (12000): расхода нет");
+        assert_eq!(check(&single(12_000), json!({"T1": 12_001})).unwrap().consumption[&Zone::T1], 1);
     }
 
     #[test]
-    fn given_a_lower_value_and_an_unknown_register_size_when_rollover_is_confirmed_then_it_is_still_refused()
-     {
+    fn given_a_lower_value_and_an_unknown_register_size_when_rollover_is_confirmed_then_it_is_still_refused() {
         for confirm in [false, true] {
             let raw = submission(json!({"T1": 12}), confirm);
             assert_eq!(
                 validate(&single(99_990), &raw, &ReadingsLimits::default(), now()),
-                Err(ReadingsError::LowerThanLast {
-                    zone: T1_SINGLE,
-                    last: 99_990,
-                    given: 12
-                }),
+                Err(ReadingsError::LowerThanLast { zone: T1_SINGLE, last: 99_990, given: 12 }),
                 "confirmed: {confirm}"
             );
         }
     }
 
     #[test]
-    fn given_a_lower_value_on_a_known_register_when_not_confirmed_then_the_customer_is_asked_to_confirm()
-     {
+    fn given_a_lower_value_on_a_known_register_when_not_confirmed_then_the_customer_is_asked_to_confirm() {
         let err = check(&five_digit(99_990), json!({"T1": 12})).unwrap_err();
-        assert_eq!(
-            err,
-            ReadingsError::RolloverNotConfirmed {
-                zone: T1_SINGLE,
-                last: 99_990,
-                given: 12,
-                digits: 5
-            }
-        );
+        assert_eq!(err, ReadingsError::RolloverNotConfirmed { zone: T1_SINGLE, last: 99_990, given: 12, digits: 5 });
         assert!(err.to_string().contains("подтвердите"), "{err}");
     }
 
@@ -994,8 +675,7 @@ mod tests {
     fn given_a_confirmed_rollover_on_five_digits_when_99990_becomes_12_then_22_kwh_were_used() {
         // 99990 → 99999 is 9 kWh, → 00000 one more, → 00012 twelve more: 9 + 1 + 12 = 22.
         let raw = submission(json!({"T1": 12}), true);
-        let accepted =
-            validate(&five_digit(99_990), &raw, &ReadingsLimits::default(), now()).unwrap();
+        let accepted = validate(&five_digit(99_990), &raw, &ReadingsLimits::default(), now()).unwrap();
         assert_eq!(accepted.consumption[&Zone::T1], 22);
         assert_eq!(accepted.values[&Zone::T1], 12);
         assert!(accepted.rollover);
@@ -1004,90 +684,51 @@ mod tests {
     #[test]
     fn given_a_rollover_confirmation_when_the_value_simply_rises_then_it_is_not_a_rollover() {
         let raw = submission(json!({"T1": 99_995}), true);
-        let accepted =
-            validate(&five_digit(99_990), &raw, &ReadingsLimits::default(), now()).unwrap();
+        let accepted = validate(&five_digit(99_990), &raw, &ReadingsLimits::default(), now()).unwrap();
         assert_eq!(accepted.consumption[&Zone::T1], 5);
         assert!(!accepted.rollover);
     }
 
     #[test]
-    fn given_a_two_zone_meter_when_only_the_day_register_rolls_over_then_each_zone_is_counted_its_way()
-     {
-        let m = Meter {
-            digits: Some(5),
-            ..meter(ZoneSet::TwoZone, &[(Zone::T1, 99_900), (Zone::T2, 40_000)])
-        };
-        let accepted = validate(
-            &m,
-            &submission(json!({"T1": 150, "T2": 40_300}), true),
-            &ReadingsLimits::default(),
-            now(),
-        )
-        .unwrap();
+    fn given_a_two_zone_meter_when_only_the_day_register_rolls_over_then_each_zone_is_counted_its_way() {
+        let m = Meter { digits: Some(5), ..meter(ZoneSet::TwoZone, &[(Zone::T1, 99_900), (Zone::T2, 40_000)]) };
+        let accepted =
+            validate(&m, &submission(json!({"T1": 150, "T2": 40_300}), true), &ReadingsLimits::default(), now())
+                .unwrap();
         // T1: 100 to the top, 150 after zero = 250. T2: 40300 − 40000 = 300.
-        assert_eq!(
-            accepted.consumption,
-            BTreeMap::from([(Zone::T1, 250), (Zone::T2, 300)])
-        );
+        assert_eq!(accepted.consumption, BTreeMap::from([(Zone::T1, 250), (Zone::T2, 300)]));
         assert!(accepted.rollover);
     }
 
     #[test]
-    fn given_a_stored_reading_too_long_for_the_register_when_a_lower_value_is_confirmed_then_it_is_refused()
-     {
+    fn given_a_stored_reading_too_long_for_the_register_when_a_lower_value_is_confirmed_then_it_is_refused() {
         let raw = submission(json!({"T1": 12}), true);
         assert_eq!(
-            validate(
-                &five_digit(123_456),
-                &raw,
-                &ReadingsLimits::default(),
-                now()
-            ),
-            Err(ReadingsError::LowerThanLast {
-                zone: T1_SINGLE,
-                last: 123_456,
-                given: 12
-            })
+            validate(&five_digit(123_456), &raw, &ReadingsLimits::default(), now()),
+            Err(ReadingsError::LowerThanLast { zone: T1_SINGLE, last: 123_456, given: 12 })
         );
     }
 
     #[test]
-    fn given_a_zone_without_an_accepted_reading_when_submitting_then_there_is_nothing_to_compare_with()
-     {
+    fn given_a_zone_without_an_accepted_reading_when_submitting_then_there_is_nothing_to_compare_with() {
         let m = meter(ZoneSet::TwoZone, &[(Zone::T1, 12_000)]);
         let err = check(&m, json!({"T1": 12_500, "T2": 6_800})).unwrap_err();
-        assert_eq!(
-            err,
-            ReadingsError::NoPreviousReading {
-                zone: label(ZoneSet::TwoZone, Zone::T2)
-            }
-        );
+        assert_eq!(err, ReadingsError::NoPreviousReading { zone: label(ZoneSet::TwoZone, Zone::T2) });
     }
 
     // --- implausible jumps -----------------------------------------------------------------------
 
     #[test]
     fn given_a_month_since_the_last_reading_when_usage_is_exactly_the_limit_then_it_is_accepted() {
-        assert_eq!(
-            check(&single(12_000), json!({"T1": 22_000}))
-                .unwrap()
-                .consumption[&Zone::T1],
-            10_000
-        );
+        assert_eq!(check(&single(12_000), json!({"T1": 22_000})).unwrap().consumption[&Zone::T1], 10_000);
     }
 
     #[test]
-    fn given_a_month_since_the_last_reading_when_usage_is_one_over_the_limit_then_the_figure_is_reported()
-     {
+    fn given_a_month_since_the_last_reading_when_usage_is_one_over_the_limit_then_the_figure_is_reported() {
         let err = check(&single(12_000), json!({"T1": 22_001})).unwrap_err();
         assert_eq!(
             err,
-            ReadingsError::ImplausibleJump {
-                zone: T1_SINGLE,
-                consumption: 10_001,
-                limit: 10_000,
-                months: 1
-            }
+            ReadingsError::ImplausibleJump { zone: T1_SINGLE, consumption: 10_001, limit: 10_000, months: 1 }
         );
         assert_eq!(
             err.to_string(),
@@ -1097,123 +738,61 @@ mod tests {
     }
 
     #[test]
-    fn given_three_months_since_the_last_reading_when_usage_adds_up_then_the_limit_is_three_months_worth()
-     {
+    fn given_three_months_since_the_last_reading_when_usage_adds_up_then_the_limit_is_three_months_worth() {
         let mut m = single(12_000);
-        m.last_readings.insert(
-            Zone::T1,
-            Reading {
-                value: 12_000,
-                date: date(2026, 8, 25),
-            },
-        );
+        m.last_readings.insert(Zone::T1, Reading { value: 12_000, date: date(2026, 8, 25) });
         assert!(check(&m, json!({"T1": 42_000})).is_ok());
         assert_eq!(
             check(&m, json!({"T1": 42_001})),
-            Err(ReadingsError::ImplausibleJump {
-                zone: T1_SINGLE,
-                consumption: 30_001,
-                limit: 30_000,
-                months: 3
-            })
+            Err(ReadingsError::ImplausibleJump { zone: T1_SINGLE, consumption: 30_001, limit: 30_000, months: 3 })
         );
     }
 
     #[test]
     fn given_a_configured_limit_when_usage_exceeds_it_then_that_limit_applies() {
-        let limits = ReadingsLimits {
-            max_kwh_per_month: 500,
-        };
-        let at = |v: u64| {
-            validate(
-                &single(1_000),
-                &submission(json!({"T1": v}), false),
-                &limits,
-                now(),
-            )
-        };
+        let limits = ReadingsLimits { max_kwh_per_month: 500 };
+        let at = |v: u64| validate(&single(1_000), &submission(json!({"T1": v}), false), &limits, now());
         assert!(at(1_500).is_ok());
-        assert!(matches!(
-            at(1_501),
-            Err(ReadingsError::ImplausibleJump { limit: 500, .. })
-        ));
+        assert!(matches!(at(1_501), Err(ReadingsError::ImplausibleJump { limit: 500, .. })));
     }
 
     #[test]
-    fn given_a_confirmed_rollover_that_is_really_a_typo_when_usage_is_huge_then_the_jump_rule_catches_it()
-     {
+    fn given_a_confirmed_rollover_that_is_really_a_typo_when_usage_is_huge_then_the_jump_rule_catches_it() {
         // 50000 → 10 on five digits would mean 50010 kWh in a month.
         let raw = submission(json!({"T1": 10}), true);
         assert_eq!(
             validate(&five_digit(50_000), &raw, &ReadingsLimits::default(), now()),
-            Err(ReadingsError::ImplausibleJump {
-                zone: T1_SINGLE,
-                consumption: 50_010,
-                limit: 10_000,
-                months: 1
-            })
+            Err(ReadingsError::ImplausibleJump { zone: T1_SINGLE, consumption: 50_010, limit: 10_000, months: 1 })
         );
     }
 
     // --- the billing month -----------------------------------------------------------------------
 
     #[test]
-    fn given_the_last_evening_of_a_month_when_midnight_passes_in_moscow_then_the_billing_month_moves()
-     {
-        assert_eq!(
-            billing_month(utc(2026, 11, 30, 20, 59)).to_string(),
-            "2026-11"
-        );
-        assert_eq!(
-            billing_month(utc(2026, 11, 30, 21, 0)).to_string(),
-            "2026-12"
-        );
-        assert_eq!(
-            billing_month(utc(2026, 12, 31, 21, 0)),
-            YearMonth::new(2027, 1).unwrap()
-        );
-        assert_eq!(
-            billing_month(utc(2026, 12, 31, 21, 0)).to_string(),
-            "2027-01"
-        );
+    fn given_the_last_evening_of_a_month_when_midnight_passes_in_moscow_then_the_billing_month_moves() {
+        assert_eq!(billing_month(utc(2026, 11, 30, 20, 59)).to_string(), "2026-11");
+        assert_eq!(billing_month(utc(2026, 11, 30, 21, 0)).to_string(), "2026-12");
+        assert_eq!(billing_month(utc(2026, 12, 31, 21, 0)), YearMonth::new(2027, 1).unwrap());
+        assert_eq!(billing_month(utc(2026, 12, 31, 21, 0)).to_string(), "2027-01");
     }
 
     #[test]
     fn given_month_text_when_parsed_then_only_the_yyyy_mm_form_is_a_month() {
-        assert_eq!(
-            "2026-11".parse::<YearMonth>(),
-            Ok(YearMonth::new(2026, 11).unwrap())
-        );
-        for bad in [
-            "2026-13",
-            "2026-00",
-            "2026-1",
-            "26-11",
-            "2026/11",
-            "2026-11-01",
-            "",
-            "+026-11",
-        ] {
+        assert_eq!("2026-11".parse::<YearMonth>(), Ok(YearMonth::new(2026, 11).unwrap()));
+        for bad in ["2026-13", "2026-00", "2026-1", "26-11", "2026/11", "2026-11-01", "", "+026-11"] {
             assert_eq!(bad.parse::<YearMonth>(), Err(YearMonthError), "{bad:?}");
         }
         assert_eq!(YearMonth::new(2026, 13), None);
         let month = YearMonth::new(2026, 3).unwrap();
         assert_eq!(serde_json::to_string(&month).unwrap(), "\"2026-03\"");
-        assert_eq!(
-            serde_json::from_str::<YearMonth>("\"2026-03\"").unwrap(),
-            month
-        );
+        assert_eq!(serde_json::from_str::<YearMonth>("\"2026-03\"").unwrap(), month);
         assert!(YearMonth::new(2026, 12).unwrap() < YearMonth::new(2027, 1).unwrap());
     }
 
     // --- properties ------------------------------------------------------------------------------
 
     fn any_zone_set() -> impl Strategy<Value = ZoneSet> {
-        prop_oneof![
-            Just(ZoneSet::Single),
-            Just(ZoneSet::TwoZone),
-            Just(ZoneSet::ThreeZone)
-        ]
+        prop_oneof![Just(ZoneSet::Single), Just(ZoneSet::TwoZone), Just(ZoneSet::ThreeZone)]
     }
 
     fn any_json_value() -> impl Strategy<Value = Value> {
@@ -1242,40 +821,28 @@ mod tests {
         let last = proptest::option::weighted(0.9, (0u64..200_000, 0u64..3_000));
         (
             any_zone_set(),
-            prop_oneof![
-                Just(None),
-                (0u8..=7).prop_map(Some),
-                any::<u8>().prop_map(Some)
-            ],
+            prop_oneof![Just(None), (0u8..=7).prop_map(Some), any::<u8>().prop_map(Some)],
             proptest::bool::weighted(0.1),
             proptest::bool::weighted(0.1),
             proptest::option::weighted(0.2, (any::<u8>(), any::<u8>())),
             [last.clone(), last.clone(), last],
         )
-            .prop_map(
-                |(zone_set, digits, automatic, faulty, window, lasts)| Meter {
-                    id: MeterId("M-1".into()),
-                    zone_set,
-                    digits,
-                    automatic,
-                    faulty,
-                    window: window.map(|(from_day, to_day)| WindowDays { from_day, to_day }),
-                    last_readings: [Zone::T1, Zone::T2, Zone::T3]
-                        .into_iter()
-                        .zip(lasts)
-                        .filter_map(|(zone, last)| {
-                            let (value, days) = last?;
-                            Some((
-                                zone,
-                                Reading {
-                                    value,
-                                    date: date(2020, 1, 1) + Days::new(days),
-                                },
-                            ))
-                        })
-                        .collect(),
-                },
-            )
+            .prop_map(|(zone_set, digits, automatic, faulty, window, lasts)| Meter {
+                id: MeterId("M-1".into()),
+                zone_set,
+                digits,
+                automatic,
+                faulty,
+                window: window.map(|(from_day, to_day)| WindowDays { from_day, to_day }),
+                last_readings: [Zone::T1, Zone::T2, Zone::T3]
+                    .into_iter()
+                    .zip(lasts)
+                    .filter_map(|(zone, last)| {
+                        let (value, days) = last?;
+                        Some((zone, Reading { value, date: date(2020, 1, 1) + Days::new(days) }))
+                    })
+                    .collect(),
+            })
     }
 
     /// A meter with a submission that usually names its zones with values near the last ones (so
@@ -1296,10 +863,7 @@ mod tests {
                 })
                 .collect();
             let anything = proptest::collection::vec((any_zone_name(), any_json_value()), 0..5);
-            (
-                Just(meter),
-                prop_oneof![3 => near_last.boxed(), 1 => anything.boxed()],
-            )
+            (Just(meter), prop_oneof![3 => near_last.boxed(), 1 => anything.boxed()])
         })
     }
 

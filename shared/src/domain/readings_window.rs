@@ -149,10 +149,7 @@ mod tests {
     fn automatic_and_faulty_meters_never_open() {
         let mut m = meter();
         m.automatic = true;
-        assert_eq!(
-            ReadingsWindow::at(&m, utc(2026, 11, 20, 12, 0)),
-            WindowState::Never(NeverOpen::AutomaticMetering)
-        );
+        assert_eq!(ReadingsWindow::at(&m, utc(2026, 11, 20, 12, 0)), WindowState::Never(NeverOpen::AutomaticMetering));
         let mut m = meter();
         m.faulty = true;
         assert_eq!(ReadingsWindow::at(&m, utc(2026, 11, 20, 12, 0)), WindowState::Never(NeverOpen::Faulty));

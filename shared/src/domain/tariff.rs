@@ -53,66 +53,33 @@ pub enum TariffError {
         "no tariff for group {}, {zone_set:?} meter, zone {zone:?} on {date}",
         group.0
     )]
-    NotFound {
-        group: TariffGroup,
-        zone_set: ZoneSet,
-        zone: Zone,
-        date: NaiveDate,
-    },
+    NotFound { group: TariffGroup, zone_set: ZoneSet, zone: Zone, date: NaiveDate },
     #[error(
         "two tariffs for group {}, {zone_set:?} meter, zone {zone:?} from {valid_from}",
         group.0
     )]
-    Duplicate {
-        group: TariffGroup,
-        zone_set: ZoneSet,
-        zone: Zone,
-        valid_from: NaiveDate,
-    },
+    Duplicate { group: TariffGroup, zone_set: ZoneSet, zone: Zone, valid_from: NaiveDate },
     #[error(
         "the tariff for group {}, {zone_set:?} meter, zone {zone:?} from {valid_from} is {price}: \
          a price must be above zero",
         group.0
     )]
-    NonPositivePrice {
-        group: TariffGroup,
-        zone_set: ZoneSet,
-        zone: Zone,
-        valid_from: NaiveDate,
-        price: Money,
-    },
+    NonPositivePrice { group: TariffGroup, zone_set: ZoneSet, zone: Zone, valid_from: NaiveDate, price: Money },
     #[error(
         "the tariff for group {}, {zone_set:?} meter, zone {zone:?} from {valid_from} is {price}: \
          above {} per kWh is a typing slip",
         group.0,
         MAX_PRICE_PER_KWH
     )]
-    PriceTooHigh {
-        group: TariffGroup,
-        zone_set: ZoneSet,
-        zone: Zone,
-        valid_from: NaiveDate,
-        price: Money,
-    },
+    PriceTooHigh { group: TariffGroup, zone_set: ZoneSet, zone: Zone, valid_from: NaiveDate, price: Money },
     #[error("a {zone_set:?} meter has no zone {zone:?} (tariff of group {} from {valid_from})", group.0)]
-    ZoneNotOnMeterKind {
-        group: TariffGroup,
-        zone_set: ZoneSet,
-        zone: Zone,
-        valid_from: NaiveDate,
-    },
+    ZoneNotOnMeterKind { group: TariffGroup, zone_set: ZoneSet, zone: Zone, valid_from: NaiveDate },
     #[error(
         "the tariff for group {}, {zone_set:?} meter, zone {zone:?} ends on {valid_to}, before it \
          starts on {valid_from}",
         group.0
     )]
-    EndsBeforeStart {
-        group: TariffGroup,
-        zone_set: ZoneSet,
-        zone: Zone,
-        valid_from: NaiveDate,
-        valid_to: NaiveDate,
-    },
+    EndsBeforeStart { group: TariffGroup, zone_set: ZoneSet, zone: Zone, valid_from: NaiveDate, valid_to: NaiveDate },
 }
 
 /// The highest credible household price per kWh, roubles: today's are 1.63–11.43, so kopecks typed
@@ -153,16 +120,9 @@ impl TariffTable {
         let mut periods: HashMap<TariffKey, Vec<Tariff>> = HashMap::new();
         for tariff in tariffs {
             check(&tariff)?;
-            let key = (
-                tariff.group.clone(),
-                MeterKind::from(tariff.zone_set),
-                tariff.zone,
-            );
+            let key = (tariff.group.clone(), MeterKind::from(tariff.zone_set), tariff.zone);
             let entries = periods.entry(key).or_default();
-            if entries
-                .iter()
-                .any(|known| known.valid_from == tariff.valid_from)
-            {
+            if entries.iter().any(|known| known.valid_from == tariff.valid_from) {
                 return Err(TariffError::Duplicate {
                     group: tariff.group,
                     zone_set: tariff.zone_set,
@@ -194,21 +154,10 @@ impl TariffTable {
         zone: Zone,
         date: NaiveDate,
     ) -> Result<Money, TariffError> {
-        let not_found = || TariffError::NotFound {
-            group: group.clone(),
-            zone_set,
-            zone,
-            date,
-        };
-        let entries = self
-            .periods
-            .get(&(group.clone(), MeterKind::from(zone_set), zone))
-            .ok_or_else(not_found)?;
+        let not_found = || TariffError::NotFound { group: group.clone(), zone_set, zone, date };
+        let entries = self.periods.get(&(group.clone(), MeterKind::from(zone_set), zone)).ok_or_else(not_found)?;
         let started = entries.partition_point(|t| t.valid_from <= date);
-        let latest = started
-            .checked_sub(1)
-            .map(|i| &entries[i])
-            .ok_or_else(not_found)?;
+        let latest = started.checked_sub(1).map(|i| &entries[i]).ok_or_else(not_found)?;
         if latest.valid_to.is_some_and(|to| date > to) {
             return Err(not_found());
         }
@@ -230,48 +179,18 @@ impl TariffTable {
 }
 
 fn check(tariff: &Tariff) -> Result<(), TariffError> {
-    let Tariff {
-        group,
-        zone_set,
-        zone,
-        valid_from,
-        valid_to,
-        price,
-    } = tariff.clone();
+    let Tariff { group, zone_set, zone, valid_from, valid_to, price } = tariff.clone();
     if !zone_set.has(zone) {
-        return Err(TariffError::ZoneNotOnMeterKind {
-            group,
-            zone_set,
-            zone,
-            valid_from,
-        });
+        return Err(TariffError::ZoneNotOnMeterKind { group, zone_set, zone, valid_from });
     }
     if !price.is_positive() {
-        return Err(TariffError::NonPositivePrice {
-            group,
-            zone_set,
-            zone,
-            valid_from,
-            price,
-        });
+        return Err(TariffError::NonPositivePrice { group, zone_set, zone, valid_from, price });
     }
     if price.amount() > MAX_PRICE_PER_KWH {
-        return Err(TariffError::PriceTooHigh {
-            group,
-            zone_set,
-            zone,
-            valid_from,
-            price,
-        });
+        return Err(TariffError::PriceTooHigh { group, zone_set, zone, valid_from, price });
     }
     if let Some(valid_to) = valid_to.filter(|to| *to < valid_from) {
-        return Err(TariffError::EndsBeforeStart {
-            group,
-            zone_set,
-            zone,
-            valid_from,
-            valid_to,
-        });
+        return Err(TariffError::EndsBeforeStart { group, zone_set, zone, valid_from, valid_to });
     }
     Ok(())
 }
@@ -293,20 +212,13 @@ mod tests {
     }
 
     fn tariff(zone_set: ZoneSet, zone: Zone, from: NaiveDate, price: &str) -> Tariff {
-        Tariff {
-            group: group("gas-stove"),
-            zone_set,
-            zone,
-            valid_from: from,
-            valid_to: None,
-            price: money(price),
-        }
+        Tariff { group: group("gas-stove"), zone_set, zone, valid_from: from, valid_to: None, price: money(price) }
     }
 
     /// The table the service ships with.
     fn shipped() -> TariffTable {
-        let tariffs: Vec<Tariff> = serde_json::from_str(include_str!("../../../data/tariffs.json"))
-            .expect("the shipped file parses");
+        let tariffs: Vec<Tariff> =
+            serde_json::from_str(include_str!("../../../data/tariffs.json")).expect("the shipped file parses");
         TariffTable::new(tariffs).expect("the shipped file is a valid table")
     }
 
@@ -329,11 +241,7 @@ mod tests {
                 Ok(money(before)),
                 "{zone_set:?} {zone:?}"
             );
-            assert_eq!(
-                t.price_on(&gas, zone_set, zone, date(2026, 1, 1)),
-                Ok(money(after)),
-                "{zone_set:?} {zone:?}"
-            );
+            assert_eq!(t.price_on(&gas, zone_set, zone, date(2026, 1, 1)), Ok(money(after)), "{zone_set:?} {zone:?}");
         }
     }
 
@@ -350,59 +258,27 @@ mod tests {
                 date: date(2024, 6, 30)
             })
         );
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2024, 7, 1)),
-            Ok(money("6.99"))
-        );
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2025, 6, 30)),
-            Ok(money("6.99"))
-        );
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2025, 7, 1)),
-            Ok(money("7.87"))
-        );
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2026, 9, 30)),
-            Ok(money("8.00"))
-        );
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2026, 10, 1)),
-            Ok(money("8.90"))
-        );
+        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2024, 7, 1)), Ok(money("6.99")));
+        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2025, 6, 30)), Ok(money("6.99")));
+        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2025, 7, 1)), Ok(money("7.87")));
+        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2026, 9, 30)), Ok(money("8.00")));
+        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2026, 10, 1)), Ok(money("8.90")));
     }
 
     #[test]
-    fn given_no_zone_prices_for_2026_10_when_a_zone_meter_is_charged_then_the_2026_01_prices_hold()
-    {
+    fn given_no_zone_prices_for_2026_10_when_a_zone_meter_is_charged_then_the_2026_01_prices_hold() {
         let t = shipped();
         let gas = group("gas-stove");
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::TwoZone, Zone::T1, date(2026, 11, 20)),
-            Ok(money("9.61"))
-        );
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::TwoZone, Zone::T2, date(2026, 11, 20)),
-            Ok(money("4.15"))
-        );
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::ThreeZone, Zone::T1, date(2026, 11, 20)),
-            Ok(money("11.43"))
-        );
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::ThreeZone, Zone::T3, date(2026, 11, 20)),
-            Ok(money("8.00"))
-        );
+        assert_eq!(t.price_on(&gas, ZoneSet::TwoZone, Zone::T1, date(2026, 11, 20)), Ok(money("9.61")));
+        assert_eq!(t.price_on(&gas, ZoneSet::TwoZone, Zone::T2, date(2026, 11, 20)), Ok(money("4.15")));
+        assert_eq!(t.price_on(&gas, ZoneSet::ThreeZone, Zone::T1, date(2026, 11, 20)), Ok(money("11.43")));
+        assert_eq!(t.price_on(&gas, ZoneSet::ThreeZone, Zone::T3, date(2026, 11, 20)), Ok(money("8.00")));
         // The single-rate price of the same day is the new one.
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2026, 11, 20)),
-            Ok(money("8.90"))
-        );
+        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2026, 11, 20)), Ok(money("8.90")));
     }
 
     #[test]
-    fn given_the_shipped_table_when_asked_for_2020_h2_then_each_group_and_meter_kind_has_its_price()
-    {
+    fn given_the_shipped_table_when_asked_for_2020_h2_then_each_group_and_meter_kind_has_its_price() {
         let t = shipped();
         let on = date(2020, 9, 1);
         let cases = [
@@ -422,17 +298,10 @@ mod tests {
             ("rural", ZoneSet::ThreeZone, Zone::T3, "3.96"),
         ];
         for (g, zone_set, zone, price) in cases {
-            assert_eq!(
-                t.price_on(&group(g), zone_set, zone, on),
-                Ok(money(price)),
-                "{g} {zone_set:?} {zone:?}"
-            );
+            assert_eq!(t.price_on(&group(g), zone_set, zone, on), Ok(money(price)), "{g} {zone_set:?} {zone:?}");
         }
         // Unknown cells of 2020 are absent, not guessed.
-        assert!(
-            t.price_on(&group("gas-stove"), ZoneSet::TwoZone, Zone::T1, on)
-                .is_err()
-        );
+        assert!(t.price_on(&group("gas-stove"), ZoneSet::TwoZone, Zone::T1, on).is_err());
     }
 
     #[test]
@@ -440,23 +309,12 @@ mod tests {
         // Carrying a 2020 price into 2026 would undercharge by half: the period ended 2020-12-31.
         let t = shipped();
         let electric = group("electric-stove");
-        assert_eq!(
-            t.price_on(&electric, ZoneSet::Single, Zone::T1, date(2020, 12, 31)),
-            Ok(money("4.87"))
-        );
+        assert_eq!(t.price_on(&electric, ZoneSet::Single, Zone::T1, date(2020, 12, 31)), Ok(money("4.87")));
         assert!(matches!(
             t.price_on(&electric, ZoneSet::Single, Zone::T1, date(2021, 1, 1)),
             Err(TariffError::NotFound { .. })
         ));
-        assert!(
-            t.price_on(
-                &group("rural"),
-                ZoneSet::TwoZone,
-                Zone::T2,
-                date(2026, 11, 20)
-            )
-            .is_err()
-        );
+        assert!(t.price_on(&group("rural"), ZoneSet::TwoZone, Zone::T2, date(2026, 11, 20)).is_err());
     }
 
     #[test]
@@ -467,14 +325,8 @@ mod tests {
         ])
         .unwrap();
         let gas = group("gas-stove");
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2026, 2, 1)),
-            Ok(money("8.00"))
-        );
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::TwoZone, Zone::T1, date(2026, 2, 1)),
-            Ok(money("9.61"))
-        );
+        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2026, 2, 1)), Ok(money("8.00")));
+        assert_eq!(t.price_on(&gas, ZoneSet::TwoZone, Zone::T1, date(2026, 2, 1)), Ok(money("9.61")));
         assert_eq!(
             t.price_on(&gas, ZoneSet::ThreeZone, Zone::T1, date(2026, 2, 1)),
             Err(TariffError::NotFound {
@@ -484,10 +336,7 @@ mod tests {
                 date: date(2026, 2, 1)
             })
         );
-        assert!(
-            t.price_on(&group("rural"), ZoneSet::Single, Zone::T1, date(2026, 2, 1))
-                .is_err()
-        );
+        assert!(t.price_on(&group("rural"), ZoneSet::Single, Zone::T1, date(2026, 2, 1)).is_err());
     }
 
     #[test]
@@ -499,22 +348,10 @@ mod tests {
         ])
         .unwrap();
         let gas = group("gas-stove");
-        assert!(
-            t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2025, 6, 30))
-                .is_err()
-        );
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2025, 12, 31)),
-            Ok(money("7.87"))
-        );
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2026, 9, 30)),
-            Ok(money("8.00"))
-        );
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2030, 1, 1)),
-            Ok(money("8.90"))
-        );
+        assert!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2025, 6, 30)).is_err());
+        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2025, 12, 31)), Ok(money("7.87")));
+        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2026, 9, 30)), Ok(money("8.00")));
+        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2030, 1, 1)), Ok(money("8.90")));
         assert_eq!(t.len(), 3);
     }
 
@@ -546,77 +383,30 @@ mod tests {
     #[test]
     fn given_a_zero_or_negative_price_when_building_then_the_table_is_refused() {
         for price in ["0", "-8.00"] {
-            let err = TariffTable::new(vec![tariff(
-                ZoneSet::Single,
-                Zone::T1,
-                date(2026, 1, 1),
-                price,
-            )])
-            .unwrap_err();
-            assert!(
-                matches!(err, TariffError::NonPositivePrice { price: p, .. } if p == money(price)),
-                "{price}"
-            );
+            let err = TariffTable::new(vec![tariff(ZoneSet::Single, Zone::T1, date(2026, 1, 1), price)]).unwrap_err();
+            assert!(matches!(err, TariffError::NonPositivePrice { price: p, .. } if p == money(price)), "{price}");
         }
-        assert!(
-            TariffTable::new(vec![tariff(
-                ZoneSet::Single,
-                Zone::T1,
-                date(2026, 1, 1),
-                "0.01"
-            )])
-            .is_ok()
-        );
+        assert!(TariffTable::new(vec![tariff(ZoneSet::Single, Zone::T1, date(2026, 1, 1), "0.01")]).is_ok());
     }
 
     #[test]
     fn given_kopecks_typed_as_roubles_when_building_then_the_table_is_refused() {
-        let err = TariffTable::new(vec![tariff(
-            ZoneSet::ThreeZone,
-            Zone::T1,
-            date(2026, 1, 1),
-            "1143",
-        )])
-        .unwrap_err();
+        let err = TariffTable::new(vec![tariff(ZoneSet::ThreeZone, Zone::T1, date(2026, 1, 1), "1143")]).unwrap_err();
         assert!(matches!(err, TariffError::PriceTooHigh { price, .. } if price == money("1143")));
-        assert!(
-            TariffTable::new(vec![tariff(
-                ZoneSet::ThreeZone,
-                Zone::T1,
-                date(2026, 1, 1),
-                "1000.00"
-            )])
-            .is_ok()
-        );
+        assert!(TariffTable::new(vec![tariff(ZoneSet::ThreeZone, Zone::T1, date(2026, 1, 1), "1000.00")]).is_ok());
     }
 
     #[test]
     fn given_a_zone_the_meter_kind_lacks_when_building_then_the_table_is_refused() {
-        let err = TariffTable::new(vec![tariff(
-            ZoneSet::TwoZone,
-            Zone::T3,
-            date(2026, 1, 1),
-            "8.00",
-        )])
-        .unwrap_err();
-        assert!(matches!(
-            err,
-            TariffError::ZoneNotOnMeterKind {
-                zone: Zone::T3,
-                zone_set: ZoneSet::TwoZone,
-                ..
-            }
-        ));
+        let err = TariffTable::new(vec![tariff(ZoneSet::TwoZone, Zone::T3, date(2026, 1, 1), "8.00")]).unwrap_err();
+        assert!(matches!(err, TariffError::ZoneNotOnMeterKind { zone: Zone::T3, zone_set: ZoneSet::TwoZone, .. }));
     }
 
     #[test]
     fn given_a_period_ending_before_it_starts_when_building_then_the_table_is_refused() {
         let mut t = tariff(ZoneSet::Single, Zone::T1, date(2026, 1, 1), "8.00");
         t.valid_to = Some(date(2025, 12, 31));
-        assert!(matches!(
-            TariffTable::new(vec![t]),
-            Err(TariffError::EndsBeforeStart { .. })
-        ));
+        assert!(matches!(TariffTable::new(vec![t]), Err(TariffError::EndsBeforeStart { .. })));
     }
 
     #[test]
@@ -628,8 +418,7 @@ mod tests {
         assert_eq!(t.zone_set, ZoneSet::ThreeZone);
         assert_eq!(t.valid_to, Some(date(2020, 12, 31)));
         assert_eq!(t.price, money("3.96"));
-        let written =
-            serde_json::to_value(tariff(ZoneSet::Single, Zone::T1, date(2026, 1, 1), "8")).unwrap();
+        let written = serde_json::to_value(tariff(ZoneSet::Single, Zone::T1, date(2026, 1, 1), "8")).unwrap();
         assert_eq!(
             written,
             serde_json::json!({"group":"gas-stove","zoneSet":"single","zone":"T1","validFrom":"2026-01-01","price":"8.00"})

@@ -64,10 +64,7 @@ impl Cors {
         };
         vec![
             (ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin),
-            (
-                ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static(EXPOSED_HEADERS),
-            ),
+            (ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSED_HEADERS)),
             (VARY, HeaderValue::from_static("Origin")),
         ]
     }
@@ -76,12 +73,7 @@ impl Cors {
     /// `methods` (the endpoint's own list, e.g. `"GET, OPTIONS"`), the allowed request headers and
     /// a 10-minute cache. A disallowed origin, or a method the endpoint does not serve, gets an
     /// empty 403 — no problem+json, browsers do not show preflight bodies.
-    pub fn preflight(
-        &self,
-        origin: Option<&str>,
-        request_method: Option<&str>,
-        methods: &str,
-    ) -> Response<String> {
+    pub fn preflight(&self, origin: Option<&str>, request_method: Option<&str>, methods: &str) -> Response<String> {
         // The answer depends on both, so caches must key on both.
         let vary = HeaderValue::from_static("Origin, Access-Control-Request-Method");
         let mut response = Response::new(String::new());
@@ -92,9 +84,7 @@ impl Cors {
             return response;
         };
         let method_served = request_method.is_none_or(|requested| {
-            methods
-                .split(',')
-                .any(|served| served.trim().eq_ignore_ascii_case(requested.trim()))
+            methods.split(',').any(|served| served.trim().eq_ignore_ascii_case(requested.trim()))
         });
         // `methods` is the endpoint's constant; an unprintable one is refused rather than sent.
         let (true, Ok(allow_methods)) = (method_served, HeaderValue::from_str(methods)) else {
@@ -105,14 +95,8 @@ impl Cors {
         let headers = response.headers_mut();
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
         headers.insert(ACCESS_CONTROL_ALLOW_METHODS, allow_methods);
-        headers.insert(
-            ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static(ALLOWED_HEADERS),
-        );
-        headers.insert(
-            ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static(PREFLIGHT_MAX_AGE),
-        );
+        headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOWED_HEADERS));
+        headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(PREFLIGHT_MAX_AGE));
         response
     }
 
@@ -133,15 +117,12 @@ impl AllowedOrigin {
         if entry == "*" {
             return Err("a bare * would let any site call the API with a customer's credentials");
         }
-        let (scheme, authority) = entry
-            .split_once("://")
-            .ok_or("an origin is scheme://host[:port]")?;
+        let (scheme, authority) = entry.split_once("://").ok_or("an origin is scheme://host[:port]")?;
         if scheme != "https" && scheme != "http" {
             return Err("only http and https origins exist for the mini app");
         }
-        let host_chars_ok = authority
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'*'));
+        let host_chars_ok =
+            authority.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'*'));
         if authority.is_empty() || !host_chars_ok {
             return Err("an origin is scheme://host[:port]");
         }
@@ -149,18 +130,12 @@ impl AllowedOrigin {
             Some(parent) => {
                 // `.pages.vk-apps.com` has two dots; `.com` alone would admit the whole zone.
                 let host = parent.split(':').next().unwrap_or(parent);
-                if !parent.starts_with('.') || parent.contains('*') || host.matches('.').count() < 2
-                {
+                if !parent.starts_with('.') || parent.contains('*') || host.matches('.').count() < 2 {
                     return Err("a wildcard stands for one label under a registrable domain");
                 }
-                Ok(Self::AnySubdomain {
-                    scheme: scheme.to_owned(),
-                    parent: parent.to_owned(),
-                })
+                Ok(Self::AnySubdomain { scheme: scheme.to_owned(), parent: parent.to_owned() })
             }
-            None if authority.contains('*') => {
-                Err("a wildcard stands for one label under a registrable domain")
-            }
+            None if authority.contains('*') => Err("a wildcard stands for one label under a registrable domain"),
             None => Ok(Self::Exact(entry)),
         }
     }
@@ -175,10 +150,7 @@ impl AllowedOrigin {
                     .and_then(|rest| rest.strip_prefix("://"))
                     .and_then(|rest| rest.strip_suffix(parent.as_str()));
                 label.is_some_and(|label| {
-                    (1..=63).contains(&label.len())
-                        && label
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    (1..=63).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 })
             }
         }
@@ -199,30 +171,18 @@ mod tests {
     }
 
     fn header<'a>(headers: &'a [(HeaderName, HeaderValue)], name: &HeaderName) -> Option<&'a str> {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, v)| v.to_str().ok())
+        headers.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.to_str().ok())
     }
 
     #[test]
     fn an_allowed_origin_is_echoed_with_vary() {
         let headers = cors().headers_for(Some(CLOUDFRONT));
-        assert_eq!(
-            header(&headers, &ACCESS_CONTROL_ALLOW_ORIGIN),
-            Some(CLOUDFRONT)
-        );
+        assert_eq!(header(&headers, &ACCESS_CONTROL_ALLOW_ORIGIN), Some(CLOUDFRONT));
         assert_eq!(header(&headers, &VARY), Some("Origin"));
-        assert_eq!(
-            header(&headers, &ACCESS_CONTROL_EXPOSE_HEADERS),
-            Some("Retry-After")
-        );
+        assert_eq!(header(&headers, &ACCESS_CONTROL_EXPOSE_HEADERS), Some("Retry-After"));
 
         let dev = cors().headers_for(Some("http://localhost:5173"));
-        assert_eq!(
-            header(&dev, &ACCESS_CONTROL_ALLOW_ORIGIN),
-            Some("http://localhost:5173")
-        );
+        assert_eq!(header(&dev, &ACCESS_CONTROL_ALLOW_ORIGIN), Some("http://localhost:5173"));
     }
 
     #[test]
@@ -265,21 +225,14 @@ mod tests {
     #[test]
     fn origins_compare_case_insensitively_but_echo_as_sent() {
         let headers = cors().headers_for(Some("https://ABC.Pages.VK-Apps.com"));
-        assert_eq!(
-            header(&headers, &ACCESS_CONTROL_ALLOW_ORIGIN),
-            Some("https://ABC.Pages.VK-Apps.com")
-        );
+        assert_eq!(header(&headers, &ACCESS_CONTROL_ALLOW_ORIGIN), Some("https://ABC.Pages.VK-Apps.com"));
     }
 
     #[test]
     fn dangerous_or_invalid_entries_are_skipped() {
-        let cors = Cors::from_list(
-            "*, null, https://*.com, https://a.*.vk-apps.com, ftp://x.ru, x.ru, https://ok.example.ru",
-        );
-        assert_eq!(
-            cors.allowed,
-            vec![AllowedOrigin::Exact("https://ok.example.ru".into())]
-        );
+        let cors =
+            Cors::from_list("*, null, https://*.com, https://a.*.vk-apps.com, ftp://x.ru, x.ru, https://ok.example.ru");
+        assert_eq!(cors.allowed, vec![AllowedOrigin::Exact("https://ok.example.ru".into())]);
         assert!(!cors.allows("https://evil.com"));
         assert!(!cors.allows("null"));
         assert!(Cors::from_list("").headers_for(Some(CLOUDFRONT)).is_empty());
@@ -293,30 +246,19 @@ mod tests {
         let h = response.headers();
         assert_eq!(h[ACCESS_CONTROL_ALLOW_ORIGIN], CLOUDFRONT);
         assert_eq!(h[ACCESS_CONTROL_ALLOW_METHODS], "POST, OPTIONS");
-        assert_eq!(
-            h[ACCESS_CONTROL_ALLOW_HEADERS],
-            "Authorization, Content-Type, Idempotency-Key"
-        );
+        assert_eq!(h[ACCESS_CONTROL_ALLOW_HEADERS], "Authorization, Content-Type, Idempotency-Key");
         assert_eq!(h[ACCESS_CONTROL_MAX_AGE], "600");
         assert!(h[VARY].to_str().expect("ascii").contains("Origin"));
     }
 
     #[test]
     fn preflight_from_another_origin_is_an_empty_403() {
-        for origin in [
-            None,
-            Some("https://evil.example"),
-            Some("https://a.b.pages.vk-apps.com"),
-        ] {
+        for origin in [None, Some("https://evil.example"), Some("https://a.b.pages.vk-apps.com")] {
             let response = cors().preflight(origin, Some("GET"), "GET, OPTIONS");
             assert_eq!(response.status(), StatusCode::FORBIDDEN, "{origin:?}");
             assert!(response.body().is_empty());
             assert!(!response.headers().contains_key(ACCESS_CONTROL_ALLOW_ORIGIN));
-            assert!(
-                !response
-                    .headers()
-                    .contains_key(ACCESS_CONTROL_ALLOW_METHODS)
-            );
+            assert!(!response.headers().contains_key(ACCESS_CONTROL_ALLOW_METHODS));
         }
     }
 

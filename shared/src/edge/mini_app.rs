@@ -2,10 +2,10 @@
 //! authentication (VK / Facebook), throttling; and after it: problem+json for every refusal and the
 //! CORS headers on every answer. Each function hands it only its own step.
 
+use super::Problem;
 use super::auth::{self, AuthConfig, Caller};
 use super::cors::Cors;
 use super::throttle::{self, ThrottleLimits};
-use super::Problem;
 use crate::config::{ConfigError, Env};
 use crate::ports::RequestCounter;
 use chrono::{DateTime, Utc};

@@ -23,14 +23,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(status: StatusCode, slug: &'static str, title: impl Into<String>) -> Self {
-        Self {
-            status,
-            slug,
-            title: title.into(),
-            detail: None,
-            extensions: Map::new(),
-            retry_after_secs: None,
-        }
+        Self { status, slug, title: title.into(), detail: None, extensions: Map::new(), retry_after_secs: None }
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -117,9 +110,7 @@ impl Problem {
         if let Some(secs) = self.retry_after_secs {
             response = response.header(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        response
-            .body(Body::Text(self.body().to_string()))
-            .expect("a valid response")
+        response.body(Body::Text(self.body().to_string())).expect("a valid response")
     }
 }
 
@@ -127,25 +118,21 @@ impl Problem {
 
 impl From<crate::domain::AccountNumberError> for Problem {
     fn from(e: crate::domain::AccountNumberError) -> Self {
-        Problem::bad_request(
-            "invalid-account-number",
-            "Номер лицевого счёта — 10 цифр, например 12345-678-90",
+        Problem::bad_request("invalid-account-number", "Номер лицевого счёта — 10 цифр, например 12345-678-90").detail(
+            match e {
+                crate::domain::AccountNumberError::WrongLength(n) => format!("Введено цифр: {n}, нужно 10"),
+                crate::domain::AccountNumberError::UnexpectedCharacter => {
+                    "Допустимы только цифры, дефисы и пробелы".to_owned()
+                }
+                crate::domain::AccountNumberError::MisplacedDash => "Дефисы ставятся так: 12345-678-90".to_owned(),
+            },
         )
-        .detail(match e {
-            crate::domain::AccountNumberError::WrongLength(n) => format!("Введено цифр: {n}, нужно 10"),
-            crate::domain::AccountNumberError::UnexpectedCharacter => "Допустимы только цифры, дефисы и пробелы".to_owned(),
-            crate::domain::AccountNumberError::MisplacedDash => "Дефисы ставятся так: 12345-678-90".to_owned(),
-        })
     }
 }
 
 impl Problem {
     pub fn account_not_found() -> Self {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "account-not-found",
-            "Лицевой счёт не найден. Проверьте номер на квитанции",
-        )
+        Problem::new(StatusCode::NOT_FOUND, "account-not-found", "Лицевой счёт не найден. Проверьте номер на квитанции")
     }
 }
 

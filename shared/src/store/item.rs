@@ -52,9 +52,6 @@ pub fn get_u64(item: &Item, name: &str) -> Result<u64, StoreError> {
 }
 
 pub fn get_de<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
-    let value = item
-        .get(name)
-        .cloned()
-        .ok_or_else(|| StoreError::Corrupt(format!("{name}: missing")))?;
+    let value = item.get(name).cloned().ok_or_else(|| StoreError::Corrupt(format!("{name}: missing")))?;
     serde_dynamo::from_attribute_value(value).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
 }

@@ -166,9 +166,7 @@ pub(crate) fn decode(item: &Item) -> Result<Payment, StoreError> {
     let status = item::get_s(item, "status")?;
     Ok(Payment {
         id,
-        account: item::get_s(item, "account")?
-            .parse()
-            .map_err(|_| StoreError::Corrupt("account".into()))?,
+        account: item::get_s(item, "account")?.parse().map_err(|_| StoreError::Corrupt("account".into()))?,
         amount: item::get_money(item, "amount")?,
         email: item::get_s(item, "email")?.to_owned(),
         caller: item::get_s(item, "caller")?.to_owned(),

@@ -76,25 +76,16 @@ pub fn verify(
     if secret.is_empty() {
         return Err(AuthError::Unconfigured);
     }
-    let (signature, payload) = signed_request
-        .split_once('.')
-        .ok_or(AuthError::Malformed("signed_request"))?;
-    let signature = BASE64URL_ANY_PADDING
-        .decode(signature)
-        .map_err(|_| AuthError::Malformed("base64"))?;
-    hmac_sha256(secret, payload.as_bytes())
-        .verify_slice(&signature)
-        .map_err(|_| AuthError::BadSignature)?;
+    let (signature, payload) = signed_request.split_once('.').ok_or(AuthError::Malformed("signed_request"))?;
+    let signature = BASE64URL_ANY_PADDING.decode(signature).map_err(|_| AuthError::Malformed("base64"))?;
+    hmac_sha256(secret, payload.as_bytes()).verify_slice(&signature).map_err(|_| AuthError::BadSignature)?;
 
-    let json = BASE64URL_ANY_PADDING
-        .decode(payload)
-        .map_err(|_| AuthError::Malformed("base64"))?;
+    let json = BASE64URL_ANY_PADDING.decode(payload).map_err(|_| AuthError::Malformed("base64"))?;
     // serde would also read a struct from a JSON array; the payload must be an object.
     if json.trim_ascii_start().first() != Some(&b'{') {
         return Err(AuthError::Malformed("payload"));
     }
-    let raw: RawPayload =
-        serde_json::from_slice(&json).map_err(|_| AuthError::Malformed("payload"))?;
+    let raw: RawPayload = serde_json::from_slice(&json).map_err(|_| AuthError::Malformed("payload"))?;
     if raw.algorithm.as_deref() != Some(ALGORITHM) {
         return Err(AuthError::UnsupportedAlgorithm);
     }
@@ -106,21 +97,13 @@ pub fn verify(
         return Err(AuthError::Expired);
     }
 
-    let user_id = raw
-        .user_id
-        .map(|id| id.into_digits().ok_or(AuthError::Malformed("user_id")))
-        .transpose()?;
+    let user_id = raw.user_id.map(|id| id.into_digits().ok_or(AuthError::Malformed("user_id"))).transpose()?;
     let page_id = raw
         .page
         .and_then(|page| page.id)
         .map(|id| id.into_digits().ok_or(AuthError::Malformed("page_id")))
         .transpose()?;
-    Ok(FbPayload {
-        user_id,
-        issued_at,
-        page_id,
-        expires,
-    })
+    Ok(FbPayload { user_id, issued_at, page_id, expires })
 }
 
 /// A `signed_request` for this payload, as Facebook would build it. For demo and tests.
@@ -201,12 +184,7 @@ mod tests {
         let payload = verify(PUBLISHED, &secret(), at(NOW), None).expect("published example");
         assert_eq!(
             payload,
-            FbPayload {
-                user_id: Some("123".into()),
-                issued_at: 321,
-                page_id: Some("42".into()),
-                expires: None,
-            }
+            FbPayload { user_id: Some("123".into()), issued_at: 321, page_id: Some("42".into()), expires: None }
         );
         assert_eq!(payload.caller_id(), CallerId::Facebook("123".into()));
     }
@@ -224,10 +202,7 @@ mod tests {
             let replacement = if original == 'A' { 'B' } else { 'A' };
             let mut tampered = PUBLISHED.to_string();
             tampered.replace_range(i..i + 1, &replacement.to_string());
-            assert!(
-                verify(&tampered, &secret(), at(NOW), None).is_err(),
-                "byte {i} changed: {tampered}"
-            );
+            assert!(verify(&tampered, &secret(), at(NOW), None).is_err(), "byte {i} changed: {tampered}");
         }
     }
 
@@ -237,26 +212,14 @@ mod tests {
         // Someone else's user id, re-encoded: the signature no longer covers it.
         let forged_json = br#"{"algorithm":"HMAC-SHA256","issued_at":321,"user_id":"124"}"#;
         let forged = format!("{signature}.{}", URL_SAFE_NO_PAD.encode(forged_json));
-        assert_eq!(
-            verify(&forged, &secret(), at(NOW), None),
-            Err(AuthError::BadSignature)
-        );
+        assert_eq!(verify(&forged, &secret(), at(NOW), None), Err(AuthError::BadSignature));
         // Stripping the payload's padding changes the signed bytes.
         let unpadded = format!("{signature}.{}", payload.trim_end_matches('='));
-        assert_eq!(
-            verify(&unpadded, &secret(), at(NOW), None),
-            Err(AuthError::BadSignature)
-        );
+        assert_eq!(verify(&unpadded, &secret(), at(NOW), None), Err(AuthError::BadSignature));
         let wrong_secret: Secret = "bar_app_secret".into();
-        assert_eq!(
-            verify(PUBLISHED, &wrong_secret, at(NOW), None),
-            Err(AuthError::BadSignature)
-        );
+        assert_eq!(verify(PUBLISHED, &wrong_secret, at(NOW), None), Err(AuthError::BadSignature));
         let short = format!("{}.{payload}", URL_SAFE_NO_PAD.encode([0u8; 16]));
-        assert_eq!(
-            verify(&short, &secret(), at(NOW), None),
-            Err(AuthError::BadSignature)
-        );
+        assert_eq!(verify(&short, &secret(), at(NOW), None), Err(AuthError::BadSignature));
     }
 
     #[test]
@@ -269,10 +232,7 @@ mod tests {
         assert_eq!(check(NOW - 3601), Err(AuthError::Stale));
         assert_eq!(check(NOW + 60), Ok(NOW + 60));
         assert_eq!(check(NOW + 61), Err(AuthError::FromTheFuture));
-        assert_eq!(
-            verify(PUBLISHED, &secret(), at(NOW), hour()),
-            Err(AuthError::Stale)
-        );
+        assert_eq!(verify(PUBLISHED, &secret(), at(NOW), hour()), Err(AuthError::Stale));
     }
 
     #[test]
@@ -280,10 +240,7 @@ mod tests {
         let mut payload = tab_payload(NOW - 10);
         payload["expires"] = json!(NOW);
         let request = sign(&payload, &secret());
-        assert_eq!(
-            verify(&request, &secret(), at(NOW), None),
-            Err(AuthError::Expired)
-        );
+        assert_eq!(verify(&request, &secret(), at(NOW), None), Err(AuthError::Expired));
 
         payload["expires"] = json!(NOW + 1);
         let request = sign(&payload, &secret());
@@ -298,85 +255,46 @@ mod tests {
 
     #[test]
     fn only_hmac_sha256_is_accepted() {
-        for algorithm in [
-            json!("HMAC-SHA1"),
-            json!("hmac-sha256"),
-            json!(null),
-            json!(256),
-        ] {
+        for algorithm in [json!("HMAC-SHA1"), json!("hmac-sha256"), json!(null), json!(256)] {
             let mut payload = tab_payload(NOW);
             payload["algorithm"] = algorithm.clone();
             let request = sign(&payload, &secret());
             let result = verify(&request, &secret(), at(NOW), hour());
             assert!(
-                matches!(
-                    result,
-                    Err(AuthError::UnsupportedAlgorithm | AuthError::Malformed("payload"))
-                ),
+                matches!(result, Err(AuthError::UnsupportedAlgorithm | AuthError::Malformed("payload"))),
                 "{algorithm}: {result:?}"
             );
         }
         let mut payload = tab_payload(NOW);
         payload["algorithm"] = json!("HMAC-SHA1");
         let request = sign(&payload, &secret());
-        assert_eq!(
-            verify(&request, &secret(), at(NOW), hour()),
-            Err(AuthError::UnsupportedAlgorithm)
-        );
+        assert_eq!(verify(&request, &secret(), at(NOW), hour()), Err(AuthError::UnsupportedAlgorithm));
         let mut payload = tab_payload(NOW);
         payload.as_object_mut().expect("object").remove("algorithm");
         let request = sign(&payload, &secret());
-        assert_eq!(
-            verify(&request, &secret(), at(NOW), hour()),
-            Err(AuthError::UnsupportedAlgorithm)
-        );
+        assert_eq!(verify(&request, &secret(), at(NOW), hour()), Err(AuthError::UnsupportedAlgorithm));
     }
 
     #[test]
     fn garbage_and_non_objects_are_malformed() {
-        assert_eq!(
-            verify("no-separator", &secret(), at(NOW), None),
-            Err(AuthError::Malformed("signed_request"))
-        );
-        assert_eq!(
-            verify("!!!.???", &secret(), at(NOW), None),
-            Err(AuthError::Malformed("base64"))
-        );
+        assert_eq!(verify("no-separator", &secret(), at(NOW), None), Err(AuthError::Malformed("signed_request")));
+        assert_eq!(verify("!!!.???", &secret(), at(NOW), None), Err(AuthError::Malformed("base64")));
         // Correctly signed, but the payload segment is not base64url.
         let body = "not*base64";
-        let signature = hmac_sha256(&secret(), body.as_bytes())
-            .finalize()
-            .into_bytes();
+        let signature = hmac_sha256(&secret(), body.as_bytes()).finalize().into_bytes();
         let request = format!("{}.{body}", URL_SAFE_NO_PAD.encode(signature));
-        assert_eq!(
-            verify(&request, &secret(), at(NOW), None),
-            Err(AuthError::Malformed("base64"))
-        );
+        assert_eq!(verify(&request, &secret(), at(NOW), None), Err(AuthError::Malformed("base64")));
 
-        for payload in [
-            json!(["HMAC-SHA256", 321, "123", null, null]),
-            json!("HMAC-SHA256"),
-            json!(42),
-            json!(null),
-        ] {
+        for payload in [json!(["HMAC-SHA256", 321, "123", null, null]), json!("HMAC-SHA256"), json!(42), json!(null)] {
             let request = sign(&payload, &secret());
-            assert_eq!(
-                verify(&request, &secret(), at(NOW), None),
-                Err(AuthError::Malformed("payload")),
-                "{payload}"
-            );
+            assert_eq!(verify(&request, &secret(), at(NOW), None), Err(AuthError::Malformed("payload")), "{payload}");
         }
         let not_json = {
             let body = URL_SAFE_NO_PAD.encode("{\"algorithm\":");
-            let signature = hmac_sha256(&secret(), body.as_bytes())
-                .finalize()
-                .into_bytes();
+            let signature = hmac_sha256(&secret(), body.as_bytes()).finalize().into_bytes();
             format!("{}.{body}", URL_SAFE_NO_PAD.encode(signature))
         };
-        assert_eq!(
-            verify(&not_json, &secret(), at(NOW), None),
-            Err(AuthError::Malformed("payload"))
-        );
+        assert_eq!(verify(&not_json, &secret(), at(NOW), None), Err(AuthError::Malformed("payload")));
     }
 
     #[test]
@@ -384,10 +302,7 @@ mod tests {
         let mut payload = tab_payload(NOW);
         payload.as_object_mut().expect("object").remove("issued_at");
         let request = sign(&payload, &secret());
-        assert_eq!(
-            verify(&request, &secret(), at(NOW), None),
-            Err(AuthError::Malformed("issued_at"))
-        );
+        assert_eq!(verify(&request, &secret(), at(NOW), None), Err(AuthError::Malformed("issued_at")));
     }
 
     #[test]
@@ -402,10 +317,7 @@ mod tests {
             payload["user_id"] = bad.clone();
             let request = sign(&payload, &secret());
             let result = verify(&request, &secret(), at(NOW), hour());
-            assert!(
-                matches!(result, Err(AuthError::Malformed("user_id" | "payload"))),
-                "{bad}: {result:?}"
-            );
+            assert!(matches!(result, Err(AuthError::Malformed("user_id" | "payload"))), "{bad}: {result:?}");
         }
     }
 

@@ -76,12 +76,7 @@ pub struct AuthConfig {
 impl AuthConfig {
     /// The production rules: credentials at most [`DEFAULT_MAX_AGE`] old.
     pub fn new(vk_app_id: u64, vk_app_secret: Secret, fb_app_secret: Secret) -> Self {
-        Self {
-            vk_app_id,
-            vk_app_secret,
-            fb_app_secret,
-            max_age: Some(DEFAULT_MAX_AGE),
-        }
+        Self { vk_app_id, vk_app_secret, fb_app_secret, max_age: Some(DEFAULT_MAX_AGE) }
     }
 }
 
@@ -186,11 +181,7 @@ impl AuthError {
 
 /// Authenticates one request from its raw `Authorization` header value: `VK <launch query>`,
 /// `Bearer <launch query>` or `FB <signed_request>` (scheme case-insensitive).
-pub fn authenticate(
-    header: Option<&str>,
-    cfg: &AuthConfig,
-    now: DateTime<Utc>,
-) -> Result<Caller, AuthError> {
+pub fn authenticate(header: Option<&str>, cfg: &AuthConfig, now: DateTime<Utc>) -> Result<Caller, AuthError> {
     let header = header.ok_or(AuthError::Missing)?;
     if header.len() > MAX_CREDENTIALS_LEN {
         return Err(AuthError::Malformed("oversize"));
@@ -215,41 +206,24 @@ pub fn authenticate(
     }
 
     if is_vk {
-        let launch = vk::verify(
-            credentials,
-            &cfg.vk_app_secret,
-            cfg.vk_app_id,
-            now,
-            cfg.max_age,
-        )?;
-        Ok(Caller {
-            id: CallerId::Vk(launch.user_id),
-            platform: launch.platform,
-        })
+        let launch = vk::verify(credentials, &cfg.vk_app_secret, cfg.vk_app_id, now, cfg.max_age)?;
+        Ok(Caller { id: CallerId::Vk(launch.user_id), platform: launch.platform })
     } else {
         let payload = facebook::verify(credentials, &cfg.fb_app_secret, now, cfg.max_age)?;
-        Ok(Caller {
-            id: payload.caller_id(),
-            platform: None,
-        })
+        Ok(Caller { id: payload.caller_id(), platform: None })
     }
 }
 
 /// The HMAC both platforms sign with, keyed by `secret`.
 fn hmac_sha256(secret: &Secret, message: &[u8]) -> Hmac<Sha256> {
     // HMAC accepts keys of any length (RFC 2104): this constructor cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose())
-        .expect("HMAC takes keys of any length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose()).expect("HMAC takes keys of any length");
     mac.update(message);
     mac
 }
 
 /// The shared freshness rule for `vk_ts` and `issued_at` (unix seconds).
-fn check_freshness(
-    signed_at: i64,
-    now: DateTime<Utc>,
-    max_age: Option<Duration>,
-) -> Result<(), AuthError> {
+fn check_freshness(signed_at: i64, now: DateTime<Utc>, max_age: Option<Duration>) -> Result<(), AuthError> {
     let Some(max_age) = max_age else {
         return Ok(());
     };
@@ -276,10 +250,7 @@ mod tests {
     const FB_REQUEST: &str = "6Hi26ECjkj347belC0O8b8H5lwiIz5eA6V9VVjTg-HU=.eyJhbGdvcml0aG0iOiJITUFDLVNIQTI1NiIsImlzc3VlZF9hdCI6MzIxLCJvYXV0aF90b2tlbiI6ImZvb190b2tlbiIsInVzZXJfaWQiOiIxMjMiLCJwYWdlIjp7ImlkIjoiNDIiLCJsaWtlZCI6dHJ1ZSwiYWRtaW4iOmZhbHNlfX0=";
 
     fn fixtures_config() -> AuthConfig {
-        AuthConfig {
-            max_age: None,
-            ..AuthConfig::new(VK_APP, VK_SECRET.into(), FB_SECRET.into())
-        }
+        AuthConfig { max_age: None, ..AuthConfig::new(VK_APP, VK_SECRET.into(), FB_SECRET.into()) }
     }
 
     fn now() -> DateTime<Utc> {
@@ -291,8 +262,7 @@ mod tests {
         let cfg = fixtures_config();
         for scheme in ["VK", "vk", "Vk", "Bearer", "bearer"] {
             let header = format!("{scheme} {VK_QUERY}");
-            let caller = authenticate(Some(&header), &cfg, now())
-                .unwrap_or_else(|e| panic!("{scheme}: {e}"));
+            let caller = authenticate(Some(&header), &cfg, now()).unwrap_or_else(|e| panic!("{scheme}: {e}"));
             assert_eq!(caller.id, CallerId::Vk(494075));
             assert_eq!(caller.id.to_string(), "vk:494075");
             assert_eq!(caller.platform.as_deref(), Some("android"));
@@ -301,8 +271,8 @@ mod tests {
 
     #[test]
     fn a_facebook_signed_request_authenticates_as_the_facebook_user() {
-        let caller = authenticate(Some(&format!("FB {FB_REQUEST}")), &fixtures_config(), now())
-            .expect("published example");
+        let caller =
+            authenticate(Some(&format!("FB {FB_REQUEST}")), &fixtures_config(), now()).expect("published example");
         assert_eq!(caller.id, CallerId::Facebook("123".into()));
         assert_eq!(caller.id.to_string(), "fb:123");
         assert!(!caller.id.is_anonymous());
@@ -313,27 +283,17 @@ mod tests {
     fn production_rules_refuse_the_undated_published_vk_launch() {
         let cfg = AuthConfig::new(VK_APP, VK_SECRET.into(), FB_SECRET.into());
         let header = format!("VK {VK_QUERY}");
-        assert_eq!(
-            authenticate(Some(&header), &cfg, now()),
-            Err(AuthError::Malformed("vk_ts"))
-        );
+        assert_eq!(authenticate(Some(&header), &cfg, now()), Err(AuthError::Malformed("vk_ts")));
         // The published signed_request was issued at 321 (1970): far too old.
         let header = format!("FB {FB_REQUEST}");
-        assert_eq!(
-            authenticate(Some(&header), &cfg, now()),
-            Err(AuthError::Stale)
-        );
+        assert_eq!(authenticate(Some(&header), &cfg, now()), Err(AuthError::Stale));
     }
 
     #[test]
     fn absent_or_blank_header_is_missing() {
         let cfg = fixtures_config();
         for header in [None, Some(""), Some("   "), Some("\t")] {
-            assert_eq!(
-                authenticate(header, &cfg, now()),
-                Err(AuthError::Missing),
-                "{header:?}"
-            );
+            assert_eq!(authenticate(header, &cfg, now()), Err(AuthError::Missing), "{header:?}");
         }
     }
 
@@ -341,44 +301,27 @@ mod tests {
     fn unknown_schemes_are_refused() {
         let cfg = fixtures_config();
         for header in ["Basic dXNlcjpwYXNz", "Token abc", VK_QUERY, "Basic"] {
-            assert_eq!(
-                authenticate(Some(header), &cfg, now()),
-                Err(AuthError::UnknownScheme),
-                "{header}"
-            );
+            assert_eq!(authenticate(Some(header), &cfg, now()), Err(AuthError::UnknownScheme), "{header}");
         }
         // Bearer is VK's form only: a signed_request behind it is not guessed at.
         let header = format!("Bearer {FB_REQUEST}");
-        assert_eq!(
-            authenticate(Some(&header), &cfg, now()),
-            Err(AuthError::UnknownScheme)
-        );
+        assert_eq!(authenticate(Some(&header), &cfg, now()), Err(AuthError::UnknownScheme));
     }
 
     #[test]
     fn a_scheme_without_credentials_is_malformed() {
         let cfg = fixtures_config();
         for header in ["VK", "FB  ", "vk\t"] {
-            assert_eq!(
-                authenticate(Some(header), &cfg, now()),
-                Err(AuthError::Malformed("credentials")),
-                "{header:?}"
-            );
+            assert_eq!(authenticate(Some(header), &cfg, now()), Err(AuthError::Malformed("credentials")), "{header:?}");
         }
     }
 
     #[test]
     fn an_oversize_header_is_refused_even_when_its_signature_is_good() {
         // Unsigned extra parameters do not affect the signature: without the limit this verifies.
-        let padded = format!(
-            "VK {VK_QUERY}&utm_source={}",
-            "a".repeat(MAX_CREDENTIALS_LEN)
-        );
+        let padded = format!("VK {VK_QUERY}&utm_source={}", "a".repeat(MAX_CREDENTIALS_LEN));
         let cfg = fixtures_config();
-        assert_eq!(
-            authenticate(Some(&padded), &cfg, now()),
-            Err(AuthError::Malformed("oversize"))
-        );
+        assert_eq!(authenticate(Some(&padded), &cfg, now()), Err(AuthError::Malformed("oversize")));
         let just_under = format!("VK {VK_QUERY}&utm_source=");
         let filler = "a".repeat(MAX_CREDENTIALS_LEN - just_under.len());
         let at_limit = format!("{just_under}{filler}");
@@ -388,10 +331,7 @@ mod tests {
 
     #[test]
     fn an_empty_secret_is_a_server_fault_not_an_open_door() {
-        let cfg = AuthConfig {
-            max_age: None,
-            ..AuthConfig::new(VK_APP, "".into(), "  \n".into())
-        };
+        let cfg = AuthConfig { max_age: None, ..AuthConfig::new(VK_APP, "".into(), "  \n".into()) };
         let vk = authenticate(Some(&format!("VK {VK_QUERY}")), &cfg, now());
         assert_eq!(vk, Err(AuthError::Unconfigured));
         let fb = authenticate(Some(&format!("FB {FB_REQUEST}")), &cfg, now());
@@ -414,23 +354,11 @@ mod tests {
         let hour = Some(DEFAULT_MAX_AGE);
         let t = now().timestamp();
         assert_eq!(check_freshness(t - 3600, now(), hour), Ok(()));
-        assert_eq!(
-            check_freshness(t - 3601, now(), hour),
-            Err(AuthError::Stale)
-        );
+        assert_eq!(check_freshness(t - 3601, now(), hour), Err(AuthError::Stale));
         assert_eq!(check_freshness(t + 60, now(), hour), Ok(()));
-        assert_eq!(
-            check_freshness(t + 61, now(), hour),
-            Err(AuthError::FromTheFuture)
-        );
-        assert_eq!(
-            check_freshness(i64::MIN, now(), hour),
-            Err(AuthError::Stale)
-        );
-        assert_eq!(
-            check_freshness(i64::MAX, now(), hour),
-            Err(AuthError::FromTheFuture)
-        );
+        assert_eq!(check_freshness(t + 61, now(), hour), Err(AuthError::FromTheFuture));
+        assert_eq!(check_freshness(i64::MIN, now(), hour), Err(AuthError::Stale));
+        assert_eq!(check_freshness(i64::MAX, now(), hour), Err(AuthError::FromTheFuture));
         assert_eq!(check_freshness(i64::MIN, now(), None), Ok(()));
     }
 

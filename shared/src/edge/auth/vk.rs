@@ -18,11 +18,7 @@ const SIGN_KEY: &str = "sign";
 
 /// RFC 3986 unreserved characters stay; everything else is percent-encoded (`,` → `%2C`,
 /// space → `%20`) — the form VK computes the signature over.
-const VK_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const VK_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Verified launch parameters: every field comes from the signed part of the query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,18 +66,12 @@ pub fn verify(
         return Err(AuthError::BadSignature);
     }
 
-    let signed_app = params
-        .get("vk_app_id")
-        .and_then(|v| positive_id(v))
-        .ok_or(AuthError::Malformed("vk_app_id"))?;
+    let signed_app = params.get("vk_app_id").and_then(|v| positive_id(v)).ok_or(AuthError::Malformed("vk_app_id"))?;
     if signed_app != app_id {
         return Err(AuthError::WrongApp);
     }
 
-    let ts = params
-        .get("vk_ts")
-        .map(|v| v.parse::<i64>().map_err(|_| AuthError::Malformed("vk_ts")))
-        .transpose()?;
+    let ts = params.get("vk_ts").map(|v| v.parse::<i64>().map_err(|_| AuthError::Malformed("vk_ts"))).transpose()?;
     match ts {
         Some(ts) => check_freshness(ts, now, max_age)?,
         // Without a timestamp a captured launch would be valid forever.
@@ -89,14 +79,9 @@ pub fn verify(
         None => {}
     }
 
-    let user_id = params
-        .get("vk_user_id")
-        .and_then(|v| positive_id(v))
-        .ok_or(AuthError::Malformed("vk_user_id"))?;
-    let group_id = params
-        .get("vk_group_id")
-        .map(|v| positive_id(v).ok_or(AuthError::Malformed("vk_group_id")))
-        .transpose()?;
+    let user_id = params.get("vk_user_id").and_then(|v| positive_id(v)).ok_or(AuthError::Malformed("vk_user_id"))?;
+    let group_id =
+        params.get("vk_group_id").map(|v| positive_id(v).ok_or(AuthError::Malformed("vk_group_id"))).transpose()?;
 
     Ok(VkLaunch {
         user_id,
@@ -111,11 +96,8 @@ pub fn verify(
 /// The `sign` value VK would send for these (decoded) parameters: only `vk_*` keys count, in
 /// byte order. For demo launch URLs and tests.
 pub fn sign(params: &[(&str, &str)], secret: &Secret) -> String {
-    let mut signed: Vec<(&str, &str)> = params
-        .iter()
-        .copied()
-        .filter(|(key, _)| key.starts_with(SIGNED_PREFIX))
-        .collect();
+    let mut signed: Vec<(&str, &str)> =
+        params.iter().copied().filter(|(key, _)| key.starts_with(SIGNED_PREFIX)).collect();
     signed.sort_by(|a, b| a.0.cmp(b.0));
     signature_of(&canonical_string(&signed), secret)
 }
@@ -123,10 +105,9 @@ pub fn sign(params: &[(&str, &str)], secret: &Secret) -> String {
 /// Whether a `Bearer` token is a launch query (VK's example form) rather than some other token.
 pub(super) fn looks_like_launch_query(credentials: &str) -> bool {
     let query = credentials.strip_prefix('?').unwrap_or(credentials);
-    query.split('&').any(|pair| {
-        pair.split_once('=')
-            .is_some_and(|(key, _)| key.starts_with(SIGNED_PREFIX) || key == SIGN_KEY)
-    })
+    query
+        .split('&')
+        .any(|pair| pair.split_once('=').is_some_and(|(key, _)| key.starts_with(SIGNED_PREFIX) || key == SIGN_KEY))
 }
 
 /// Decodes the query into a map, refusing what a verifier elsewhere could read differently:
@@ -173,11 +154,7 @@ fn canonical_string(sorted: &[(&str, &str)]) -> String {
 
 /// HMAC-SHA256, base64 url-safe without padding (always 43 characters).
 fn signature_of(canonical: &str, secret: &Secret) -> String {
-    URL_SAFE_NO_PAD.encode(
-        hmac_sha256(secret, canonical.as_bytes())
-            .finalize()
-            .into_bytes(),
-    )
+    URL_SAFE_NO_PAD.encode(hmac_sha256(secret, canonical.as_bytes()).finalize().into_bytes())
 }
 
 /// Ids are positive decimal integers; `str::parse` alone would also take `+5`.
@@ -213,10 +190,8 @@ mod tests {
 
     /// A launch query as VK would build it: values in VK's encoding, `sign` last.
     fn launch_query(params: &[(&str, &str)], secret: &Secret) -> String {
-        let mut query: Vec<String> = params
-            .iter()
-            .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, VK_ENCODE_SET)))
-            .collect();
+        let mut query: Vec<String> =
+            params.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, VK_ENCODE_SET))).collect();
         query.push(format!("sign={}", sign(params, secret)));
         query.join("&")
     }
@@ -263,39 +238,23 @@ mod tests {
             let replacement = if original == 'x' { 'y' } else { 'x' };
             let mut tampered = PUBLISHED.to_string();
             tampered.replace_range(i..i + 1, &replacement.to_string());
-            assert!(
-                verify(&tampered, &secret(), APP, at(NOW), None).is_err(),
-                "byte {i} changed: {tampered}"
-            );
+            assert!(verify(&tampered, &secret(), APP, at(NOW), None).is_err(), "byte {i} changed: {tampered}");
         }
     }
 
     #[test]
     fn a_changed_value_is_a_bad_signature() {
         let tampered = PUBLISHED.replace("vk_user_id=494075", "vk_user_id=494076");
-        assert_eq!(
-            verify(&tampered, &secret(), APP, at(NOW), None),
-            Err(AuthError::BadSignature)
-        );
+        assert_eq!(verify(&tampered, &secret(), APP, at(NOW), None), Err(AuthError::BadSignature));
         let wrong_secret: Secret = "another-secure-key".into();
-        assert_eq!(
-            verify(PUBLISHED, &wrong_secret, APP, at(NOW), None),
-            Err(AuthError::BadSignature)
-        );
+        assert_eq!(verify(PUBLISHED, &wrong_secret, APP, at(NOW), None), Err(AuthError::BadSignature));
     }
 
     #[test]
     fn another_apps_launch_is_refused() {
-        let params = [
-            ("vk_user_id", "494075"),
-            ("vk_app_id", "51234567"),
-            ("vk_ts", "1700000000"),
-        ];
+        let params = [("vk_user_id", "494075"), ("vk_app_id", "51234567"), ("vk_ts", "1700000000")];
         let query = launch_query(&params, &secret());
-        assert_eq!(
-            verify(&query, &secret(), APP, at(NOW), hour()),
-            Err(AuthError::WrongApp)
-        );
+        assert_eq!(verify(&query, &secret(), APP, at(NOW), hour()), Err(AuthError::WrongApp));
     }
 
     #[test]
@@ -313,66 +272,38 @@ mod tests {
 
     #[test]
     fn vk_ts_is_required_when_freshness_is_on_and_must_be_a_number() {
-        assert_eq!(
-            verify(PUBLISHED, &secret(), APP, at(NOW), hour()),
-            Err(AuthError::Malformed("vk_ts"))
-        );
+        assert_eq!(verify(PUBLISHED, &secret(), APP, at(NOW), hour()), Err(AuthError::Malformed("vk_ts")));
         let params = fresh_params("yesterday");
         let query = launch_query(&borrowed(&params), &secret());
-        assert_eq!(
-            verify(&query, &secret(), APP, at(NOW), None),
-            Err(AuthError::Malformed("vk_ts"))
-        );
+        assert_eq!(verify(&query, &secret(), APP, at(NOW), None), Err(AuthError::Malformed("vk_ts")));
     }
 
     #[test]
     fn missing_or_empty_sign_is_refused() {
         let unsigned = PUBLISHED.split("&sign=").next().expect("has a sign");
-        assert_eq!(
-            verify(unsigned, &secret(), APP, at(NOW), None),
-            Err(AuthError::Unsigned)
-        );
+        assert_eq!(verify(unsigned, &secret(), APP, at(NOW), None), Err(AuthError::Unsigned));
         let empty = format!("{unsigned}&sign=");
-        assert_eq!(
-            verify(&empty, &secret(), APP, at(NOW), None),
-            Err(AuthError::BadSignature)
-        );
+        assert_eq!(verify(&empty, &secret(), APP, at(NOW), None), Err(AuthError::BadSignature));
     }
 
     #[test]
     fn duplicated_keys_are_refused_even_when_one_copy_is_valid() {
         let two_signs = format!("{PUBLISHED}&sign=AAAA");
-        assert_eq!(
-            verify(&two_signs, &secret(), APP, at(NOW), None),
-            Err(AuthError::DuplicateKey)
-        );
+        assert_eq!(verify(&two_signs, &secret(), APP, at(NOW), None), Err(AuthError::DuplicateKey));
         let sign_first = format!("sign=AAAA&{PUBLISHED}");
-        assert_eq!(
-            verify(&sign_first, &secret(), APP, at(NOW), None),
-            Err(AuthError::DuplicateKey)
-        );
+        assert_eq!(verify(&sign_first, &secret(), APP, at(NOW), None), Err(AuthError::DuplicateKey));
         let two_users = format!("vk_user_id=1&{PUBLISHED}");
-        assert_eq!(
-            verify(&two_users, &secret(), APP, at(NOW), None),
-            Err(AuthError::DuplicateKey)
-        );
+        assert_eq!(verify(&two_users, &secret(), APP, at(NOW), None), Err(AuthError::DuplicateKey));
         // Encoding a key differently does not make it another key.
         let encoded_twin = format!("vk%5Fuser%5Fid=1&{PUBLISHED}");
-        assert_eq!(
-            verify(&encoded_twin, &secret(), APP, at(NOW), None),
-            Err(AuthError::DuplicateKey)
-        );
+        assert_eq!(verify(&encoded_twin, &secret(), APP, at(NOW), None), Err(AuthError::DuplicateKey));
     }
 
     #[test]
     fn array_syntax_is_refused() {
         for extra in ["vk_x[]=1", "vk_x%5B%5D=1", "vk_x[a]=1", "other[]=1"] {
             let query = format!("{PUBLISHED}&{extra}");
-            assert_eq!(
-                verify(&query, &secret(), APP, at(NOW), None),
-                Err(AuthError::ArraySyntax),
-                "{extra}"
-            );
+            assert_eq!(verify(&query, &secret(), APP, at(NOW), None), Err(AuthError::ArraySyntax), "{extra}");
         }
     }
 
@@ -389,19 +320,13 @@ mod tests {
         }
         let params = [("vk_app_id", "6736218")];
         let query = launch_query(&params, &secret());
-        assert_eq!(
-            verify(&query, &secret(), APP, at(NOW), None),
-            Err(AuthError::Malformed("vk_user_id"))
-        );
+        assert_eq!(verify(&query, &secret(), APP, at(NOW), None), Err(AuthError::Malformed("vk_user_id")));
     }
 
     #[test]
     fn invalid_utf8_after_decoding_is_malformed() {
         let query = format!("{PUBLISHED}&vk_ref=%FF");
-        assert_eq!(
-            verify(&query, &secret(), APP, at(NOW), None),
-            Err(AuthError::Malformed("percent_encoding"))
-        );
+        assert_eq!(verify(&query, &secret(), APP, at(NOW), None), Err(AuthError::Malformed("percent_encoding")));
     }
 
     /// Expected strings computed outside this module from the rules (sorted keys, RFC 3986
@@ -425,10 +350,7 @@ mod tests {
              &vk_new_feature=%D0%9C%D0%B8%D1%80%2C%20%D1%82%D1%80%D1%83%D0%B4%20%D0%BC%D0%B0%D0%B9\
              &vk_platform=desktop_web&vk_ts=1700000000&vk_user_id=494075"
         );
-        assert_eq!(
-            sign(&params, &secret()),
-            "rA5kgMAMXLChoX5lY2iymbEXo4sYUF57HsOEC0Avj_4"
-        );
+        assert_eq!(sign(&params, &secret()), "rA5kgMAMXLChoX5lY2iymbEXo4sYUF57HsOEC0Avj_4");
 
         // The same launch as a browser may deliver it: raw comma, `+` for spaces, lower-case hex.
         let delivered = "vk_user_id=494075&vk_app_id=6736218&vk_ts=1700000000\
