@@ -1,0 +1,50 @@
+# The project's commands. Everything they need is installed into .tools/ (git-ignored) on first
+# use; runtime state, logs and pid files go to .run/. Prerequisites: a Rust toolchain, Java 17,
+# Node 20 + npm, Python 3.11, curl.
+#
+#   make dev            the service on 127.0.0.1:9000 with every stand-in, until Ctrl-C
+#   make test           fmt, clippy, test stack + cargo test, template lint (what CI runs)
+#   make stack-up       only the stand-ins (STACK=dev by default, or STACK=test)
+#   make stack-down     stop them (STACK=dev|test|all)
+#   make stack-status   what is running, with pids and ports
+#   make tools          install or update the local tools (idempotent)
+#   make lint-template  sam validate --lint and cfn-lint on template.yaml
+#
+# Ports and other settings: scripts/env.sh and local.env.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+STACK ?= dev
+
+.PHONY: help dev test tools stack-up stack-down stack-status lint-template
+
+help:
+	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
+
+dev:
+	@bash scripts/dev.sh
+
+test:
+	@bash scripts/test.sh
+
+tools:
+	@bash scripts/tools.sh
+
+# The dev stack is seeded with the demo data; the test stack stays empty for the tests to fill.
+stack-up:
+	@bash scripts/tools.sh stack
+	@bash scripts/stack.sh up $(STACK)
+	@if [[ "$(STACK)" == dev ]]; then bash scripts/stack.sh seed dev; fi
+
+stack-down:
+	@bash scripts/stack.sh down $(STACK)
+
+stack-status:
+	@bash scripts/stack.sh status $(STACK)
+
+lint-template:
+	@bash scripts/tools.sh lint
+	@bash scripts/lint_template.sh

@@ -1,0 +1,61 @@
+# shellcheck shell=bash
+# shellcheck source-path=SCRIPTDIR
+# The environment of a local stack, for bash: `. scripts/env.sh [dev|test]`.
+#
+# Exports everything in local.env, then the stack's ports and the endpoint URLs derived from
+# them. Two stacks can run side by side because each has its own ports:
+#
+#                 dev (make dev / stack-up)    test (make test)
+#   API           DEV_API_PORT=9000            TEST_API_PORT=9001 (nothing listens by default)
+#   DynamoDB      DEV_DYNAMODB_PORT=8000       TEST_DYNAMODB_PORT=8001
+#   SES (moto)    DEV_SES_PORT=5005            TEST_SES_PORT=5006
+#   T-Bank        DEV_SANDBOX_PORT=9100        TEST_SANDBOX_PORT=9101
+#   table         energosbyt-local             energosbyt-test
+#
+# The test stack gets its own API port so the acquirer sandbox of the test stack never posts a
+# notification to a running `make dev`.
+#
+# Example, to run one test by hand against `make stack-up STACK=test`:
+#   . scripts/env.sh test && cargo test -p tests some_test
+
+_stack_profile="${1:-${STACK:-dev}}"
+_stack_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+set -a
+# shellcheck source=../local.env
+. "$_stack_root/local.env"
+set +a
+
+case "$_stack_profile" in
+    dev)
+        API_PORT="${DEV_API_PORT:-9000}"
+        DYNAMODB_PORT="${DEV_DYNAMODB_PORT:-8000}"
+        SES_PORT="${DEV_SES_PORT:-5005}"
+        SANDBOX_PORT="${DEV_SANDBOX_PORT:-9100}"
+        ;;
+    test)
+        API_PORT="${TEST_API_PORT:-9001}"
+        DYNAMODB_PORT="${TEST_DYNAMODB_PORT:-8001}"
+        SES_PORT="${TEST_SES_PORT:-5006}"
+        SANDBOX_PORT="${TEST_SANDBOX_PORT:-9101}"
+        TABLE_NAME='energosbyt-test'
+        ;;
+    *)
+        echo "scripts/env.sh: unknown stack '$_stack_profile' (dev or test)" >&2
+        # shellcheck disable=SC2317 # reached when the file is run instead of sourced
+        return 2 2>/dev/null || exit 2
+        ;;
+esac
+
+STACK_PROFILE="$_stack_profile"
+STACK_ROOT="$_stack_root"
+STACK_RUN_DIR="$_stack_root/.run/$_stack_profile"
+API_URL="http://127.0.0.1:$API_PORT"
+NOTIFICATION_URL="$API_URL/callbacks/tbank"
+AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
+AWS_ENDPOINT_URL_SES="http://127.0.0.1:$SES_PORT"
+TBANK_API_URL="http://127.0.0.1:$SANDBOX_PORT/v2"
+export STACK_PROFILE STACK_ROOT STACK_RUN_DIR TABLE_NAME \
+    API_PORT DYNAMODB_PORT SES_PORT SANDBOX_PORT \
+    API_URL NOTIFICATION_URL AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SES TBANK_API_URL
+unset _stack_profile _stack_root

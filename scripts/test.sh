@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# `make test`: the whole suite, as CI runs it.
+#
+#   1. tools (stand-ins and linters; fast when already installed)
+#   2. cargo fmt --check, cargo clippy -D warnings
+#   3. the test stack on its own ports (scripts/env.sh: DynamoDB 8001, SES 5006, T-Bank 9101,
+#      table energosbyt-test), so it runs beside `make dev`
+#   4. cargo test --workspace with the environment pointing at the test stack
+#   5. the template linters (scripts/lint_template.sh)
+#
+# The test stack is stopped however the run ends (failure, Ctrl-C, TERM from CI).
+# Extra arguments go to cargo test: scripts/test.sh -- --nocapture
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+suite_started=$SECONDS
+
+step "tools"
+bash scripts/tools.sh stack lint
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "test stack"
+(
+        . scripts/env.sh test
+        . scripts/services.sh
+    # A stack left by someone else (another `make test`, `make stack-up STACK=test`) would be
+    # stopped under its owner's feet at the end of this run: refuse instead.
+    for service in dynamodb ses sandbox; do
+        if svc_running "$service"; then
+            echo "a test stack is already running ($service); stop it with" \
+                "'make stack-down STACK=test' and try again" >&2
+            exit 1
+        fi
+    done
+    trap 'bash scripts/stack.sh down test' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    bash scripts/stack.sh up test
+
+    step "cargo test --workspace (table $TABLE_NAME, DynamoDB $AWS_ENDPOINT_URL_DYNAMODB)"
+    cargo test --workspace "$@"
+)
+
+step "template lint"
+bash scripts/lint_template.sh
+
+step "all passed in $((SECONDS - suite_started)) s"
