@@ -80,10 +80,8 @@ follower=$!
 # A TCP probe: any HTTP request that matches no route is logged by cargo-lambda as an error.
 wait_port api "$API_PORT" 120
 
-demo_curl="$(cargo run -q -p admin --bin energosbyt-admin -- demo-curl 2>/dev/null || true)"
-if [[ -z "$demo_curl" ]]; then
-    demo_curl="curl -i $API_URL/accounts/1234567890"
-fi
+# Launch parameters signed now with the demo key: fresh for AUTH_MAX_AGE_SECS.
+demo_curl="$(cargo run -q -p admin --bin energosbyt-demo -- curl --api-url "$API_URL")"
 
 cat >&2 <<EOF
 

@@ -108,8 +108,8 @@ seed() {
         note "$DEMO_DATA not found: no demo data imported"
         return 0
     fi
-    note "importing $DEMO_DATA into $TABLE_NAME"
-    (cd "$ROOT" && cargo run -q -p admin --bin energosbyt-admin -- import --file "$DEMO_DATA")
+    note "importing $DEMO_DATA and data/tariffs.json into $TABLE_NAME"
+    (cd "$ROOT" && cargo run -q -p admin --bin energosbyt-admin -- import --file "$DEMO_DATA" --tariffs data/tariffs.json)
 }
 
 down() {
