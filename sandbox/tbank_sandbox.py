@@ -702,9 +702,11 @@ class Sandbox:
             }
             if isinstance(external_id, str):
                 payment.cancels[external_id] = answer
-            # A refund notification carries the sum given back (unconfirmed: the bank's own
-            # choice between the refunded and the remaining sum is not documented).
-            refunded = amount if notify in ("REFUNDED", "PARTIAL_REFUNDED") else original
+            # A refund notification carries the sum given back so far, all refunds together
+            # (unconfirmed: the bank does not document whether it sends this, the last refund's
+            # sum or the remaining sum; the callback reads it the same way, so a duplicate can
+            # never give money back twice).
+            refunded = original - payment.remaining if notify in ("REFUNDED", "PARTIAL_REFUNDED") else original
             chain = [(0.0, self._status_delivery(payment, notify, amount=refunded))]
             refund_receipt = body.get("Receipt")
             if notify in ("REFUNDED", "PARTIAL_REFUNDED") and isinstance(refund_receipt, dict):

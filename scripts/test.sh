@@ -28,6 +28,9 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "acquirer sandbox's own tests"
+python3 -m unittest discover -s sandbox
+
 step "test stack"
 (
         . scripts/env.sh test
