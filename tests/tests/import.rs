@@ -35,3 +35,54 @@ async fn the_demo_export_round_trips_through_the_store() {
         assert_eq!(&read, account);
     }
 }
+
+#[tokio::test]
+async fn money_moved_after_the_export_survives_a_re_import() {
+    use energosbyt::domain::payment_transition::Transition;
+    use energosbyt::domain::{Money, Payment, PaymentId, PaymentStatus};
+    use energosbyt::ports::PaymentWriter;
+    use energosbyt::ports::ledger::{BankFacts, PaymentLedger};
+
+    let store = store().await;
+    let number = fresh_account_number();
+    let t0 = fixed_now() - Duration::days(10);
+    store.import_account(&account(number, "-500.00", vec![]), t0).await.unwrap();
+
+    // Given a payment of 500.00 credited on day 5 after that export.
+    let credited_at = t0 + Duration::days(5);
+    let payment = Payment {
+        id: PaymentId::random(),
+        account: number,
+        amount: "500.00".parse().unwrap(),
+        email: "ivanov@example.ru".into(),
+        caller: "vk:1".into(),
+        readings_id: None,
+        status: PaymentStatus::New,
+        acquirer_payment_id: Some("77".into()),
+        payment_url: None,
+        refunded: Money::ZERO,
+        card: None,
+        created_at: credited_at,
+        updated_at: credited_at,
+    };
+    store.create(&payment).await.unwrap();
+    let read = store.payment_record(&payment.id).await.unwrap().unwrap();
+    let facts =
+        BankFacts { status: "CONFIRMED".into(), acquirer_payment_id: Some("77".into()), card: None, at: credited_at };
+    store.apply_transition(&read, &Transition::Credit { amount: payment.amount }, &facts).await.unwrap();
+    let balance = |store: energosbyt::store::DynamoStore| async move {
+        store.account(&number).await.unwrap().unwrap().balance.signed().to_string()
+    };
+    assert_eq!(balance(store.clone()).await, "0.00");
+
+    // When the billing system exports again before it heard of the payment (day 3: still −500),
+    // then the credit made on day 5 is kept on top of it.
+    let before_credit = t0 + Duration::days(3);
+    store.import_account(&account(number, "-500.00", vec![]), before_credit).await.unwrap();
+    assert_eq!(balance(store.clone()).await, "0.00", "the credit after the export must not be lost");
+
+    // And an export taken after the credit already includes it: nothing is added twice.
+    let after_credit = t0 + Duration::days(6);
+    store.import_account(&account(number, "-40.00", vec![]), after_credit).await.unwrap();
+    assert_eq!(balance(store).await, "-40.00");
+}

@@ -5,7 +5,8 @@ use super::keys;
 use super::{DynamoStore, unavailable};
 use crate::domain::account::TariffGroup;
 use crate::domain::address_mask::Address;
-use crate::domain::{Account, AccountNumber, Balance, Meter};
+use crate::domain::{Account, AccountNumber, Balance, Meter, Money};
+use crate::ports::ledger::LedgerReader;
 use crate::ports::{AccountImport, AccountReader, ImportOutcome, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -28,27 +29,65 @@ impl AccountReader for DynamoStore {
 }
 
 impl AccountImport for DynamoStore {
+    /// The export's balance is the billing system's as of `exported_at`; money this service moved
+    /// after that instant (credits and refunds in the ledger) is not in it yet, so it is added on
+    /// top rather than lost. The write is conditional on the balance read, so a credit landing
+    /// between the read and the write makes the import start over instead of being overwritten.
     async fn import_account(&self, account: &Account, exported_at: DateTime<Utc>) -> Result<ImportOutcome, StoreError> {
-        let mut item = encode(account)?;
         // Fixed-width UTC text: compares in time order as a string.
         let exported = exported_at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        item.insert("exportedAt".to_owned(), item::s(&exported));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK) OR exportedAt < :exported")
-            .expression_attribute_values(":exported", item::s(exported))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(ImportOutcome::Written),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                Ok(ImportOutcome::AlreadyCurrent)
+        for _ in 0..IMPORT_ATTEMPTS {
+            let stored = self.stored_export(&account.number).await?;
+            if stored.as_ref().is_some_and(|(at, _)| at.as_str() >= exported.as_str()) {
+                return Ok(ImportOutcome::AlreadyCurrent);
             }
-            Err(e) => Err(unavailable(e)),
+            let since_export: Money = self
+                .ledger_entries(&account.number)
+                .await?
+                .into_iter()
+                .filter(|entry| entry.at > exported_at)
+                .map(|entry| entry.amount)
+                .sum();
+            let mut item = encode(account)?;
+            item.insert("balance".to_owned(), item::money(account.balance.signed() + since_export));
+            item.insert("exportedAt".to_owned(), item::s(&exported));
+            let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+            put = match &stored {
+                None => put.condition_expression("attribute_not_exists(PK)"),
+                Some((at, balance)) => put
+                    .condition_expression("exportedAt = :at AND balance = :balance")
+                    .expression_attribute_values(":at", item::s(at))
+                    .expression_attribute_values(":balance", item::money(*balance)),
+            };
+            match put.send().await {
+                Ok(_) => return Ok(ImportOutcome::Written),
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => continue,
+                Err(e) => return Err(unavailable(e)),
+            }
         }
+        Err(StoreError::Unavailable(format!("the account kept changing during {IMPORT_ATTEMPTS} import attempts")))
+    }
+}
+
+const IMPORT_ATTEMPTS: usize = 5;
+
+impl DynamoStore {
+    /// The stored profile's export time and balance, if the account exists.
+    async fn stored_export(&self, number: &AccountNumber) -> Result<Option<(String, Money)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", item::s(keys::account_pk(number)))
+            .key("SK", item::s(keys::PROFILE))
+            .projection_expression("exportedAt, balance")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item
+            .map(|item| Ok((item::get_s(&item, "exportedAt")?.to_owned(), item::get_money(&item, "balance")?)))
+            .transpose()
     }
 }
 
