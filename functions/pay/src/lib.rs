@@ -14,13 +14,15 @@ use energosbyt::acquirer::{
     Acquirer, InitError, InitRequest, InitSettings, PaymentInit, SettingsError, TbankClient, TbankSettings, VatCodes,
 };
 use energosbyt::config::{ConfigError, Env};
-use energosbyt::domain::payment_request::{PaymentLimits, PaymentRequest};
+use energosbyt::domain::AccountNumber;
+use energosbyt::domain::payment_request::{PaymentLimits, PaymentRequest, PaymentRequestError};
 use energosbyt::domain::{Money, PaymentId};
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
 use energosbyt::ports::idempotency::{
     self, Claim, IdempotencyKey, IdempotencyPolicy, IdempotencyScope, IdempotencyStore, Lease, RecordedResponse,
 };
+use energosbyt::ports::readings::{ReadingsId, ReadingsLookup};
 use energosbyt::ports::{AccountReader, PaymentReader, PaymentWriter, RequestCounter};
 use energosbyt::store::DynamoStore;
 use http::{HeaderValue, Method, StatusCode, header};
@@ -130,7 +132,7 @@ impl Route {
 
 pub async fn handle<S, A>(app: &App<S, A>, request: Request) -> Response<Body>
 where
-    S: AccountReader + PaymentReader + PaymentWriter + IdempotencyStore + RequestCounter + Sync,
+    S: AccountReader + PaymentReader + PaymentWriter + IdempotencyStore + ReadingsLookup + RequestCounter + Sync,
     A: Acquirer,
 {
     match Route::of(&request) {
@@ -196,7 +198,7 @@ fn init_problem(e: InitError) -> Problem {
 
 async fn create<S, A>(app: &App<S, A>, request: Request, context: CallerContext) -> Result<Response<Body>, Problem>
 where
-    S: AccountReader + PaymentReader + PaymentWriter + IdempotencyStore + Sync,
+    S: AccountReader + PaymentReader + PaymentWriter + IdempotencyStore + ReadingsLookup + Sync,
     A: Acquirer,
 {
     let key = IdempotencyKey::from_header(request.headers().get(IDEMPOTENCY_KEY).map(HeaderValue::as_bytes))?;
@@ -216,6 +218,9 @@ where
             tracing::error!(error = %e, account = %masked, "account read failed");
             return Err(Problem::unavailable());
         }
+    }
+    if let Some(readings_id) = &payment.readings_id {
+        check_readings(&app.store, &payment.account, readings_id.as_str()).await?;
     }
 
     let caller = context.caller.id.to_string();
@@ -252,6 +257,24 @@ where
 
     let outcome = register::register(app, &payment, &mut lease, &caller, context.now).await;
     settle(app, lease, outcome, context.now).await
+}
+
+/// A payment "by readings" must name this account's current submission: not another account's,
+/// and not figures replaced since (the amount the customer saw would not be what is billed).
+async fn check_readings<S: ReadingsLookup>(store: &S, account: &AccountNumber, id: &str) -> Result<(), Problem> {
+    let refused = || Problem::from(PaymentRequestError::BadReadingsId);
+    let id: ReadingsId = id.parse().map_err(|_| refused())?;
+    match store.readings_by_id(account, &id).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => {
+            tracing::info!(account = %account.masked(), "payment names readings this account does not have");
+            Err(refused())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "readings read failed");
+            Err(Problem::unavailable())
+        }
+    }
 }
 
 /// Ends the lease as the outcome requires and answers.

@@ -24,6 +24,7 @@ use energosbyt::edge::Problem;
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, MailSender, Mailer};
 use energosbyt::ports::ledger::{BankFacts, EmailLedger, PaymentLedger};
+use energosbyt::ports::readings::ReadingsLookup;
 use energosbyt::store::DynamoStore;
 use http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -54,7 +55,7 @@ impl App<DynamoStore, SesMailer> {
 
 impl<L, S> App<L, S>
 where
-    L: PaymentLedger + EmailLedger + Sync,
+    L: PaymentLedger + EmailLedger + ReadingsLookup + Sync,
     S: MailSender + Sync,
 {
     /// The settings every deployment reads, around a store and a mailer built by the caller.
@@ -99,7 +100,7 @@ fn too_large() -> Problem {
 
 pub async fn handle<L, S>(app: &App<L, S>, request: Request) -> Response<Body>
 where
-    L: PaymentLedger + EmailLedger + Sync,
+    L: PaymentLedger + EmailLedger + ReadingsLookup + Sync,
     S: MailSender + Sync,
 {
     match receive(app, request).await {
@@ -110,7 +111,7 @@ where
 
 async fn receive<L, S>(app: &App<L, S>, request: Request) -> Result<Response<Body>, Problem>
 where
-    L: PaymentLedger + EmailLedger + Sync,
+    L: PaymentLedger + EmailLedger + ReadingsLookup + Sync,
     S: MailSender + Sync,
 {
     if request.method() != Method::POST {
@@ -261,6 +262,16 @@ mod tests {
         }
         async fn release_email(&self, _: &EmailClaim) -> Result<(), StoreError> {
             panic!("an email was released")
+        }
+    }
+
+    impl energosbyt::ports::readings::ReadingsLookup for Untouchable {
+        async fn readings_by_id(
+            &self,
+            _: &energosbyt::domain::AccountNumber,
+            _: &energosbyt::ports::readings::ReadingsId,
+        ) -> Result<Option<energosbyt::ports::readings::SubmittedReadings>, StoreError> {
+            panic!("readings were read")
         }
     }
 

@@ -15,13 +15,14 @@ use energosbyt::acquirer::{PaymentStatus as BankStatus, ReceiptNotification, Unm
 use energosbyt::config::{ConfigError, Env};
 use energosbyt::domain::fiscal_receipt::{FiscalReceiptError, SettlementSign};
 use energosbyt::domain::payment_transition::{self, AcquirerEvent, Transition};
-use energosbyt::domain::{FiscalReceipt, Money, Payment, PaymentId, PaymentStatus, SellerRequisites};
-use energosbyt::mail::{MailSender, Mailer, OutgoingEmail, PaymentReceived, RenderError};
+use energosbyt::domain::{FiscalReceipt, Money, Payment, PaymentId, PaymentStatus, SellerRequisites, ZoneSet};
+use energosbyt::mail::{HandedInReading, MailSender, Mailer, OutgoingEmail, PaymentReceived, RenderError};
 use energosbyt::ports::StoreError;
 use energosbyt::ports::ledger::{
     Applied, BankFacts, CustomerEmail, EmailLedger, EmailOutcome, PaymentLedger, PaymentRecord, ReceiptSlot,
     StoredReceipt,
 };
+use energosbyt::ports::readings::{ReadingsId, ReadingsLookup};
 use std::time::Duration;
 
 /// Reads and conditional writes per delivery before giving up with a 5xx (the bank re-sends).
@@ -119,7 +120,7 @@ pub struct Settlement<L, S> {
 
 impl<L, S> Settlement<L, S>
 where
-    L: PaymentLedger + EmailLedger + Sync,
+    L: PaymentLedger + EmailLedger + ReadingsLookup + Sync,
     S: MailSender + Sync,
 {
     pub const DEFAULT_EMAIL_CLAIM_TIMEOUT: TimeDelta = TimeDelta::minutes(5);
@@ -273,6 +274,24 @@ where
         Ok(Some(ReceiptOutcome::Kept(Box::new(record))))
     }
 
+    /// The readings paid with `payment` ("Оплатить по показаниям"), for its success email. None
+    /// when it was a plain payment, or when the figures were replaced since (the email then says
+    /// nothing about readings rather than showing figures that were not paid for).
+    async fn handed_in_readings(&self, payment: &Payment) -> Result<Vec<HandedInReading>, SettleError> {
+        let Some(id) = payment.readings_id.as_deref().and_then(|id| id.parse::<ReadingsId>().ok()) else {
+            return Ok(Vec::new());
+        };
+        let Some(submitted) = self.ledger.readings_by_id(&payment.account, &id).await? else {
+            return Ok(Vec::new());
+        };
+        let zone_set = match submitted.accepted.values.len() {
+            1 => ZoneSet::Single,
+            2 => ZoneSet::TwoZone,
+            _ => ZoneSet::ThreeZone,
+        };
+        Ok(HandedInReading::of(&submitted.accepted, zone_set))
+    }
+
     /// Sends every email of a credited payment that is still due, "payment received" first.
     /// Returns how many this call sent. A payment not credited yet sends nothing: its receipt
     /// waits for the credit.
@@ -288,9 +307,8 @@ where
         let received = CustomerEmail::PaymentReceived;
         if record.email_due(&received, abandoned_before) {
             let paid_at = record.paid_at.unwrap_or(payment.updated_at);
-            // Readings handed in with the payment are not looked up here yet: the notice goes
-            // without them.
-            let message = PaymentReceived { payment, paid_at, readings: &[] };
+            let readings = self.handed_in_readings(payment).await?;
+            let message = PaymentReceived { payment, paid_at, readings: &readings };
             if self
                 .send_once(payment, &received, now, abandoned_before, || self.mailer.render_payment_received(&message))
                 .await?

@@ -20,6 +20,7 @@ use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, MailSender, Mailer};
 use energosbyt::ports::StoreError;
 use energosbyt::ports::ledger::{BankFacts, EmailLedger, PaymentLedger, PendingPayments};
+use energosbyt::ports::readings::ReadingsLookup;
 use energosbyt::store::DynamoStore;
 use payment_callback::settlement::{Effect, SettleError, Settlement};
 use serde::Serialize;
@@ -80,7 +81,7 @@ impl Reconciler<DynamoStore, SesMailer, TbankClient> {
 
 impl<L, S, A> Reconciler<L, S, A>
 where
-    L: PaymentLedger + EmailLedger + PendingPayments + Sync,
+    L: PaymentLedger + EmailLedger + PendingPayments + ReadingsLookup + Sync,
     S: MailSender + Sync,
     A: Acquirer,
 {
