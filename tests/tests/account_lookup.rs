@@ -204,3 +204,16 @@ async fn other_methods_are_405() {
     let request = Event::new("DELETE", "/accounts/1000000001").vk(&vk_launch(user(), fixed_now()));
     assert_eq!(handle(&app, request.request()).await.status(), 405);
 }
+
+#[tokio::test]
+async fn a_look_up_costs_three_dynamodb_requests_each_logged_with_its_latency() {
+    let app = app().await;
+    let number = imported("-1").await;
+    let before = app.store.outside_calls().requests();
+    let response =
+        handle(&app, Event::new("GET", &format!("/accounts/{number}")).vk(&vk_launch(user(), fixed_now())).request())
+            .await;
+    assert_eq!(response.status(), 200);
+    // Two throttle counters (user, address) and one read of the account with this month's readings.
+    assert_eq!(app.store.outside_calls().requests() - before, 3);
+}

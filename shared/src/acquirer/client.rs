@@ -121,7 +121,21 @@ impl TbankClient {
         serde_json::to_string(&Signed { unsigned: &unsigned, token }).map_err(|e| invalid(&e))
     }
 
+    /// One call to the bank, logged like every outside call (`crate::outside_calls`): method,
+    /// latency, outcome; never the body.
     async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        body: &B,
+    ) -> Result<R, AcquirerError> {
+        let started = std::time::Instant::now();
+        let result = self.exchange(method, body).await;
+        let elapsed_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+        tracing::info!(service = "T-Bank", operation = method, elapsed_ms, failed = result.is_err(), "outside call");
+        result
+    }
+
+    async fn exchange<B: Serialize, R: DeserializeOwned>(
         &self,
         method: &'static str,
         body: &B,

@@ -41,6 +41,7 @@ impl SesMailer {
                     .operation_timeout(Self::OPERATION_TIMEOUT)
                     .build(),
             )
+            .interceptor(crate::outside_calls::OutsideCalls::new())
             .build();
         Ok(Self::new(Client::from_conf(config), sender))
     }

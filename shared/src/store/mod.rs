@@ -14,6 +14,7 @@ mod readings;
 mod tariffs;
 mod throttle;
 
+use crate::outside_calls::OutsideCalls;
 use crate::ports::StoreError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -22,17 +23,28 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 pub struct DynamoStore {
     client: Client,
     table: String,
+    calls: OutsideCalls,
 }
 
 impl DynamoStore {
+    /// Around a client built elsewhere (tests pointing at a dead endpoint, say); its calls are
+    /// neither logged nor counted here.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), calls: OutsideCalls::new() }
     }
 
-    /// Builds the client from the environment (region, credentials, endpoint).
+    /// Builds the client from the environment (region, credentials, endpoint), every call logged
+    /// with its latency and counted.
     pub async fn from_env(table: impl Into<String>) -> Self {
-        let config = aws_config::load_from_env().await;
-        Self::new(Client::new(&config), table)
+        let shared = aws_config::load_from_env().await;
+        let calls = OutsideCalls::new();
+        let config = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(calls.clone()).build();
+        Self { client: Client::from_conf(config), table: table.into(), calls }
+    }
+
+    /// The requests this store has sent (for benchmarks and request-count tests).
+    pub fn outside_calls(&self) -> &OutsideCalls {
+        &self.calls
     }
 
     pub fn client(&self) -> &Client {
