@@ -9,6 +9,7 @@ use energosbyt::ports::AccountImport;
 use integration_tests::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::sync::{Arc, Mutex};
 
 /// A two-zone meter whose own window is the whole month, so the real clock (which the sandbox's
 /// form deadline needs) always finds it open.
@@ -48,8 +49,48 @@ fn signed_notification(mut body: Value) -> Value {
     body
 }
 
+/// Everything the functions log while the test runs, as the production subscriber writes it
+/// (JSON lines, spans listed), at debug level for our own crates.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn start(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let filter =
+            "info,energosbyt=debug,account_lookup=debug,pay=debug,submit_readings=debug,payment_callback=debug";
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_span_list(true)
+            .with_current_span(false)
+            .flatten_event(true)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 #[tokio::test]
 async fn readings_paid_with_their_id_are_listed_in_the_success_email_and_foreign_ids_are_refused() {
+    // The test runs on one thread (tokio's current-thread runtime), so the guard covers it all.
+    let logs = Captured::default();
+    let _logging = logs.start();
     let mine = account_with_open_meter("0.00").await;
     let other = account_with_open_meter("0.00").await;
     let user = (uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as u64 + 1;
@@ -131,6 +172,51 @@ async fn readings_paid_with_their_id_are_listed_in_the_success_email_and_foreign
         .filter_map(|m| m.body_text(0).map(|t| t.into_owned()))
         .collect();
     assert_eq!(texts.len(), 1, "one success email to the payer");
+
+    // The rest of a customer's day, refusals included, for the logs below.
+    let lookup = account_lookup::App { store: store().await, edge: real_time_edge() };
+    let shown =
+        account_lookup::handle(&lookup, Event::new("GET", &format!("/accounts/{mine}")).vk(&launch).request()).await;
+    assert_eq!(shown.status(), 200);
+    let bad_email = Event::new("POST", "/payments")
+        .vk(&launch)
+        .header("idempotency-key", &uuid::Uuid::new_v4().to_string())
+        .body(&json!({"account": mine.to_string(), "amount": "10.00", "email": format!("{email}@")}))
+        .request();
+    assert_eq!(pay::handle(&pay, bad_email).await.status(), 400);
+    let receipt = signed_notification(json!({
+        "TerminalKey": env("TBANK_TERMINAL_KEY"), "OrderId": payment_id, "Success": true, "Status": "RECEIPT",
+        "PaymentId": 4_100_000_001u64, "ErrorCode": "0", "Amount": kopecks, "FiscalNumber": 12, "ShiftNumber": 34,
+        "ReceiptDatetime": "2026-11-20T15:21:05+03:00", "FnNumber": "9282000100072197",
+        "EcrRegNumber": "0000000001047231", "FiscalDocumentNumber": 64318, "FiscalDocumentAttribute": 2918241905u64,
+        "Type": "Income", "Ofd": "ООО «Такском»", "Url": "https://nalog.ru", "SettlePlace": "https://vk.com/app51234567",
+        "Receipt": {"Email": email, "Taxation": "osn", "FfdVersion": "1.2", "Items": [{
+            "Name": format!("Оплата электроэнергии, л/с {mine}"), "Price": kopecks, "Quantity": 1, "Amount": kopecks,
+            "Tax": "vat22", "PaymentMethod": "full_payment", "PaymentObject": "service", "MeasurementUnit": "шт"}]}
+    }));
+    let answer =
+        payment_callback::handle(&callback, Event::new("POST", "/callbacks/tbank").body(&receipt).request()).await;
+    assert_eq!(answer.status(), 200);
+
+    // Then nothing personal reached the logs: not the email, not the account number in any form,
+    // not the address; the masked number is what identifies an account there.
+    let logged = logs.text();
+    assert!(logged.lines().count() > 20, "the flow was logged: {logged}");
+    let digits = mine.digits();
+    let forbidden = [
+        email.as_str(),
+        digits,
+        &mine.to_string(),
+        &format!("{} {} {}", &digits[..5], &digits[5..8], &digits[8..]),
+        "Тверская",
+        "д. 7",
+        "кв. 315",
+    ];
+    for needle in forbidden {
+        let line = logged.lines().find(|line| line.contains(needle));
+        assert!(line.is_none(), "{needle:?} was logged: {}", line.unwrap_or_default());
+    }
+    assert!(logged.contains(&mine.masked()), "accounts are identified by their masked number");
     assert!(texts[0].contains("18350") || texts[0].contains("18 350"), "day reading listed: {}", texts[0]);
     assert!(texts[0].contains("7490") || texts[0].contains("7 490"), "night reading listed: {}", texts[0]);
 }
