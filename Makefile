@@ -9,6 +9,8 @@
 #   make stack-status   what is running, with pids and ports
 #   make tools          install or update the local tools (idempotent)
 #   make lint-template  sam validate --lint and cfn-lint on template.yaml
+#   make bench          release-build benchmarks on the test stack; figures in BENCHMARKS.md
+#   make build          release arm64 bootstraps of every function in target/lambda/ (docs/deploy.md)
 #
 # Ports and other settings: scripts/env.sh and local.env.
 
@@ -19,7 +21,7 @@ MAKEFLAGS += --no-print-directory
 
 STACK ?= dev
 
-.PHONY: help dev test tools stack-up stack-down stack-status lint-template
+.PHONY: help dev test tools stack-up stack-down stack-status lint-template bench build
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -48,3 +50,11 @@ stack-status:
 lint-template:
 	@bash scripts/tools.sh lint
 	@bash scripts/lint_template.sh
+
+# Not part of `make test`: several minutes, and the figures depend on the machine.
+bench:
+	@bash scripts/bench.sh
+
+# What `sam deploy` ships: target/lambda/<function>/bootstrap, arm64 (ARCH=x86_64 for the other).
+build:
+	@bash scripts/build.sh

@@ -21,10 +21,26 @@
 _stack_profile="${1:-${STACK:-dev}}"
 _stack_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
+# A variable already set by the caller wins over local.env (`AUTH_MAX_AGE_SECS=0 make dev`),
+# except the demo AWS credentials and region, which the stand-ins always get, and the values
+# derived from the stack's ports below.
+_stack_overrides=()
+while IFS= read -r _stack_line; do
+    _stack_key="${_stack_line%%=*}"
+    [[ "$_stack_key" =~ ^[A-Z][A-Z0-9_]*$ && "$_stack_line" == *=* ]] || continue
+    case "$_stack_key" in AWS_ACCESS_KEY_ID | AWS_SECRET_ACCESS_KEY | AWS_REGION) continue ;; esac
+    if [[ -n "${!_stack_key+set}" ]]; then
+        _stack_overrides+=("$_stack_key=${!_stack_key}")
+    fi
+done <"$_stack_root/local.env"
+
 set -a
 # shellcheck source=../local.env
 . "$_stack_root/local.env"
 set +a
+for _stack_line in "${_stack_overrides[@]}"; do
+    export "${_stack_line?}"
+done
 
 case "$_stack_profile" in
     dev)
@@ -58,4 +74,4 @@ TBANK_API_URL="http://127.0.0.1:$SANDBOX_PORT/v2"
 export STACK_PROFILE STACK_ROOT STACK_RUN_DIR TABLE_NAME \
     API_PORT DYNAMODB_PORT SES_PORT SANDBOX_PORT \
     API_URL NOTIFICATION_URL AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SES TBANK_API_URL
-unset _stack_profile _stack_root
+unset _stack_profile _stack_root _stack_overrides _stack_line _stack_key

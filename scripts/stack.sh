@@ -28,8 +28,8 @@ die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
 note() { printf '[%s] %s\n' "$STACK_PROFILE" "$*" >&2; }
 
 load_stack() {
-        . "$ROOT/scripts/env.sh" "$1"
-        . "$ROOT/scripts/services.sh"
+    . "$ROOT/scripts/env.sh" "$1"
+    . "$ROOT/scripts/services.sh"
 }
 
 # Refuses a port that something other than our own service holds: a second DynamoDB on the

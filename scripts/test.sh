@@ -33,8 +33,8 @@ python3 -m unittest discover -s sandbox
 
 step "test stack"
 (
-        . scripts/env.sh test
-        . scripts/services.sh
+    . scripts/env.sh test
+    . scripts/services.sh
     # A stack left by someone else (another `make test`, `make stack-up STACK=test`) would be
     # stopped under its owner's feet at the end of this run: refuse instead.
     for service in dynamodb ses sandbox; do

@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod edge;
 pub mod mail;
+pub mod metrics;
 pub mod outside_calls;
 pub mod ports;
 pub mod store;

@@ -87,7 +87,7 @@ impl Captured {
 }
 
 #[tokio::test]
-async fn readings_paid_with_their_id_are_listed_in_the_success_email_and_foreign_ids_are_refused() {
+async fn paying_by_readings_lists_them_in_the_email_refuses_foreign_ids_and_logs_nothing_personal() {
     // The test runs on one thread (tokio's current-thread runtime), so the guard covers it all.
     let logs = Captured::default();
     let _logging = logs.start();

@@ -240,6 +240,7 @@ where
                 Problem::unavailable()
             })?;
             tracing::info!(account = %masked, status = recorded.status, "payment answer replayed");
+            energosbyt::metrics::count(energosbyt::metrics::Metric::DuplicatesAbsorbed, 1);
             return Ok(recorded_response(status, &recorded.body, true));
         }
         Claim::InProgress => {
@@ -287,6 +288,7 @@ async fn settle<S: IdempotencyStore, A>(
     match outcome {
         Outcome::Created(created) => {
             tracing::info!(payment_id = %created.payment_id, amount = %created.amount, "payment created");
+            energosbyt::metrics::count(energosbyt::metrics::Metric::PaymentsCreated, 1);
             let recorded = RecordedResponse {
                 status: StatusCode::CREATED.as_u16(),
                 body: serde_json::to_string(&created).expect("our response types serialise"),

@@ -184,6 +184,7 @@ where
 /// A correctly signed notification about an order we never made: nothing to apply, and nothing
 /// the bank could fix by delivering it again.
 fn unknown_order(notification: &Notification) -> Response<Body> {
+    energosbyt::metrics::count(energosbyt::metrics::Metric::Anomalies, 1);
     let order: String = notification.order_id().chars().take(40).collect();
     tracing::warn!(
         anomaly = "unknown_order",

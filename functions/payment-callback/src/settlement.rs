@@ -195,10 +195,15 @@ where
             }
             let transition = payment_transition::apply(payment.status, payment.amount, payment.refunded, event);
             let effect = match transition {
-                Transition::Unchanged => Effect::Unchanged,
+                // A notification delivered again, or reconciliation asking about a settled payment.
+                Transition::Unchanged => {
+                    energosbyt::metrics::count(energosbyt::metrics::Metric::DuplicatesAbsorbed, 1);
+                    Effect::Unchanged
+                }
                 Transition::AmountMismatch { expected, reported } => {
                     let what = format!("amount mismatch: expected {expected}, reported {reported}");
                     self.log_anomaly(payment, "amount_mismatch", facts, Some((expected, reported)));
+                    energosbyt::metrics::count(energosbyt::metrics::Metric::AmountMismatches, 1);
                     self.ledger.note_anomaly(id, &what, facts.at).await?;
                     Effect::AmountMismatch { expected, reported }
                 }
@@ -211,6 +216,9 @@ where
                     match self.ledger.apply_transition(&record, &transition, facts).await? {
                         Applied::Written => {
                             let effect = effect_of(&transition);
+                            if let Effect::Credited { amount } = effect {
+                                energosbyt::metrics::roubles(energosbyt::metrics::Metric::AmountCredited, amount);
+                            }
                             written(&mut record, &transition, facts);
                             effect
                         }
@@ -246,6 +254,7 @@ where
         let fiscal = match FiscalReceipt::from_notification(notification, &record.payment, &self.seller) {
             Ok(fiscal) => fiscal,
             Err(e) => {
+                energosbyt::metrics::count(energosbyt::metrics::Metric::Anomalies, 1);
                 tracing::warn!(
                     anomaly = "receipt_unusable",
                     payment_id = %id,
@@ -373,14 +382,17 @@ where
                     tracing::warn!(payment_id = %payment.id, email = kind, "email claim was taken over while sending");
                 }
                 tracing::info!(payment_id = %payment.id, email = kind, message_id = %message_id, "customer email sent");
+                energosbyt::metrics::count(energosbyt::metrics::Metric::EmailsSent, 1);
                 Ok(true)
             }
             Err(e) if e.is_retryable() => {
+                energosbyt::metrics::count(energosbyt::metrics::Metric::EmailsFailed, 1);
                 self.ledger.release_email(&claim).await?;
                 Err(SettleError::MailUnavailable(e.to_string()))
             }
             Err(e) => {
                 tracing::warn!(payment_id = %payment.id, email = kind, error = %e, "email refused for good; not retried");
+                energosbyt::metrics::count(energosbyt::metrics::Metric::EmailsFailed, 1);
                 self.ledger.settle_email(&claim, EmailOutcome::Rejected, (self.clock)()).await?;
                 Ok(false)
             }
@@ -394,6 +406,7 @@ where
         facts: &BankFacts,
         amounts: Option<(Money, Money)>,
     ) {
+        energosbyt::metrics::count(energosbyt::metrics::Metric::Anomalies, 1);
         let (expected, reported) = amounts.map_or((None, None), |(e, r)| (Some(e), Some(r)));
         tracing::warn!(
             anomaly,

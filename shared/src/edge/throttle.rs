@@ -52,6 +52,7 @@ pub async fn check<C: RequestCounter>(
     };
     if by_user > limits.per_user || by_ip > limits.per_ip {
         tracing::warn!(by_user, by_ip, "request throttled");
+        crate::metrics::count(crate::metrics::Metric::RequestsThrottled, 1);
         return Err(Problem::too_many_requests(retry_after.max(1)));
     }
     Ok(())
