@@ -220,7 +220,7 @@ where
         }
     }
     if let Some(readings_id) = &payment.readings_id {
-        check_readings(&app.store, &payment.account, readings_id.as_str()).await?;
+        check_readings(&app.store, &payment.account, readings_id).await?;
     }
 
     let caller = context.caller.id.to_string();
@@ -262,10 +262,9 @@ where
 
 /// A payment "by readings" must name this account's current submission: not another account's,
 /// and not figures replaced since (the amount the customer saw would not be what is billed).
-async fn check_readings<S: ReadingsLookup>(store: &S, account: &AccountNumber, id: &str) -> Result<(), Problem> {
+async fn check_readings<S: ReadingsLookup>(store: &S, account: &AccountNumber, id: &ReadingsId) -> Result<(), Problem> {
     let refused = || Problem::from(PaymentRequestError::BadReadingsId);
-    let id: ReadingsId = id.parse().map_err(|_| refused())?;
-    match store.readings_by_id(account, &id).await {
+    match store.readings_by_id(account, id).await {
         Ok(Some(_)) => Ok(()),
         Ok(None) => {
             tracing::info!(account = %account.masked(), "payment names readings this account does not have");

@@ -14,6 +14,7 @@ pub mod payment;
 pub mod payment_request;
 pub mod payment_transition;
 pub mod readings;
+pub mod readings_id;
 pub mod readings_window;
 pub mod tariff;
 pub mod vat;

@@ -7,9 +7,10 @@
 //! was written as (never through a float), so `1520.37` is 1520.37 and `1e3` is refused.
 
 use super::email::{Email, EmailError};
+use super::readings_id::ReadingsId;
 use super::{AccountNumber, AccountNumberError, Money, MoneyError};
+use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -18,7 +19,6 @@ use std::fmt;
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// The longest readings submission id accepted.
-const READINGS_ID_MAX: usize = 64;
 
 const FIELDS: [&str; 4] = ["account", "amount", "email", "readingsId"];
 
@@ -33,26 +33,6 @@ impl PaymentLimits {
     /// `None` for limits that would let a non-positive amount through or accept nothing.
     pub fn new(min: Money, max: Money) -> Option<Self> {
         (min.is_positive() && min <= max).then_some(Self { min, max })
-    }
-}
-
-/// The id of a readings submission paid with this payment, as `submit-readings` returns it:
-/// 1 to 64 ASCII letters, digits, `-`, `_`, `.` or `:`. That it belongs to the same account is
-/// checked where the readings are stored; here only its shape.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct ReadingsId(String);
-
-impl ReadingsId {
-    pub fn parse(s: &str) -> Result<Self, PaymentRequestError> {
-        let shape_ok = !s.is_empty()
-            && s.len() <= READINGS_ID_MAX
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-        if shape_ok { Ok(Self(s.to_owned())) } else { Err(PaymentRequestError::BadReadingsId) }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -149,7 +129,9 @@ impl PaymentRequest {
         let readings_id = match readings_id {
             None => None,
             Some(raw) if raw.get() == "null" => None,
-            Some(raw) => Some(ReadingsId::parse(&string_value("readingsId", raw)?)?),
+            Some(raw) => {
+                Some(string_value("readingsId", raw)?.parse().map_err(|_| PaymentRequestError::BadReadingsId)?)
+            }
         };
         Ok(Self { account, amount, email, readings_id })
     }
@@ -251,13 +233,13 @@ mod tests {
     #[test]
     fn a_complete_request_is_read_with_the_account_in_any_form() {
         let request = parse(&json!({
-            "account": "29614 328 09", "amount": "1520.37", "email": "ivanov@example.ru", "readingsId": "r-2026-11:1"
+            "account": "29614 328 09", "amount": "1520.37", "email": "ivanov@example.ru", "readingsId": "2026-11-5f3a9c1e-8e7d6c5b4a39"
         }))
         .unwrap();
         assert_eq!(request.account.to_string(), "29614-328-09");
         assert_eq!(request.amount.to_string(), "1520.37");
         assert_eq!(request.email.expose(), "ivanov@example.ru");
-        assert_eq!(request.readings_id.as_ref().map(ReadingsId::as_str), Some("r-2026-11:1"));
+        assert_eq!(request.readings_id.as_ref().map(ReadingsId::as_str), Some("2026-11-5f3a9c1e-8e7d6c5b4a39"));
         let plain = parse(&json!({"account": "2961432809", "amount": "5", "email": "a@b.ru", "readingsId": null}));
         assert_eq!(plain.unwrap().readings_id, None);
     }
@@ -352,7 +334,7 @@ mod tests {
         let other_amount = parse(&json!({"account": "2961432809", "amount": "100.01", "email": "a@b.ru"})).unwrap();
         let other_email = parse(&json!({"account": "2961432809", "amount": "100", "email": "A@b.ru"})).unwrap();
         let with_readings =
-            parse(&json!({"account": "2961432809", "amount": "100", "email": "a@b.ru", "readingsId": "r1"})).unwrap();
+            parse(&json!({"account": "2961432809", "amount": "100", "email": "a@b.ru", "readingsId": "2026-11-5f3a9c1e-8e7d6c5b4a39"})).unwrap();
         for other in [other_amount, other_email, with_readings] {
             assert_ne!(a.fingerprint(), other.fingerprint(), "{other:?}");
         }
