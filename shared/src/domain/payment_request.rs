@@ -18,8 +18,6 @@ use std::fmt;
 /// The largest body accepted: a real request is under 300 bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// The longest readings submission id accepted.
-
 const FIELDS: [&str; 4] = ["account", "amount", "email", "readingsId"];
 
 /// The smallest and the largest single payment (`PAYMENT_MIN`, `PAYMENT_MAX`).
