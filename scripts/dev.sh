@@ -69,6 +69,7 @@ if port_in_use "$API_PORT"; then
     log "port $API_PORT is taken by another program; set DEV_API_PORT to use another"
     exit 1
 fi
+. scripts/web.sh dev # builds and serves the mini app, exports WEB_ORIGIN, prints how to open it
 # --disable-cors: cargo-lambda would otherwise answer every preflight for any origin, hiding
 # what the functions' own CORS handling (ALLOWED_ORIGINS) does.
 # shellcheck disable=SC2086 # LAMBDA_WATCH_ARGS is a list of flags

@@ -51,6 +51,7 @@ step "test stack"
 
     step "cargo test --workspace (table $TABLE_NAME, DynamoDB $AWS_ENDPOINT_URL_DYNAMODB)"
     cargo test --workspace "$@"
+    step "mini app in the browser (tests/browser)"; bash scripts/web.sh test
 )
 
 step "template lint"

@@ -142,6 +142,7 @@ main() {
             stack) dynamodb_local; dynamodb_launcher; stack_venv ;;
             lambda) cargo_lambda ;;
             lint) rust_components; sam_cli; cfn_lint ;;
+            web) bash "$ROOT/scripts/web.sh" tools ;; # Debian chromium, web/node_modules (npm ci)
             lib-dir) dynamodb_lib_dir ;;
             *) die "unknown group '$group' (stack, lambda, lint)" ;;
         esac

@@ -1,0 +1,318 @@
+//! `POST /facebook/tab`: the «Оплата электроэнергии» tab of the company's Facebook page.
+//!
+//! Facebook loads a custom page tab in an iframe with an HTTP POST whose form field
+//! `signed_request` says who is looking. A static file cannot take a POST, so this function
+//! verifies the signed_request and answers a small HTML document that loads the mini app's built
+//! assets from the web origin and hands it the verified signed_request: the app then calls the API
+//! with `Authorization: FB <signed_request>`, and the API verifies it again on every call.
+//!
+//! Custom tabs exist only in Facebook's desktop web UI, so a phone gets a short explanation instead
+//! of a layout that cannot work there.
+
+use chrono::{DateTime, Duration, Utc};
+use energosbyt::config::{ConfigError, Env};
+use energosbyt::edge::auth::{AuthError, Secret, facebook};
+use http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+
+/// Facebook's form carries one short field; anything much bigger is not Facebook.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Who may frame the tab: Facebook's own pages only.
+const FRAME_ANCESTORS: &str = "https://www.facebook.com https://facebook.com";
+
+/// The built app's entry files; the web build names them without a content hash so that this
+/// function does not need to know each build's file names.
+const APP_SCRIPT: &str = "assets/mini-app.js";
+const APP_STYLESHEET: &str = "assets/mini-app.css";
+
+pub struct App {
+    pub fb_app_secret: Secret,
+    /// The oldest `issued_at` accepted; `None` switches the freshness check off (fixtures only).
+    pub max_age: Option<Duration>,
+    /// Where the built mini app is served, e.g. `https://pay.example.ru` (no trailing slash).
+    pub web_origin: String,
+    /// The API's base URL for the app; empty means "the origin this page came from", which is the
+    /// API itself since this function is one of its routes.
+    pub api_url: String,
+    pub clock: fn() -> DateTime<Utc>,
+}
+
+impl App {
+    /// `FB_APP_SECRET`, `WEB_ORIGIN`, `AUTH_MAX_AGE_SECS` (0 = no freshness check), optional
+    /// `API_URL`.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let max_age_secs: i64 = env.parse_or("AUTH_MAX_AGE_SECS", 3600)?;
+        let web_origin = env.string("WEB_ORIGIN")?.trim().trim_end_matches('/').to_owned();
+        if !(web_origin.starts_with("https://") || web_origin.starts_with("http://")) {
+            return Err(ConfigError::Malformed { name: "WEB_ORIGIN", why: "not an http(s) origin".into() });
+        }
+        Ok(Self {
+            fb_app_secret: env.string("FB_APP_SECRET")?.into(),
+            max_age: (max_age_secs > 0).then(|| Duration::seconds(max_age_secs)),
+            web_origin,
+            api_url: env.string_or("API_URL", "").trim().trim_end_matches('/').to_owned(),
+            clock: Utc::now,
+        })
+    }
+}
+
+/// Why the tab refuses to show the app.
+#[derive(Debug, thiserror::Error)]
+pub enum TabRefusal {
+    #[error("the form carries no signed_request")]
+    Missing,
+    #[error("the form carries more than one signed_request")]
+    Duplicate,
+    #[error("the form is too large")]
+    TooLarge,
+    #[error("signed_request refused: {0}")]
+    Refused(#[from] AuthError),
+}
+
+pub fn handle(app: &App, request: Request) -> Response<Body> {
+    if request.method() != Method::POST {
+        let mut response = page(StatusCode::METHOD_NOT_ALLOWED, app, &message_page(NOT_FROM_FACEBOOK));
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if is_phone(user_agent) {
+        tracing::info!("facebook tab opened on a phone");
+        return page(StatusCode::OK, app, &message_page(DESKTOP_ONLY));
+    }
+    match verified_signed_request(app, request.body()) {
+        Ok(signed_request) => {
+            tracing::info!("facebook tab shown");
+            page(StatusCode::OK, app, &app_page(app, &signed_request))
+        }
+        Err(refusal) => {
+            tracing::info!(reason = %refusal, "facebook tab refused");
+            page(StatusCode::UNAUTHORIZED, app, &message_page(NOT_FROM_FACEBOOK))
+        }
+    }
+}
+
+fn verified_signed_request(app: &App, body: &[u8]) -> Result<String, TabRefusal> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(TabRefusal::TooLarge);
+    }
+    let mut found = None;
+    for (key, value) in form_urlencoded::parse(body) {
+        if key == "signed_request" {
+            if found.is_some() {
+                return Err(TabRefusal::Duplicate);
+            }
+            found = Some(value.into_owned());
+        }
+    }
+    let signed_request = found.filter(|v| !v.is_empty()).ok_or(TabRefusal::Missing)?;
+    facebook::verify(&signed_request, &app.fb_app_secret, (app.clock)(), app.max_age)?;
+    Ok(signed_request)
+}
+
+/// Facebook's mobile apps and mobile browsers; tablets are served, as Facebook shows tabs there.
+fn is_phone(user_agent: &str) -> bool {
+    ["Mobi", "iPhone", "FBAN/", "FBAV/"].iter().any(|marker| user_agent.contains(marker))
+}
+
+const DESKTOP_ONLY: (&str, &str) = (
+    "Оплата электроэнергии",
+    "Оплата на странице Facebook работает в браузере компьютера или планшета. Откройте эту страницу \
+     на компьютере или оплатите в мини-приложении ВКонтакте.",
+);
+
+const NOT_FROM_FACEBOOK: (&str, &str) = (
+    "Не удалось открыть оплату",
+    "Откройте вкладку «Оплата электроэнергии» на странице Мосэнергосбыта в Facebook ещё раз. \
+     Если ошибка повторится, обновите страницу.",
+);
+
+fn message_page((title, text): (&str, &str)) -> String {
+    format!(
+        "<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
+         <style>body{{font:16px/1.5 -apple-system,system-ui,Roboto,Arial,sans-serif;margin:24px;color:#222}}</style>\
+         </head><body><h1>{title}</h1><p>{text}</p></body></html>"
+    )
+}
+
+fn app_page(app: &App, signed_request: &str) -> String {
+    let launch = serde_json::json!({ "signedRequest": signed_request, "apiUrl": app.api_url });
+    let web = html_attribute(&app.web_origin);
+    format!(
+        "<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Оплата электроэнергии</title>\
+         <link rel=\"stylesheet\" crossorigin href=\"{web}/{APP_STYLESHEET}\">\
+         <script type=\"application/json\" id=\"fb-launch\">{launch}</script>\
+         <script type=\"module\" crossorigin src=\"{web}/{APP_SCRIPT}\"></script>\
+         </head><body><div id=\"root\"></div></body></html>",
+        launch = script_json(&launch),
+    )
+}
+
+/// JSON inside `<script>`: `<`, `>` and `&` escaped so no value can close the element.
+fn script_json(value: &serde_json::Value) -> String {
+    value.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+}
+
+fn html_attribute(text: &str) -> String {
+    text.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn page(status: StatusCode, app: &App, html: &str) -> Response<Body> {
+    let connect = if app.api_url.is_empty() { "'self'".to_owned() } else { app.api_url.clone() };
+    let policy = format!(
+        "default-src 'none'; script-src {web}; style-src {web} 'unsafe-inline'; img-src {web} data:; \
+         font-src {web}; connect-src {connect}; base-uri 'none'; form-action 'none'; frame-ancestors {FRAME_ANCESTORS}",
+        web = app.web_origin,
+    );
+    let mut response = Response::new(Body::from(html.to_owned()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // The origins come from configuration checked at start; a value a header cannot carry would
+    // be a deployment fault, and the page is then served without a policy rather than not at all.
+    match HeaderValue::from_str(&policy) {
+        Ok(value) => {
+            headers.insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+        Err(_) => tracing::error!("WEB_ORIGIN or API_URL cannot go into a header"),
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "tab-secret";
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).expect("valid timestamp")
+    }
+
+    fn app() -> App {
+        App {
+            fb_app_secret: SECRET.into(),
+            max_age: Some(Duration::hours(1)),
+            web_origin: "https://pay.example.ru".into(),
+            api_url: String::new(),
+            clock: now,
+        }
+    }
+
+    fn signed(issued_at: i64) -> String {
+        let payload = serde_json::json!({"algorithm": "HMAC-SHA256", "issued_at": issued_at, "user_id": "42",
+            "page": {"id": "7", "liked": false, "admin": false}});
+        facebook::sign(&payload, &SECRET.into())
+    }
+
+    fn post(body: &str, user_agent: &str) -> Request {
+        let mut request = Request::new(Body::from(body.to_owned()));
+        *request.method_mut() = Method::POST;
+        request.headers_mut().insert(header::USER_AGENT, HeaderValue::from_str(user_agent).expect("ascii"));
+        request
+    }
+
+    fn form(signed_request: &str) -> String {
+        form_urlencoded::Serializer::new(String::new()).append_pair("signed_request", signed_request).finish()
+    }
+
+    const DESKTOP: &str =
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36";
+    const PHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
+
+    fn text(response: &Response<Body>) -> String {
+        String::from_utf8_lossy(response.body()).into_owned()
+    }
+
+    #[test]
+    fn a_fresh_signed_request_gets_the_app_with_it_injected() {
+        let sr = signed(now().timestamp() - 10);
+        let response = handle(&app(), post(&form(&sr), DESKTOP));
+        assert_eq!(response.status(), StatusCode::OK);
+        let html = text(&response);
+        assert!(html.contains("src=\"https://pay.example.ru/assets/mini-app.js\""), "{html}");
+        let start = html.find("id=\"fb-launch\">").expect("launch block") + "id=\"fb-launch\">".len();
+        let end = start + html[start..].find("</script>").expect("closed");
+        let launch: serde_json::Value = serde_json::from_str(&html[start..end]).expect("json");
+        assert_eq!(launch["signedRequest"], sr.as_str());
+        let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().expect("ascii");
+        assert!(csp.contains("frame-ancestors https://www.facebook.com https://facebook.com"), "{csp}");
+        assert!(csp.contains("connect-src 'self'"), "{csp}");
+        assert!(response.headers().get("x-frame-options").is_none());
+        assert_eq!(response.headers()[header::REFERRER_POLICY], "no-referrer");
+    }
+
+    #[test]
+    fn forged_stale_missing_or_doubled_signed_requests_get_a_401_page_in_russian() {
+        let fresh = signed(now().timestamp());
+        let mut forged = fresh.clone();
+        forged.insert(0, if fresh.starts_with('A') { 'B' } else { 'A' });
+        let bodies = [
+            form(&forged),
+            form(&signed(now().timestamp() - 3601)),
+            String::new(),
+            "signed_request=".to_owned(),
+            format!("{}&{}", form(&fresh), form(&fresh)),
+            format!("{}&pad={}", form(&fresh), "a".repeat(MAX_BODY_BYTES)),
+        ];
+        for body in bodies {
+            let response = handle(&app(), post(&body, DESKTOP));
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{body:.60}");
+            let html = text(&response);
+            assert!(html.contains("Не удалось открыть оплату"), "{html}");
+            assert!(!html.contains("fb-launch"));
+        }
+    }
+
+    #[test]
+    fn a_phone_gets_the_desktop_only_explanation_and_no_app() {
+        let response = handle(&app(), post(&form(&signed(now().timestamp())), PHONE));
+        assert_eq!(response.status(), StatusCode::OK);
+        let html = text(&response);
+        assert!(html.contains("браузере компьютера"), "{html}");
+        assert!(!html.contains("mini-app.js"));
+    }
+
+    #[test]
+    fn a_get_is_not_the_tab() {
+        let mut request = post("", DESKTOP);
+        *request.method_mut() = Method::GET;
+        let response = handle(&app(), request);
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[header::ALLOW], "POST");
+    }
+
+    #[test]
+    fn launch_json_cannot_close_its_script_element() {
+        let value = serde_json::json!({"signedRequest": "</script><script>alert(1)</script>&"});
+        let escaped = script_json(&value);
+        assert!(!escaped.contains('<') && !escaped.contains('>') && !escaped.contains('&'), "{escaped}");
+        let back: serde_json::Value = serde_json::from_str(&escaped).expect("still json");
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn configuration_names_a_bad_web_origin() {
+        let env = Env::from_fn(|name| match name {
+            "FB_APP_SECRET" => Some("s".into()),
+            "WEB_ORIGIN" => Some("pay.example.ru".into()),
+            _ => None,
+        });
+        assert!(matches!(App::from_env(&env), Err(ConfigError::Malformed { name: "WEB_ORIGIN", .. })));
+        let env = Env::from_fn(|name| match name {
+            "FB_APP_SECRET" => Some("s".into()),
+            "WEB_ORIGIN" => Some("https://pay.example.ru/".into()),
+            "API_URL" => Some("https://api.example.ru".into()),
+            _ => None,
+        });
+        let app = App::from_env(&env).expect("valid");
+        assert_eq!(app.web_origin, "https://pay.example.ru");
+        assert_eq!(app.max_age, Some(Duration::hours(1)));
+    }
+}

@@ -1,0 +1,9 @@
+use facebook_tab::{App, handle};
+use lambda_http::{Error, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    energosbyt::telemetry::init();
+    let app = App::from_env(&energosbyt::config::Env::process())?;
+    lambda_http::run(service_fn(|request| async { Ok::<_, Error>(handle(&app, request)) })).await
+}

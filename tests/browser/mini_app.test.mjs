@@ -1,0 +1,241 @@
+// The mini app in a real browser (Debian's chromium driven by playwright-core) against the test
+// stack: the functions under `cargo lambda watch`, DynamoDB Local seeded with the demo accounts,
+// the acquirer sandbox's hosted form and moto's SES. Run by scripts/web.sh test (make test).
+//
+// Environment (set by scripts/web.sh): API_URL, WEB_ORIGIN, AWS_ENDPOINT_URL_SES,
+// SCREENSHOTS_DIR, VK_LAUNCH_USER_BASE.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const require = createRequire(new URL('../../web/package.json', import.meta.url));
+const { chromium } = require('playwright-core');
+
+const API_URL = need('API_URL');
+const WEB_ORIGIN = need('WEB_ORIGIN');
+const SES_URL = need('AWS_ENDPOINT_URL_SES');
+const SCREENSHOTS = process.env.SCREENSHOTS_DIR ?? '.run/test/screenshots';
+const USER_BASE = 700000 + Number(process.env.VK_LAUNCH_USER_BASE ?? 0);
+const RUN = Date.now().toString(36);
+const PHONE = { width: 360, height: 740 };
+const DESKTOP = { width: 1280, height: 900 };
+const FB_TAB = { width: 810, height: 900 };
+// A paid payment waits for the sandbox's notification to reach the callback function.
+const SETTLE_MS = 60000;
+
+function need(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run through scripts/web.sh test`);
+  return value.replace(/\/$/, '');
+}
+
+function demo(...args) {
+  return execFileSync('cargo', ['run', '-q', '-p', 'admin', '--bin', 'energosbyt-demo', '--', ...args], {
+    encoding: 'utf8',
+  }).trim();
+}
+
+let browser;
+let userSeq = 0;
+
+before(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  // launch() gives every run a fresh temporary profile of its own (no --user-data-dir allowed).
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function vkPage(viewport, { colorScheme = 'light' } = {}) {
+  const context = await browser.newContext({ viewport, colorScheme, locale: 'ru-RU' });
+  const page = await context.newPage();
+  const launch = demo('vk-launch', '--user', String(USER_BASE + ++userSeq));
+  const apiUrls = [];
+  page.on('request', (request) => {
+    if (request.url().startsWith(API_URL)) apiUrls.push(request.url());
+  });
+  await page.goto(`${WEB_ORIGIN}/?${launch}`);
+  return { page, context, apiUrls };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+async function lookUp(page, account) {
+  await page.locator('input[name=account]').fill(account);
+  await page.getByRole('button', { name: 'Найти', exact: true }).click();
+}
+
+async function payOnSandbox(page, { pan, passcode }) {
+  await page.waitForURL(/\/pay\//, { timeout: 20000 });
+  await page.locator('#pan').fill(pan);
+  await page.locator('#exp').fill('12/30');
+  await page.locator('#cvc').fill('123');
+  await page.locator('form button[type=submit]').click();
+  if (passcode) {
+    await page.locator('#passcode').fill(passcode);
+    await page.locator('form button[type=submit]').click();
+  }
+  await page.waitForURL((url) => url.href.startsWith(`${WEB_ORIGIN}/#/return`), { timeout: 20000 });
+}
+
+async function mailsTo(address) {
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    const data = await (await fetch(`${SES_URL}/moto-api/data.json`)).json();
+    const found = (data.ses?.RawMessage ?? []).filter((mail) => JSON.stringify(mail).includes(address));
+    if (found.length > 0 || Date.now() > deadline) return found;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+test('a debtor looks up, pays through 3-D Secure, sees "paid", the new balance and gets the email', async () => {
+  const { page, context, apiUrls } = await vkPage(DESKTOP);
+  const email = `payer-${RUN}@example.ru`;
+  await lookUp(page, '1000000001');
+  await page.getByText('Задолженность 1\u00a0520,37\u00a0₽').waitFor();
+  assert.match(await page.getByTestId('address').innerText(), /\*/, 'the address is masked');
+  assert.equal(await page.locator('input[name=amount]').inputValue(), '1520,37');
+  await shot(page, 'desktop-1-account');
+
+  await page.locator('input[name=email]').fill(email);
+  await page.getByRole('button', { name: 'Оплатить', exact: true }).click();
+  await payOnSandbox(page, { pan: '2201382000000047', passcode: '1qwezxc' });
+  await page.locator('[data-payment-status=paid]').waitFor({ timeout: SETTLE_MS });
+  assert.match(await page.locator('[data-payment-status=paid]').innerText(), /Оплата прошла[\s\S]*1\u00a0520,37/);
+  await shot(page, 'desktop-2-paid');
+
+  await page.getByRole('button', { name: 'К лицевому счёту' }).click();
+  await page.getByText('Задолженности нет').waitFor();
+  await shot(page, 'desktop-3-balance-after');
+
+  const mails = await mailsTo(email);
+  assert.ok(mails.length >= 1, `moto holds no email to ${email}`);
+  for (const url of apiUrls) assert.ok(!/vk_|sign=/.test(url), `launch parameters leaked into ${url}`);
+  await context.close();
+});
+
+test('readings: one field per zone, the recalculated amount, paid with the readings id (360 px)', async () => {
+  const { page, context } = await vkPage(PHONE, { colorScheme: 'dark' });
+  await lookUp(page, '10000-000-02');
+  await page.getByRole('button', { name: 'Оплатить по показаниям' }).click();
+  const fields = page.locator('input[name^=reading-]');
+  assert.equal(await fields.count(), 2, 'a two-zone meter asks for T1 and T2');
+  for (const zone of ['T1', 'T2']) {
+    const hint = await page.getByText(/Прошлые показания \d+/).nth(zone === 'T1' ? 0 : 1).innerText();
+    const last = Number(hint.match(/Прошлые показания (\d+)/)[1]);
+    await page.locator(`input[name=reading-${zone}]`).fill(String(last + (zone === 'T1' ? 120 : 80)));
+  }
+  await shot(page, 'phone-1-readings');
+  await page.getByRole('button', { name: 'Рассчитать сумму' }).click();
+  await page.getByTestId('amount-to-pay').waitFor();
+  const toPay = await page.getByTestId('amount-to-pay').innerText();
+  assert.match(toPay, /[1-9][\d\u00a0]*,\d\d\u00a0₽/, toPay);
+  await shot(page, 'phone-2-readings-amount');
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= PHONE.width, `the page scrolls sideways at 360 px (${width} px wide)`);
+
+  await page.locator('input[name=email]').fill(`readings-${RUN}@example.ru`);
+  await page.getByRole('button', { name: 'Оплатить', exact: true }).click();
+  await payOnSandbox(page, { pan: '2200770239097761' });
+  await page.locator('[data-payment-status=paid]').waitFor({ timeout: SETTLE_MS });
+  await shot(page, 'phone-3-readings-paid');
+  await context.close();
+});
+
+test('a declined card ends on "payment failed" with the advice to try again (360 px)', async () => {
+  const { page, context } = await vkPage(PHONE);
+  await lookUp(page, '1000000005');
+  await page.locator('input[name=email]').fill(`declined-${RUN}@example.ru`);
+  await page.getByRole('button', { name: 'Оплатить', exact: true }).click();
+  await payOnSandbox(page, { pan: '2201382000000831' });
+  await page.locator('[data-payment-status=failed]').waitFor({ timeout: SETTLE_MS });
+  assert.match(await page.locator('[data-payment-status=failed]').innerText(), /Деньги не списаны/);
+  await shot(page, 'phone-4-failed');
+  await context.close();
+});
+
+test('an unknown account shows the service\'s Russian title, at both widths', async () => {
+  for (const [name, viewport] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+    const { page, context } = await vkPage(viewport);
+    await lookUp(page, '99999-999-99');
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /[А-Яа-яЁё]/);
+    assert.equal(await alert.getAttribute('data-problem'), '/problems/account-not-found');
+    await shot(page, `${name}-unknown-account`);
+    await context.close();
+  }
+});
+
+test('without launch parameters the page explains where it works instead of failing', async () => {
+  const context = await browser.newContext({ viewport: PHONE });
+  const page = await context.newPage();
+  await page.goto(`${WEB_ORIGIN}/`);
+  await page.getByText('Откройте приложение во ВКонтакте').waitFor();
+  await context.close();
+});
+
+async function openFacebookTab(page, signedRequest) {
+  await page.setContent(
+    `<form method="post" action="${API_URL}/facebook/tab"><input type="hidden" name="signed_request" value="${signedRequest}"></form>`,
+  );
+  await page.evaluate(() => document.forms[0].submit());
+  await page.waitForURL(`${API_URL}/facebook/tab`, { waitUntil: 'commit' });
+}
+
+test('the Facebook tab: the POSTed signed_request opens the app, which looks up as the FB user', async () => {
+  const context = await browser.newContext({ viewport: FB_TAB });
+  const page = await context.newPage();
+  await openFacebookTab(page, demo('fb-signed-request'));
+  await lookUp(page, '1000000003');
+  await page.getByText('Переплата 250,00\u00a0₽').waitFor();
+  assert.equal(await page.locator('input[name=amount]').inputValue(), '', 'no debt: the amount is free');
+  await shot(page, 'facebook-tab-account');
+
+  // A fresh page: the tab's own policy (form-action 'none') keeps it from posting anywhere.
+  const forged = await context.newPage();
+  await openFacebookTab(forged, 'forged.eyJhbGdvcml0aG0iOiJITUFDLVNIQTI1NiJ9');
+  await forged.getByText('Не удалось открыть оплату').waitFor();
+  await context.close();
+});
+
+test('figures: transferred size and time until the account field can be typed in', async () => {
+  const context = await browser.newContext({ viewport: PHONE });
+  const page = await context.newPage();
+  const launch = demo('vk-launch', '--user', String(USER_BASE + ++userSeq));
+  await page.goto(`${WEB_ORIGIN}/?${launch}`, { waitUntil: 'load' });
+  await page.locator('input[name=account]').waitFor();
+  const figures = await page.evaluate(() => {
+    const entries = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
+    return {
+      transferred: entries.reduce((sum, entry) => sum + (entry.transferSize || 0), 0),
+      decoded: entries.reduce((sum, entry) => sum + (entry.decodedBodySize || 0), 0),
+      interactiveMs: Math.round(performance.now()),
+    };
+  });
+  console.log(
+    `mini app: ${(figures.transferred / 1024).toFixed(1)} KiB transferred (gzip), ` +
+      `${(figures.decoded / 1024).toFixed(1)} KiB decoded, account field usable after ${figures.interactiveMs} ms`,
+  );
+  assert.ok(figures.transferred > 0 && figures.transferred < figures.decoded, 'the page is served compressed');
+  await context.close();
+});

@@ -1,0 +1,94 @@
+import { useEffect, useMemo, useState } from 'react';
+import bridge from '@vkontakte/vk-bridge';
+import {
+  AdaptivityProvider,
+  AppRoot,
+  ConfigProvider,
+  Group,
+  Panel,
+  PanelHeader,
+  Placeholder,
+  SplitCol,
+  SplitLayout,
+  View,
+} from '@vkontakte/vkui';
+import { createApi } from './api.js';
+import { AccountScreen } from './AccountScreen.jsx';
+import { PaymentStatusScreen } from './PaymentStatusScreen.jsx';
+
+function useColorScheme() {
+  const media = window.matchMedia?.('(prefers-color-scheme: dark)');
+  const [scheme, setScheme] = useState(media?.matches ? 'dark' : 'light');
+  useEffect(() => {
+    const onMedia = (event) => setScheme(event.matches ? 'dark' : 'light');
+    media?.addEventListener?.('change', onMedia);
+    // VK's own appearance wins over the system's when the bridge reports it.
+    const onBridge = ({ detail }) => {
+      if (detail?.type === 'VKWebAppUpdateConfig' && (detail.data?.appearance === 'dark' || detail.data?.appearance === 'light')) {
+        setScheme(detail.data.appearance);
+      }
+    };
+    bridge.subscribe(onBridge);
+    return () => {
+      media?.removeEventListener?.('change', onMedia);
+      bridge.unsubscribe(onBridge);
+    };
+  }, []);
+  return scheme;
+}
+
+function useHashRoute() {
+  const read = () => {
+    const hash = window.location.hash.replace(/^#/, '');
+    const [path, query = ''] = hash.split('?');
+    return { path: path || '/', params: new URLSearchParams(query) };
+  };
+  const [route, setRoute] = useState(read);
+  useEffect(() => {
+    const onHash = () => setRoute(read());
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+  return route;
+}
+
+export function App({ launch }) {
+  const scheme = useColorScheme();
+  const route = useHashRoute();
+  const api = useMemo(() => (launch ? createApi(launch) : null), [launch]);
+
+  let screen;
+  if (route.path === '/return') {
+    screen = <PaymentStatusScreen api={api} launch={launch} paymentId={route.params.get('paymentId')} />;
+  } else if (!api) {
+    screen = (
+      <Group>
+        <Placeholder title="Откройте приложение во ВКонтакте">
+          Оплата электроэнергии работает в мини-приложении ВКонтакте и на вкладке «Оплата электроэнергии»
+          страницы Мосэнергосбыта в Facebook.
+        </Placeholder>
+      </Group>
+    );
+  } else {
+    screen = <AccountScreen api={api} launch={launch} />;
+  }
+
+  return (
+    <ConfigProvider colorScheme={scheme} platform={launch?.platform === 'facebook' ? 'vkcom' : undefined}>
+      <AdaptivityProvider>
+        <AppRoot>
+          <SplitLayout>
+            <SplitCol autoSpaced>
+              <View activePanel="main">
+                <Panel id="main">
+                  <PanelHeader>Оплата электроэнергии</PanelHeader>
+                  {screen}
+                </Panel>
+              </View>
+            </SplitCol>
+          </SplitLayout>
+        </AppRoot>
+      </AdaptivityProvider>
+    </ConfigProvider>
+  );
+}

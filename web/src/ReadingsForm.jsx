@@ -1,0 +1,131 @@
+import { useState } from 'react';
+import { Button, Checkbox, FormItem, Group, Header, Input, SimpleCell, Text, Div } from '@vkontakte/vkui';
+import { Problem } from './api.js';
+import { formatRub, isZero } from './money.js';
+import { ProblemNote } from './ProblemNote.jsx';
+import { PaymentForm, formatDate } from './AccountScreen.jsx';
+
+// «Оплатить по показаниям»: one whole-kWh value per zone, the service recalculates the charge,
+// then the customer pays exactly that amount with the submission's id.
+export function ReadingsForm({ account, meter, api, launch, onCancel }) {
+  const [values, setValues] = useState(() => Object.fromEntries(meter.zones.map((zone) => [zone, ''])));
+  const [rollover, setRollover] = useState(false);
+  const [askRollover, setAskRollover] = useState(false);
+  const [problem, setProblem] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [accepted, setAccepted] = useState(null);
+
+  const complete = meter.zones.every((zone) => /^\d{1,9}$/.test(values[zone].trim()));
+
+  async function submit(event) {
+    event.preventDefault();
+    if (!complete) return;
+    setBusy(true);
+    setProblem(null);
+    const reading = {
+      meterId: meter.id,
+      values: Object.fromEntries(meter.zones.map((zone) => [zone, Number(values[zone].trim())])),
+      confirmRollover: rollover,
+    };
+    try {
+      setAccepted(await api.submitReadings(account.account, reading));
+    } catch (error) {
+      const refusal = error instanceof Problem ? error : new Problem(0, { title: 'Не удалось передать показания.' });
+      if (refusal.is('rollover-not-confirmed')) setAskRollover(true);
+      setProblem(refusal);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (accepted) {
+    return (
+      <>
+        <Group header={<Header>Показания приняты</Header>}>
+          {meter.zones.map((zone) => (
+            <SimpleCell key={zone} multiline subtitle={zoneLabel(meter, zone)}>
+              {accepted.consumption?.[zone] ?? 0} кВт·ч × {formatRub(accepted.tariffs?.[zone])}
+            </SimpleCell>
+          ))}
+          <SimpleCell multiline subtitle="Начислено по показаниям" data-testid="charge">
+            {formatRub(accepted.charge)}
+          </SimpleCell>
+          <SimpleCell multiline subtitle="К оплате с учётом баланса" data-testid="amount-to-pay">
+            {formatRub(accepted.amountToPay)}
+          </SimpleCell>
+        </Group>
+        {isZero(accepted.amountToPay) ? (
+          <Group>
+            <Div>
+              <Text>Платить ничего не нужно: переплата на счёте покрывает начисление.</Text>
+            </Div>
+          </Group>
+        ) : (
+          <PaymentForm
+            account={account}
+            api={api}
+            launch={launch}
+            fixedAmount={accepted.amountToPay}
+            readingsId={accepted.readingsId}
+            title="Оплата по показаниям"
+          />
+        )}
+        <Div>
+          <Button size="l" mode="tertiary" stretched onClick={onCancel}>
+            Назад к лицевому счёту
+          </Button>
+        </Div>
+      </>
+    );
+  }
+
+  return (
+    <Group header={<Header>Показания: счётчик {meter.id}</Header>}>
+      <form onSubmit={submit} noValidate>
+        {meter.zones.map((zone) => {
+          const last = meter.lastReadings?.[zone];
+          return (
+            <FormItem
+              key={zone}
+              top={`${zoneLabel(meter, zone)}, кВт·ч`}
+              htmlFor={`reading-${zone}`}
+              bottom={last ? `Прошлые показания ${last.value} от ${formatDate(last.date)}` : 'Целое число, как на счётчике'}
+            >
+              <Input
+                id={`reading-${zone}`}
+                name={`reading-${zone}`}
+                inputMode="numeric"
+                autoComplete="off"
+                value={values[zone]}
+                onChange={(event) => setValues({ ...values, [zone]: event.target.value.replace(/\D/g, '') })}
+              />
+            </FormItem>
+          );
+        })}
+        {askRollover && (
+          <FormItem>
+            <Checkbox checked={rollover} onChange={(event) => setRollover(event.target.checked)}>
+              Счётчик прошёл через ноль (показания начались заново)
+            </Checkbox>
+          </FormItem>
+        )}
+        <ProblemNote problem={problem} />
+        <FormItem>
+          <Button type="submit" size="l" stretched disabled={!complete || busy} loading={busy}>
+            Рассчитать сумму
+          </Button>
+        </FormItem>
+        <FormItem>
+          <Button size="l" mode="tertiary" stretched onClick={onCancel}>
+            Отмена
+          </Button>
+        </FormItem>
+      </form>
+    </Group>
+  );
+}
+
+function zoneLabel(meter, zone) {
+  const name = meter.zoneNames?.[zone];
+  return name ? `${zone} (${name})` : zone;
+}
