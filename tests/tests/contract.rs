@@ -1,0 +1,613 @@
+//! The API contract: `openapi.yaml` against the real handlers on the local stand-ins.
+//!
+//! Every answer below comes from a handler through an API Gateway v2 event, and is checked
+//! against the document: its status is listed for the operation, each required header is there
+//! and every documented header's value fits its schema, the content type is one the response
+//! lists, and the body validates against that content's schema (JSON Schema 2020-12, OpenAPI 3.1's
+//! dialect, formats included). Problem responses list their `type` values, so a new refusal the
+//! document does not name fails here. The routes of the local router (Cargo.toml) and of the SAM
+//! template must be in the document, and the document must not promise a route the router lacks.
+
+use admin::tariff_import;
+use chrono::Utc;
+use energosbyt::config::Env;
+use energosbyt::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
+use energosbyt::edge::throttle::ThrottleLimits;
+use energosbyt::mail::ses::SesMailer;
+use energosbyt::mail::{MailFrom, Mailer};
+use energosbyt::ports::{AccountImport, PaymentWriter};
+use energosbyt::store::DynamoStore;
+use integration_tests::*;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+const OPENAPI: &str = include_str!("../../openapi.yaml");
+const CARGO_TOML: &str = include_str!("../../Cargo.toml");
+const TEMPLATE: &str = include_str!("../../template.yaml");
+
+/// The document, as JSON.
+fn document() -> Value {
+    serde_norway::from_str(OPENAPI).expect("openapi.yaml is YAML")
+}
+
+/// Where a value sits in the document, as a JSON pointer, and the value itself.
+struct Located<'a> {
+    pointer: String,
+    value: &'a Value,
+}
+
+fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+struct Contract {
+    doc: Value,
+}
+
+impl Contract {
+    fn new() -> Self {
+        Self { doc: document() }
+    }
+
+    fn at(&self, pointer: String) -> Located<'_> {
+        let value = self.doc.pointer(&pointer).unwrap_or_else(|| panic!("openapi.yaml has nothing at {pointer}"));
+        Located { pointer, value }
+    }
+
+    /// Follows a local `$ref` (`#/components/...`), as response and header objects use them.
+    fn resolved<'a>(&'a self, located: Located<'a>) -> Located<'a> {
+        match located.value.get("$ref").and_then(Value::as_str) {
+            Some(reference) => {
+                let pointer = reference.strip_prefix('#').expect("only local references").to_owned();
+                self.resolved(self.at(pointer))
+            }
+            None => located,
+        }
+    }
+
+    fn child<'a>(&'a self, parent: &Located<'a>, key: &str) -> Option<Located<'a>> {
+        parent.value.get(key).map(|value| Located { pointer: format!("{}/{}", parent.pointer, escape(key)), value })
+    }
+
+    fn operation(&self, route: &str, method: &str) -> Located<'_> {
+        let pointer = format!("/paths/{}/{}", escape(route), method.to_ascii_lowercase());
+        assert!(self.doc.pointer(&pointer).is_some(), "openapi.yaml does not document {method} {route}");
+        self.at(pointer)
+    }
+
+    /// Validates `instance` against the schema at `pointer`: the whole document is the schema's
+    /// root, so its `$ref`s into `#/components/schemas` resolve as they do for any reader.
+    fn validate(&self, pointer: &str, instance: &Value, what: &str) {
+        let mut root = self.doc.clone();
+        // A fragment is a URI part: the braces of path templates are percent-encoded there.
+        let fragment = pointer.replace('%', "%25").replace('{', "%7B").replace('}', "%7D");
+        root.as_object_mut().expect("an object").insert("$ref".into(), Value::String(format!("#{fragment}")));
+        let validator = jsonschema::draft202012::options()
+            .should_validate_formats(true)
+            .build(&root)
+            .unwrap_or_else(|e| panic!("the schema at {pointer} does not compile: {e}"));
+        let errors: Vec<String> =
+            validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(
+            errors.is_empty(),
+            "{what} does not match openapi.yaml {pointer}:\n  {}\n{instance:#}",
+            errors.join("\n  ")
+        );
+    }
+
+    /// Checks a request body we send against the operation's `requestBody`, so the tests' own
+    /// requests are the documented ones.
+    fn check_request(&self, route: &str, method: &str, body: &Value) {
+        let operation = self.operation(route, method);
+        let request_body = self.resolved(self.child(&operation, "requestBody").expect("a requestBody"));
+        let content = self.child(&request_body, "content").expect("content");
+        let media = self.child(&content, "application/json").expect("application/json");
+        let schema = self.child(&media, "schema").expect("a schema");
+        self.validate(&schema.pointer, body, &format!("the {method} {route} request body"));
+    }
+
+    /// Checks one answer of the operation `method route` against the document; the answer's
+    /// body as JSON (or text) for further assertions.
+    #[track_caller]
+    fn check(&self, route: &str, method: &str, response: &Response<Body>) -> Value {
+        let status = response.status().as_u16();
+        let what = format!("{method} {route} → {status}");
+        let operation = self.operation(route, method);
+        let responses = self.child(&operation, "responses").expect("responses");
+        let documented = self
+            .child(&responses, &status.to_string())
+            .unwrap_or_else(|| panic!("{what}: the status is not documented for the operation"));
+        let documented = self.resolved(documented);
+
+        if let Some(headers) = self.child(&documented, "headers") {
+            for name in headers.value.as_object().expect("a headers map").keys() {
+                let header = self.resolved(self.child(&headers, name).expect("the header"));
+                let required = header.value.get("required").and_then(Value::as_bool).unwrap_or(false);
+                match response.headers().get(name.as_str()) {
+                    None => assert!(!required, "{what}: the required header {name} is missing"),
+                    Some(value) => {
+                        let value = value.to_str().expect("an ASCII header value");
+                        let schema = self.child(&header, "schema").expect("a header schema");
+                        self.validate(&schema.pointer, &Value::String(value.to_owned()), &format!("{what}: {name}"));
+                    }
+                }
+            }
+        }
+
+        let text = match response.body() {
+            Body::Text(text) => text.clone(),
+            Body::Binary(bytes) => String::from_utf8(bytes.clone()).expect("a UTF-8 body"),
+            _ => String::new(),
+        };
+        let Some(content) = self.child(&documented, "content") else {
+            assert!(text.is_empty(), "{what}: a body where the document has none: {text}");
+            return Value::Null;
+        };
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{what}: no Content-Type"));
+        let media_type = content_type.split(';').next().unwrap_or_default().trim();
+        let media = self
+            .child(&content, media_type)
+            .unwrap_or_else(|| panic!("{what}: Content-Type {content_type} is not documented"));
+        let body = if media_type.ends_with("json") {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text}"))
+        } else {
+            Value::String(text)
+        };
+        let schema = self.child(&media, "schema").expect("a schema");
+        self.validate(&schema.pointer, &body, &format!("{what}: the body"));
+        body
+    }
+
+    /// Every `(path, method)` the document has.
+    fn routes(&self) -> BTreeSet<(String, String)> {
+        let methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+        self.doc["paths"]
+            .as_object()
+            .expect("paths")
+            .iter()
+            .flat_map(|(path, item)| {
+                methods.iter().filter(|m| item.get(**m).is_some()).map(move |m| (path.clone(), m.to_ascii_uppercase()))
+            })
+            .collect()
+    }
+}
+
+fn user() -> u64 {
+    (uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as u64 + 1
+}
+
+#[test]
+fn the_document_is_openapi_3_1_with_every_reference_resolvable() {
+    let contract = Contract::new();
+    assert_eq!(contract.doc["openapi"], "3.1.0");
+    // Every `$ref` anywhere in the document points at something.
+    fn references(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    found.push(r.clone());
+                }
+                map.values().for_each(|v| references(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| references(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    references(&contract.doc, &mut found);
+    assert!(found.len() > 50, "the document uses shared components");
+    for reference in found {
+        let pointer = reference.strip_prefix('#').unwrap_or_else(|| panic!("{reference} is not local"));
+        assert!(contract.doc.pointer(pointer).is_some(), "{reference} points at nothing");
+    }
+}
+
+#[test]
+fn every_route_of_the_router_and_the_template_is_documented_and_nothing_else() {
+    let contract = Contract::new();
+    let documented = contract.routes();
+
+    let cargo: toml::Table = CARGO_TOML.parse().expect("Cargo.toml is TOML");
+    let router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().expect("the router table");
+    let mut routed = BTreeSet::new();
+    for (path, targets) in router {
+        for target in targets.as_array().expect("a list of targets") {
+            let method = target["method"].as_str().expect("a method").to_ascii_uppercase();
+            routed.insert((path.clone(), method));
+        }
+    }
+    assert!(routed.len() >= 9, "the router table was read: {routed:?}");
+    let undocumented: Vec<_> = routed.difference(&documented).collect();
+    assert!(undocumented.is_empty(), "routed but not in openapi.yaml: {undocumented:?}");
+    let unrouted: Vec<_> = documented.difference(&routed).collect();
+    assert!(unrouted.is_empty(), "in openapi.yaml but not routed locally: {unrouted:?}");
+
+    // The template's HTTP API events (CloudFormation tags such as !Ref parse as tagged values).
+    let template: serde_norway::Value = serde_norway::from_str(TEMPLATE).expect("template.yaml is YAML");
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    let mut deployed = BTreeSet::new();
+    for resource in resources.values() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else { continue };
+        for event in events.values() {
+            if event["Type"].as_str() != Some("HttpApi") {
+                continue;
+            }
+            let path = event["Properties"]["Path"].as_str().expect("an HttpApi path").to_owned();
+            let method = event["Properties"]["Method"].as_str().expect("an HttpApi method").to_ascii_uppercase();
+            deployed.insert((path, method));
+        }
+    }
+    assert!(deployed.len() >= 5, "the template's routes were read: {deployed:?}");
+    let undocumented: Vec<_> = deployed.difference(&documented).collect();
+    assert!(undocumented.is_empty(), "deployed but not in openapi.yaml: {undocumented:?}");
+}
+
+#[test]
+fn an_answer_the_document_does_not_promise_is_refused() {
+    use energosbyt::edge::Problem;
+    use http::StatusCode;
+    let contract = Contract::new();
+    let route = "/accounts/{account}";
+    let refused = |response: Response<Body>| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| contract.check(route, "GET", &response))).is_err()
+    };
+    let json = |status: u16, body: Value| {
+        let mut response = energosbyt::edge::response::json(StatusCode::OK, &body);
+        *response.status_mut() = StatusCode::from_u16(status).unwrap();
+        response
+    };
+    let found = json!({"account": "10000-000-01", "address": "г. Москва, д. 7***, кв. **", "balance": "-1520.37",
+                       "recommendedAmount": "1520.37", "currency": "RUB", "meters": []});
+
+    // What the document promises passes.
+    contract.check(route, "GET", &json(200, found.clone()));
+    contract.check(route, "GET", &Problem::account_not_found().into_response());
+    // Money as a JSON number, a member the document does not have, a status it does not list,
+    // a problem type another route answers, a 429 without Retry-After: each is refused.
+    let mut number = found.clone();
+    number["balance"] = json!(-1520.37);
+    assert!(refused(json(200, number)));
+    let mut extra = found.clone();
+    extra["holder"] = json!("Иванов");
+    assert!(refused(json(200, extra)));
+    assert!(refused(json(418, found)));
+    assert!(refused(Problem::payment_not_found().into_response()));
+    let mut throttled = Problem::too_many_requests(60).into_response();
+    throttled.headers_mut().remove("retry-after");
+    assert!(refused(throttled));
+}
+
+// The account look-up.
+
+async fn lookup_app() -> account_lookup::App<DynamoStore> {
+    account_lookup::App { store: store().await, edge: edge() }
+}
+
+#[tokio::test]
+async fn account_look_up_answers_match_the_document() {
+    let contract = Contract::new();
+    let app = lookup_app().await;
+    let number = fresh_account_number();
+    let meters = vec![
+        meter(json!({"id": "M-2", "zoneSet": "twoZone", "digits": 6,
+                     "lastReadings": {"T1": {"value": 18230, "date": "2026-10-20"},
+                                      "T2": {"value": 7410, "date": "2026-10-20"}}})),
+        meter(json!({"id": "AMR-1", "zoneSet": "single", "automatic": true})),
+    ];
+    store().await.import_account(&account(number, "-1520.37", meters), fixed_now()).await.unwrap();
+    let route = "/accounts/{account}";
+    let launch = vk_launch(user(), fixed_now());
+    let get = |path: String| Event::new("GET", &path).vk(&launch);
+
+    let found =
+        contract.check(route, "GET", &account_lookup::handle(&app, get(format!("/accounts/{number}")).request()).await);
+    assert_eq!(found["balance"], "-1520.37");
+
+    let cases = [
+        (get("/accounts/12345-678".into()), 400),
+        (Event::new("GET", &format!("/accounts/{number}")), 401),
+        (get(format!("/accounts/{}", fresh_account_number())), 404),
+    ];
+    for (event, status) in cases {
+        let response = account_lookup::handle(&app, event.request()).await;
+        assert_eq!(response.status(), status);
+        contract.check(route, "GET", &response);
+    }
+    // A method the route does not take: the 405 documented with the route's operation.
+    let delete = Event::new("DELETE", &format!("/accounts/{number}")).vk(&launch);
+    let response = account_lookup::handle(&app, delete.request()).await;
+    assert_eq!(response.status(), 405);
+    contract.check(route, "GET", &response);
+
+    let mut throttled = lookup_app().await;
+    throttled.edge.limits = ThrottleLimits { per_user: 0, per_ip: 0, window_secs: 60 };
+    let response = account_lookup::handle(&throttled, get(format!("/accounts/{number}")).request()).await;
+    assert_eq!(response.status(), 429);
+    contract.check(route, "GET", &response);
+
+    let config = aws_config::from_env().endpoint_url("http://127.0.0.1:9").load().await;
+    let down = account_lookup::App {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "nowhere"),
+        edge: edge(),
+    };
+    let response = account_lookup::handle(&down, get(format!("/accounts/{number}")).request()).await;
+    assert_eq!(response.status(), 503);
+    contract.check(route, "GET", &response);
+
+    let preflight = |origin: &str| {
+        Event::new("OPTIONS", &format!("/accounts/{number}"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .request()
+    };
+    let allowed = account_lookup::handle(&app, preflight("http://127.0.0.1:5173")).await;
+    assert_eq!(allowed.status(), 204);
+    contract.check(route, "OPTIONS", &allowed);
+    let refused = account_lookup::handle(&app, preflight("https://evil.example")).await;
+    assert_eq!(refused.status(), 403);
+    contract.check(route, "OPTIONS", &refused);
+}
+
+// Meter readings.
+
+#[tokio::test]
+async fn readings_answers_match_the_document_and_the_look_up_shows_the_submission() {
+    let contract = Contract::new();
+    let table = tariff_import::parse(include_str!("../../data/tariffs.json")).unwrap();
+    tariff_import::import(&store().await, &table, false).await.unwrap();
+    let number = fresh_account_number();
+    let meters = vec![
+        meter(json!({"id": "M-2", "zoneSet": "twoZone", "digits": 6,
+                     "lastReadings": {"T1": {"value": 18230, "date": "2026-10-20"},
+                                      "T2": {"value": 7410, "date": "2026-10-20"}}})),
+        meter(json!({"id": "AMR-1", "zoneSet": "single", "automatic": true})),
+    ];
+    store().await.import_account(&account(number, "100.00", meters), fixed_now()).await.unwrap();
+    let app = submit_readings::App::new(store().await, edge());
+    let route = "/accounts/{account}/readings";
+    let launch = vk_launch(user(), fixed_now());
+    let post = |path: String, body: &Value| Event::new("POST", &path).vk(&launch).body(body);
+    let path = format!("/accounts/{number}/readings");
+
+    let accepted_body = json!({"meterId": "M-2", "values": {"T1": 18350, "T2": 7490}});
+    contract.check_request(route, "POST", &accepted_body);
+    let accepted = submit_readings::handle(&app, post(path.clone(), &accepted_body).request()).await;
+    assert_eq!(accepted.status(), 200);
+    let accepted = contract.check(route, "POST", &accepted);
+    assert_eq!(accepted["consumption"], json!({"T1": 120, "T2": 80}));
+
+    let wrong_zones = json!({"meterId": "M-2", "values": {"T1": 18350}});
+    let automatic = json!({"meterId": "AMR-1", "values": {"T1": 5}});
+    let unknown_meter = json!({"meterId": "nope", "values": {"T1": 5}});
+    let cases = [
+        (post(path.clone(), &json!({"meter": 1})), 400, "/problems/invalid-request"),
+        (post("/accounts/123/readings".into(), &accepted_body), 400, "/problems/invalid-account-number"),
+        (Event::new("POST", &path).body(&accepted_body), 401, "/problems/unauthenticated"),
+        (post(path.clone(), &unknown_meter), 404, "/problems/meter-not-found"),
+        (
+            post(format!("/accounts/{}/readings", fresh_account_number()), &accepted_body),
+            404,
+            "/problems/account-not-found",
+        ),
+        (post(path.clone(), &automatic), 409, "/problems/readings-not-accepted"),
+        (post(path.clone(), &json!({"pad": "x".repeat(17 * 1024)})), 413, "/problems/payload-too-large"),
+        (post(path.clone(), &wrong_zones), 422, "/problems/readings-wrong-zones"),
+    ];
+    for (event, status, problem) in cases {
+        let response = submit_readings::handle(&app, event.request()).await;
+        assert_eq!(response.status(), status, "{problem}");
+        assert_eq!(contract.check(route, "POST", &response)["type"], problem);
+    }
+
+    // The look-up's `submitted` member, documented with the look-up.
+    let lookup = lookup_app().await;
+    let response =
+        account_lookup::handle(&lookup, Event::new("GET", &format!("/accounts/{number}")).vk(&launch).request()).await;
+    let shown = contract.check("/accounts/{account}", "GET", &response);
+    assert_eq!(shown["meters"][0]["submitted"]["readingsId"], accepted["readingsId"]);
+}
+
+// Payments.
+
+async fn pay_app() -> pay::App<DynamoStore, energosbyt::acquirer::TbankClient> {
+    let mut edge = edge();
+    // The sandbox checks the bank's redirect due date against its own clock.
+    edge.clock = Utc::now;
+    let mut settings = energosbyt::acquirer::TbankSettings::from_env().expect("local.env sets TBANK_*");
+    settings.timeout = Duration::from_secs(5);
+    pay::App {
+        store: store().await,
+        acquirer: energosbyt::acquirer::TbankClient::new(settings).expect("a client for the sandbox"),
+        edge,
+        settings: pay::PaySettings::from_env(&Env::process()).expect("local.env sets the payment settings"),
+    }
+}
+
+fn payment_post(launch: &str, key: Option<&str>, body: &Value) -> Request {
+    let mut event = Event::new("POST", "/payments").vk(launch).body(body);
+    if let Some(key) = key {
+        event = event.header("idempotency-key", key);
+    }
+    event.request()
+}
+
+#[tokio::test]
+async fn payment_answers_match_the_document() {
+    let contract = Contract::new();
+    let app = pay_app().await;
+    let number = fresh_account_number();
+    store().await.import_account(&account(number, "-1520.37", vec![]), fixed_now()).await.unwrap();
+    let launch = vk_launch(user(), Utc::now());
+    let key = format!("contract-{}", uuid::Uuid::new_v4());
+    let body = json!({"account": number.to_string(), "amount": "1520.37", "email": "ivanov@example.ru"});
+    contract.check_request("/payments", "POST", &body);
+
+    let created = pay::handle(&app, payment_post(&launch, Some(&key), &body)).await;
+    assert_eq!(created.status(), 201);
+    let created = contract.check("/payments", "POST", &created);
+    let replayed = pay::handle(&app, payment_post(&launch, Some(&key), &body)).await;
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(contract.check("/payments", "POST", &replayed), created);
+
+    let other_amount = json!({"account": number.to_string(), "amount": "10.00", "email": "ivanov@example.ru"});
+    let fresh_key = || Some(format!("contract-{}", uuid::Uuid::new_v4()));
+    let cases = [
+        (payment_post(&launch, None, &body), 400, "/problems/idempotency-key-missing"),
+        (
+            payment_post(
+                &launch,
+                fresh_key().as_deref(),
+                &json!({"account": number.to_string(), "amount": "0", "email": "a@b.ru"}),
+            ),
+            400,
+            "/problems/invalid-amount",
+        ),
+        (
+            payment_post(
+                &launch,
+                fresh_key().as_deref(),
+                &json!({"account": fresh_account_number().to_string(), "amount": "5.00", "email": "a@b.ru"}),
+            ),
+            404,
+            "/problems/account-not-found",
+        ),
+        (payment_post(&launch, Some(&key), &other_amount), 422, "/problems/idempotency-key-reused"),
+        (
+            Event::new("POST", "/payments").header("idempotency-key", "k").body(&body).request(),
+            401,
+            "/problems/unauthenticated",
+        ),
+    ];
+    for (request, status, problem) in cases {
+        let response = pay::handle(&app, request).await;
+        assert_eq!(response.status(), status, "{problem}");
+        assert_eq!(contract.check("/payments", "POST", &response)["type"], problem);
+    }
+
+    let id = created["paymentId"].as_str().expect("a payment id");
+    let route = "/payments/{id}";
+    let get = |id: &str, launch: &str| Event::new("GET", &format!("/payments/{id}")).vk(launch).request();
+    let status = pay::handle(&app, get(id, &launch)).await;
+    assert_eq!(status.status(), 200);
+    assert_eq!(contract.check(route, "GET", &status)["status"], "NEW");
+    let stranger = vk_launch(user(), Utc::now());
+    let hidden = pay::handle(&app, get(id, &stranger)).await;
+    assert_eq!(hidden.status(), 404);
+    contract.check(route, "GET", &hidden);
+    let malformed = pay::handle(&app, get("not-an-id", &launch)).await;
+    assert_eq!(malformed.status(), 400);
+    contract.check(route, "GET", &malformed);
+
+    let preflight = Event::new("OPTIONS", "/payments")
+        .header("origin", "http://127.0.0.1:5173")
+        .header("access-control-request-method", "POST");
+    let response = pay::handle(&app, preflight.request()).await;
+    assert_eq!(response.status(), 204);
+    contract.check("/payments", "OPTIONS", &response);
+}
+
+// The acquirer's notifications.
+
+/// The bank's Token over the root scalars and the password, computed here independently.
+fn signed(mut body: Value) -> Value {
+    let fields = body.as_object_mut().expect("a JSON object");
+    let mut pairs: Vec<(String, String)> = fields
+        .iter()
+        .filter_map(|(key, value)| match value {
+            Value::String(s) => Some((key.clone(), s.clone())),
+            Value::Number(n) => Some((key.clone(), n.to_string())),
+            Value::Bool(b) => Some((key.clone(), b.to_string())),
+            _ => None,
+        })
+        .collect();
+    pairs.push(("Password".into(), env("TBANK_PASSWORD")));
+    pairs.sort();
+    let joined: String = pairs.iter().map(|(_, v)| v.as_str()).collect();
+    fields.insert("Token".into(), Value::String(hex::encode(Sha256::digest(joined.as_bytes()))));
+    body
+}
+
+async fn callback_app() -> payment_callback::App<DynamoStore, SesMailer> {
+    env("AWS_ENDPOINT_URL_SES");
+    let env = Env::process();
+    let sender = SesMailer::from_env(&env).await.expect("SES_SENDER is set");
+    sender.client().verify_email_identity().email_address(sender.sender()).send().await.expect("moto is running");
+    let mailer = Mailer::new(sender, MailFrom::from_env(&env).expect("SES_SENDER and SELLER_NAME are set"));
+    payment_callback::App::configure(&env, store().await, mailer).expect("local.env is complete")
+}
+
+async fn new_payment(number: AccountNumber, acquirer_id: u64) -> Payment {
+    let now = Utc::now();
+    let payment = Payment {
+        id: PaymentId::random(),
+        account: number,
+        amount: "250.00".parse().unwrap(),
+        email: format!("payer-{}@example.ru", uuid::Uuid::new_v4().simple()),
+        caller: "vk:494075".into(),
+        readings_id: None,
+        status: PaymentStatus::New,
+        acquirer_payment_id: Some(acquirer_id.to_string()),
+        payment_url: None,
+        refunded: Money::ZERO,
+        card: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store().await.create(&payment).await.unwrap();
+    payment
+}
+
+#[tokio::test]
+async fn notification_answers_match_the_document() {
+    let contract = Contract::new();
+    let app = callback_app().await;
+    let number = fresh_account_number();
+    store().await.import_account(&account(number, "-250.00", vec![]), Utc::now()).await.unwrap();
+    let acquirer_id = 1_000_000_000 + (uuid::Uuid::new_v4().as_u128() % 9_000_000_000) as u64;
+    let payment = new_payment(number, acquirer_id).await;
+    let route = "/callbacks/tbank";
+    let confirmed = json!({
+        "TerminalKey": env("TBANK_TERMINAL_KEY"), "OrderId": payment.id.as_str(), "Success": true,
+        "Status": "CONFIRMED", "PaymentId": acquirer_id, "ErrorCode": "0", "Amount": 25000,
+        "Pan": "220138******0013"
+    });
+    let deliver = |body: &Value| Event::new("POST", route).body(body).request();
+
+    let notification = signed(confirmed.clone());
+    contract.check_request(route, "POST", &notification);
+    let ok = payment_callback::handle(&app, deliver(&notification)).await;
+    assert_eq!(ok.status(), 200);
+    assert_eq!(contract.check(route, "POST", &ok), "OK");
+
+    let mut other_terminal = confirmed.clone();
+    other_terminal["TerminalKey"] = json!("SomeoneElsesTerminal");
+    let cases = [
+        (deliver(&json!({"TerminalKey": "x"})), 401, "/problems/notification-unsigned"),
+        (deliver(&signed(other_terminal)), 403, "/problems/notification-other-terminal"),
+        (
+            deliver(&signed(json!({"TerminalKey": env("TBANK_TERMINAL_KEY"), "Status": "CONFIRMED"}))),
+            400,
+            "/problems/notification-malformed",
+        ),
+        (deliver(&json!({"Pad": "x".repeat(65 * 1024)})), 413, "/problems/notification-too-large"),
+    ];
+    for (request, status, problem) in cases {
+        let response = payment_callback::handle(&app, request).await;
+        assert_eq!(response.status(), status, "{problem}");
+        assert_eq!(contract.check(route, "POST", &response)["type"], problem);
+    }
+    let get = Event::new("GET", route).request();
+    let response = payment_callback::handle(&app, get).await;
+    assert_eq!(response.status(), 405);
+    contract.check(route, "POST", &response);
+}
