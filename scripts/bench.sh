@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# `make bench`: the figures of BENCHMARKS.md, measured in one run on this machine, release build.
+#
+#   1. tools (stand-ins, cargo-lambda; wrk from Debian when missing)
+#   2. release build of the functions, the benchmark crate and the storm example
+#   3. the test stack (scripts/env.sh: DynamoDB 8001, SES 5006, T-Bank 9101, API 9001), seeded
+#      with the demo data; stopped however the run ends
+#   4. handlers against their baselines (benches/src/bin/bench_handlers.rs), the callback storm,
+#      cold starts through a fake runtime API (benches/fake_runtime_api.py), the look-up mix under
+#      wrk against `cargo lambda watch --release`
+#
+# The report goes to target/bench/report.md (and the terminal); logs to target/bench/.
+# Knobs: BENCH_STACK (test, or dev when the test stack is busy), BENCH_LOOKUP_CALLS (2000),
+# BENCH_PAY_CALLS (500), BENCH_COLD_RUNS (5),
+# BENCH_WRK_SECONDS (15), STORM_PAYMENTS (2500), STORM_SENDERS (8).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+OUT="$ROOT/target/bench"
+REPORT="$OUT/report.md"
+FUNCTIONS=(account-lookup pay submit-readings payment-callback reconcile-payments)
+LOOKUP_CALLS="${BENCH_LOOKUP_CALLS:-2000}"
+PAY_CALLS="${BENCH_PAY_CALLS:-500}"
+COLD_RUNS="${BENCH_COLD_RUNS:-5}"
+WRK_SECONDS="${BENCH_WRK_SECONDS:-15}"
+# The stand-ins' ports and table (scripts/env.sh); the test stack unless BENCH_STACK=dev.
+STACK_NAME="${BENCH_STACK:-test}"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+emit() { printf '%s\n' "$*" | tee -a "$REPORT"; }
+die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+
+mkdir -p "$OUT"
+: >"$REPORT"
+bench_started=$SECONDS
+
+step "tools"
+bash scripts/tools.sh stack lambda
+export PATH="$ROOT/.tools/venv/bin:$PATH"
+if ! command -v wrk >/dev/null; then
+    if [[ "$(id -u)" == 0 ]]; then
+        apt-get install -y -qq wrk >/dev/null
+    else
+        sudo apt-get install -y -qq wrk >/dev/null
+    fi
+fi
+
+step "release build"
+package_args=()
+for function in "${FUNCTIONS[@]}"; do package_args+=(-p "$function"); done
+# The functions alone first, so their binaries carry exactly the features a deployment builds.
+cargo build --release "${package_args[@]}" --bins
+cargo build --release -p benches
+cargo build --release -p payment-callback --example storm
+
+emit "# make bench — $(date -u '+%Y-%m-%d %H:%M UTC')"
+emit ""
+emit "- machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)," \
+    "$(free -g | awk '/^Mem:/ {print $2 " GiB RAM, " $7 " GiB available"}')"
+emit "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $(uname -sr); $(rustc --version)"
+emit "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+
+. scripts/env.sh "$STACK_NAME"
+. scripts/services.sh
+for service in dynamodb ses sandbox api; do
+    if svc_running "$service"; then
+        die "a $STACK_NAME stack is already running ($service), probably another 'make test' or 'make bench';" \
+            "stop it with 'make stack-down STACK=$STACK_NAME' or wait for it, and try again" \
+            "(BENCH_STACK=dev runs on the dev stack's ports instead)"
+    fi
+done
+trap 'bash scripts/stack.sh down "$STACK_NAME"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step "$STACK_NAME stack, seeded with the demo data"
+bash scripts/stack.sh up "$STACK_NAME"
+bash scripts/stack.sh seed "$STACK_NAME"
+
+step "look-up handler against a bare GetItem ($LOOKUP_CALLS calls each)"
+emit ""
+emit "## 1. Look-up handler vs bare GetItem (in-process, DynamoDB Local)"
+emit ""
+# The functions' metric lines (CloudWatch EMF, on stdout) are not part of the report.
+target/release/bench-handlers lookup --calls "$LOOKUP_CALLS" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
+
+step "pay handler against the sandbox's Init alone ($PAY_CALLS calls each)"
+emit ""
+emit "## 2. Pay handler vs the sandbox Init alone (in-process)"
+emit ""
+target/release/bench-handlers pay --calls "$PAY_CALLS" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
+
+step "the callback storm"
+emit ""
+emit "## 3. Callback storm (functions/payment-callback/examples/storm.rs)"
+emit ""
+emit '```text'
+storm_rc=0
+STORM_PAYMENTS="${STORM_PAYMENTS:-2500}" STORM_SENDERS="${STORM_SENDERS:-8}" \
+    target/release/examples/storm >"$OUT/storm.txt" 2>"$OUT/storm.log" || storm_rc=$?
+# Its figures, and the discrepancies it found (on stderr) when the exactly-once check fails.
+grep -v '^{' "$OUT/storm.txt" | tee -a "$REPORT"
+grep -E '^(WRONG|Error)' "$OUT/storm.log" | head -n 20 | tee -a "$REPORT" || true
+emit '```'
+if ((storm_rc != 0)); then
+    emit ""
+    emit "**The storm's exactly-once check FAILED (exit $storm_rc); see the lines above.**"
+fi
+
+step "cold starts through a fake runtime API ($COLD_RUNS per function)"
+# The published events carry fixed launch timestamps: the freshness check is off for them only.
+scheduled="$OUT/scheduled-event.json"
+cat >"$scheduled" <<'EOF'
+{"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
+ "account": "123456789012", "time": "2026-11-20T12:00:00Z", "region": "eu-central-1",
+ "resources": ["arn:aws:events:eu-central-1:123456789012:rule/reconcile-payments"], "detail": {}}
+EOF
+emit ""
+emit "## 4. Per function: binary, cold start, first request, memory"
+emit ""
+emit "| binary | stripped size MiB | init ms, median (min–max) | first request ms, median (min–max) | VmHWM MiB | event: answer |"
+emit "|---|---:|---:|---:|---:|---|"
+for function in "${FUNCTIONS[@]}"; do
+    case "$function" in
+        account-lookup) event=events/account-lookup/200-found.json ;;
+        pay) event=events/pay/201-created.json ;;
+        submit-readings) event=events/submit-readings/200-accepted.json ;;
+        payment-callback) event=events/payment-callback/200-confirmed.json ;;
+        reconcile-payments) event="$scheduled" ;;
+    esac
+    AUTH_MAX_AGE_SECS=0 python3 benches/fake_runtime_api.py --binary "target/release/$function" \
+        --event "$event" --runs "$COLD_RUNS" --log "$OUT/cold-$function.log" | tee -a "$REPORT"
+done
+
+step "the look-up mix under wrk against cargo lambda watch --release"
+launch="$(target/release/bench-handlers launch --user 700002)"
+lua="$OUT/lookup_mix.lua"
+# Five demo accounts and one number nobody has (a typo: 404), round robin.
+cat >"$lua" <<EOF
+local paths = {"/accounts/10000-000-01", "/accounts/10000-000-02", "/accounts/10000-000-03",
+               "/accounts/10000-000-04", "/accounts/10000-000-05", "/accounts/99999-999-99"}
+local i = 0
+wrk.headers["Authorization"] = "VK $launch"
+wrk.headers["Origin"] = "http://127.0.0.1:5173"
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+EOF
+# The throttle still counts every request (2 UpdateItems), it just never refuses here.
+export THROTTLE_USER_PER_MINUTE=1000000000 THROTTLE_IP_PER_MINUTE=1000000000
+svc_start api cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --disable-cors --release
+wait_port api "$API_PORT" 120
+# The first request per function builds it (release, LTO): wait for a real answer.
+status=""
+for _ in $(seq 1 300); do
+    status="$(curl -s -o /dev/null -w '%{http_code}' --max-time 600 -H "Authorization: VK $launch" \
+        "$API_URL/accounts/10000-000-01" || true)"
+    [[ "$status" == 200 ]] && break
+    sleep 2
+done
+[[ "$status" == 200 ]] || die "the look-up under cargo lambda watch answered '$status'; see $(svc_log_file api)"
+emit ""
+emit "## 5. Local API under wrk (cargo lambda watch --release, look-up mix: 5 accounts + 1 unknown)"
+emit ""
+emit "| connections | requests/s | p50 ms | p99 ms | non-2xx (the 404s) | requests |"
+emit "|---:|---:|---:|---:|---:|---:|"
+wrk -t1 -c1 -d3s -s "$lua" "$API_URL" >/dev/null
+for connections in 1 8 32; do
+    threads=$((connections < 2 ? 1 : 2))
+    wrk -t"$threads" -c"$connections" -d"${WRK_SECONDS}s" --latency -s "$lua" "$API_URL" >"$OUT/wrk-c$connections.txt"
+    awk -v c="$connections" '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
+        /requests in/ { total = $1 } /Non-2xx/ { non2xx = $NF } /^Requests\/sec/ { rps = $2 }
+        END { printf "| %d | %.0f | %.2f | %.2f | %d | %d |\n", c, rps, p50, p99, non2xx, total }
+    ' "$OUT/wrk-c$connections.txt" | tee -a "$REPORT"
+done
+svc_stop api
+
+emit ""
+emit "Total: $((SECONDS - bench_started)) s. Raw outputs and logs: target/bench/."
