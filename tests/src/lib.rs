@@ -172,3 +172,29 @@ pub fn body_json(response: &Response<Body>) -> Value {
         _ => Value::Null,
     }
 }
+
+/// A notification signed as the acquirer signs it: its Token over the root scalars and the
+/// terminal password, computed here independently of the code under test.
+pub fn sign_notification_with(mut body: Value, password: &str) -> Value {
+    use sha2::{Digest, Sha256};
+    let fields = body.as_object_mut().expect("a JSON object");
+    let mut pairs: Vec<(String, String)> = fields
+        .iter()
+        .filter_map(|(key, value)| match value {
+            Value::String(s) => Some((key.clone(), s.clone())),
+            Value::Number(n) => Some((key.clone(), n.to_string())),
+            Value::Bool(b) => Some((key.clone(), b.to_string())),
+            _ => None,
+        })
+        .collect();
+    pairs.push(("Password".into(), password.to_owned()));
+    pairs.sort();
+    let joined: String = pairs.iter().map(|(_, v)| v.as_str()).collect();
+    fields.insert("Token".into(), Value::String(hex::encode(Sha256::digest(joined.as_bytes()))));
+    body
+}
+
+/// Signed with the terminal password from `local.env`.
+pub fn sign_notification(body: Value) -> Value {
+    sign_notification_with(body, &env("TBANK_PASSWORD"))
+}

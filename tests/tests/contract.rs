@@ -20,7 +20,7 @@ use energosbyt::store::DynamoStore;
 use integration_tests::*;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -518,25 +518,6 @@ async fn payment_answers_match_the_document() {
 
 // The acquirer's notifications.
 
-/// The bank's Token over the root scalars and the password, computed here independently.
-fn signed(mut body: Value) -> Value {
-    let fields = body.as_object_mut().expect("a JSON object");
-    let mut pairs: Vec<(String, String)> = fields
-        .iter()
-        .filter_map(|(key, value)| match value {
-            Value::String(s) => Some((key.clone(), s.clone())),
-            Value::Number(n) => Some((key.clone(), n.to_string())),
-            Value::Bool(b) => Some((key.clone(), b.to_string())),
-            _ => None,
-        })
-        .collect();
-    pairs.push(("Password".into(), env("TBANK_PASSWORD")));
-    pairs.sort();
-    let joined: String = pairs.iter().map(|(_, v)| v.as_str()).collect();
-    fields.insert("Token".into(), Value::String(hex::encode(Sha256::digest(joined.as_bytes()))));
-    body
-}
-
 async fn callback_app() -> payment_callback::App<DynamoStore, SesMailer> {
     env("AWS_ENDPOINT_URL_SES");
     let env = Env::process();
@@ -583,7 +564,7 @@ async fn notification_answers_match_the_document() {
     });
     let deliver = |body: &Value| Event::new("POST", route).body(body).request();
 
-    let notification = signed(confirmed.clone());
+    let notification = sign_notification(confirmed.clone());
     contract.check_request(route, "POST", &notification);
     let ok = payment_callback::handle(&app, deliver(&notification)).await;
     assert_eq!(ok.status(), 200);
@@ -593,9 +574,9 @@ async fn notification_answers_match_the_document() {
     other_terminal["TerminalKey"] = json!("SomeoneElsesTerminal");
     let cases = [
         (deliver(&json!({"TerminalKey": "x"})), 401, "/problems/notification-unsigned"),
-        (deliver(&signed(other_terminal)), 403, "/problems/notification-other-terminal"),
+        (deliver(&sign_notification(other_terminal)), 403, "/problems/notification-other-terminal"),
         (
-            deliver(&signed(json!({"TerminalKey": env("TBANK_TERMINAL_KEY"), "Status": "CONFIRMED"}))),
+            deliver(&sign_notification(json!({"TerminalKey": env("TBANK_TERMINAL_KEY"), "Status": "CONFIRMED"}))),
             400,
             "/problems/notification-malformed",
         ),

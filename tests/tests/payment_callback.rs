@@ -15,11 +15,11 @@ use energosbyt::ports::ledger::{
 };
 use energosbyt::ports::{AccountImport, AccountReader, PaymentReader, PaymentWriter};
 use energosbyt::store::DynamoStore;
-use integration_tests::{Event, account, env, fresh_account_number, store};
+use integration_tests::{Event, account, env, fresh_account_number, sign_notification, sign_notification_with, store};
 use lambda_http::{Body, Response};
 use payment_callback::{App, handle};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,36 +51,12 @@ async fn callback() -> Callback {
     callback_with(moto_mailer().await).await
 }
 
-/// The bank's Token, computed here from the algorithm's description: the root scalars and the
-/// password, sorted by key, values concatenated, SHA-256 in lowercase hex.
-fn sign_with(mut body: Value, password: &str) -> Value {
-    let fields = body.as_object_mut().expect("a JSON object");
-    let mut pairs: Vec<(String, String)> = fields
-        .iter()
-        .filter_map(|(key, value)| match value {
-            Value::String(s) => Some((key.clone(), s.clone())),
-            Value::Number(n) => Some((key.clone(), n.to_string())),
-            Value::Bool(b) => Some((key.clone(), b.to_string())),
-            _ => None,
-        })
-        .collect();
-    pairs.push(("Password".into(), password.to_owned()));
-    pairs.sort();
-    let joined: String = pairs.iter().map(|(_, v)| v.as_str()).collect();
-    fields.insert("Token".into(), Value::String(hex::encode(Sha256::digest(joined.as_bytes()))));
-    body
-}
-
-fn signed(body: Value) -> Value {
-    sign_with(body, &env("TBANK_PASSWORD"))
-}
-
 async fn deliver_raw(app: &Callback, body: &Value) -> Response<Body> {
     handle(app, Event::new("POST", "/callbacks/tbank").body(body).request()).await
 }
 
 async fn deliver(app: &Callback, notification: Value) -> Response<Body> {
-    deliver_raw(app, &signed(notification)).await
+    deliver_raw(app, &sign_notification(notification)).await
 }
 
 fn text(response: &Response<Body>) -> String {
@@ -248,7 +224,7 @@ async fn authorized_then_confirmed_credits_the_account_once_and_sends_one_email_
 async fn the_same_confirmed_delivered_five_times_at_once_credits_once() {
     let app = Arc::new(callback().await);
     let g = given("0", "2500.00").await;
-    let body = signed(g.status("CONFIRMED", g.kopecks()));
+    let body = sign_notification(g.status("CONFIRMED", g.kopecks()));
     let deliveries: Vec<_> = (0..5)
         .map(|_| {
             let (app, body) = (Arc::clone(&app), body.clone());
@@ -432,14 +408,18 @@ async fn forged_unsigned_and_foreign_notifications_are_refused_and_change_nothin
 
     let mut foreign = confirmed.clone();
     foreign["TerminalKey"] = json!("SomeoneElsesTerminal");
-    let mut tampered = signed(confirmed.clone());
+    let mut tampered = sign_notification(confirmed.clone());
     tampered["Amount"] = json!(g.kopecks() * 10);
     let cases = [
-        ("forged", sign_with(confirmed.clone(), "not-our-password"), 401),
+        ("forged", sign_notification_with(confirmed.clone(), "not-our-password"), 401),
         ("unsigned", confirmed.clone(), 401),
         ("tampered after signing", tampered, 401),
-        ("another terminal", signed(foreign), 403),
-        ("signed, not a notification", signed(json!({"TerminalKey": env("TBANK_TERMINAL_KEY"), "Hello": 1})), 400),
+        ("another terminal", sign_notification(foreign), 403),
+        (
+            "signed, not a notification",
+            sign_notification(json!({"TerminalKey": env("TBANK_TERMINAL_KEY"), "Hello": 1})),
+            400,
+        ),
     ];
     for (name, body, status) in cases {
         let response = deliver_raw(&app, &body).await;
