@@ -220,6 +220,40 @@ async fn authorized_then_confirmed_credits_the_account_once_and_sends_one_email_
     assert_eq!(g.mails().await, (1, 1));
 }
 
+/// A CONFIRMED and its RECEIPT applied at the same moment on two instances, each reading the
+/// payment before the other's write: the receipt email must still go out, exactly once. (Found
+/// by the storm benchmark: one payment in a few hundred kept its receipt unsent.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_receipt_racing_its_confirmed_is_still_mailed_exactly_once() {
+    let app = Arc::new(callback().await);
+    let mut payments = Vec::new();
+    for _ in 0..20 {
+        payments.push(given("0", "100.00").await);
+    }
+    let races: Vec<_> = payments
+        .iter()
+        .map(|g| {
+            let confirmed = sign_notification(g.status("CONFIRMED", g.kopecks()));
+            let receipt = sign_notification(g.receipt());
+            let (a, b) = (Arc::clone(&app), Arc::clone(&app));
+            tokio::spawn(async move {
+                let (first, second) = tokio::join!(
+                    tokio::spawn(async move { deliver_raw(&a, &confirmed).await }),
+                    tokio::spawn(async move { deliver_raw(&b, &receipt).await }),
+                );
+                assert_ok(&first.unwrap());
+                assert_ok(&second.unwrap());
+            })
+        })
+        .collect();
+    for race in races {
+        race.await.unwrap();
+    }
+    for g in &payments {
+        assert_eq!(g.mails().await, (1, 1), "payment {}: one success email and one receipt", g.payment.id);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_confirmed_delivered_five_times_at_once_credits_once() {
     let app = Arc::new(callback().await);
