@@ -153,25 +153,7 @@ pub async fn counted_dynamodb_client() -> (aws_sdk_dynamodb::Client, RequestCoun
 
 /// A VK launch query signed with the app's key, as VK hands it to the mini app at `ts`.
 pub fn vk_launch(user_id: u64, app_id: &str, secret: &Secret, ts: DateTime<Utc>) -> String {
-    let user = user_id.to_string();
-    let ts = ts.timestamp().to_string();
-    let params = [
-        ("vk_access_token_settings", ""),
-        ("vk_app_id", app_id),
-        ("vk_are_notifications_enabled", "0"),
-        ("vk_is_app_user", "1"),
-        ("vk_is_favorite", "0"),
-        ("vk_language", "ru"),
-        ("vk_platform", "mobile_web"),
-        ("vk_ref", "other"),
-        ("vk_ts", ts.as_str()),
-        ("vk_user_id", user.as_str()),
-    ];
-    let sign = vk::sign(&params, secret);
-    let mut query: String = params.iter().map(|(k, v)| format!("{k}={v}&")).collect();
-    query.push_str("sign=");
-    query.push_str(&sign);
-    query
+    vk::launch_query(app_id, user_id, ts.timestamp(), "mobile_web", secret)
 }
 
 /// An API Gateway HTTP API (payload 2.0) event for `route` (`GET /accounts/{account}`), as the

@@ -70,25 +70,7 @@ pub fn vk_launch(user_id: u64, ts: DateTime<Utc>) -> String {
 }
 
 pub fn vk_launch_for_app(user_id: u64, app_id: &str, ts: DateTime<Utc>) -> String {
-    let user = user_id.to_string();
-    let ts = ts.timestamp().to_string();
-    let params = [
-        ("vk_access_token_settings", ""),
-        ("vk_app_id", app_id),
-        ("vk_are_notifications_enabled", "0"),
-        ("vk_is_app_user", "1"),
-        ("vk_is_favorite", "0"),
-        ("vk_language", "ru"),
-        ("vk_platform", "desktop_web"),
-        ("vk_ref", "other"),
-        ("vk_ts", ts.as_str()),
-        ("vk_user_id", user.as_str()),
-    ];
-    let sign = vk::sign(&params, &Secret::from(env("VK_APP_SECRET")));
-    let mut query: String = params.iter().map(|(k, v)| format!("{k}={v}&")).collect();
-    query.push_str("sign=");
-    query.push_str(&sign);
-    query
+    vk::launch_query(app_id, user_id, ts.timestamp(), "desktop_web", &Secret::from(env("VK_APP_SECRET")))
 }
 
 /// An API Gateway HTTP API (payload 2.0) event, as the real gateway sends it.

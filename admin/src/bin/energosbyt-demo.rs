@@ -40,25 +40,8 @@ fn env(name: &str) -> Result<String, String> {
 
 /// Launch parameters as VK hands them to a mini app opened in a desktop browser.
 fn vk_launch(user: u64) -> Result<String, String> {
-    let app_id = env("VK_APP_ID")?;
     let secret = Secret::from(env("VK_APP_SECRET")?);
-    let user = user.to_string();
-    let ts = Utc::now().timestamp().to_string();
-    let params = [
-        ("vk_access_token_settings", ""),
-        ("vk_app_id", app_id.as_str()),
-        ("vk_are_notifications_enabled", "0"),
-        ("vk_is_app_user", "1"),
-        ("vk_is_favorite", "0"),
-        ("vk_language", "ru"),
-        ("vk_platform", "desktop_web"),
-        ("vk_ref", "other"),
-        ("vk_ts", ts.as_str()),
-        ("vk_user_id", user.as_str()),
-    ];
-    let sign = vk::sign(&params, &secret);
-    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    Ok(format!("{}&sign={sign}", query.join("&")))
+    Ok(vk::launch_query(&env("VK_APP_ID")?, user, Utc::now().timestamp(), "desktop_web", &secret))
 }
 
 fn fb_signed_request(user: &str) -> Result<String, String> {

@@ -165,9 +165,41 @@ fn positive_id(text: &str) -> Option<u64> {
     text.parse().ok().filter(|&id| id > 0)
 }
 
+/// A launch query signed as VK signs it for a mini app opened in a browser at `ts` (unix
+/// seconds): what the local demo prints, and what tests and benchmarks authenticate with. Values
+/// here need no percent-encoding.
+pub fn launch_query(app_id: &str, user_id: u64, ts: i64, platform: &str, secret: &Secret) -> String {
+    let user = user_id.to_string();
+    let ts = ts.to_string();
+    let params = [
+        ("vk_access_token_settings", ""),
+        ("vk_app_id", app_id),
+        ("vk_are_notifications_enabled", "0"),
+        ("vk_is_app_user", "1"),
+        ("vk_is_favorite", "0"),
+        ("vk_language", "ru"),
+        ("vk_platform", platform),
+        ("vk_ref", "other"),
+        ("vk_ts", ts.as_str()),
+        ("vk_user_id", user.as_str()),
+    ];
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{}&sign={}", query.join("&"), sign(&params, secret))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_demo_launch_query_passes_verification_as_its_user() {
+        let secret = Secret::from("demo-key");
+        let now = chrono::DateTime::from_timestamp(1_795_176_000, 0).unwrap();
+        let query = super::launch_query("51234567", 494075, now.timestamp(), "desktop_web", &secret);
+        let launch = super::verify(&query, &secret, 51234567, now, Some(chrono::Duration::hours(1))).unwrap();
+        assert_eq!((launch.user_id, launch.platform.as_deref()), (494075, Some("desktop_web")));
+        assert!(super::verify(&query, &Secret::from("other-key"), 51234567, now, None).is_err());
+    }
     use proptest::prelude::*;
 
     const SECRET: &str = "wvl68m4dR1UpLrVRli";
