@@ -75,6 +75,14 @@ impl DynamoStore {
     }
 }
 
+/// Every item a query matches, over all its pages (the SDK's paginator follows
+/// `LastEvaluatedKey`).
+pub(crate) async fn all_items(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<item::Item>, StoreError> {
+    query.into_paginator().items().send().try_collect().await.map_err(unavailable)
+}
+
 /// The SDK error's code and message chain, without request payloads.
 pub(crate) fn describe<E, R>(e: &SdkError<E, R>) -> String
 where

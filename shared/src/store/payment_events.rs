@@ -17,6 +17,7 @@
 //!   while claimed, then `sent:<ts>` or `rejected:<ts>`. Timestamps are fixed-width UTC text, so
 //!   a claim compares with a cut-off as a string inside a condition.
 
+use super::all_items;
 use super::item::{self, Item};
 use super::keys;
 use super::payments::{self, PENDING, RECEIPT, timestamp};
@@ -572,29 +573,15 @@ impl PendingPayments for DynamoStore {
 
 impl LedgerReader for DynamoStore {
     async fn ledger_entries(&self, account: &AccountNumber) -> Result<Vec<LedgerEntry>, StoreError> {
-        let mut entries = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :ledger)")
-                .expression_attribute_values(":pk", item::s(keys::account_pk(account)))
-                .expression_attribute_values(":ledger", item::s(keys::LEDGER_PREFIX))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for entry in out.items() {
-                entries.push(decode_entry(*account, entry)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(entries);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :ledger)")
+            .expression_attribute_values(":pk", item::s(keys::account_pk(account)))
+            .expression_attribute_values(":ledger", item::s(keys::LEDGER_PREFIX))
+            .consistent_read(true);
+        all_items(query).await?.iter().map(|entry| decode_entry(*account, entry)).collect()
     }
 }
 

@@ -18,17 +18,7 @@ pub(crate) const RECEIPT: &str = "receipt";
 
 impl PaymentReader for DynamoStore {
     async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("PK", item::s(keys::payment_pk(id)))
-            .key("SK", item::s(keys::PAYMENT))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item.map(|item| decode(&item)).transpose()
+        Ok(self.payment_with_receipt(id).await?.map(|(payment, _)| payment))
     }
 
     /// The callback records the bank's `RECEIPT` notification on the payment item as `receipt`.

@@ -8,6 +8,7 @@
 //! `expiresAt`. Money is an exact number.
 
 use super::accounts;
+use super::all_items;
 use super::item::{self, Item};
 use super::keys;
 use super::{DynamoStore, unavailable};
@@ -39,38 +40,27 @@ impl AccountReadingsReader for DynamoStore {
         // `PROFILE` sorts just before `READING#…`: one key range holds the profile and every
         // submission, and the filter (which may not name the keys) keeps the month's. Ledger
         // entries (`LEDGER#…`) sort before the range and are never read.
-        let mut start = None;
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :profile AND :readings_end")
+            .filter_expression("attribute_not_exists(billingMonth) OR billingMonth = :month")
+            .expression_attribute_values(":pk", item::s(keys::account_pk(number)))
+            .expression_attribute_values(":profile", item::s(keys::PROFILE))
+            // The first string after every `READING#…`: '$' follows '#'.
+            .expression_attribute_values(":readings_end", item::s("READING$"))
+            .expression_attribute_values(":month", item::s(month.to_string()))
+            // A customer who has just paid or handed in readings must see it.
+            .consistent_read(true);
         let mut profile = None;
         let mut submitted = Vec::new();
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :profile AND :readings_end")
-                .filter_expression("attribute_not_exists(billingMonth) OR billingMonth = :month")
-                .expression_attribute_values(":pk", item::s(keys::account_pk(number)))
-                .expression_attribute_values(":profile", item::s(keys::PROFILE))
-                // The first string after every `READING#…`: '$' follows '#'.
-                .expression_attribute_values(":readings_end", item::s("READING$"))
-                .expression_attribute_values(":month", item::s(month.to_string()))
-                // A customer who has just paid or handed in readings must see it.
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for found in out.items.unwrap_or_default() {
-                let sk = item::get_s(&found, "SK")?;
-                if sk == keys::PROFILE {
-                    profile = Some(accounts::decode(*number, &found)?);
-                } else if sk.starts_with(keys::READING_PREFIX) {
-                    submitted.push(decode(&found)?);
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
+        for found in all_items(query).await? {
+            let sk = item::get_s(&found, "SK")?;
+            if sk == keys::PROFILE {
+                profile = Some(accounts::decode(*number, &found)?);
+            } else if sk.starts_with(keys::READING_PREFIX) {
+                submitted.push(decode(&found)?);
             }
         }
         Ok(profile.map(|account| AccountReadings { account, submitted }))
@@ -134,30 +124,17 @@ impl ReadingsLookup for DynamoStore {
     ) -> Result<Option<SubmittedReadings>, StoreError> {
         // The id does not name the meter, but an account has a handful of meters: one Query of
         // its submissions, filtered to the id.
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :reading)")
-                .filter_expression("readingsId = :id")
-                .expression_attribute_values(":pk", item::s(keys::account_pk(account)))
-                .expression_attribute_values(":reading", item::s(keys::READING_PREFIX))
-                .expression_attribute_values(":id", item::s(id.as_str()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            if let Some(found) = out.items.unwrap_or_default().first() {
-                return decode(found).map(Some);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(None),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :reading)")
+            .filter_expression("readingsId = :id")
+            .expression_attribute_values(":pk", item::s(keys::account_pk(account)))
+            .expression_attribute_values(":reading", item::s(keys::READING_PREFIX))
+            .expression_attribute_values(":id", item::s(id.as_str()))
+            .consistent_read(true);
+        all_items(query).await?.first().map(decode).transpose()
     }
 }
 

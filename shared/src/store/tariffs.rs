@@ -2,6 +2,7 @@
 //! whole table is one Query. Attributes: `group`, `zoneSet`, `zone`, `validFrom`, optional
 //! `validTo` (ISO dates), `price` (an exact number, roubles per kWh with VAT).
 
+use super::all_items;
 use super::item::{self, Item};
 use super::keys;
 use super::{DynamoStore, unavailable};
@@ -13,27 +14,13 @@ use chrono::NaiveDate;
 
 impl TariffReader for DynamoStore {
     async fn tariffs(&self, group: &TariffGroup) -> Result<Vec<Tariff>, StoreError> {
-        let mut tariffs = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", item::s(keys::tariff_pk(group)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for found in out.items.unwrap_or_default() {
-                tariffs.push(decode(&found)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(tariffs),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", item::s(keys::tariff_pk(group)));
+        all_items(query).await?.iter().map(decode).collect()
     }
 }
 
