@@ -23,7 +23,7 @@ use energosbyt::domain::payment::Card;
 use energosbyt::edge::Problem;
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, MailSender, Mailer};
-use energosbyt::ports::ledger::{BankFacts, EmailLedger, PaymentLedger, ReceiptSlot};
+use energosbyt::ports::ledger::{BankFacts, EmailLedger, PaymentLedger};
 use energosbyt::ports::readings::ReadingsLookup;
 use energosbyt::store::DynamoStore;
 use http::{Method, StatusCode, header};
@@ -176,15 +176,6 @@ where
                 Some(ReceiptOutcome::Kept(record)) => *record,
             }
         }
-    };
-    // A CONFIRMED and its RECEIPT may be applied at the same moment on two instances, each
-    // having read the payment before the other's write. Reading it again after our own write
-    // means at least one of the two sees both the credit and the receipt, so the receipt email
-    // is never left unsent. Only needed while one of the two is still missing from what we read.
-    let record = if !record.payment.status.was_credited() || record.receipt(&ReceiptSlot::Sale).is_none() {
-        settlement.ledger.payment_record(&id).await.map_err(|e| fault(&id, &e.into()))?.unwrap_or(record)
-    } else {
-        record
     };
     settlement.deliver_due_emails(&record).await.map_err(|e| fault(&id, &e))?;
     Ok(ok())

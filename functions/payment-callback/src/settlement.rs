@@ -304,7 +304,20 @@ where
     /// Sends every email of a credited payment that is still due, "payment received" first.
     /// Returns how many this call sent. A payment not credited yet sends nothing: its receipt
     /// waits for the credit.
+    ///
+    /// `record` is what the caller read before its own write. A credit and its receipt may be
+    /// written at the same moment by two instances (a callback and another callback or the
+    /// reconciliation), each having read the payment before the other's write; reading it again
+    /// here, after our write, means at least one of the two sees both, so the receipt email is
+    /// never left unsent. Only needed while one of the two is missing from `record`.
     pub async fn deliver_due_emails(&self, record: &PaymentRecord) -> Result<usize, SettleError> {
+        let fresh;
+        let record = if !record.payment.status.was_credited() || record.receipt(&ReceiptSlot::Sale).is_none() {
+            fresh = self.ledger.payment_record(&record.payment.id).await?;
+            fresh.as_ref().unwrap_or(record)
+        } else {
+            record
+        };
         let payment = &record.payment;
         if !payment.status.was_credited() {
             return Ok(0);
