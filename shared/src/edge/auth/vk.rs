@@ -190,6 +190,7 @@ pub fn launch_query(app_id: &str, user_id: u64, ts: i64, platform: &str, secret:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn a_demo_launch_query_passes_verification_as_its_user() {
@@ -200,7 +201,6 @@ mod tests {
         assert_eq!((launch.user_id, launch.platform.as_deref()), (494075, Some("desktop_web")));
         assert!(super::verify(&query, &Secret::from("other-key"), 51234567, now, None).is_err());
     }
-    use proptest::prelude::*;
 
     const SECRET: &str = "wvl68m4dR1UpLrVRli";
     const APP: u64 = 6736218;
