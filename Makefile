@@ -8,7 +8,7 @@
 #   make stack-down     stop them (STACK=dev|test|all)
 #   make stack-status   what is running, with pids and ports
 #   make tools          install or update the local tools (idempotent)
-#   make lint-template  sam validate --lint and cfn-lint on template.yaml
+#   make lint-template  sam validate --lint, cfn-lint and checkov on template.yaml
 #   make bench          release-build benchmarks on the test stack; figures in BENCHMARKS.md
 #   make build          release arm64 bootstraps of every function in target/lambda/ (docs/deploy.md)
 #
@@ -48,7 +48,7 @@ stack-status:
 	@bash scripts/stack.sh status $(STACK)
 
 lint-template:
-	@bash scripts/tools.sh lint
+	@bash scripts/tools.sh lint checkov
 	@bash scripts/lint_template.sh
 
 # Not part of `make test`: several minutes, and the figures depend on the machine.

@@ -20,7 +20,7 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 suite_started=$SECONDS
 
 step "tools"
-bash scripts/tools.sh stack lint
+bash scripts/tools.sh stack lint checkov
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check

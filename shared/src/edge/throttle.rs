@@ -3,6 +3,7 @@
 
 use super::Problem;
 use crate::ports::RequestCounter;
+use std::net::IpAddr;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleLimits {
@@ -23,6 +24,24 @@ pub fn window(now_unix: i64, window_secs: i64) -> (i64, u64) {
     (start, (start + window_secs - now_unix) as u64)
 }
 
+/// What the per-address limit counts: an IPv4 address as it is, an IPv6 address by its /64. An
+/// IPv6 subscriber line or host is handed a whole /64 and may send each request from another
+/// address in it, so counting single IPv6 addresses would limit nothing. Anything that is not an
+/// address (no source address at all) is counted as it is, all such requests together.
+pub fn address_key(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Err(_) => ip.to_owned(),
+    }
+}
+
 /// Counts the request under the user's and the address's keys (the user's only when there is
 /// one); refuses it when either is over its limit. A store fault refuses the request too (503):
 /// an enumeration must not get through while the counters are down.
@@ -35,7 +54,7 @@ pub async fn check<C: RequestCounter>(
     now_unix: i64,
 ) -> Result<(), Problem> {
     let (start, retry_after) = window(now_unix, limits.window_secs);
-    let ip_key = format!("{scope}#ip#{ip}");
+    let ip_key = format!("{scope}#ip#{}", address_key(ip));
     let by_user = async {
         match user {
             Some(user) => counter.count(&format!("{scope}#user#{user}"), start, limits.window_secs).await,
@@ -61,6 +80,20 @@ pub async fn check<C: RequestCounter>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_address_counts_by_its_64_prefix_an_ipv4_address_by_itself() {
+        let one_line = ["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:0DB8:0001:0002:0:0:0:7"];
+        for ip in one_line {
+            assert_eq!(address_key(ip), "2001:db8:1:2::/64", "{ip}");
+        }
+        assert_ne!(address_key("2001:db8:1:3::1"), address_key("2001:db8:1:2::1"), "the next /64 is another line");
+        assert_eq!(address_key("198.51.100.7"), "198.51.100.7");
+        assert_ne!(address_key("198.51.100.8"), address_key("198.51.100.7"));
+        // The same IPv4 client written as an IPv4-mapped IPv6 address shares its budget.
+        assert_eq!(address_key("::ffff:198.51.100.7"), "198.51.100.7");
+        assert_eq!(address_key("unknown"), "unknown");
+    }
 
     #[test]
     fn windows_are_aligned_and_say_when_the_next_starts() {
