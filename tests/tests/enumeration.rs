@@ -4,13 +4,19 @@
 //! limits of `local.env` and an injected clock, so a whole window's flood and its end take no
 //! waiting.
 //!
+//! Paying and submitting readings also tell whether an account exists, so they draw on the
+//! look-up's budget: the last test checks the three share it.
+//!
 //! Account numbers have no check digit (10 digits, any of them a well-formed number), so the
 //! throttle is the only thing between an attacker and the list of existing accounts with their
 //! masked addresses and balances.
 
 use account_lookup::{App, handle};
 use chrono::{DateTime, Utc};
-use energosbyt::domain::AccountNumber;
+use energosbyt::acquirer::{TbankClient, TbankSettings};
+use energosbyt::config::Env;
+use energosbyt::domain::{AccountNumber, PaymentId};
+use energosbyt::edge::MiniAppEdge;
 use energosbyt::edge::throttle::ThrottleLimits;
 use energosbyt::ports::AccountImport;
 use energosbyt::store::DynamoStore;
@@ -51,11 +57,16 @@ fn seconds_to_next_window(limits: &ThrottleLimits) -> i64 {
     limits.window_secs - NOW.get().rem_euclid(limits.window_secs)
 }
 
-async fn app() -> Arc<App<DynamoStore>> {
-    logs();
+/// The mini-app edge of every function here, on the test's clock.
+fn clocked_edge() -> MiniAppEdge {
     let mut edge = edge();
     edge.clock = clock;
-    Arc::new(App { store: store().await, edge })
+    edge
+}
+
+async fn app() -> Arc<App<DynamoStore>> {
+    logs();
+    Arc::new(App { store: store().await, edge: clocked_edge() })
 }
 
 fn random_u64() -> u64 {
@@ -229,6 +240,47 @@ async fn one_user_from_one_address_gets_one_windows_budget_then_429_until_the_wi
     // The walk's admitted look-ups and the one after the window.
     assert_eq!(looked_up.count(), bound + 1, "each admitted look-up logged once");
     assert!(logged.contains(&numbers[0].masked()), "{logged}");
+}
+
+#[tokio::test]
+async fn look_ups_payments_and_readings_share_one_budget_and_the_payment_status_has_its_own() {
+    let lookup = app().await;
+    let limits = lookup.edge.limits;
+    let pay = pay::App {
+        store: lookup.store.clone(),
+        acquirer: TbankClient::new(TbankSettings::from_env().expect("local.env sets TBANK_*")).expect("a client"),
+        edge: clocked_edge(),
+        settings: pay::PaySettings::from_env(&Env::process()).expect("local.env sets the payment settings"),
+    };
+    let readings = submit_readings::App::new(lookup.store.clone(), clocked_edge());
+    start_clock(&limits);
+    let numbers = walk(limits.per_user);
+    let user = vk_user();
+    let ip = format!("{}::1", fresh_prefix());
+    let attempts = numbers.iter().map(|&number| Attempt { number, user, ip: ip.clone() }).collect();
+    let answers = flood(&lookup, attempts).await;
+    assert!(answers.iter().all(|a| a.response.status() == 404), "the whole budget spent on look-ups");
+
+    let number = numbers[0];
+    let payment = Event::new("POST", "/payments")
+        .vk(&vk_launch(user, clock()))
+        .source_ip(&ip)
+        .header("idempotency-key", &uuid::Uuid::new_v4().to_string())
+        .body(&json!({"account": number.to_string(), "amount": "100.00", "email": "ivanov@example.ru"}));
+    let paid = pay::handle(&pay, payment.request()).await;
+    assert_eq!(paid.status(), 429, "a payment asks whether the account exists too: {}", body_json(&paid));
+    let submission = Event::new("POST", &format!("/accounts/{number}/readings"))
+        .vk(&vk_launch(user, clock()))
+        .source_ip(&ip)
+        .body(&json!({"values": {"T1": 100}}));
+    let submitted = submit_readings::handle(&readings, submission.request()).await;
+    assert_eq!(submitted.status(), 429, "so does a readings submission: {}", body_json(&submitted));
+
+    // The return page polls the payment's status; that must not be refused for the look-ups.
+    let status =
+        Event::new("GET", &format!("/payments/{}", PaymentId::random())).vk(&vk_launch(user, clock())).source_ip(&ip);
+    let polled = pay::handle(&pay, status.request()).await;
+    assert_eq!(polled.status(), 404, "{}", body_json(&polled));
 }
 
 #[tokio::test]

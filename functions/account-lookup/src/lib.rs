@@ -9,6 +9,7 @@ mod view;
 use energosbyt::config::{ConfigError, Env};
 use energosbyt::domain::AccountNumber;
 use energosbyt::domain::readings::billing_month;
+use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
 use energosbyt::ports::RequestCounter;
 use energosbyt::ports::readings::AccountReadingsReader;
@@ -33,7 +34,9 @@ impl App<DynamoStore> {
 
 pub async fn handle<S: AccountReadingsReader + RequestCounter>(app: &App<S>, request: Request) -> Response<Body> {
     app.edge
-        .serve(&app.store, "lookup", &[Method::GET], request, |request, context| look_up(app, request, context))
+        .serve(&app.store, ThrottleScope::Accounts, &[Method::GET], request, |request, context| {
+            look_up(app, request, context)
+        })
         .await
 }
 

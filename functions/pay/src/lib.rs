@@ -18,6 +18,7 @@ use energosbyt::domain::AccountNumber;
 use energosbyt::domain::payment_request::{PaymentLimits, PaymentRequest, PaymentRequestError};
 use energosbyt::domain::{Money, PaymentId};
 use energosbyt::edge::mini_app::path_param;
+use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
 use energosbyt::ports::idempotency::{
     self, Claim, IdempotencyKey, IdempotencyPolicy, IdempotencyScope, IdempotencyStore, Lease, RecordedResponse,
@@ -138,13 +139,15 @@ where
     match Route::of(&request) {
         Some(Route::Create) => {
             app.edge
-                .serve(&app.store, "pay", &[Method::POST], request, |request, context| create(app, request, context))
+                .serve(&app.store, ThrottleScope::Accounts, &[Method::POST], request, |request, context| {
+                    create(app, request, context)
+                })
                 .await
         }
         // Its own throttle budget: the returning page polls it, which must not use up payments.
         Some(Route::Status) => {
             app.edge
-                .serve(&app.store, "payment-status", &[Method::GET], request, |request, context| {
+                .serve(&app.store, ThrottleScope::PaymentStatus, &[Method::GET], request, |request, context| {
                     status(app, request, context)
                 })
                 .await

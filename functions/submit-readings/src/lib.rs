@@ -25,6 +25,7 @@ use energosbyt::domain::readings::{self, billing_month};
 use energosbyt::domain::readings_window::moscow_date;
 use energosbyt::domain::{AccountNumber, ReadingsLimits, charge::charge};
 use energosbyt::edge::mini_app::path_param;
+use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
 use energosbyt::ports::readings::{
     AccountReadingsReader, ReadingsWriter, SaveOutcome, SubmittedReadings, TariffReader,
@@ -73,7 +74,9 @@ where
     S: AccountReadingsReader + ReadingsWriter + TariffReader + RequestCounter,
 {
     app.edge
-        .serve(&app.store, "readings", &[Method::POST], request, |request, context| submit(app, request, context))
+        .serve(&app.store, ThrottleScope::Accounts, &[Method::POST], request, |request, context| {
+            submit(app, request, context)
+        })
         .await
 }
 

@@ -5,7 +5,7 @@
 use super::Problem;
 use super::auth::{self, AuthConfig, Caller};
 use super::cors::Cors;
-use super::throttle::{self, ThrottleLimits};
+use super::throttle::{self, ThrottleLimits, ThrottleScope};
 use crate::config::{ConfigError, Env};
 use crate::ports::RequestCounter;
 use chrono::{DateTime, Utc};
@@ -58,7 +58,7 @@ impl MiniAppEdge {
     pub async fn serve<C, F, Fut>(
         &self,
         counter: &C,
-        scope: &'static str,
+        scope: ThrottleScope,
         methods: &[Method],
         request: Request,
         endpoint: F,
@@ -96,7 +96,7 @@ impl MiniAppEdge {
     async fn admit<C: RequestCounter>(
         &self,
         counter: &C,
-        scope: &'static str,
+        scope: ThrottleScope,
         request: &Request,
     ) -> Result<CallerContext, Problem> {
         let now = (self.clock)();

@@ -18,6 +18,25 @@ impl Default for ThrottleLimits {
     }
 }
 
+/// The budgets callers draw on. Every endpoint that answers whether an account exists (look-up,
+/// payment, readings) draws on one, so an enumeration cannot spread itself over three. The payment
+/// status has its own: the return page polls it, and polling must not use up a customer's payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleScope {
+    Accounts,
+    PaymentStatus,
+}
+
+impl ThrottleScope {
+    /// The counters' key prefix.
+    fn key(self) -> &'static str {
+        match self {
+            Self::Accounts => "accounts",
+            Self::PaymentStatus => "payment-status",
+        }
+    }
+}
+
 /// The fixed window holding `now`: its start, and the seconds left until the next one.
 pub fn window(now_unix: i64, window_secs: i64) -> (i64, u64) {
     let start = now_unix - now_unix.rem_euclid(window_secs);
@@ -48,12 +67,13 @@ pub fn address_key(ip: &str) -> String {
 pub async fn check<C: RequestCounter>(
     counter: &C,
     limits: &ThrottleLimits,
-    scope: &str,
+    scope: ThrottleScope,
     user: Option<&str>,
     ip: &str,
     now_unix: i64,
 ) -> Result<(), Problem> {
     let (start, retry_after) = window(now_unix, limits.window_secs);
+    let scope = scope.key();
     let ip_key = format!("{scope}#ip#{}", address_key(ip));
     let by_user = async {
         match user {
