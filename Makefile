@@ -9,6 +9,7 @@
 #   make stack-status   what is running, with pids and ports
 #   make tools          install or update the local tools (idempotent)
 #   make lint-template  sam validate --lint, cfn-lint and checkov on template.yaml
+#   make chaos          fault injection on a stack of its own (SIZE=quick|full); see scripts/chaos.sh
 #   make bench          release-build benchmarks on the test stack; figures in BENCHMARKS.md
 #   make build          release arm64 bootstraps of every function in target/lambda/ (docs/deploy.md)
 #
@@ -20,8 +21,9 @@ SHELL := bash
 MAKEFLAGS += --no-print-directory
 
 STACK ?= dev
+SIZE ?= quick
 
-.PHONY: help dev test tools stack-up stack-down stack-status lint-template bench build
+.PHONY: help dev test tools stack-up stack-down stack-status lint-template bench build chaos
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -50,6 +52,10 @@ stack-status:
 lint-template:
 	@bash scripts/tools.sh lint checkov
 	@bash scripts/lint_template.sh
+
+# DynamoDB Local killed mid-storm, the mail service down, Init failing; `make test` runs a small one.
+chaos:
+	@bash scripts/chaos.sh $(SIZE)
 
 # Not part of `make test`: several minutes, and the figures depend on the machine.
 bench:

@@ -1,19 +1,20 @@
 # shellcheck shell=bash
 # shellcheck source-path=SCRIPTDIR
-# The environment of a local stack, for bash: `. scripts/env.sh [dev|test]`.
+# The environment of a local stack, for bash: `. scripts/env.sh [dev|test|chaos]`.
 #
 # Exports everything in local.env, then the stack's ports and the endpoint URLs derived from
 # them. Two stacks can run side by side because each has its own ports:
 #
-#                 dev (make dev / stack-up)    test (make test)
-#   API           DEV_API_PORT=9000            TEST_API_PORT=9001 (nothing listens by default)
-#   DynamoDB      DEV_DYNAMODB_PORT=8000       TEST_DYNAMODB_PORT=8001
-#   SES (moto)    DEV_SES_PORT=5005            TEST_SES_PORT=5006
-#   T-Bank        DEV_SANDBOX_PORT=9100        TEST_SANDBOX_PORT=9101
-#   table         energosbyt-local             energosbyt-test
+#                 dev (make dev / stack-up)    test (make test)          chaos (scripts/chaos.sh)
+#   API           DEV_API_PORT=9000            TEST_API_PORT=9001        CHAOS_API_PORT=9002
+#   DynamoDB      DEV_DYNAMODB_PORT=8000       TEST_DYNAMODB_PORT=8001   CHAOS_DYNAMODB_PORT=8002
+#   SES (moto)    DEV_SES_PORT=5005            TEST_SES_PORT=5006        CHAOS_SES_PORT=5007
+#   T-Bank        DEV_SANDBOX_PORT=9100        TEST_SANDBOX_PORT=9101    CHAOS_SANDBOX_PORT=9102
+#   table         energosbyt-local             energosbyt-test           energosbyt-chaos
 #
-# The test stack gets its own API port so the acquirer sandbox of the test stack never posts a
-# notification to a running `make dev`.
+# The test and chaos stacks get API ports of their own (nothing listens there by default), so
+# their acquirer sandboxes never post a notification to a running `make dev`. The chaos stack
+# keeps DynamoDB on disk (.run/chaos/dynamodb) so that killing it loses nothing acknowledged.
 #
 # Example, to run one test by hand against `make stack-up STACK=test`:
 #   . scripts/env.sh test && cargo test -p tests some_test
@@ -56,8 +57,15 @@ case "$_stack_profile" in
         SANDBOX_PORT="${TEST_SANDBOX_PORT:-9101}"
         TABLE_NAME='energosbyt-test'
         ;;
+    chaos)
+        API_PORT="${CHAOS_API_PORT:-9002}"
+        DYNAMODB_PORT="${CHAOS_DYNAMODB_PORT:-8002}"
+        SES_PORT="${CHAOS_SES_PORT:-5007}"
+        SANDBOX_PORT="${CHAOS_SANDBOX_PORT:-9102}"
+        TABLE_NAME='energosbyt-chaos'
+        ;;
     *)
-        echo "scripts/env.sh: unknown stack '$_stack_profile' (dev or test)" >&2
+        echo "scripts/env.sh: unknown stack '$_stack_profile' (dev, test or chaos)" >&2
         # shellcheck disable=SC2317 # reached when the file is run instead of sourced
         return 2 2>/dev/null || exit 2
         ;;

@@ -120,6 +120,26 @@ svc_stop() {
     rm -f "$pidfile"
 }
 
+# svc_kill <name>: KILL to the service's whole session at once, no TERM first: a crash, as the
+# fault-injection run needs it (a database that gets no chance to flush or close its files).
+svc_kill() {
+    local name="$1" pidfile pid started members waited=0
+    pidfile="$(_svc_pidfile "$name")"
+    [[ -f "$pidfile" ]] || return 0
+    read -r pid started <"$pidfile" || true
+    if [[ -n "${pid:-}" && "$(_svc_stat_field "$pid" 22)" == "$started" ]]; then
+        members="$(_svc_session_members "$pid")"
+        if [[ -n "$members" ]]; then
+            _svc_log "killing $name (SIGKILL)"
+            # shellcheck disable=SC2086 # one pid per word
+            kill -KILL $members 2>/dev/null || true
+            # Gone for good before anyone restarts it on the same port and files.
+            while [[ -n "$(_svc_session_members "$pid")" ]] && ((waited++ < 200)); do sleep 0.05; done
+        fi
+    fi
+    rm -f "$pidfile"
+}
+
 # wait_http <name> <url> <seconds>: polls until the URL answers any HTTP status. Fails early
 # when the service dies, showing the end of its log.
 wait_http() {

@@ -2,14 +2,19 @@
 # shellcheck source-path=SCRIPTDIR
 # The local stand-ins for AWS and the acquirer.
 #
-#   scripts/stack.sh up     [dev|test]   start what is not running, create the table, verify
-#                                        the SES sender
-#   scripts/stack.sh seed   [dev|test]   import the demo data (data/demo.json) with the admin CLI
-#   scripts/stack.sh down   [dev|test|all]
-#   scripts/stack.sh status [dev|test|all]
+#   scripts/stack.sh up     [dev|test|chaos]   start what is not running, create the table,
+#                                              verify the SES sender
+#   scripts/stack.sh seed   [dev|test]         import the demo data (data/demo.json) with the admin CLI
+#   scripts/stack.sh down   [dev|test|chaos|all]
+#   scripts/stack.sh status [dev|test|chaos|all]
+#   scripts/stack.sh kill   chaos dynamodb     SIGKILL DynamoDB Local, as a crash would end it
+#   scripts/stack.sh start  chaos dynamodb     start it again on the same files; returns once it
+#                                              answers
 #
-#   dynamodb  Amazon DynamoDB Local 3.x, in memory, through scripts/DynamoDbLoopback.java so it
-#             listens on 127.0.0.1 only (the jar itself binds every interface)
+#   dynamodb  Amazon DynamoDB Local 3.x, through scripts/DynamoDbLoopback.java so it listens on
+#             127.0.0.1 only (the jar itself binds every interface); in memory, except for the
+#             chaos stack (scripts/chaos.sh), which keeps it on disk in .run/chaos/dynamodb so
+#             that a SIGKILL loses nothing it acknowledged
 #   ses       moto server (SES v1 API; sent mail readable at /moto-api/data.json)
 #   sandbox   the T-Bank sandbox (sandbox/tbank_sandbox.py), when present
 #
@@ -50,10 +55,15 @@ start_dynamodb() {
     [[ -f "$ROOT/.tools/dynamodb-launcher/DynamoDbLoopback.class" ]] ||
         die "the DynamoDB Local launcher is not compiled: run 'make tools'"
     # preferIPv4Stack: a plain IPv4 socket on 127.0.0.1, not an IPv4-mapped IPv6 one.
+    local -a storage=(-inMemory)
+    if [[ "$STACK_PROFILE" == chaos ]]; then
+        mkdir -p "$STACK_RUN_DIR/dynamodb"
+        storage=(-dbPath "$STACK_RUN_DIR/dynamodb")
+    fi
     svc_start dynamodb java -Djava.net.preferIPv4Stack=true \
         -Djava.library.path="$lib/DynamoDBLocal_lib" \
         -cp "$lib/DynamoDBLocal.jar:$lib/DynamoDBLocal_lib/*:$ROOT/.tools/dynamodb-launcher" \
-        DynamoDbLoopback -inMemory -sharedDb -disableTelemetry -port "$DYNAMODB_PORT"
+        DynamoDbLoopback "${storage[@]}" -sharedDb -disableTelemetry -port "$DYNAMODB_PORT"
     STARTED+=(dynamodb)
 }
 
@@ -71,7 +81,12 @@ start_sandbox() {
         return 0
     fi
     claim_port sandbox "$SANDBOX_PORT"
-    svc_start sandbox python3 "$SANDBOX" --host 127.0.0.1 --port "$SANDBOX_PORT"
+    local -a retries=()
+    # The fault-injection run plays the bank's re-deliveries itself; the sandbox's own go once to
+    # the chaos API port, where nothing listens, instead of thousands of re-sends competing for
+    # the CPU with the run.
+    [[ "$STACK_PROFILE" != chaos ]] || retries=(--retry-schedule '')
+    svc_start sandbox python3 "$SANDBOX" --host 127.0.0.1 --port "$SANDBOX_PORT" "${retries[@]}"
     STARTED+=(sandbox)
 }
 
@@ -119,6 +134,23 @@ down() {
     done
 }
 
+# Only DynamoDB, only on the chaos stack: the fault-injection run crashes and restarts it while
+# the other stand-ins keep their state (moto holds the sent mail in memory).
+kill_service() {
+    [[ "$1" == dynamodb ]] || die "only dynamodb can be killed and restarted"
+    svc_running dynamodb || die "DynamoDB of the $STACK_PROFILE stack is not running"
+    svc_kill dynamodb
+}
+
+start_service() {
+    local started_at=$SECONDS
+    [[ "$1" == dynamodb ]] || die "only dynamodb can be killed and restarted"
+    STARTED=()
+    start_dynamodb
+    wait_http dynamodb "$AWS_ENDPOINT_URL_DYNAMODB/" 60
+    note "dynamodb answering again after $((SECONDS - started_at)) s"
+}
+
 status() {
     local service pid port
     for service in "${SERVICES[@]}"; do
@@ -139,22 +171,28 @@ status() {
 main() {
     local command="${1:-}" profile="${2:-${STACK:-dev}}" stacks
     case "$profile" in
-        all) stacks=(dev test) ;;
-        dev | test) stacks=("$profile") ;;
-        *) die "unknown stack '$profile' (dev, test, all)" ;;
+        all) stacks=(dev test chaos) ;;
+        dev | test | chaos) stacks=("$profile") ;;
+        *) die "unknown stack '$profile' (dev, test, chaos, all)" ;;
     esac
     case "$command" in
         up | seed)
-            [[ "$profile" != all ]] || die "'$command' needs one stack: dev or test"
+            [[ "$profile" != all ]] || die "'$command' needs one stack: dev, test or chaos"
             load_stack "$profile"
             "$command"
+            ;;
+        kill | start)
+            # Never the dev or test stack: their DynamoDB is in memory, and others rely on it.
+            [[ "$profile" == chaos ]] || die "'$command' is for the chaos stack only"
+            load_stack chaos
+            "${command}_service" "${3:-}"
             ;;
         down | status)
             for profile in "${stacks[@]}"; do
                 (load_stack "$profile" && "$command")
             done
             ;;
-        *) die "usage: scripts/stack.sh up|seed|down|status [dev|test|all]" ;;
+        *) die "usage: scripts/stack.sh up|seed|down|status [dev|test|chaos|all]; kill|start chaos dynamodb" ;;
     esac
 }
 

@@ -7,7 +7,8 @@
 #   3. the test stack on its own ports (scripts/env.sh: DynamoDB 8001, SES 5006, T-Bank 9101,
 #      table energosbyt-test), so it runs beside `make dev`
 #   4. cargo test --workspace with the environment pointing at the test stack
-#   5. the template linters (scripts/lint_template.sh)
+#   5. fault injection on a stack of its own (scripts/chaos.sh quick, 100 payments)
+#   6. the template linters (scripts/lint_template.sh), checkov among them
 #
 # The test stack is stopped however the run ends (failure, Ctrl-C, TERM from CI).
 # Extra arguments go to cargo test: scripts/test.sh -- --nocapture
@@ -53,6 +54,9 @@ step "test stack"
     cargo test --workspace "$@"
     step "mini app in the browser (tests/browser)"; bash scripts/web.sh test
 )
+
+step "fault injection (scripts/chaos.sh quick, 100 payments)"
+CHAOS_PAYMENTS="${CHAOS_PAYMENTS:-100}" bash scripts/chaos.sh quick
 
 step "template lint"
 bash scripts/lint_template.sh

@@ -7,13 +7,14 @@
 //! unreachable. The payments are dated in a past of this run's own (the reconciliation takes
 //! every pending payment older than its cut-off), so the run's `now` is chosen here.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use energosbyt::acquirer::{Acquirer, InitSettings, PaymentInit, TbankClient, TbankSettings};
 use energosbyt::config::Env;
 use energosbyt::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, Mailer};
-use energosbyt::ports::ledger::{LedgerReader, PaymentLedger, PaymentRecord};
+use energosbyt::ports::ledger::{LedgerReader, PaymentLedger, PaymentRecord, PendingPage, PendingPayments};
 use energosbyt::ports::{AccountImport, AccountReader, PaymentWriter};
 use energosbyt::store::DynamoStore;
 use integration_tests::{account, env, fresh_account_number, store};
@@ -194,8 +195,8 @@ async fn payments_whose_notifications_never_came_are_settled_from_what_the_bank_
             .client()
             .get_item()
             .table_name(store.table())
-            .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("PAYMENT#{}", gone.payment.id)))
-            .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("PAYMENT".into()))
+            .key("PK", AttributeValue::S(format!("PAYMENT#{}", gone.payment.id)))
+            .key("SK", AttributeValue::S("PAYMENT".into()))
             .send()
             .await
             .unwrap()
@@ -217,4 +218,55 @@ async fn payments_whose_notifications_never_came_are_settled_from_what_the_bank_
     reconciler.run(now + TimeDelta::minutes(20), None).await.unwrap();
     assert_eq!(too_recent.record(&store).await.payment.status, PaymentStatus::Paid);
     assert_eq!(too_recent.balance(&store).await, "33.00".parse().unwrap());
+
+    // A credit found while the mail service is down: no notification will ever come to retry its
+    // email, so the next run must send it (once), without crediting again.
+    let later = now + TimeDelta::hours(1);
+    let (unmailed, unmailed_id) = Customer::at_the_bank(&store, &bank, "71.40", later).await;
+    assert_eq!(bank.pay(&unmailed_id, "2201382000000013").await["Status"], "CONFIRMED");
+    let summary = reconciler_with_mail_down().await.run(later + TimeDelta::minutes(20), None).await.unwrap();
+    assert!(summary.errors >= 1, "the email could not go out: {summary:?}");
+    assert_eq!(unmailed.record(&store).await.payment.status, PaymentStatus::Paid);
+    assert_eq!(unmailed.success_emails().await, 0);
+    reconciler.run(later + TimeDelta::minutes(40), None).await.unwrap();
+    assert_eq!(unmailed.success_emails().await, 1, "the next run sends the email the outage held back");
+    assert_eq!(unmailed.balance(&store).await, "71.40".parse().unwrap(), "credited once");
+    assert_eq!(store.ledger_entries(&unmailed.account).await.unwrap().len(), 1);
+    reconciler.run(later + TimeDelta::minutes(60), None).await.unwrap();
+    assert_eq!(unmailed.success_emails().await, 1, "and only once");
+    let pending = store.pending_payments(later + TimeDelta::days(2), None, 1000).await.unwrap();
+    assert!(pending.payments.iter().all(|p| p.id != unmailed.payment.id), "mailed, it leaves the pending index");
+
+    // The write that takes a mailed payment off the list was lost (the store failed right after
+    // the email was marked sent): the next run takes it off, sending and crediting nothing.
+    let position = format!("{}#{}", unmailed.payment.created_at.format("%Y-%m-%dT%H:%M:%S%.3fZ"), unmailed.payment.id);
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S(format!("PAYMENT#{}", unmailed.payment.id)))
+        .key("SK", AttributeValue::S("PAYMENT".into()))
+        .update_expression("SET GSI1PK = :pending, GSI1SK = :position")
+        .expression_attribute_values(":pending", AttributeValue::S("PENDING".into()))
+        .expression_attribute_values(":position", AttributeValue::S(position))
+        .send()
+        .await
+        .unwrap();
+    let listed = |page: PendingPage| page.payments.iter().any(|p| p.id == unmailed.payment.id);
+    assert!(listed(store.pending_payments(later + TimeDelta::days(2), None, 1000).await.unwrap()));
+    reconciler.run(later + TimeDelta::minutes(80), None).await.unwrap();
+    assert!(!listed(store.pending_payments(later + TimeDelta::days(2), None, 1000).await.unwrap()), "taken off");
+    assert_eq!(unmailed.success_emails().await, 1);
+    assert_eq!(unmailed.balance(&store).await, "71.40".parse().unwrap());
+}
+
+/// The reconciliation with the mail service down: nothing listens on the discard port.
+async fn reconciler_with_mail_down() -> Reconciler<DynamoStore, SesMailer, TbankClient> {
+    let env = Env::process();
+    let shared = aws_config::load_from_env().await;
+    let config = aws_sdk_ses::config::Builder::from(&shared).endpoint_url("http://127.0.0.1:9").build();
+    let ses = SesMailer::new(aws_sdk_ses::Client::from_conf(config), env.string("SES_SENDER").unwrap());
+    let mailer = Mailer::new(ses, MailFrom::from_env(&env).unwrap());
+    let acquirer = TbankClient::new(TbankSettings::from_env().unwrap()).unwrap();
+    Reconciler::configure(&env, store().await, mailer, acquirer).expect("defaults for RECONCILE_*")
 }

@@ -19,8 +19,8 @@ use energosbyt::domain::{FiscalReceipt, Money, Payment, PaymentId, PaymentStatus
 use energosbyt::mail::{HandedInReading, MailSender, Mailer, OutgoingEmail, PaymentReceived, RenderError};
 use energosbyt::ports::StoreError;
 use energosbyt::ports::ledger::{
-    Applied, BankFacts, CustomerEmail, EmailLedger, EmailOutcome, PaymentLedger, PaymentRecord, ReceiptSlot,
-    StoredReceipt,
+    Applied, BankFacts, CustomerEmail, EmailClaim, EmailLedger, EmailOutcome, PaymentLedger, PaymentRecord,
+    ReceiptSlot, StoredReceipt,
 };
 use energosbyt::ports::readings::{ReadingsId, ReadingsLookup};
 use std::time::Duration;
@@ -388,9 +388,7 @@ where
         };
         match self.mailer.sender().send(&outgoing).await {
             Ok(message_id) => {
-                // SES has accepted it: should this write fail, the bank's re-delivery finds the
-                // claim and leaves it until the claim timeout; only then could it go twice.
-                let ours = self.ledger.settle_email(&claim, EmailOutcome::Sent, (self.clock)()).await?;
+                let ours = self.mark_sent(&claim).await?;
                 if !ours {
                     tracing::warn!(payment_id = %payment.id, email = kind, "email claim was taken over while sending");
                 }
@@ -408,6 +406,24 @@ where
                 energosbyt::metrics::count(energosbyt::metrics::Metric::EmailsFailed, 1);
                 self.ledger.settle_email(&claim, EmailOutcome::Rejected, (self.clock)()).await?;
                 Ok(false)
+            }
+        }
+    }
+
+    /// Records an email SES has accepted. Should this write be lost, the claim stays until the
+    /// claim timeout and the email is then sent a second time (SES takes no idempotency key), so
+    /// the write is retried through a short storage outage (about 6 s in all, inside the
+    /// function's 10 s) rather than given up after the SDK's own attempts.
+    async fn mark_sent(&self, claim: &EmailClaim) -> Result<bool, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.ledger.settle_email(claim, EmailOutcome::Sent, (self.clock)()).await {
+                Err(e) if attempt < MARK_SENT_PAUSES.len() => {
+                    tracing::warn!(error = %e, attempt, "an accepted email is not marked sent yet; trying again");
+                    tokio::time::sleep(MARK_SENT_PAUSES[attempt]).await;
+                    attempt += 1;
+                }
+                settled => return settled,
             }
         }
     }
@@ -485,6 +501,15 @@ fn written(record: &mut PaymentRecord, transition: &Transition, facts: &BankFact
         Transition::Unchanged | Transition::AmountMismatch { .. } | Transition::Anomaly(_) => {}
     }
 }
+
+/// Pauses between attempts to record an email SES has accepted.
+const MARK_SENT_PAUSES: [Duration; 5] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(2),
+];
 
 /// A short pause before reading again, longer each time and spread, so racing deliveries of one
 /// payment stop colliding.

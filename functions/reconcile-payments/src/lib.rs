@@ -156,6 +156,22 @@ where
 
     /// Asks the bank about one payment and applies the answer. `None`: nothing to apply yet.
     async fn check(&self, payment: &Payment, now: DateTime<Utc>) -> Result<Option<Effect>, CheckError> {
+        if !payment.status.is_pending() {
+            // Credited already, and listed because an email it made due has not gone out (the
+            // store keeps it listed until then). The bank has nothing to add: asking it again
+            // would only risk reading a refund's `Amount` differently from its notification.
+            let Some(record) = self.settlement.ledger.payment_record(&payment.id).await.map_err(SettleError::from)?
+            else {
+                return Ok(None);
+            };
+            let sent = self.settlement.deliver_due_emails(&record).await?;
+            tracing::info!(payment_id = %payment.id, sent, "emails of a credited payment delivered");
+            if sent == 0 {
+                // Its emails were settled, but the write that takes it off the list was lost.
+                self.settlement.ledger.unlist_if_mailed(&payment.id).await.map_err(SettleError::from)?;
+            }
+            return Ok(None);
+        }
         let abandoned = now - payment.created_at >= self.abandon_after;
         let answer = match &payment.acquirer_payment_id {
             Some(id) => {

@@ -214,15 +214,19 @@ pub struct PendingPage {
 }
 
 pub trait PendingPayments {
-    /// Payments still waiting for the bank (`NEW`, `AUTHORIZED`) created before
-    /// `created_before`, oldest first, at most `limit` per page. Read from an index: eventually
-    /// consistent, so read each payment again before acting on it.
+    /// Payments still waiting for the bank (`NEW`, `AUTHORIZED`), or credited with an email not
+    /// yet settled, created before `created_before`, oldest first, at most `limit` per page.
+    /// Read from an index: eventually consistent, so read each payment again before acting on it.
     fn pending_payments(
         &self,
         created_before: DateTime<Utc>,
         after: Option<&PendingCursor>,
         limit: i32,
     ) -> impl Future<Output = Result<PendingPage, StoreError>> + Send;
+
+    /// Takes a credited payment off the list once its emails are settled; nothing otherwise.
+    /// Settling an email does this itself; this is for a payment whose unlisting write was lost.
+    fn unlist_if_mailed(&self, id: &PaymentId) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// One movement of an account's money. Written once per (payment, movement): a replay cannot

@@ -276,11 +276,10 @@ impl DynamoStore {
             set.push("card = :card");
             update = update.expression_attribute_values(":card", item::to_attr(card)?);
         }
-        // Paid: out of the sparse PENDING index, so reconciliation no longer looks at it.
-        let update = update
-            .update_expression(format!("SET {} REMOVE GSI1PK, GSI1SK", set.join(", ")))
-            .build()
-            .map_err(build_failed)?;
+        // Paid, yet still in the sparse PENDING index: it leaves when its emails are settled
+        // (`settle_email`). A credit found by reconciliation whose email could not go out gets no
+        // notification to retry it; the next reconciliation run finds it there and sends it.
+        let update = update.update_expression(format!("SET {}", set.join(", "))).build().map_err(build_failed)?;
         let entry = LedgerEntry {
             account: payment.account,
             payment: payment.id.clone(),
@@ -403,6 +402,70 @@ impl DynamoStore {
     }
 }
 
+impl PendingPayments for DynamoStore {
+    async fn pending_payments(
+        &self,
+        created_before: DateTime<Utc>,
+        after: Option<&PendingCursor>,
+        limit: i32,
+    ) -> Result<PendingPage, StoreError> {
+        let start = after.map(|cursor| {
+            Item::from([
+                ("PK".to_owned(), item::s(keys::payment_pk(&cursor.payment))),
+                ("SK".to_owned(), item::s(keys::PAYMENT)),
+                ("GSI1PK".to_owned(), item::s(PENDING)),
+                ("GSI1SK".to_owned(), item::s(&cursor.position)),
+            ])
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            // `GSI1SK` is `<created at>#<id>`: everything below the cut-off time sorts before it.
+            .key_condition_expression("GSI1PK = :pending AND GSI1SK < :before")
+            .expression_attribute_values(":pending", item::s(PENDING))
+            .expression_attribute_values(":before", item::s(timestamp(created_before)))
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let payments = out.items().iter().map(payments::decode).collect::<Result<Vec<_>, _>>()?;
+        let next = match out.last_evaluated_key() {
+            Some(last) => {
+                let pk = item::get_s(last, "PK")?;
+                let payment = pk
+                    .strip_prefix("PAYMENT#")
+                    .and_then(|id| id.parse().ok())
+                    .ok_or_else(|| StoreError::Corrupt("PK: not a payment".into()))?;
+                Some(PendingCursor { payment, position: item::get_s(last, "GSI1SK")?.to_owned() })
+            }
+            None => None,
+        };
+        Ok(PendingPage { payments, next })
+    }
+
+    /// Takes a credited payment out of the PENDING index once its "payment received" email and
+    /// its sale receipt's email (if a receipt was kept) are settled. Each settlement calls this
+    /// after its own write, so whichever of two racing settlements comes second sees both.
+    async fn unlist_if_mailed(&self, id: &PaymentId) -> Result<(), StoreError> {
+        // A payment that is not (or no longer) listed fails the condition: nothing to do.
+        let receipt_email = email_attribute(&CustomerEmail::Receipt(ReceiptSlot::Sale));
+        self.conditional_update(
+            id,
+            "REMOVE GSI1PK, GSI1SK",
+            "attribute_exists(GSI1PK) AND (begins_with(#received, :sent) OR begins_with(#received, :rejected)) \
+             AND (attribute_not_exists(#receipt) OR begins_with(#receipt_email, :sent) \
+             OR begins_with(#receipt_email, :rejected))",
+            &[("#received", PAYMENT_RECEIVED_EMAIL), ("#receipt", RECEIPT), ("#receipt_email", &receipt_email)],
+            vec![(":sent", item::s(SENT)), (":rejected", item::s(REJECTED))],
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
 impl PaymentLedger for DynamoStore {
     async fn payment_record(&self, id: &PaymentId) -> Result<Option<PaymentRecord>, StoreError> {
         let out = self
@@ -502,14 +565,24 @@ impl EmailLedger for DynamoStore {
             EmailOutcome::Rejected => format!("{REJECTED}{}", timestamp(at)),
         };
         let attribute = email_attribute(&claim.email);
-        self.conditional_update(
-            &claim.payment,
-            "SET #email = :mark",
-            "#email = :claim",
-            &[("#email", &attribute)],
-            vec![(":mark", item::s(mark)), (":claim", item::s(&claim.token))],
-        )
-        .await
+        let settled = self
+            .conditional_update(
+                &claim.payment,
+                "SET #email = :mark",
+                "#email = :claim",
+                &[("#email", &attribute)],
+                vec![(":mark", item::s(mark)), (":claim", item::s(&claim.token))],
+            )
+            .await?;
+        if settled && matches!(claim.email, CustomerEmail::PaymentReceived | CustomerEmail::Receipt(ReceiptSlot::Sale))
+        {
+            // The email is settled either way; still listed, the payment costs the next
+            // reconciliation run one read and nothing else.
+            if let Err(e) = self.unlist_if_mailed(&claim.payment).await {
+                tracing::warn!(payment_id = %claim.payment, error = %e, "a mailed payment stays listed as pending");
+            }
+        }
+        Ok(settled)
     }
 
     async fn release_email(&self, claim: &EmailClaim) -> Result<(), StoreError> {
@@ -523,51 +596,6 @@ impl EmailLedger for DynamoStore {
         )
         .await
         .map(|_| ())
-    }
-}
-
-impl PendingPayments for DynamoStore {
-    async fn pending_payments(
-        &self,
-        created_before: DateTime<Utc>,
-        after: Option<&PendingCursor>,
-        limit: i32,
-    ) -> Result<PendingPage, StoreError> {
-        let start = after.map(|cursor| {
-            Item::from([
-                ("PK".to_owned(), item::s(keys::payment_pk(&cursor.payment))),
-                ("SK".to_owned(), item::s(keys::PAYMENT)),
-                ("GSI1PK".to_owned(), item::s(PENDING)),
-                ("GSI1SK".to_owned(), item::s(&cursor.position)),
-            ])
-        });
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("GSI1")
-            // `GSI1SK` is `<created at>#<id>`: everything below the cut-off time sorts before it.
-            .key_condition_expression("GSI1PK = :pending AND GSI1SK < :before")
-            .expression_attribute_values(":pending", item::s(PENDING))
-            .expression_attribute_values(":before", item::s(timestamp(created_before)))
-            .set_exclusive_start_key(start)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let payments = out.items().iter().map(payments::decode).collect::<Result<Vec<_>, _>>()?;
-        let next = match out.last_evaluated_key() {
-            Some(last) => {
-                let pk = item::get_s(last, "PK")?;
-                let payment = pk
-                    .strip_prefix("PAYMENT#")
-                    .and_then(|id| id.parse().ok())
-                    .ok_or_else(|| StoreError::Corrupt("PK: not a payment".into()))?;
-                Some(PendingCursor { payment, position: item::get_s(last, "GSI1SK")?.to_owned() })
-            }
-            None => None,
-        };
-        Ok(PendingPage { payments, next })
     }
 }
 

@@ -1,6 +1,7 @@
-//! The payment item: `PAYMENT#<id>` / `PAYMENT`. While a payment waits for the bank it also sits
-//! in the sparse `GSI1` partition `PENDING` (sorted by creation time), which is how reconciliation
-//! finds payments whose notifications never came, without a scan.
+//! The payment item: `PAYMENT#<id>` / `PAYMENT`. While a payment waits for the bank, and once
+//! credited until its "payment received" and receipt emails are settled, it also sits in the sparse
+//! `GSI1` partition `PENDING` (sorted by creation time): that is how reconciliation finds payments
+//! whose notifications never came, and credits whose email could not go out, without a scan.
 
 use super::item::{self, Item};
 use super::keys;
