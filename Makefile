@@ -10,6 +10,7 @@
 #   make tools          install or update the local tools (idempotent)
 #   make lint-template  sam validate --lint, cfn-lint and checkov on template.yaml
 #   make chaos          fault injection on a stack of its own (SIZE=quick|full); see scripts/chaos.sh
+#   make api-fuzz       schemathesis, long run, against the local API on the test stack (make stack-up STACK=test)
 #   make bench          release-build benchmarks on the test stack; figures in BENCHMARKS.md
 #   make build          release arm64 bootstraps of every function in target/lambda/ (docs/deploy.md)
 #
@@ -23,7 +24,7 @@ MAKEFLAGS += --no-print-directory
 STACK ?= dev
 SIZE ?= quick
 
-.PHONY: help dev test tools stack-up stack-down stack-status lint-template bench build chaos
+.PHONY: help dev test tools stack-up stack-down stack-status lint-template bench build chaos api-fuzz
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -56,6 +57,10 @@ lint-template:
 # DynamoDB Local killed mid-storm, the mail service down, Init failing; `make test` runs a small one.
 chaos:
 	@bash scripts/chaos.sh $(SIZE)
+
+# A few minutes; `make test` runs the quick one.
+api-fuzz:
+	@bash scripts/api_fuzz.sh long
 
 # Not part of `make test`: several minutes, and the figures depend on the machine.
 bench:

@@ -6,7 +6,8 @@
 #   2. cargo fmt --check, cargo clippy -D warnings
 #   3. the test stack on its own ports (scripts/env.sh: DynamoDB 8001, SES 5006, T-Bank 9101,
 #      table energosbyt-test), so it runs beside `make dev`
-#   4. cargo test --workspace with the environment pointing at the test stack
+#   4. cargo test --workspace with the environment pointing at the test stack, the browser tests
+#      (scripts/web.sh test) and schemathesis against the local API (scripts/api_fuzz.sh quick)
 #   5. fault injection on a stack of its own (scripts/chaos.sh quick, 100 payments)
 #   6. the template linters (scripts/lint_template.sh), checkov among them
 #
@@ -53,6 +54,7 @@ step "test stack"
     step "cargo test --workspace (table $TABLE_NAME, DynamoDB $AWS_ENDPOINT_URL_DYNAMODB)"
     cargo test --workspace "$@"
     step "mini app in the browser (tests/browser)"; bash scripts/web.sh test
+    step "API property tests (schemathesis, openapi.yaml)"; bash scripts/api_fuzz.sh quick
 )
 
 step "fault injection (scripts/chaos.sh quick, 100 payments)"
