@@ -202,7 +202,9 @@ async fn a_store_outage_is_503_problem_not_a_bare_error() {
 async fn other_methods_are_405() {
     let app = app().await;
     let request = Event::new("DELETE", "/accounts/1000000001").vk(&vk_launch(user(), fixed_now()));
-    assert_eq!(handle(&app, request.request()).await.status(), 405);
+    let response = handle(&app, request.request()).await;
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET, OPTIONS", "a 405 names the methods the route takes");
 }
 
 #[tokio::test]

@@ -75,7 +75,13 @@ impl MiniAppEdge {
             return self.cors.preflight(origin.as_deref(), asked, &allowed.join(", ")).map(Body::from);
         }
         let mut response = if !methods.contains(request.method()) {
-            Problem::method_not_allowed().into_response()
+            let mut refused = Problem::method_not_allowed().into_response();
+            // RFC 9110 §15.5.6: a 405 names the methods the resource does take.
+            let allow = methods.iter().map(Method::as_str).chain(["OPTIONS"]).collect::<Vec<_>>().join(", ");
+            if let Ok(allow) = header::HeaderValue::from_str(&allow) {
+                refused.headers_mut().insert(header::ALLOW, allow);
+            }
+            refused
         } else {
             match self.admit(counter, scope, &request).await {
                 Err(problem) => problem.into_response(),
