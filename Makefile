@@ -3,13 +3,14 @@
 # Node 20 + npm, Python 3.11, curl.
 #
 #   make dev            the service on 127.0.0.1:9000 with every stand-in, until Ctrl-C
-#   make test           fmt, clippy, test stack + cargo test, template lint (what CI runs)
+#   make test           the whole suite, what CI runs: lints, tests, browser, schemathesis, chaos, fuzz
 #   make stack-up       only the stand-ins (STACK=dev by default, or STACK=test)
 #   make stack-down     stop them (STACK=dev|test|all)
 #   make stack-status   what is running, with pids and ports
 #   make tools          install or update the local tools (idempotent)
 #   make lint-template  sam validate --lint, cfn-lint and checkov on template.yaml
 #   make chaos          fault injection on a stack of its own (SIZE=quick|full); see scripts/chaos.sh
+#   make fuzz           every fuzz target for FUZZ_SECONDS (600) each; see fuzz/README.md
 #   make api-fuzz       schemathesis, long run, against the local API on the test stack (make stack-up STACK=test)
 #   make bench          release-build benchmarks on the test stack; figures in BENCHMARKS.md
 #   make build          release arm64 bootstraps of every function in target/lambda/ (docs/deploy.md)
@@ -23,8 +24,9 @@ MAKEFLAGS += --no-print-directory
 
 STACK ?= dev
 SIZE ?= quick
+FUZZ_SECONDS ?= 600
 
-.PHONY: help dev test tools stack-up stack-down stack-status lint-template bench build chaos api-fuzz
+.PHONY: help dev test tools stack-up stack-down stack-status lint-template bench build chaos api-fuzz fuzz
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -57,6 +59,10 @@ lint-template:
 # DynamoDB Local killed mid-storm, the mail service down, Init failing; `make test` runs a small one.
 chaos:
 	@bash scripts/chaos.sh $(SIZE)
+
+# Not part of `make test`, which runs each target for 5 s.
+fuzz:
+	@bash scripts/fuzz.sh long $(FUZZ_SECONDS)
 
 # A few minutes; `make test` runs the quick one.
 api-fuzz:

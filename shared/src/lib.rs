@@ -9,9 +9,13 @@ pub mod acquirer;
 pub mod config;
 pub mod domain;
 pub mod edge;
+#[cfg(feature = "adapters")]
 pub mod mail;
 pub mod metrics;
+#[cfg(feature = "adapters")]
 pub mod outside_calls;
 pub mod ports;
+#[cfg(feature = "adapters")]
 pub mod store;
+#[cfg(feature = "adapters")]
 pub mod telemetry;

@@ -401,6 +401,7 @@ pub struct CancelResponse {
 
 /// The part every answer shares: success or failure is here, never in the HTTP status.
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(not(feature = "adapters"), allow(dead_code))]
 pub(crate) struct Outcome {
     #[serde(rename = "Success", deserialize_with = "lenient::flag")]
     pub success: bool,

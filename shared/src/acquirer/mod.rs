@@ -10,6 +10,7 @@
 //! The same client serves the bank's production and test environments and the local sandbox:
 //! only the base URL differs.
 
+#[cfg(feature = "adapters")]
 mod client;
 mod event;
 mod messages;
@@ -17,6 +18,7 @@ mod notification;
 mod payment_init;
 pub mod token;
 
+#[cfg(feature = "adapters")]
 pub use client::{SettingsError, TbankClient, TbankSettings};
 pub use event::{UnmappedStatus, acquirer_event, follows_capture};
 pub use messages::{
@@ -51,6 +53,8 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    // Only the HTTP client (feature `adapters`) reads the bank's refusals.
+    #[cfg_attr(not(feature = "adapters"), allow(dead_code))]
     fn of(code: &str) -> Self {
         match code {
             "204" | "205" => Self::Credentials,
@@ -144,6 +148,7 @@ impl AcquirerError {
     }
 
     /// The error for a body with `Success: false`.
+    #[cfg_attr(not(feature = "adapters"), allow(dead_code))]
     fn from_failure(code: String, message: String) -> Self {
         match code.as_str() {
             "3" | "999" | "9999" => Self::Unavailable(Unavailability::RetryLater { code }),

@@ -49,6 +49,10 @@ pub enum TokenError {
     NotAString,
     #[error("the Token does not match the body")]
     Mismatch,
+    /// A string whose escapes name no character (a lone surrogate such as `\ud800`) is valid
+    /// JSON text but has no value to sign: skipping it would leave a root value unsigned.
+    #[error("the string under {0:?} holds an escape that is no character")]
+    UnsignableString(String),
 }
 
 /// The key the bank signs and we must never sign from the body: it is always the terminal's.
@@ -91,6 +95,11 @@ impl<'a> RootPairs<'a> {
         if let Some(dup) = keys.windows(2).find(|w| w[0] == w[1]) {
             return Err(TokenError::DuplicateKey(dup[0].to_owned()));
         }
+        let signed_key = |key: &str| key != TOKEN_KEY && key != PASSWORD_KEY;
+        let unsignable = |raw: &RawValue| raw.get().trim().starts_with('"') && scalar_text(raw).is_none();
+        if let Some((key, _)) = pairs.0.iter().find(|(key, raw)| signed_key(key) && unsignable(raw)) {
+            return Err(TokenError::UnsignableString(key.clone()));
+        }
         Ok(pairs)
     }
 
@@ -122,7 +131,7 @@ fn scalar_text(raw: &RawValue) -> Option<Cow<'_, str>> {
     let text = raw.get().trim();
     match text.as_bytes().first()? {
         b'{' | b'[' | b'n' => None,
-        // Already validated as JSON by the parser, so unescaping cannot fail.
+        // `None` for an escape that is no character, which `RootPairs::parse` refuses.
         b'"' => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
         // Numbers and `true`/`false`: exactly as written.
         _ => Some(Cow::Borrowed(text)),
@@ -273,6 +282,25 @@ mod tests {
     fn a_repeated_key_is_refused() {
         let body = r#"{"Amount": 100, "Amount": 100000, "Token": "00"}"#;
         assert_eq!(verify(body, "secret"), Err(TokenError::DuplicateKey("Amount".into())));
+    }
+
+    #[test]
+    fn a_root_string_that_decodes_to_no_character_is_refused_not_left_unsigned() {
+        // Found by fuzzing (fuzz/seeds/notification/regression-lone-surrogate.json): `"\ud800"`
+        // passes as JSON text but is no string. It used to be skipped, so the Token did not cover
+        // it and the body verified whatever that value said.
+        let body = r#"{"TerminalKey": "DemoTerminalKey", "Status": "AUTHORIZED", "Amount": 152038,
+            "Pan": "22\ud800****0013", "Note": "\udc00"}"#;
+        assert_eq!(sign_json(body, "pw"), Err(TokenError::UnsignableString("Pan".into())));
+        let skipping_pan = sha_hex("152038pwAUTHORIZEDDemoTerminalKey");
+        let signed_without_pan = with_token(body, &skipping_pan);
+        assert_eq!(verify(&signed_without_pan, "pw"), Err(TokenError::UnsignableString("Pan".into())));
+        // `Token` and `Password` are never signed: there such a string is refused as before.
+        let bad_token = r#"{"Amount": 100, "Password": "\ud800", "Token": "\ud800"}"#;
+        assert_eq!(verify(bad_token, "pw"), Err(TokenError::NotAString));
+        // A well-formed pair of surrogates is one character, signed as such.
+        let pair = r#"{"Note": "\ud83d\ude00"}"#;
+        assert_eq!(sign_json(pair, "pw").unwrap(), sha_hex("\u{1F600}pw"));
     }
 
     #[test]
