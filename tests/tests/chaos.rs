@@ -28,20 +28,17 @@
 //! twentieth of the payments), `CHAOS_DB_DOWN_SECS` (1), `CHAOS_MAIL_DOWN_SECS` (3),
 //! `CHAOS_SEED`.
 
-use aws_sdk_ses::config::timeout::TimeoutConfig;
 use chrono::{TimeDelta, Utc};
 use energosbyt::acquirer::{Acquirer, CancelRequest, PaymentId as AcquirerPaymentId, TbankClient, TbankSettings};
 use energosbyt::config::Env;
-use energosbyt::domain::account::TariffGroup;
-use energosbyt::domain::address_mask::Address;
-use energosbyt::domain::{Account, AccountNumber, Balance, Money, PaymentId, PaymentStatus};
+use energosbyt::domain::{AccountNumber, Money, PaymentId, PaymentStatus};
 use energosbyt::edge::throttle::ThrottleLimits;
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailError, MailFrom, MailSender, Mailer, MessageId, OutgoingEmail};
 use energosbyt::ports::ledger::{CustomerEmail, EmailMark, LedgerReader, Movement, PaymentLedger, PendingPayments};
 use energosbyt::ports::{AccountImport, AccountReader};
 use energosbyt::store::DynamoStore;
-use integration_tests::{Event, body_json, edge, env, vk_launch};
+use integration_tests::{Event, account, body_json, edge, env, vk_launch};
 use lambda_http::{Body, Response};
 use reconcile_payments::Reconciler;
 use serde_json::{Value, json};
@@ -210,16 +207,7 @@ async fn relay(client: TcpStream, upstream: SocketAddr, watching: watch::Receive
 /// The SES client as the functions build it, pointed at the proxy.
 async fn proxied_ses(proxy: &MailProxy) -> SesMailer {
     let shared = aws_config::load_from_env().await;
-    let config = aws_sdk_ses::config::Builder::from(&shared)
-        .endpoint_url(&proxy.url)
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(SesMailer::CONNECT_TIMEOUT)
-                .operation_attempt_timeout(SesMailer::ATTEMPT_TIMEOUT)
-                .operation_timeout(SesMailer::OPERATION_TIMEOUT)
-                .build(),
-        )
-        .build();
+    let config = SesMailer::client_config(&shared).endpoint_url(&proxy.url).build();
     SesMailer::new(aws_sdk_ses::Client::from_conf(config), env("SES_SENDER"))
 }
 
@@ -681,18 +669,7 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
         let store = &store;
         let importer = || async {
             while let Some(intent) = intents_ro.get(next.fetch_add(1, Ordering::Relaxed) as usize) {
-                let account = Account {
-                    number: intent.account,
-                    address: Address {
-                        town: "г. Москва".into(),
-                        street: Some("ул. Тверская".into()),
-                        house: "д. 7".into(),
-                        flat: Some("1".into()),
-                    },
-                    balance: Balance::new(intent.initial),
-                    tariff_group: TariffGroup("gas-stove".into()),
-                    meters: vec![],
-                };
+                let account = account(intent.account, &intent.initial.to_string(), vec![]);
                 store.import_account(&account, Utc::now()).await.expect("the account is imported");
             }
         };

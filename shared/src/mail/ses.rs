@@ -33,7 +33,13 @@ impl SesMailer {
     pub async fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let sender = env.string("SES_SENDER")?.trim().to_owned();
         let shared = aws_config::load_from_env().await;
-        let config = aws_sdk_ses::config::Builder::from(&shared)
+        Ok(Self::new(Client::from_conf(Self::client_config(&shared).build()), sender))
+    }
+
+    /// The client configuration the functions use: the SDK's environment, the timeouts above and
+    /// the log line of every call.
+    pub fn client_config(shared: &aws_config::SdkConfig) -> aws_sdk_ses::config::Builder {
+        aws_sdk_ses::config::Builder::from(shared)
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Self::CONNECT_TIMEOUT)
@@ -42,8 +48,6 @@ impl SesMailer {
                     .build(),
             )
             .interceptor(crate::outside_calls::OutsideCalls::new())
-            .build();
-        Ok(Self::new(Client::from_conf(config), sender))
     }
 
     pub fn new(client: Client, sender: impl Into<String>) -> Self {
