@@ -101,26 +101,6 @@ impl Knobs {
     }
 }
 
-/// xorshift64*: a reproducible shuffle from `CHAOS_SEED`.
-struct Shuffle(u64);
-
-impl Shuffle {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() % 1_000_000) as f64 / 1e6 < p
-    }
-}
-
 // ---- the mail service, through a proxy that can fail ------------------------------------------
 
 /// A loopback TCP proxy in front of moto. While down it resets every new connection and cuts an
@@ -619,7 +599,7 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
         "this test kills DynamoDB: run it on the chaos stack, through scripts/chaos.sh"
     );
     let knobs = Knobs::from_env();
-    let mut shuffle = Shuffle(knobs.seed | 1);
+    let mut draw = fastrand::Rng::with_seed(knobs.seed);
     let run_started = Instant::now();
     println!("chaos: {knobs:?}");
 
@@ -641,17 +621,17 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
     let base = uuid::Uuid::new_v4().as_u128();
     let mut intents: Vec<Intent> = (0..knobs.payments)
         .map(|i| {
-            let fate = if shuffle.chance(knobs.unnotified) {
+            let fate = if draw.f64() < knobs.unnotified {
                 Fate::Unnotified
-            } else if shuffle.chance(knobs.refunds) {
+            } else if draw.f64() < knobs.refunds {
                 Fate::Refunded
             } else {
                 Fate::Stormed
             };
             Intent {
                 account: format!("{:010}", (base + i as u128) % 10_000_000_000).parse().expect("ten digits"),
-                initial: Money::from_kopecks(shuffle.below(600_000) as i64 - 500_000),
-                amount: Money::from_kopecks(10_000 + shuffle.below(990_000) as i64),
+                initial: Money::from_kopecks(draw.i64(-500_000..100_000)),
+                amount: Money::from_kopecks(draw.i64(10_000..1_000_000)),
                 email: format!("chaos-{}-{i}@example.ru", &run[..8]),
                 vk_user: 700_000_000 + (base % 100_000_000) as u64 + i as u64,
                 key: format!("chaos-{run}-{i}"),
@@ -799,12 +779,8 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
     }
     let duplicates = (unique.len() as f64 * knobs.duplicates / (1.0 - knobs.duplicates)).round() as usize;
     let mut queue = unique.clone();
-    for _ in 0..duplicates {
-        queue.push(unique[shuffle.below(unique.len())].clone());
-    }
-    for i in (1..queue.len()).rev() {
-        queue.swap(i, shuffle.below(i + 1));
-    }
+    queue.extend((0..duplicates).map(|_| unique[draw.usize(..unique.len())].clone()));
+    draw.shuffle(&mut queue);
     let mut callback =
         payment_callback::App::configure(&process_env, store.clone(), Mailer::new(mail.clone(), from.clone()))
             .expect("the callback's settings");

@@ -74,22 +74,6 @@ impl MailSender for CountingMailbox {
     }
 }
 
-/// xorshift64*: enough to shuffle reproducibly without another dependency.
-struct Shuffle(u64);
-
-impl Shuffle {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 struct Planned {
     account: AccountNumber,
     payment: Payment,
@@ -112,7 +96,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let payments: usize = env_or("STORM_PAYMENTS", 2500);
     let senders: usize = env_or("STORM_SENDERS", 8);
     let duplicate_share: f64 = env_or("STORM_DUPLICATES", 0.30);
-    let mut shuffle = Shuffle(env_or("STORM_SEED", Utc::now().timestamp_micros() as u64) | 1);
+    let mut draw = fastrand::Rng::with_seed(env_or("STORM_SEED", Utc::now().timestamp_micros() as u64));
 
     let env = Env::process();
     let requests = Arc::new(AtomicU64::new(0));
@@ -129,8 +113,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut plan = Vec::with_capacity(payments);
     for i in 0..payments {
         let number: AccountNumber = format!("{:010}", (run + i as u128) % 10_000_000_000).parse()?;
-        let amount = Money::from_kopecks(10_000 + shuffle.below(990_000) as i64);
-        let initial = Money::from_kopecks(shuffle.below(600_000) as i64 - 500_000);
+        let amount = Money::from_kopecks(draw.i64(10_000..1_000_000));
+        let initial = Money::from_kopecks(draw.i64(-500_000..100_000));
         let (refunded, status) = match i % 10 {
             0 => (amount, PaymentStatus::Refunded),
             1 | 2 => (Money::from_kopecks(amount.kopecks() * 3 / 10), PaymentStatus::PartiallyRefunded),
@@ -216,12 +200,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     let duplicates = (unique.len() as f64 * duplicate_share / (1.0 - duplicate_share)).round() as usize;
     let mut queue: Vec<String> = unique.clone();
-    for _ in 0..duplicates {
-        queue.push(unique[shuffle.below(unique.len())].clone());
-    }
-    for i in (1..queue.len()).rev() {
-        queue.swap(i, shuffle.below(i + 1));
-    }
+    queue.extend((0..duplicates).map(|_| unique[draw.usize(..unique.len())].clone()));
+    draw.shuffle(&mut queue);
     let deliveries = queue.len();
 
     let mailbox = CountingMailbox::default();
