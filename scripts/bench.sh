@@ -3,7 +3,7 @@
 # `make bench`: the figures of BENCHMARKS.md, measured in one run on this machine, release build.
 #
 #   1. tools (stand-ins, cargo-lambda; wrk from Debian when missing)
-#   2. release build of the functions, the benchmark crate and the storm example
+#   2. release build of the functions and the benchmark crate (handlers, storm)
 #   3. the test stack (scripts/env.sh: DynamoDB 8001, SES 5006, T-Bank 9101, API 9001), seeded
 #      with the demo data; stopped however the run ends
 #   4. handlers against their baselines (benches/src/bin/bench_handlers.rs), the callback storm,
@@ -54,7 +54,6 @@ for function in "${FUNCTIONS[@]}"; do package_args+=(-p "$function"); done
 # The functions alone first, so their binaries carry exactly the features a deployment builds.
 cargo build --release "${package_args[@]}" --bins
 cargo build --release -p benches
-cargo build --release -p payment-callback --example storm
 
 emit "# make bench — $(date -u '+%Y-%m-%d %H:%M UTC')"
 emit ""
@@ -95,12 +94,12 @@ target/release/bench-handlers pay --calls "$PAY_CALLS" 2>>"$OUT/handlers.log" | 
 
 step "the callback storm"
 emit ""
-emit "## 3. Callback storm (functions/payment-callback/examples/storm.rs)"
+emit "## 3. Callback storm (benches/src/bin/storm.rs)"
 emit ""
 emit '```text'
 storm_rc=0
 STORM_PAYMENTS="${STORM_PAYMENTS:-2500}" STORM_SENDERS="${STORM_SENDERS:-8}" \
-    target/release/examples/storm >"$OUT/storm.txt" 2>"$OUT/storm.log" || storm_rc=$?
+    target/release/storm >"$OUT/storm.txt" 2>"$OUT/storm.log" || storm_rc=$?
 # Its figures, and the discrepancies it found (on stderr) when the exactly-once check fails.
 grep -v '^{' "$OUT/storm.txt" | tee -a "$REPORT"
 grep -E '^(WRONG|Error)' "$OUT/storm.log" | head -n 20 | tee -a "$REPORT" || true

@@ -28,6 +28,7 @@
 //! twentieth of the payments), `CHAOS_DB_DOWN_SECS` (1), `CHAOS_MAIL_DOWN_SECS` (3),
 //! `CHAOS_SEED`.
 
+use benches::nearest_rank;
 use chrono::{TimeDelta, Utc};
 use energosbyt::acquirer::{Acquirer, CancelRequest, PaymentId as AcquirerPaymentId, TbankClient, TbankSettings};
 use energosbyt::config::Env;
@@ -529,12 +530,9 @@ async fn faults(
     phase.store(Phase::MailBack as u8, Ordering::SeqCst);
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1].as_secs_f64() * 1e3
+/// A nearest-rank percentile of sorted latencies, in milliseconds (0 for none).
+fn milliseconds(sorted: &[Duration], p: f64) -> f64 {
+    nearest_rank(sorted, p).unwrap_or_default().as_secs_f64() * 1e3
 }
 
 // ---- the mail moto received ------------------------------------------------------------------
@@ -934,9 +932,9 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
     );
     println!(
         "answer time p50 / p99    {:.1} ms / {:.1} ms (max {:.1} ms); statuses {:?}",
-        percentile(&storm_figures.latencies, 0.50),
-        percentile(&storm_figures.latencies, 0.99),
-        percentile(&storm_figures.latencies, 1.0),
+        milliseconds(&storm_figures.latencies, 0.50),
+        milliseconds(&storm_figures.latencies, 0.99),
+        milliseconds(&storm_figures.latencies, 1.0),
         storm_figures.statuses
     );
     println!("refused answers          {:?}", storm_figures.refused_by_phase);

@@ -9,14 +9,12 @@
 //!
 //! ```text
 //! make stack-up STACK=test && . scripts/env.sh test
-//! cargo run --release -p payment-callback --example storm
+//! cargo run --release -p benches --bin storm
 //! ```
 //! Knobs: `STORM_PAYMENTS` (2500), `STORM_SENDERS` (8), `STORM_DUPLICATES` (0.30, the share of
 //! all deliveries that repeat another one), `STORM_SEED`.
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
+use benches::{RequestCount, nearest_rank};
 use chrono::Utc;
 use energosbyt::acquirer::token;
 use energosbyt::config::Env;
@@ -34,28 +32,9 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Counts every HTTP request the DynamoDB client sends (retries included).
-#[derive(Debug)]
-struct CountRequests(Arc<AtomicU64>);
-
-impl Intercept for CountRequests {
-    fn name(&self) -> &'static str {
-        "CountRequests"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
 /// Accepts every email and counts them per recipient: (payment received, receipts).
 #[derive(Clone, Default)]
 struct CountingMailbox(Arc<Mutex<HashMap<String, (u32, u32)>>>);
@@ -86,11 +65,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let payments: usize = env_or("STORM_PAYMENTS", 2500);
@@ -99,10 +73,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut draw = fastrand::Rng::with_seed(env_or("STORM_SEED", Utc::now().timestamp_micros() as u64));
 
     let env = Env::process();
-    let requests = Arc::new(AtomicU64::new(0));
+    let requests = RequestCount::default();
     let shared = aws_config::load_from_env().await;
-    let config =
-        aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(CountRequests(Arc::clone(&requests))).build();
+    let config = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(requests.clone()).build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), env.string("TABLE_NAME")?);
     let terminal = env.string("TBANK_TERMINAL_KEY")?;
     let password = env.string("TBANK_PASSWORD")?;
@@ -216,7 +189,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     eprintln!("storm: {deliveries} deliveries ({} unique, {duplicates} duplicates), {senders} senders…", unique.len());
     let queue = Arc::new(Mutex::new(VecDeque::from(queue)));
     let redeliveries = Arc::new(AtomicU64::new(0));
-    let requests_before = requests.load(Ordering::Relaxed);
+    let requests_before = requests.get();
     let started = Instant::now();
     let sending: Vec<_> = (0..senders)
         .map(|_| {
@@ -251,7 +224,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         latencies.extend(sender.await?);
     }
     let elapsed = started.elapsed();
-    let storm_requests = requests.load(Ordering::Relaxed) - requests_before;
+    let storm_requests = requests.get() - requests_before;
     latencies.sort();
 
     // Every balance to the kopeck, every ledger against it, every payment's emails.
@@ -305,8 +278,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("throughput               {:.0} notifications/s", sent as f64 / elapsed.as_secs_f64());
     println!(
         "answer time p50 / p99    {:.1} ms / {:.1} ms (max {:.1} ms)",
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        nearest_rank(&latencies, 0.50).unwrap_or_default().as_secs_f64() * 1e3,
+        nearest_rank(&latencies, 0.99).unwrap_or_default().as_secs_f64() * 1e3,
         latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
     );
     println!("DynamoDB requests        {storm_requests} ({:.2} per notification)", storm_requests as f64 / sent as f64);
