@@ -161,6 +161,71 @@ test('readings: one field per zone, the recalculated amount, paid with the readi
   await context.close();
 });
 
+// "1\u00a0234,56\u00a0₽" → 123456 kopecks: the page's figures compared exactly, never as floats.
+function kopecks(text) {
+  const match = text.replace(/[\s\u00a0]/g, '').match(/(\d+),(\d\d)₽/);
+  assert.ok(match, `no amount in ${JSON.stringify(text)}`);
+  return Number(match[1]) * 100 + Number(match[2]);
+}
+
+test('two meters on an electric-stove account: each charge and the debt counted once, a comma refused (360 px)', async () => {
+  const { page, context } = await vkPage(PHONE);
+  await lookUp(page, '10000-000-06');
+  await page.getByText('Задолженность 412,60\u00a0₽').waitFor();
+  const debt = 41260;
+  await shot(page, 'phone-two-meters-1-account');
+
+  // The first meter: a reading typed with a decimal comma is refused with the reason, not read as more digits.
+  await page.getByRole('button', { name: 'Оплатить по показаниям' }).first().click();
+  const field = page.locator('input[name=reading-T1]');
+  const hint = await page.getByText(/Прошлые показания \d+/).first().innerText();
+  const last = Number(hint.match(/Прошлые показания (\d+)/)[1]);
+  await field.fill(`${last + 107},3`);
+  await page.getByText(/целое число кВт·ч/).waitFor();
+  assert.ok(await page.getByRole('button', { name: 'Рассчитать сумму' }).isDisabled(), 'a comma cannot be sent');
+  await shot(page, 'phone-two-meters-2-comma-refused');
+  await field.fill(String(last + 107));
+  await page.getByRole('button', { name: 'Рассчитать сумму' }).click();
+  await page.getByTestId('amount-to-pay').waitFor();
+  const first = kopecks(await page.getByTestId('charge').innerText());
+  assert.ok(first > 0, 'the electric-stove tariff priced the first meter');
+  assert.equal(kopecks(await page.getByTestId('amount-to-pay').innerText()), first + debt);
+
+  // Back on the account: what was handed in, and one figure to pay.
+  await page.getByRole('button', { name: 'Назад к лицевому счёту' }).click();
+  await page.getByTestId('charged').waitFor();
+  assert.equal(kopecks(await page.getByTestId('charged').innerText()), first);
+  assert.equal(kopecks(await page.getByTestId('recommended').innerText()), first + debt);
+
+  // The second, two-zone meter.
+  await page.getByRole('button', { name: 'Оплатить по показаниям' }).first().click();
+  for (const [index, zone] of ['T1', 'T2'].entries()) {
+    const text = await page.getByText(/Прошлые показания \d+/).nth(index).innerText();
+    const previous = Number(text.match(/Прошлые показания (\d+)/)[1]);
+    await page.locator(`input[name=reading-${zone}]`).fill(String(previous + (zone === 'T1' ? 95 : 40)));
+  }
+  await page.getByRole('button', { name: 'Рассчитать сумму' }).click();
+  await page.getByTestId('amount-to-pay').waitFor();
+  const second = kopecks(await page.getByTestId('charge').innerText());
+  assert.equal(kopecks(await page.getByTestId('charged-total').innerText()), first + second);
+  const due = first + second + debt;
+  assert.equal(kopecks(await page.getByTestId('amount-to-pay').innerText()), due, 'the debt counted once');
+  await shot(page, 'phone-two-meters-3-second-meter');
+
+  // Paying exactly that leaves nothing due and no overpayment shown.
+  await page.locator('input[name=email]').fill(`two-meters-${RUN}@example.ru`);
+  await page.getByRole('button', { name: 'Оплатить', exact: true }).click();
+  await payOnSandbox(page, { pan: '2200770239097761' });
+  await page.locator('[data-payment-status=paid]').waitFor({ timeout: SETTLE_MS });
+  await page.getByRole('button', { name: 'К лицевому счёту' }).click();
+  await page.getByTestId('charged').waitFor();
+  assert.match(await page.getByTestId('balance').innerText(), /Задолженности нет/);
+  assert.equal(await page.getByTestId('recommended').count(), 0, 'nothing left to pay');
+  assert.equal(await page.locator('input[name=amount]').inputValue(), '', 'no amount prefilled');
+  await shot(page, 'phone-two-meters-4-paid');
+  await context.close();
+});
+
 test('a declined card ends on "payment failed" with the advice to try again (360 px)', async () => {
   const { page, context } = await vkPage(PHONE);
   await lookUp(page, '1000000005');

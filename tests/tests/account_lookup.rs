@@ -43,6 +43,10 @@ async fn a_customer_in_debt_sees_the_masked_address_balance_and_recommended_amou
     assert_eq!(body["address"], "г. Москва, ул. Тверская, д. 7***, кв. **");
     assert_eq!(body["balance"], "-1520.37");
     assert_eq!(body["recommendedAmount"], "1520.37");
+    // Nothing handed in this month: the debt is what is due.
+    assert_eq!(body["chargedByReadings"], "0.00");
+    assert_eq!(body["amountDue"], "1520.37");
+    assert_eq!(body["balanceAfterReadings"], "-1520.37");
     assert_eq!(body["currency"], "RUB");
     let meters = body["meters"].as_array().unwrap();
     assert_eq!(meters[0]["zones"], json!(["T1", "T2"]));
@@ -64,6 +68,7 @@ async fn credit_and_zero_balances_recommend_nothing() {
         let request = Event::new("GET", &format!("/accounts/{}", number.digits())).vk(&vk_launch(user(), fixed_now()));
         let body = body_json(&handle(&app, request.request()).await);
         assert_eq!(body["recommendedAmount"], "0.00", "balance {balance}");
+        assert_eq!(body["amountDue"], "0.00", "balance {balance}");
     }
 }
 

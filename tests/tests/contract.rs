@@ -298,6 +298,7 @@ fn an_answer_the_document_does_not_promise_is_refused() {
         response
     };
     let found = json!({"account": "10000-000-01", "address": "г. Москва, д. 7***, кв. **", "balance": "-1520.37",
+                       "chargedByReadings": "0.00", "balanceAfterReadings": "-1520.37", "amountDue": "1520.37",
                        "recommendedAmount": "1520.37", "currency": "RUB", "meters": []});
 
     // What the document promises passes.

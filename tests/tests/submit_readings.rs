@@ -118,11 +118,14 @@ async fn a_two_zone_submission_is_priced_at_the_day_and_night_tariffs_and_stored
     assert_eq!(body["consumption"], json!({"T1": 120, "T2": 80}));
     assert_eq!(body["tariffs"], json!({"T1": "9.61", "T2": "4.15"}));
     // Day 120 × 9.61 = 1153.20; night 80 × 4.15 = 332.00; charge 1485.20. The debt of 100.00
-    // comes on top: 1585.20 to pay.
+    // comes on top: 1585.20 to pay, the balance with the readings −1585.20.
     assert_eq!(body["lines"]["T1"], json!({"consumption": 120, "price": "9.61", "amount": "1153.20"}));
     assert_eq!(body["lines"]["T2"], json!({"consumption": 80, "price": "4.15", "amount": "332.00"}));
     assert_eq!(body["charge"], "1485.20");
     assert_eq!(body["amountToPay"], "1585.20");
+    assert_eq!(body["balance"], "-100.00");
+    assert_eq!(body["chargedByReadings"], "1485.20");
+    assert_eq!(body["balanceAfterReadings"], "-1585.20");
     assert_eq!(body["rollover"], false);
     assert_eq!(body["version"], 1);
     assert_eq!(body["submittedAt"], "2026-11-20T12:00:00Z");
@@ -365,7 +368,6 @@ async fn every_refusal_is_a_4xx_problem_and_stores_nothing() {
         ("fraction", two(json!({"T1": 18350.5, "T2": 7490})), 422, "reading-invalid"),
         ("negative", two(json!({"T1": -18350, "T2": 7490})), 422, "reading-invalid"),
         ("longer than the register", two(json!({"T1": 1_000_000, "T2": 7490})), 422, "reading-invalid"),
-        ("same as last", two(json!({"T1": 18230, "T2": 7490})), 422, "reading-same-as-last"),
         (
             "lower, register size unknown",
             json!({"meterId": "PLAIN", "values": {"T1": 4999}}),
@@ -474,12 +476,16 @@ async fn the_look_up_shows_this_months_submission_and_not_last_months() {
             "values": {"T1": 18350, "T2": 7490},
             "submittedOn": "2026-11-20",
             "submittedAt": "2026-11-20T12:00:00Z",
-            // 1485.20 (see the two-zone test) plus the debt of 10.00.
-            "charge": "1485.20",
-            "amountToPay": "1495.20"
+            // See the two-zone test.
+            "charge": "1485.20"
         })
     );
     assert!(meters[1].get("submitted").is_none(), "October's submission is not this month's: {}", meters[1]);
+    // Only this month's charge counts: 1485.20 plus the debt of 10.00 is due.
+    assert_eq!(body["chargedByReadings"], "1485.20");
+    assert_eq!(body["amountDue"], "1495.20");
+    assert_eq!(body["recommendedAmount"], "1495.20");
+    assert_eq!(body["balanceAfterReadings"], "-1495.20");
 }
 
 // --- measurements -------------------------------------------------------------------------------

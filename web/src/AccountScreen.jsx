@@ -102,7 +102,7 @@ export function AccountScreen({ api, launch }) {
           meter={readingsMeter}
           api={api}
           launch={launch}
-          onCancel={() => setReadingsMeter(null)}
+          onCancel={() => lookUp(account.account)}
         />
       )}
     </>
@@ -111,22 +111,43 @@ export function AccountScreen({ api, launch }) {
 
 function AccountDetails({ account, api, launch, onReadings }) {
   const openMeters = account.meters.filter((meter) => meter.readingsWindow?.open);
+  const handedIn = account.meters.filter((meter) => meter.submitted);
+  const charged = !isZero(account.chargedByReadings ?? '0');
   return (
     <>
       <Group header={<Header>Лицевой счёт {account.account}</Header>}>
         <SimpleCell multiline subtitle="Адрес" data-testid="address">
           {account.address}
         </SimpleCell>
-        <SimpleCell multiline subtitle="Баланс" data-testid="balance">
-          {balanceLine(account.balance)}
+        {/* With this month's readings counted, so paying what is due never shows as an overpayment. */}
+        <SimpleCell multiline subtitle={charged ? 'Баланс с учётом показаний' : 'Баланс'} data-testid="balance">
+          {balanceLine(account.balanceAfterReadings ?? account.balance)}
         </SimpleCell>
-        {!isZero(account.recommendedAmount) && (
-          <SimpleCell multiline subtitle="Рекомендуем оплатить" data-testid="recommended">
-            {formatRub(account.recommendedAmount)}
+        {charged && (
+          <SimpleCell multiline subtitle="Начислено по показаниям за этот месяц" data-testid="charged">
+            {formatRub(account.chargedByReadings)}
+          </SimpleCell>
+        )}
+        {!isZero(account.amountDue) && (
+          <SimpleCell multiline subtitle="К оплате" data-testid="recommended">
+            {formatRub(account.amountDue)}
           </SimpleCell>
         )}
       </Group>
-      <PaymentForm account={account} api={api} launch={launch} key={account.account + account.balance} />
+      <PaymentForm account={account} api={api} launch={launch} key={account.account + account.balance + account.amountDue} />
+      {handedIn.length > 0 && (
+        <Group header={<Header>Показания переданы</Header>}>
+          {handedIn.map((meter) => (
+            <SimpleCell key={meter.id} multiline subtitle={`Счётчик ${meter.id}`} data-testid="handed-in">
+              {Object.entries(meter.submitted.values)
+                .map(([zone, value]) => `${zone}: ${value}`)
+                .join(', ')}
+              {' · начислено '}
+              {formatRub(meter.submitted.charge)}
+            </SimpleCell>
+          ))}
+        </Group>
+      )}
       {openMeters.length > 0 && (
         <Group header={<Header>Показания счётчика</Header>}>
           {openMeters.map((meter) => (
@@ -135,7 +156,7 @@ function AccountDetails({ account, api, launch, onReadings }) {
                 Счётчик {meter.id}: приём показаний открыт до {formatDate(meter.readingsWindow.to)}.
               </Text>
               <Button size="l" mode="secondary" stretched style={{ marginTop: 8 }} onClick={() => onReadings(meter)}>
-                Оплатить по показаниям
+                {meter.submitted ? 'Исправить показания' : 'Оплатить по показаниям'}
               </Button>
             </Div>
           ))}
@@ -153,7 +174,7 @@ export function formatDate(iso) {
 
 export function PaymentForm({ account, api, launch, fixedAmount = null, readingsId = null, title = 'Оплата' }) {
   const [amount, setAmount] = useState(
-    fixedAmount ?? (isZero(account.recommendedAmount) ? '' : account.recommendedAmount.replace('.', ',')),
+    fixedAmount ?? (isZero(account.amountDue) ? '' : account.amountDue.replace('.', ',')),
   );
   const [email, setEmail] = useState('');
   const [problem, setProblem] = useState(null);

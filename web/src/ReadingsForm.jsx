@@ -8,14 +8,17 @@ import { PaymentForm, formatDate } from './AccountScreen.jsx';
 // «Оплатить по показаниям»: one whole-kWh value per zone, the service recalculates the charge,
 // then the customer pays exactly that amount with the submission's id.
 export function ReadingsForm({ account, meter, api, launch, onCancel }) {
-  const [values, setValues] = useState(() => Object.fromEntries(meter.zones.map((zone) => [zone, ''])));
+  // Correcting this month's readings starts from what was handed in.
+  const [values, setValues] = useState(() =>
+    Object.fromEntries(meter.zones.map((zone) => [zone, String(meter.submitted?.values?.[zone] ?? '')])),
+  );
   const [rollover, setRollover] = useState(false);
   const [askRollover, setAskRollover] = useState(false);
   const [problem, setProblem] = useState(null);
   const [busy, setBusy] = useState(false);
   const [accepted, setAccepted] = useState(null);
 
-  const complete = meter.zones.every((zone) => /^\d{1,9}$/.test(values[zone].trim()));
+  const complete = meter.zones.every((zone) => readingProblem(values[zone]) === null);
 
   async function submit(event) {
     event.preventDefault();
@@ -47,10 +50,15 @@ export function ReadingsForm({ account, meter, api, launch, onCancel }) {
               {accepted.consumption?.[zone] ?? 0} кВт·ч × {formatRub(accepted.tariffs?.[zone])}
             </SimpleCell>
           ))}
-          <SimpleCell multiline subtitle="Начислено по показаниям" data-testid="charge">
+          <SimpleCell multiline subtitle="Начислено по этому счётчику" data-testid="charge">
             {formatRub(accepted.charge)}
           </SimpleCell>
-          <SimpleCell multiline subtitle="К оплате с учётом баланса" data-testid="amount-to-pay">
+          {accepted.chargedByReadings && accepted.chargedByReadings !== accepted.charge && (
+            <SimpleCell multiline subtitle="Начислено по показаниям всех счётчиков" data-testid="charged-total">
+              {formatRub(accepted.chargedByReadings)}
+            </SimpleCell>
+          )}
+          <SimpleCell multiline subtitle="К оплате по лицевому счёту" data-testid="amount-to-pay">
             {formatRub(accepted.amountToPay)}
           </SimpleCell>
         </Group>
@@ -84,20 +92,26 @@ export function ReadingsForm({ account, meter, api, launch, onCancel }) {
       <form onSubmit={submit} noValidate>
         {meter.zones.map((zone) => {
           const last = meter.lastReadings?.[zone];
+          const typed = values[zone];
+          const refusal = typed.trim() === '' ? null : readingProblem(typed);
+          const hint = last
+            ? `Прошлые показания ${last.value} от ${formatDate(last.date)}. Целые кВт·ч, цифры до запятой`
+            : 'Целые кВт·ч, цифры до запятой, как на счётчике';
           return (
             <FormItem
               key={zone}
               top={`${zoneLabel(meter, zone)}, кВт·ч`}
               htmlFor={`reading-${zone}`}
-              bottom={last ? `Прошлые показания ${last.value} от ${formatDate(last.date)}` : 'Целое число, как на счётчике'}
+              status={refusal ? 'error' : 'default'}
+              bottom={refusal ?? hint}
             >
               <Input
                 id={`reading-${zone}`}
                 name={`reading-${zone}`}
                 inputMode="numeric"
                 autoComplete="off"
-                value={values[zone]}
-                onChange={(event) => setValues({ ...values, [zone]: event.target.value.replace(/\D/g, '') })}
+                value={typed}
+                onChange={(event) => setValues({ ...values, [zone]: event.target.value })}
               />
             </FormItem>
           );
@@ -123,6 +137,17 @@ export function ReadingsForm({ account, meter, api, launch, onCancel }) {
       </form>
     </Group>
   );
+}
+
+// A reading is whole kWh: the digits before the comma on the meter's display. A comma or a point
+// is refused rather than dropped, so «520,3» never becomes 5203.
+export function readingProblem(typed) {
+  const text = String(typed).trim();
+  if (text === '') return 'Введите показание';
+  if (/[.,]/.test(text)) return 'Введите целое число кВт·ч — только цифры до запятой, без дробной части';
+  if (!/^\d+$/.test(text)) return 'Показание вводится цифрами, как на счётчике';
+  if (text.length > 10) return 'Слишком много цифр: проверьте показание';
+  return null;
 }
 
 function zoneLabel(meter, zone) {

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use energosbyt::domain::readings_window::{NeverOpen, WindowState, moscow_date};
-use energosbyt::domain::{AccountNumber, Balance, Meter, Money, Reading, ReadingsWindow, Zone, ZoneSet};
+use energosbyt::domain::{AccountNumber, Meter, Money, Reading, ReadingsWindow, Zone, ZoneSet};
 use energosbyt::ports::readings::{AccountReadings, ReadingsId, SubmittedReadings};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -13,7 +13,15 @@ use std::collections::BTreeMap;
 pub struct AccountView {
     pub account: AccountNumber,
     pub address: String,
+    /// Signed: the billing system's balance plus what was paid since its export.
     pub balance: Money,
+    /// «Начислено по показаниям»: this billing month's charges on every meter, not billed yet.
+    pub charged_by_readings: Money,
+    /// The balance once those charges are billed: what the customer is shown as their balance.
+    pub balance_after_readings: Money,
+    /// «К оплате», the account's one figure.
+    pub amount_due: Money,
+    /// What the mini app prefills: the amount due (the same figure, kept under its first name).
     pub recommended_amount: Money,
     pub currency: &'static str,
     pub meters: Vec<MeterView>,
@@ -43,8 +51,6 @@ pub struct SubmittedView {
     pub submitted_on: NaiveDate,
     pub submitted_at: DateTime<Utc>,
     pub charge: Money,
-    /// The charge less the account's credit (plus its debt), now.
-    pub amount_to_pay: Money,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,23 +68,23 @@ pub struct WindowView {
 impl AccountView {
     pub fn new(found: &AccountReadings, now: DateTime<Utc>) -> Self {
         let account = &found.account;
+        let due = found.amount_due();
         Self {
             account: account.number,
             address: account.address.masked(),
             balance: account.balance.signed(),
-            recommended_amount: account.balance.recommended_amount(),
+            charged_by_readings: due.charged_by_readings,
+            balance_after_readings: due.balance_after_readings(),
+            amount_due: due.due(),
+            recommended_amount: due.due(),
             currency: "RUB",
-            meters: account
-                .meters
-                .iter()
-                .map(|m| MeterView::new(m, found.for_meter(&m.id), &account.balance, now))
-                .collect(),
+            meters: account.meters.iter().map(|m| MeterView::new(m, found.for_meter(&m.id), now)).collect(),
         }
     }
 }
 
 impl MeterView {
-    fn new(meter: &Meter, submitted: Option<&SubmittedReadings>, balance: &Balance, now: DateTime<Utc>) -> Self {
+    fn new(meter: &Meter, submitted: Option<&SubmittedReadings>, now: DateTime<Utc>) -> Self {
         Self {
             id: meter.id.0.clone(),
             kind: meter.zone_set,
@@ -92,7 +98,6 @@ impl MeterView {
                 submitted_on: moscow_date(s.submitted_at),
                 submitted_at: s.submitted_at,
                 charge: s.charge.total,
-                amount_to_pay: s.charge.amount_to_pay(balance),
             }),
         }
     }

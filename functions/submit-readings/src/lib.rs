@@ -126,6 +126,7 @@ where
         _ => app.store.save_readings(&submitted).await.map_err(|e| store_fault(&e, &number))?,
     };
     let saved = outcome.readings();
+    let due = found.clone().with_saved(saved.clone()).amount_due();
     let outcome_name = match &outcome {
         SaveOutcome::Created(_) => "created",
         SaveOutcome::Replaced(_) => "replaced",
@@ -138,7 +139,7 @@ where
         outcome = outcome_name,
         "readings accepted"
     );
-    Ok(response::json(StatusCode::OK, &ReadingsView::new(saved, &account.balance)))
+    Ok(response::json(StatusCode::OK, &ReadingsView::new(saved, &due)))
 }
 
 fn store_fault(e: &StoreError, number: &AccountNumber) -> Problem {

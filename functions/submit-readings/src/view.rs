@@ -5,14 +5,17 @@
 //!  "billingMonth": "2026-11", "values": {"T1": 18350, "T2": 7490},
 //!  "consumption": {"T1": 120, "T2": 80}, "tariffs": {"T1": "9.61", "T2": "4.15"},
 //!  "lines": {"T1": {"consumption": 120, "price": "9.61", "amount": "1153.20"}, "T2": {…}},
-//!  "charge": "1485.20", "amountToPay": "1485.20", "rollover": false,
-//!  "submittedAt": "2026-11-20T12:00:00Z", "version": 1}
+//!  "charge": "1485.20", "rollover": false, "submittedAt": "2026-11-20T12:00:00Z", "version": 1,
+//!  "balance": "0.00", "chargedByReadings": "1485.20", "balanceAfterReadings": "-1485.20",
+//!  "amountToPay": "1485.20"}
 //! ```
-//! Everything but `amountToPay` is the stored submission: sending the same figures again gives
-//! the same answer. `amountToPay` is the charge less the account's credit (plus its debt) now.
+//! Up to `version` it is the stored submission: sending the same figures again gives the same
+//! answer. The last four are the account's figures now, with this submission in place of the
+//! meter's earlier one (`domain::amount_due`): `amountToPay` is what the whole account owes, every
+//! meter handed in this month counted once.
 
 use chrono::{DateTime, Utc};
-use energosbyt::domain::{Balance, ChargeLine, Money, YearMonth, Zone};
+use energosbyt::domain::{AmountDue, ChargeLine, Money, YearMonth, Zone};
 use energosbyt::ports::readings::{ReadingsId, SubmittedReadings};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -28,15 +31,20 @@ pub struct ReadingsView {
     pub tariffs: BTreeMap<Zone, Money>,
     pub lines: BTreeMap<Zone, ChargeLine>,
     pub charge: Money,
-    pub amount_to_pay: Money,
     pub rollover: bool,
     pub submitted_at: DateTime<Utc>,
     /// 1 for the month's first submission of the meter, +1 for each replacement.
     pub version: u32,
+    pub balance: Money,
+    /// The month's charges of every meter of the account, this one included.
+    pub charged_by_readings: Money,
+    pub balance_after_readings: Money,
+    /// «К оплате» for the whole account.
+    pub amount_to_pay: Money,
 }
 
 impl ReadingsView {
-    pub fn new(readings: &SubmittedReadings, balance: &Balance) -> Self {
+    pub fn new(readings: &SubmittedReadings, due: &AmountDue) -> Self {
         Self {
             readings_id: readings.readings_id.clone(),
             meter_id: readings.meter_id().0.clone(),
@@ -46,10 +54,13 @@ impl ReadingsView {
             tariffs: readings.tariffs(),
             lines: readings.charge.lines.clone(),
             charge: readings.charge.total,
-            amount_to_pay: readings.charge.amount_to_pay(balance),
             rollover: readings.accepted.rollover,
             submitted_at: readings.submitted_at,
             version: readings.version,
+            balance: due.balance.signed(),
+            charged_by_readings: due.charged_by_readings,
+            balance_after_readings: due.balance_after_readings(),
+            amount_to_pay: due.due(),
         }
     }
 }

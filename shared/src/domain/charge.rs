@@ -2,7 +2,6 @@
 //! day, each line rounded half-up to kopecks, the total the sum of the lines.
 
 use super::account::TariffGroup;
-use super::balance::Balance;
 use super::meter::{Zone, ZoneSet};
 use super::money::Money;
 use super::readings::AcceptedReadings;
@@ -28,14 +27,6 @@ pub struct ChargeLine {
 pub struct Charge {
     pub lines: BTreeMap<Zone, ChargeLine>,
     pub total: Money,
-}
-
-impl Charge {
-    /// What the customer is asked to pay for this charge: a debt adds to it, a credit comes off it,
-    /// never below zero.
-    pub fn amount_to_pay(&self, balance: &Balance) -> Money {
-        balance.amount_to_pay(self.total)
-    }
 }
 
 /// Prices `accepted` for a `zone_set` meter of an account billed under `group`, at the tariffs in
@@ -147,19 +138,6 @@ mod tests {
         assert_eq!(bill.lines[&Zone::T1].amount.to_string(), "9.61");
         assert_eq!(bill.lines[&Zone::T2].amount.to_string(), "4149995.85");
         assert_eq!(bill.total.to_string(), "4150005.46");
-    }
-
-    #[test]
-    fn given_a_charge_when_the_account_has_a_debt_nothing_or_a_credit_then_the_amount_to_pay_follows() {
-        let accepted = used(&[(Zone::T1, 123), (Zone::T2, 456), (Zone::T3, 78)]);
-        let bill = charge(&accepted, ZoneSet::ThreeZone, &gas(), &shipped(), date(2026, 11, 20)).unwrap();
-        let pay = |balance: &str| bill.amount_to_pay(&Balance::new(money(balance)));
-        // Charge 3922.29 (worked out above).
-        assert_eq!(pay("-1000.00"), money("4922.29"));
-        assert_eq!(pay("0"), money("3922.29"));
-        assert_eq!(pay("500.00"), money("3422.29"));
-        assert_eq!(pay("3922.29"), Money::ZERO);
-        assert_eq!(pay("5000.00"), Money::ZERO);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod account_number;
 pub mod address_mask;
+pub mod amount_due;
 pub mod balance;
 pub mod card_brand;
 pub mod charge;
@@ -21,6 +22,7 @@ pub mod vat;
 
 pub use account::Account;
 pub use account_number::{AccountNumber, AccountNumberError};
+pub use amount_due::AmountDue;
 pub use balance::Balance;
 pub use card_brand::CardBrand;
 pub use charge::{Charge, ChargeLine};

@@ -1,6 +1,6 @@
 //! A customer's readings for one meter, checked the way the utility checks them: inside the
-//! meter's window, one whole-kWh value for each of the meter's zones, each above the last accepted
-//! one (or past a confirmed rollover of a register of known size), and no implausible jump.
+//! meter's window, one whole-kWh value for each of the meter's zones, each at or above the last
+//! accepted one (or past a confirmed rollover of a register of known size), and no implausible jump.
 //!
 //! Every rule is one function; `validate` runs them in the order a customer would fix things:
 //! the window, then the zones, then each value. Error messages are Russian, fit for the mini app.
@@ -139,8 +139,6 @@ pub enum ReadingsError {
     MoreDigitsThanRegister { zone: ZoneLabel, digits: u8 },
     #[error("Для зоны {zone} нет принятых показаний: передайте их через Мосэнергосбыт")]
     NoPreviousReading { zone: ZoneLabel },
-    #[error("Показание {zone} совпадает с последним принятым ({last}): расхода нет")]
-    SameAsLast { zone: ZoneLabel, last: u64 },
     #[error("Показание {zone} ({given}) меньше последнего принятого ({last})")]
     LowerThanLast { zone: ZoneLabel, last: u64, given: u64 },
     #[error(
@@ -277,8 +275,9 @@ struct Usage {
     rollover: bool,
 }
 
-/// The new value must be above the last accepted one. Below it, only a register of known size
-/// whose rollover the customer confirmed: then the register went past 10^digits − 1 to zero.
+/// The new value must be at or above the last accepted one: the same value is a month without
+/// consumption (a customer who was away), charged nothing. Below it, only a register of known
+/// size whose rollover the customer confirmed: then the register went past 10^digits − 1 to zero.
 fn usage_since(
     zone: ZoneLabel,
     last: u64,
@@ -286,11 +285,8 @@ fn usage_since(
     capacity: Option<(u64, u8)>,
     confirmed: bool,
 ) -> Result<Usage, ReadingsError> {
-    if given > last {
+    if given >= last {
         return Ok(Usage { kwh: given - last, rollover: false });
-    }
-    if given == last {
-        return Err(ReadingsError::SameAsLast { zone, last });
     }
     match capacity {
         // A stored reading that does not fit the register cannot have rolled over.
@@ -566,9 +562,12 @@ mod tests {
             "Не хватает показаний: T3 (полупик). Нужны показания: T1 (пик), T2 (ночь), T3 (полупик)"
         );
         // A value error on T2 of a three-zone meter speaks of the night zone.
-        let err = check(&m, json!({"T1": 5_100, "T2": 3_000, "T3": 4_100})).unwrap_err();
-        assert_eq!(err, ReadingsError::SameAsLast { zone: label(ZoneSet::ThreeZone, Zone::T2), last: 3_000 });
-        assert!(err.to_string().starts_with("Показание T2 (ночь) совпадает"), "{err}");
+        let err = check(&m, json!({"T1": 5_100, "T2": 2_999, "T3": 4_100})).unwrap_err();
+        assert_eq!(
+            err,
+            ReadingsError::LowerThanLast { zone: label(ZoneSet::ThreeZone, Zone::T2), last: 3_000, given: 2_999 }
+        );
+        assert!(err.to_string().starts_with("Показание T2 (ночь) (2999) меньше"), "{err}");
     }
 
     #[test]
@@ -645,11 +644,17 @@ mod tests {
     // --- against the last accepted value ---------------------------------------------------------
 
     #[test]
-    fn given_the_same_value_as_last_time_when_submitting_then_it_is_refused_as_no_consumption() {
-        let err = check(&single(12_000), json!({"T1": 12_000})).unwrap_err();
-        assert_eq!(err, ReadingsError::SameAsLast { zone: T1_SINGLE, last: 12_000 });
-        assert_eq!(err.to_string(), "Показание T1 (круглосуточно) совпадает с последним принятым (12000): расхода нет");
+    fn given_the_same_value_as_last_time_when_submitting_then_it_is_a_month_without_consumption() {
+        // A customer who was away hands in the same figure: accepted, nothing used.
+        let accepted = check(&single(12_000), json!({"T1": 12_000})).unwrap();
+        assert_eq!(accepted.consumption[&Zone::T1], 0);
+        assert_eq!(accepted.values[&Zone::T1], 12_000);
+        assert!(!accepted.rollover);
         assert_eq!(check(&single(12_000), json!({"T1": 12_001})).unwrap().consumption[&Zone::T1], 1);
+        // One zone unchanged, the other used: each zone on its own.
+        let m = meter(ZoneSet::TwoZone, &[(Zone::T1, 500), (Zone::T2, 300)]);
+        let accepted = check(&m, json!({"T1": 500, "T2": 340})).unwrap();
+        assert_eq!(accepted.consumption, BTreeMap::from([(Zone::T1, 0), (Zone::T2, 40)]));
     }
 
     #[test]
@@ -888,7 +893,7 @@ mod tests {
                 prop_assert_eq!(accepted.values.keys().copied().collect::<Vec<_>>(), meter.zones().to_vec());
                 for (zone, new) in &accepted.values {
                     let last = meter.last_readings[zone].value;
-                    if *new > last {
+                    if *new >= last {
                         prop_assert_eq!(accepted.consumption[zone], new - last);
                     } else {
                         prop_assert!(accepted.rollover && confirm_rollover);

@@ -9,7 +9,6 @@
 //! | `readings-wrong-zones` | 422 | `expectedZones`, and `zone` or `missing` |
 //! | `reading-invalid` | 422 | `zone`, and `limit` (too large) or `digits` (longer than the register) |
 //! | `reading-no-previous` | 422 | `zone` |
-//! | `reading-same-as-last` | 422 | `zone`, `last` |
 //! | `reading-lower-than-last` | 422 | `zone`, `last`, `given` |
 //! | `rollover-not-confirmed` | 422 | `zone`, `last`, `given`, `digits`: resend with `confirmRollover` |
 //! | `reading-implausible` | 422 | `zone`, `consumption`, `limit`, `months` |
@@ -65,9 +64,6 @@ impl From<ReadingsError> for Problem {
                 with_zone(unprocessable(INVALID), zone).with("digits", digits)
             }
             ReadingsError::NoPreviousReading { zone } => with_zone(unprocessable("reading-no-previous"), zone),
-            ReadingsError::SameAsLast { zone, last } => {
-                with_zone(unprocessable("reading-same-as-last"), zone).with("last", last)
-            }
             ReadingsError::LowerThanLast { zone, last, given } => {
                 with_zone(unprocessable("reading-lower-than-last"), zone).with("last", last).with("given", given)
             }

@@ -8,7 +8,7 @@
 use super::{ImportOutcome, StoreError};
 use crate::domain::account::TariffGroup;
 pub use crate::domain::readings_id::{ReadingsId, ReadingsIdError};
-use crate::domain::{AcceptedReadings, Account, AccountNumber, Charge, MeterId, Tariff, YearMonth, Zone};
+use crate::domain::{AcceptedReadings, Account, AccountNumber, AmountDue, Charge, MeterId, Tariff, YearMonth, Zone};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -88,6 +88,18 @@ pub struct AccountReadings {
 impl AccountReadings {
     pub fn for_meter(&self, meter: &MeterId) -> Option<&SubmittedReadings> {
         self.submitted.iter().find(|s| s.meter_id() == meter)
+    }
+
+    /// The account's balance against the month's charges of every meter handed in.
+    pub fn amount_due(&self) -> AmountDue {
+        AmountDue::new(self.account.balance, self.submitted.iter().map(|s| s.charge.total))
+    }
+
+    /// The month's submissions with `saved` in place of its meter's earlier one.
+    pub fn with_saved(mut self, saved: SubmittedReadings) -> Self {
+        self.submitted.retain(|s| s.meter_id() != saved.meter_id());
+        self.submitted.push(saved);
+        self
     }
 }
 
