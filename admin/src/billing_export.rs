@@ -17,6 +17,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use energosbyt::domain::account::TariffGroup;
 use energosbyt::domain::address_mask::Address;
 use energosbyt::domain::{Account, AccountNumber, Balance, Meter, Money};
+use energosbyt::ports::{AccountImport, ImportOutcome, StoreError};
 use serde::Deserialize;
 use std::collections::HashSet;
 
@@ -82,6 +83,27 @@ pub fn parse(text: &str) -> Result<Export, String> {
         });
     }
     Ok(Export { exported_at: file.exported_at.with_timezone(&Utc), accounts })
+}
+
+/// What an import did: accounts written, and accounts the store already held at this export or a
+/// newer one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub written: usize,
+    pub already_current: usize,
+}
+
+/// Loads every account of a parsed export into the store, one after the other: what
+/// `energosbyt-admin import` does with its file.
+pub async fn import<S: AccountImport>(store: &S, export: &Export) -> Result<ImportSummary, StoreError> {
+    let mut summary = ImportSummary::default();
+    for account in &export.accounts {
+        match store.import_account(account, export.exported_at).await? {
+            ImportOutcome::Written => summary.written += 1,
+            ImportOutcome::AlreadyCurrent => summary.already_current += 1,
+        }
+    }
+    Ok(summary)
 }
 
 #[cfg(test)]

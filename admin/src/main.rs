@@ -5,7 +5,6 @@ use admin::{billing_export, readings_export, tariff_import};
 
 use clap::{Parser, Subcommand};
 use energosbyt::domain::YearMonth;
-use energosbyt::ports::{AccountImport, ImportOutcome};
 use energosbyt::store::DynamoStore;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -83,14 +82,11 @@ async fn import(file: &Path, tariffs: Option<&Path>, table: &str) -> Result<(), 
     let export = billing_export::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
     let tariff_table = tariffs.map(read_tariffs).transpose()?;
     let store = DynamoStore::from_env(table).await;
-    let (mut written, mut current) = (0, 0);
-    for account in &export.accounts {
-        match store.import_account(account, export.exported_at).await.map_err(|e| e.to_string())? {
-            ImportOutcome::Written => written += 1,
-            ImportOutcome::AlreadyCurrent => current += 1,
-        }
-    }
-    println!("accounts: {written} written, {current} already current (export of {})", export.exported_at);
+    let summary = billing_export::import(&store, &export).await.map_err(|e| e.to_string())?;
+    println!(
+        "accounts: {} written, {} already current (export of {})",
+        summary.written, summary.already_current, export.exported_at
+    );
     if let Some(tariff_table) = tariff_table {
         let summary = tariff_import::import(&store, &tariff_table, false).await.map_err(|e| e.to_string())?;
         println!("{summary}");
