@@ -15,6 +15,8 @@ use energosbyt::store::DynamoStore;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
+pub mod population;
+
 /// A fixed instant inside the November 2026 readings window (20 November, 15:00 Moscow).
 pub fn fixed_now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
