@@ -10,6 +10,7 @@
 #   make tools          install or update the local tools (idempotent)
 #   make lint-template  sam validate --lint, cfn-lint and checkov on template.yaml
 #   make chaos          fault injection on a stack of its own (SIZE=quick|full); see scripts/chaos.sh
+#   make population     10 000 accounts, 1 000 customers checked against the oracle; see scripts/population.sh
 #   make fuzz           every fuzz target for FUZZ_SECONDS (600) each; see fuzz/README.md
 #   make api-fuzz       schemathesis, long run, against the local API on the test stack (make stack-up STACK=test)
 #   make bench          release-build benchmarks on the test stack; figures in BENCHMARKS.md
@@ -26,7 +27,7 @@ STACK ?= dev
 SIZE ?= quick
 FUZZ_SECONDS ?= 600
 
-.PHONY: help dev test tools stack-up stack-down stack-status lint-template bench build chaos api-fuzz fuzz
+.PHONY: help dev test tools stack-up stack-down stack-status lint-template bench build chaos population api-fuzz fuzz
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -59,6 +60,11 @@ lint-template:
 # DynamoDB Local killed mid-storm, the mail service down, Init failing; `make test` runs a small one.
 chaos:
 	@bash scripts/chaos.sh $(SIZE)
+
+# Every answer of a realistic customer base against the oracle, on the test stack, started and
+# stopped here; `make test` runs a few hundred accounts inside cargo test.
+population:
+	@bash scripts/population.sh full
 
 # Not part of `make test`, which runs each target for 5 s.
 fuzz:
