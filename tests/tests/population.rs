@@ -27,7 +27,7 @@
 //!
 //! Knobs (environment): `POPULATION_ACCOUNTS` (300), `POPULATION_SAMPLE` (200), `POPULATION_SEED`
 //! (fixed), `POPULATION_RUN` (the account numbers' five-digit prefix; random, so runs sharing a
-//! table never meet), `POPULATION_WORKERS` (customers served at once, 6), `POPULATION_ONLY` (one
+//! table never meet), `POPULATION_WORKERS` (customers served at once, 10), `POPULATION_ONLY` (one
 //! customer's index: replays that customer alone, with the same draws). `make population` runs
 //! the full size (10 000 accounts, 1 000 customers); `make test` the defaults.
 
@@ -98,7 +98,7 @@ impl Knobs {
             sample: knob("POPULATION_SAMPLE", 200usize).min(accounts),
             seed: knob("POPULATION_SEED", DEFAULT_SEED),
             run: knob("POPULATION_RUN", random_run),
-            workers: knob("POPULATION_WORKERS", 6usize).max(1),
+            workers: knob("POPULATION_WORKERS", 10usize).max(1),
             only: std::env::var("POPULATION_ONLY").ok().map(|v| v.parse().expect("POPULATION_ONLY is an index")),
         }
     }
