@@ -38,17 +38,13 @@ async fn app_at(now: DateTime<Utc>) -> App<DynamoStore> {
     App::new(store().await, edge)
 }
 
-async fn tariffs_loaded() {
-    let table = tariff_import::parse(include_str!("../../data/tariffs.json")).unwrap();
-    tariff_import::import(&store().await, &table, false).await.unwrap();
-}
-
-/// An account whose meters were last read a month before `now`.
+/// An account of the tests' own tariff group (zone prices with no end) whose meters were last read
+/// a month before `now`.
 async fn imported(meter: Value) -> AccountNumber {
     let number = fresh_account_number();
     store()
         .await
-        .import_account(&account(number, "0", vec![integration_tests::meter(meter)]), fixed_now())
+        .import_account(&account_with_all_zone_prices(number, "0", vec![integration_tests::meter(meter)]), fixed_now())
         .await
         .unwrap();
     number
@@ -190,7 +186,10 @@ async fn importing_the_same_tariffs_twice_changes_nothing_and_prune_removes_what
     let file = |prices: &[(&str, &str)]| {
         let entries: Vec<Value> = prices
             .iter()
-            .map(|(from, price)| json!({"group": group, "zoneSet": "single", "zone": "T1", "validFrom": from, "price": price}))
+            .map(|(from, price)| {
+                json!({"group": group, "zoneSet": "single", "zone": "T1", "validFrom": from, "price": price,
+                       "basis": "published", "source": "test"})
+            })
             .collect();
         tariff_import::parse(&Value::Array(entries).to_string()).unwrap()
     };
