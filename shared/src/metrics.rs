@@ -36,6 +36,9 @@ pub enum Metric {
     EmailsFailed,
     /// A mini-app request refused with `429` (per-user or per-address limit).
     RequestsThrottled,
+    /// Readings refused because no tariff is loaded for their day (`409 tariff-not-loaded`): an
+    /// operator must import the regulator's new prices.
+    TariffMissing,
 }
 
 impl Metric {
@@ -49,6 +52,7 @@ impl Metric {
             Self::EmailsSent => "EmailsSent",
             Self::EmailsFailed => "EmailsFailed",
             Self::RequestsThrottled => "RequestsThrottled",
+            Self::TariffMissing => "TariffMissing",
         }
     }
 
@@ -175,6 +179,7 @@ mod tests {
             Metric::EmailsSent,
             Metric::EmailsFailed,
             Metric::RequestsThrottled,
+            Metric::TariffMissing,
         ];
         let names: std::collections::BTreeSet<_> = all.iter().map(|m| m.name()).collect();
         assert_eq!(names.len(), all.len());

@@ -8,7 +8,6 @@
 //! document does not name fails here. The routes of the local router (Cargo.toml) and of the SAM
 //! template must be in the document, and the document must not promise a route the router lacks.
 
-use admin::tariff_import;
 use chrono::Utc;
 use energosbyt::config::Env;
 use energosbyt::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
@@ -531,8 +530,7 @@ async fn account_look_up_answers_match_the_document() {
 #[tokio::test]
 async fn readings_answers_match_the_document_and_the_look_up_shows_the_submission() {
     let contract = Contract::new();
-    let table = tariff_import::parse(include_str!("../../data/tariffs.json")).unwrap();
-    tariff_import::import(&store().await, &table, false).await.unwrap();
+    tariffs_loaded().await;
     let number = fresh_account_number();
     let meters = vec![
         meter(json!({"id": "M-2", "zoneSet": "twoZone", "digits": 6,
@@ -540,7 +538,14 @@ async fn readings_answers_match_the_document_and_the_look_up_shows_the_submissio
                                       "T2": {"value": 7410, "date": "2026-10-20"}}})),
         meter(json!({"id": "AMR-1", "zoneSet": "single", "automatic": true})),
     ];
-    store().await.import_account(&account(number, "100.00", meters), fixed_now()).await.unwrap();
+    store()
+        .await
+        .import_account(&account_with_all_zone_prices(number, "100.00", meters.clone()), fixed_now())
+        .await
+        .unwrap();
+    // The same meters billed as gas-stove, whose zone prices of November 2026 are not published.
+    let unpriced = fresh_account_number();
+    store().await.import_account(&account(unpriced, "100.00", meters), fixed_now()).await.unwrap();
     let app = submit_readings::App::new(store().await, edge());
     let route = "/accounts/{account}/readings";
     let launch = vk_launch(user(), fixed_now());
@@ -568,6 +573,7 @@ async fn readings_answers_match_the_document_and_the_look_up_shows_the_submissio
             "/problems/account-not-found",
         ),
         (post(path.clone(), &automatic), 409, "/problems/readings-not-accepted"),
+        (post(format!("/accounts/{unpriced}/readings"), &accepted_body), 409, "/problems/tariff-not-loaded"),
         (post(path.clone(), &json!({"pad": "x".repeat(17 * 1024)})), 413, "/problems/payload-too-large"),
         (post(path.clone(), &wrong_zones), 422, "/problems/readings-wrong-zones"),
     ];
