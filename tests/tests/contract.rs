@@ -706,6 +706,7 @@ async fn new_payment(number: AccountNumber, acquirer_id: u64) -> Payment {
         status: PaymentStatus::New,
         acquirer_payment_id: Some(acquirer_id.to_string()),
         payment_url: None,
+        form_deadline: None,
         refunded: Money::ZERO,
         card: None,
         created_at: now,

@@ -25,7 +25,7 @@ async fn ses_mailer() -> SesMailer {
 }
 
 fn from() -> MailFrom {
-    MailFrom::new(&env("SES_SENDER"), "ПАО «Мосэнергосбыт»").unwrap()
+    MailFrom::new(&env("SES_SENDER"), "АО «Мосэнергосбыт»").unwrap()
 }
 
 /// Each test its own recipient: tests share one moto, and moto keeps every message.
@@ -45,6 +45,7 @@ fn payment(email: &str) -> Payment {
         status: PaymentStatus::Paid,
         acquirer_payment_id: Some("5974256058".into()),
         payment_url: None,
+        form_deadline: None,
         refunded: Money::ZERO,
         card: Some(Card { pan: "220138******0047".into(), brand: "MIR".into() }),
         created_at: at,
@@ -73,7 +74,7 @@ fn receipt_notification(payment: &Payment) -> ReceiptNotification {
 
 fn seller() -> SellerRequisites {
     SellerRequisites {
-        name: "ПАО «Мосэнергосбыт»".into(),
+        name: "АО «Мосэнергосбыт»".into(),
         inn: "7736520080".into(),
         sender_email: env("SES_SENDER"),
         settlement_place: None,

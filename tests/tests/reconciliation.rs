@@ -41,12 +41,14 @@ impl Bank {
     async fn init(&self, payment: &Payment) -> String {
         let settings =
             InitSettings::new(UNREACHABLE_CALLBACK, "http://127.0.0.1:5173/#/return", "http://127.0.0.1:5173/#/return");
+        let now = Utc::now();
         let request = PaymentInit {
             order_id: payment.id.as_str(),
             account: payment.account,
             amount: payment.amount,
             email: &payment.email,
-            now: Utc::now(),
+            now,
+            deadline: settings.form_deadline(now).unwrap(),
         }
         .build(&settings)
         .unwrap();
@@ -86,6 +88,7 @@ impl Customer {
             status: PaymentStatus::New,
             acquirer_payment_id: None,
             payment_url: None,
+            form_deadline: None,
             refunded: Money::ZERO,
             card: None,
             created_at,

@@ -17,6 +17,9 @@ pub(crate) const PENDING: &str = "PENDING";
 /// The attribute of the payment item that holds its fiscal receipt, once the bank reported it.
 pub(crate) const RECEIPT: &str = "receipt";
 
+/// Until when the bank's form may be paid, as sent in `RedirectDueDate`.
+const FORM_DEADLINE: &str = "formDeadline";
+
 impl PaymentReader for DynamoStore {
     async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
         Ok(self.payment_with_receipt(id).await?.map(|(payment, _)| payment))
@@ -100,6 +103,11 @@ impl PaymentWriter for DynamoStore {
     }
 }
 
+/// The payment's place in the PENDING index: by creation time, then id.
+pub(crate) fn pending_position(p: &Payment) -> String {
+    format!("{}#{}", timestamp(p.created_at), p.id)
+}
+
 /// Fixed-width UTC with milliseconds: sorts in time order as text.
 pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
@@ -126,7 +134,10 @@ pub(crate) fn encode(p: &Payment) -> Result<Item, StoreError> {
     ]);
     if p.status.is_pending() {
         item.insert("GSI1PK".to_owned(), item::s(PENDING));
-        item.insert("GSI1SK".to_owned(), item::s(format!("{}#{}", timestamp(p.created_at), p.id)));
+        item.insert("GSI1SK".to_owned(), item::s(pending_position(p)));
+    }
+    if let Some(deadline) = p.form_deadline {
+        item.insert(FORM_DEADLINE.to_owned(), item::s(timestamp(deadline)));
     }
     let optional = [
         ("readingsId", p.readings_id.as_deref()),
@@ -165,6 +176,7 @@ pub(crate) fn decode(item: &Item) -> Result<Payment, StoreError> {
         status: PaymentStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
         acquirer_payment_id: optional("acquirerPaymentId"),
         payment_url: optional("paymentUrl"),
+        form_deadline: item.get(FORM_DEADLINE).map(|_| parse_timestamp(item, FORM_DEADLINE)).transpose()?,
         refunded: item::get_money(item, "refunded")?,
         card: item.get("card").map(|_| item::get_de::<Card>(item, "card")).transpose()?,
         created_at: parse_timestamp(item, "createdAt")?,
