@@ -1,7 +1,9 @@
 //! The payment item: `PAYMENT#<id>` / `PAYMENT`. While a payment waits for the bank, and once
-//! credited until its "payment received" and receipt emails are settled, it also sits in the sparse
-//! `GSI1` partition `PENDING` (sorted by creation time): that is how reconciliation finds payments
-//! whose notifications never came, and credits whose email could not go out, without a scan.
+//! credited until its "payment received" and receipt emails are settled (and no kept receipt waits
+//! to be composed), it also sits in the sparse `GSI1` partition `PENDING` (sorted by creation
+//! time): that is how reconciliation finds payments whose notifications never came, and credits
+//! whose email could not go out, without a scan. `formDeadline` is the form's `RedirectDueDate`,
+//! fixed when the payment is created.
 
 use super::item::{self, Item};
 use super::keys;
