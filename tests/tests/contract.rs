@@ -10,10 +10,12 @@
 
 use chrono::Utc;
 use energosbyt::config::Env;
+use energosbyt::domain::payment_transition::Transition;
 use energosbyt::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
 use energosbyt::edge::throttle::ThrottleLimits;
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, Mailer};
+use energosbyt::ports::ledger::{BankFacts, PaymentLedger};
 use energosbyt::ports::{AccountImport, PaymentWriter};
 use energosbyt::store::DynamoStore;
 use integration_tests::*;
@@ -690,6 +692,39 @@ async fn payment_answers_match_the_document() {
     contract.check("/payments", "OPTIONS", &response);
 }
 
+/// 23:59:30 on 31 December 2025 in Moscow: half a minute before VAT rises to 22 %.
+fn half_a_minute_before_2026() -> chrono::DateTime<Utc> {
+    chrono::TimeZone::with_ymd_and_hms(&Utc, 2025, 12, 31, 20, 59, 30).unwrap()
+}
+
+#[tokio::test]
+async fn a_payment_refused_before_a_vat_change_and_one_under_review_answer_as_the_document_says() {
+    let contract = Contract::new();
+    let mut app = pay_app().await;
+    let number = fresh_account_number();
+    store().await.import_account(&account(number, "-250.00", vec![]), fixed_now()).await.unwrap();
+
+    app.edge.clock = half_a_minute_before_2026;
+    let launch = vk_launch(user(), half_a_minute_before_2026());
+    let body = json!({"account": number.to_string(), "amount": "250.00", "email": "ivanov@example.ru"});
+    let key = format!("contract-{}", uuid::Uuid::new_v4());
+    let refused = pay::handle(&app, payment_post(&launch, Some(&key), &body)).await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(contract.check("/payments", "POST", &refused)["type"], "/problems/vat-rate-changing");
+
+    // Left waiting past its review time, the payment went to an operator.
+    let payment = new_payment(number, 1_000_000_000 + (uuid::Uuid::new_v4().as_u128() % 9_000_000_000) as u64).await;
+    let store = store().await;
+    let read = store.payment_record(&payment.id).await.unwrap().expect("the payment");
+    let facts = BankFacts { status: "AUTHORIZED".into(), acquirer_payment_id: None, card: None, at: Utc::now() };
+    store.apply_transition(&read, &Transition::Progress(PaymentStatus::NeedsReview), &facts).await.unwrap();
+    app.edge.clock = Utc::now;
+    let owner = vk_launch(494_075, Utc::now());
+    let shown = pay::handle(&app, Event::new("GET", &format!("/payments/{}", payment.id)).vk(&owner).request()).await;
+    assert_eq!(shown.status(), 200);
+    assert_eq!(contract.check("/payments/{id}", "GET", &shown)["status"], "NEEDS_REVIEW");
+}
+
 // The acquirer's notifications.
 
 async fn callback_app() -> payment_callback::App<DynamoStore, SesMailer> {
@@ -713,6 +748,7 @@ async fn new_payment(number: AccountNumber, acquirer_id: u64) -> Payment {
         status: PaymentStatus::New,
         acquirer_payment_id: Some(acquirer_id.to_string()),
         payment_url: None,
+        form_deadline: None,
         refunded: Money::ZERO,
         card: None,
         created_at: now,

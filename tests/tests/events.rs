@@ -119,6 +119,7 @@ async fn payment_callback_events_answer_the_status_in_their_name() {
         status: PaymentStatus::New,
         acquirer_payment_id: Some("7000000001".into()),
         payment_url: None,
+        form_deadline: None,
         refunded: Money::ZERO,
         card: None,
         created_at: now,

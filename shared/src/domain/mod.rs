@@ -9,6 +9,7 @@ pub mod card_brand;
 pub mod charge;
 pub mod email;
 pub mod fiscal_receipt;
+pub mod form_deadline;
 pub mod meter;
 pub mod money;
 pub mod payment;
