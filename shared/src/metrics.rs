@@ -49,6 +49,21 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Every metric, in declaration order (`Metric::ALL[m as usize] == m`).
+    pub const ALL: [Metric; 11] = [
+        Self::PaymentsCreated,
+        Self::AmountCredited,
+        Self::DuplicatesAbsorbed,
+        Self::Anomalies,
+        Self::AmountMismatches,
+        Self::EmailsSent,
+        Self::EmailsFailed,
+        Self::RequestsThrottled,
+        Self::TariffMissing,
+        Self::PaymentsNeedingReview,
+        Self::ReceiptsUnrendered,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Self::PaymentsCreated => "PaymentsCreated",
@@ -92,7 +107,7 @@ fn roubles_value(amount: Money) -> Option<Value> {
 }
 
 /// How many events of each metric this process has emitted, by `Metric as usize`.
-static EMITTED: [AtomicU64; 10] = [const { AtomicU64::new(0) }; 10];
+static EMITTED: [AtomicU64; Metric::ALL.len()] = [const { AtomicU64::new(0) }; Metric::ALL.len()];
 
 fn emit(metric: Metric, value: Value) {
     EMITTED[metric as usize].fetch_add(1, Ordering::Relaxed);
@@ -196,22 +211,12 @@ mod tests {
 
     #[test]
     fn every_metric_has_its_own_name() {
-        let all = [
-            Metric::PaymentsCreated,
-            Metric::AmountCredited,
-            Metric::DuplicatesAbsorbed,
-            Metric::Anomalies,
-            Metric::AmountMismatches,
-            Metric::EmailsSent,
-            Metric::EmailsFailed,
-            Metric::RequestsThrottled,
-            Metric::TariffMissing,
-            Metric::PaymentsNeedingReview,
-            Metric::ReceiptsUnrendered,
-        ];
+        let all = Metric::ALL;
         let names: std::collections::BTreeSet<_> = all.iter().map(|m| m.name()).collect();
         assert_eq!(names.len(), all.len());
-        assert_eq!(EMITTED.len(), all.len(), "one event counter per metric");
+        for (index, metric) in all.iter().enumerate() {
+            assert_eq!(*metric as usize, index, "ALL lists {metric:?} in declaration order");
+        }
         for metric in all {
             assert_valid_emf(&document(metric, Value::from(1u64), "f", 0));
         }
