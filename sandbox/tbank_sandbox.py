@@ -62,6 +62,10 @@ DEMO_TERMINAL_KEY = "DemoTerminalKey"
 DEMO_PASSWORD = "DemoPassword"
 CHALLENGE_PASSCODE = "1qwezxc"
 DEFAULT_RETRY_SCHEDULE = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+
+# The RECEIPT requisites the bank's documented example leaves out, and a test may too.
+OMITTABLE_RECEIPT_FIELDS = frozenset(
+    {"Ofd", "Url", "QrCodeUrl", "CalculationPlace", "CashierName", "SettlePlace"})
 DEFAULT_TIMEOUT_FAULT_DELAY = 15.0
 
 # Statuses after which the payer can no longer act on the form.
@@ -441,6 +445,8 @@ class Sandbox:
         self.payments: dict[int, Payment] = {}
         self.orders: dict[str, list[int]] = {}
         self.faults: dict[str, dict] = {}
+        # Requisites left out of RECEIPT notifications, as the bank's documented example does.
+        self.receipt_omit: set[str] = set()
         self._fiscal = {"shift": 1, "in_shift": 0, "fd": 1200}
         self._rng = random.Random(20260101)
 
@@ -464,6 +470,16 @@ class Sandbox:
                 else:
                     self.faults[key] = spec
             return dict(self.faults)
+
+    def set_receipt_fields(self, body: dict) -> dict:
+        """Leaves the named optional requisites out of every RECEIPT notification from now on
+        (`{"omit": []}` puts them back)."""
+        omit = body.get("omit", [])
+        if not isinstance(omit, list) or any(field not in OMITTABLE_RECEIPT_FIELDS for field in omit):
+            raise ValueError(f"omit: a list of {sorted(OMITTABLE_RECEIPT_FIELDS)}")
+        with self.lock:
+            self.receipt_omit = set(omit)
+            return {"omit": sorted(self.receipt_omit)}
 
     def take_fault(self, operation: str, body) -> dict | None:
         """The fault for this call, if one is switched on. A fault with `match` applies only to
@@ -887,6 +903,8 @@ class Sandbox:
             "SettlePlace": self.settle_place,
             "Receipt": receipt,
         }
+        for field in self.receipt_omit:
+            body.pop(field, None)
         return self._delivery(payment, "RECEIPT", signed(body, self.password))
 
     def _delivery(self, payment: Payment, status: str, body: dict) -> Delivery:
@@ -1208,6 +1226,8 @@ def make_handler(sandbox: Sandbox):
                 return self._json(200, {"ok": True})
             if path == "/sandbox/faults":
                 return self._json(200, sandbox.set_faults(body))
+            if path == "/sandbox/receipt-fields":
+                return self._json(200, sandbox.set_receipt_fields(body))
             if m := re.fullmatch(r"/sandbox/pay/(\d+)", path):
                 try:
                     return self._json(200, sandbox.pay_for_tests(int(m.group(1)), body))

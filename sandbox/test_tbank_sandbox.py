@@ -230,6 +230,25 @@ class SandboxTest(unittest.TestCase):
         state = self.call("GetState", {"PaymentId": pid})
         self.assertEqual(state["Status"], "CONFIRMED")
 
+    def test_a_receipt_can_leave_out_what_the_banks_documented_example_leaves_out(self):
+        omitted = ["SettlePlace", "CalculationPlace", "Ofd"]
+        self.assertEqual(self.post("/sandbox/receipt-fields", {"omit": omitted}), {"omit": sorted(omitted)})
+        pid = self.call("Init", self.init_body("order-4b"))["PaymentId"]
+        self.post(f"/sandbox/pay/{pid}", {"pan": "2201382000000013"})
+        bodies = self.wait_for(lambda: len(self.receiver.bodies(pid)) >= 3 and self.receiver.bodies(pid))
+        receipt = bodies[2]
+        self.assertEqual(receipt["Status"], "RECEIPT")
+        for field in omitted:
+            self.assertNotIn(field, receipt)
+        self.assertTrue(tb.token_matches(receipt, PASSWORD), "signed without them")
+        self.assertRegex(receipt["FnNumber"], r"^\d{16}$")
+
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            self.post("/sandbox/receipt-fields", {"omit": ["FnNumber"]})
+        self.assertEqual(refused.exception.code, 400)
+        self.post("/sandbox/reset", {})
+        self.assertEqual(self.sandbox.receipt_omit, set(), "a reset puts them back")
+
     def test_a_declined_card_notifies_rejected_with_the_reason(self):
         pid = self.call("Init", self.init_body("order-5"))["PaymentId"]
         result = self.post(f"/sandbox/pay/{pid}", {"pan": "2201382000000831"})

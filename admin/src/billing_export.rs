@@ -113,7 +113,7 @@ mod tests {
     #[test]
     fn the_demo_export_parses() {
         let export = parse(include_str!("../../data/demo.json")).unwrap();
-        assert_eq!(export.accounts.len(), 5);
+        assert_eq!(export.accounts.len(), 7);
         let balances: Vec<String> = export.accounts.iter().map(|a| a.balance.signed().to_string()).collect();
         assert!(balances.iter().any(|b| b.starts_with('-')), "one account in debt");
         assert!(balances.contains(&"0.00".to_owned()), "one at zero");

@@ -18,7 +18,8 @@ use std::fmt;
 pub enum TariffFileError {
     /// Not a JSON array of tariffs (the parser says where).
     Format(serde_json::Error),
-    /// Tariffs that do not make a trustworthy table: two prices for one day, a zero price, …
+    /// Tariffs that do not make a trustworthy table: two prices for one day, a zero price, a price
+    /// left open past the group's next period, …
     Table(TariffError),
     Empty,
 }
@@ -119,11 +120,33 @@ mod tests {
     #[test]
     fn a_bad_file_is_refused_before_anything_is_written() {
         let twice = r#"[
-            {"group":"gas-stove","zoneSet":"single","zone":"T1","validFrom":"2026-01-01","price":"8.00"},
-            {"group":"gas-stove","zoneSet":"single","zone":"T1","validFrom":"2026-01-01","price":"8.01"}]"#;
+            {"group":"gas-stove","zoneSet":"single","zone":"T1","validFrom":"2026-01-01","price":"8.00","basis":"published","source":"s"},
+            {"group":"gas-stove","zoneSet":"single","zone":"T1","validFrom":"2026-01-01","price":"8.01","basis":"published","source":"s"}]"#;
         assert!(matches!(parse(twice), Err(TariffFileError::Table(TariffError::Duplicate { .. }))));
-        let float = r#"[{"group":"gas-stove","zoneSet":"single","zone":"T1","validFrom":"2026-01-01","price":8.0}]"#;
+        let float = r#"[{"group":"gas-stove","zoneSet":"single","zone":"T1","validFrom":"2026-01-01","price":8.0,"basis":"published","source":"s"}]"#;
         assert!(matches!(parse(float), Err(TariffFileError::Format(_))));
         assert!(matches!(parse("[]"), Err(TariffFileError::Empty)));
+    }
+
+    #[test]
+    fn a_price_without_its_source_or_basis_is_refused() {
+        let unsourced = r#"[{"group":"gas-stove","zoneSet":"single","zone":"T1","validFrom":"2026-01-01","price":"8.00","basis":"published"}]"#;
+        assert!(matches!(parse(unsourced), Err(TariffFileError::Format(_))));
+        let no_basis = r#"[{"group":"gas-stove","zoneSet":"single","zone":"T1","validFrom":"2026-01-01","price":"8.00","source":"s"}]"#;
+        assert!(matches!(parse(no_basis), Err(TariffFileError::Format(_))));
+    }
+
+    #[test]
+    fn a_zone_price_left_open_past_the_next_period_is_refused_with_its_group_zone_and_date() {
+        let stale = r#"[
+            {"group":"rural","zoneSet":"single","zone":"T1","validFrom":"2026-01-01","price":"5.60","basis":"published","source":"s"},
+            {"group":"rural","zoneSet":"twoZone","zone":"T1","validFrom":"2026-01-01","price":"6.40","basis":"published","source":"s"},
+            {"group":"rural","zoneSet":"single","zone":"T1","validFrom":"2026-10-01","price":"6.20","basis":"published","source":"s"}]"#;
+        let err = parse(stale).unwrap_err();
+        assert!(matches!(err, TariffFileError::Table(TariffError::StaleCarryOver { .. })), "{err}");
+        let message = err.to_string();
+        for part in ["rural", "TwoZone", "T1", "2026-10-01"] {
+            assert!(message.contains(part), "{message}");
+        }
     }
 }

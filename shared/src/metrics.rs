@@ -14,12 +14,14 @@ use crate::domain::Money;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const NAMESPACE: &str = "Energosbyt";
 pub const DIMENSION: &str = "Function";
 
 /// What the service counts. The names are the CloudWatch metric names the alarms use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
 pub enum Metric {
     /// A payment registered with the acquirer (a `201` to `POST /payments`).
     PaymentsCreated,
@@ -36,9 +38,32 @@ pub enum Metric {
     EmailsFailed,
     /// A mini-app request refused with `429` (per-user or per-address limit).
     RequestsThrottled,
+    /// Readings refused because no tariff is loaded for their day (`409 tariff-not-loaded`): an
+    /// operator must import the regulator's new prices.
+    TariffMissing,
+    /// A payment left unsettled past the review time went to an operator (`NEEDS_REVIEW`).
+    PaymentsNeedingReview,
+    /// A kept fiscal receipt whose email cannot be composed (a requisite missing, no fallback
+    /// configured): counted on every attempt until it goes out.
+    ReceiptsUnrendered,
 }
 
 impl Metric {
+    /// Every metric, in declaration order (`Metric::ALL[m as usize] == m`).
+    pub const ALL: [Metric; 11] = [
+        Self::PaymentsCreated,
+        Self::AmountCredited,
+        Self::DuplicatesAbsorbed,
+        Self::Anomalies,
+        Self::AmountMismatches,
+        Self::EmailsSent,
+        Self::EmailsFailed,
+        Self::RequestsThrottled,
+        Self::TariffMissing,
+        Self::PaymentsNeedingReview,
+        Self::ReceiptsUnrendered,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Self::PaymentsCreated => "PaymentsCreated",
@@ -49,6 +74,9 @@ impl Metric {
             Self::EmailsSent => "EmailsSent",
             Self::EmailsFailed => "EmailsFailed",
             Self::RequestsThrottled => "RequestsThrottled",
+            Self::TariffMissing => "TariffMissing",
+            Self::PaymentsNeedingReview => "PaymentsNeedingReview",
+            Self::ReceiptsUnrendered => "ReceiptsUnrendered",
         }
     }
 
@@ -78,9 +106,19 @@ fn roubles_value(amount: Money) -> Option<Value> {
     amount.amount().to_f64().map(Value::from)
 }
 
+/// How many events of each metric this process has emitted, by `Metric as usize`.
+static EMITTED: [AtomicU64; Metric::ALL.len()] = [const { AtomicU64::new(0) }; Metric::ALL.len()];
+
 fn emit(metric: Metric, value: Value) {
+    EMITTED[metric as usize].fetch_add(1, Ordering::Relaxed);
     let now_ms = chrono::Utc::now().timestamp_millis();
     println!("{}", document(metric, value, function_name(), now_ms));
+}
+
+/// How many events of `metric` this process has emitted so far: what a test in the same process
+/// reads to see that a function counted what CloudWatch would alarm on.
+pub fn emitted(metric: Metric) -> u64 {
+    EMITTED[metric as usize].load(Ordering::Relaxed)
 }
 
 /// One EMF document for one metric event.
@@ -156,6 +194,13 @@ mod tests {
     }
 
     #[test]
+    fn every_event_is_counted_in_the_process() {
+        let before = emitted(Metric::ReceiptsUnrendered);
+        count(Metric::ReceiptsUnrendered, 1);
+        assert!(emitted(Metric::ReceiptsUnrendered) > before);
+    }
+
+    #[test]
     fn a_credited_amount_is_roubles_with_kopecks() {
         let amount: Money = "1520.37".parse().unwrap();
         let doc = document(Metric::AmountCredited, roubles_value(amount).unwrap(), "callback", 0);
@@ -166,18 +211,12 @@ mod tests {
 
     #[test]
     fn every_metric_has_its_own_name() {
-        let all = [
-            Metric::PaymentsCreated,
-            Metric::AmountCredited,
-            Metric::DuplicatesAbsorbed,
-            Metric::Anomalies,
-            Metric::AmountMismatches,
-            Metric::EmailsSent,
-            Metric::EmailsFailed,
-            Metric::RequestsThrottled,
-        ];
+        let all = Metric::ALL;
         let names: std::collections::BTreeSet<_> = all.iter().map(|m| m.name()).collect();
         assert_eq!(names.len(), all.len());
+        for (index, metric) in all.iter().enumerate() {
+            assert_eq!(*metric as usize, index, "ALL lists {metric:?} in declaration order");
+        }
         for metric in all {
             assert_valid_emf(&document(metric, Value::from(1u64), "f", 0));
         }

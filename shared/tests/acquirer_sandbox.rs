@@ -100,12 +100,14 @@ fn new_order_id() -> String {
 
 fn init_request(order_id: &str, amount: &str, notification_url: &str) -> InitRequest {
     let settings = InitSettings::new(notification_url, "https://app.example.ru/paid", "https://app.example.ru/failed");
+    let now = Utc::now();
     PaymentInit {
         order_id,
         account: "2961432809".parse().expect("an account number"),
         amount: amount.parse().expect("an amount"),
         email: "ivanov@example.ru",
-        now: Utc::now(),
+        now,
+        deadline: settings.form_deadline(now).expect("a form can open now"),
     }
     .build(&settings)
     .expect("a valid Init body")

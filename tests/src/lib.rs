@@ -61,6 +61,44 @@ pub fn account(number: AccountNumber, balance: &str, meters: Vec<Meter>) -> Acco
     }
 }
 
+/// A tariff group of the tests' own: a price for every zone of every meter kind from 1 October
+/// 2026 with no end, so zone arithmetic can be checked on the tests' November day. Moscow's zone
+/// prices of that period are not published yet, so a `gas-stove` zone meter is refused then
+/// (`409 tariff-not-loaded`). These figures are not Moscow's: they are the ones the tests' sums
+/// are worked out with by hand.
+pub const ALL_ZONES_GROUP: &str = "test-all-zones";
+
+fn all_zones_group_tariffs() -> Vec<energosbyt::domain::Tariff> {
+    let price = |zone_set: &str, zone: &str, price: &str| {
+        json!({"group": ALL_ZONES_GROUP, "zoneSet": zone_set, "zone": zone, "validFrom": "2026-10-01",
+               "price": price, "basis": "derived", "source": "test fixture, not a Moscow tariff"})
+    };
+    serde_json::from_value(json!([
+        price("single", "T1", "8.90"),
+        price("twoZone", "T1", "9.61"),
+        price("twoZone", "T2", "4.15"),
+        price("threeZone", "T1", "11.43"),
+        price("threeZone", "T2", "4.15"),
+        price("threeZone", "T3", "8.00"),
+    ]))
+    .unwrap()
+}
+
+/// The shipped tariffs (`data/tariffs.json`) and those of [`ALL_ZONES_GROUP`], in the shared table
+/// (idempotent, so every test may ask).
+pub async fn tariffs_loaded() {
+    let mut tariffs: Vec<energosbyt::domain::Tariff> =
+        serde_json::from_str(include_str!("../../data/tariffs.json")).unwrap();
+    tariffs.extend(all_zones_group_tariffs());
+    let table = energosbyt::domain::TariffTable::new(tariffs).unwrap();
+    admin::tariff_import::import(&store().await, &table, false).await.unwrap();
+}
+
+/// An account of [`ALL_ZONES_GROUP`].
+pub fn account_with_all_zone_prices(number: AccountNumber, balance: &str, meters: Vec<Meter>) -> Account {
+    Account { tariff_group: TariffGroup(ALL_ZONES_GROUP.into()), ..account(number, balance, meters) }
+}
+
 pub fn meter(json: Value) -> Meter {
     serde_json::from_value(json).unwrap()
 }

@@ -8,13 +8,14 @@
 //! document does not name fails here. The routes of the local router (Cargo.toml) and of the SAM
 //! template must be in the document, and the document must not promise a route the router lacks.
 
-use admin::tariff_import;
 use chrono::Utc;
 use energosbyt::config::Env;
+use energosbyt::domain::payment_transition::Transition;
 use energosbyt::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
 use energosbyt::edge::throttle::ThrottleLimits;
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, Mailer};
+use energosbyt::ports::ledger::{BankFacts, PaymentLedger};
 use energosbyt::ports::{AccountImport, PaymentWriter};
 use energosbyt::store::DynamoStore;
 use integration_tests::*;
@@ -531,8 +532,7 @@ async fn account_look_up_answers_match_the_document() {
 #[tokio::test]
 async fn readings_answers_match_the_document_and_the_look_up_shows_the_submission() {
     let contract = Contract::new();
-    let table = tariff_import::parse(include_str!("../../data/tariffs.json")).unwrap();
-    tariff_import::import(&store().await, &table, false).await.unwrap();
+    tariffs_loaded().await;
     let number = fresh_account_number();
     let meters = vec![
         meter(json!({"id": "M-2", "zoneSet": "twoZone", "digits": 6,
@@ -540,7 +540,14 @@ async fn readings_answers_match_the_document_and_the_look_up_shows_the_submissio
                                       "T2": {"value": 7410, "date": "2026-10-20"}}})),
         meter(json!({"id": "AMR-1", "zoneSet": "single", "automatic": true})),
     ];
-    store().await.import_account(&account(number, "100.00", meters), fixed_now()).await.unwrap();
+    store()
+        .await
+        .import_account(&account_with_all_zone_prices(number, "100.00", meters.clone()), fixed_now())
+        .await
+        .unwrap();
+    // The same meters billed as gas-stove, whose zone prices of November 2026 are not published.
+    let unpriced = fresh_account_number();
+    store().await.import_account(&account(unpriced, "100.00", meters), fixed_now()).await.unwrap();
     let app = submit_readings::App::new(store().await, edge());
     let route = "/accounts/{account}/readings";
     let launch = vk_launch(user(), fixed_now());
@@ -568,6 +575,7 @@ async fn readings_answers_match_the_document_and_the_look_up_shows_the_submissio
             "/problems/account-not-found",
         ),
         (post(path.clone(), &automatic), 409, "/problems/readings-not-accepted"),
+        (post(format!("/accounts/{unpriced}/readings"), &accepted_body), 409, "/problems/tariff-not-loaded"),
         (post(path.clone(), &json!({"pad": "x".repeat(17 * 1024)})), 413, "/problems/payload-too-large"),
         (post(path.clone(), &wrong_zones), 422, "/problems/readings-wrong-zones"),
     ];
@@ -684,6 +692,39 @@ async fn payment_answers_match_the_document() {
     contract.check("/payments", "OPTIONS", &response);
 }
 
+/// 23:59:30 on 31 December 2025 in Moscow: half a minute before VAT rises to 22 %.
+fn half_a_minute_before_2026() -> chrono::DateTime<Utc> {
+    chrono::TimeZone::with_ymd_and_hms(&Utc, 2025, 12, 31, 20, 59, 30).unwrap()
+}
+
+#[tokio::test]
+async fn a_payment_refused_before_a_vat_change_and_one_under_review_answer_as_the_document_says() {
+    let contract = Contract::new();
+    let mut app = pay_app().await;
+    let number = fresh_account_number();
+    store().await.import_account(&account(number, "-250.00", vec![]), fixed_now()).await.unwrap();
+
+    app.edge.clock = half_a_minute_before_2026;
+    let launch = vk_launch(user(), half_a_minute_before_2026());
+    let body = json!({"account": number.to_string(), "amount": "250.00", "email": "ivanov@example.ru"});
+    let key = format!("contract-{}", uuid::Uuid::new_v4());
+    let refused = pay::handle(&app, payment_post(&launch, Some(&key), &body)).await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(contract.check("/payments", "POST", &refused)["type"], "/problems/vat-rate-changing");
+
+    // Left waiting past its review time, the payment went to an operator.
+    let payment = new_payment(number, 1_000_000_000 + (uuid::Uuid::new_v4().as_u128() % 9_000_000_000) as u64).await;
+    let store = store().await;
+    let read = store.payment_record(&payment.id).await.unwrap().expect("the payment");
+    let facts = BankFacts { status: "AUTHORIZED".into(), acquirer_payment_id: None, card: None, at: Utc::now() };
+    store.apply_transition(&read, &Transition::Progress(PaymentStatus::NeedsReview), &facts).await.unwrap();
+    app.edge.clock = Utc::now;
+    let owner = vk_launch(494_075, Utc::now());
+    let shown = pay::handle(&app, Event::new("GET", &format!("/payments/{}", payment.id)).vk(&owner).request()).await;
+    assert_eq!(shown.status(), 200);
+    assert_eq!(contract.check("/payments/{id}", "GET", &shown)["status"], "NEEDS_REVIEW");
+}
+
 // The acquirer's notifications.
 
 async fn callback_app() -> payment_callback::App<DynamoStore, SesMailer> {
@@ -707,6 +748,7 @@ async fn new_payment(number: AccountNumber, acquirer_id: u64) -> Payment {
         status: PaymentStatus::New,
         acquirer_payment_id: Some(acquirer_id.to_string()),
         payment_url: None,
+        form_deadline: None,
         refunded: Money::ZERO,
         card: None,
         created_at: now,

@@ -49,10 +49,8 @@ async fn account_lookup_events_answer_the_status_in_their_name() {
 #[tokio::test]
 async fn submit_readings_events_answer_the_status_in_their_name() {
     import_demo_data().await;
-    let store = store().await;
-    let tariffs = admin::tariff_import::parse(include_str!("../../data/tariffs.json")).unwrap();
-    admin::tariff_import::import(&store, &tariffs, false).await.unwrap();
-    let app = submit_readings::App::new(store, edge());
+    tariffs_loaded().await;
+    let app = submit_readings::App::new(store().await, edge());
     for (path, status, request) in events_of("submit-readings") {
         let response = submit_readings::handle(&app, request).await;
         assert_eq!(response.status().as_u16(), status, "{}: {:?}", path.display(), body_json(&response));
@@ -121,6 +119,7 @@ async fn payment_callback_events_answer_the_status_in_their_name() {
         status: PaymentStatus::New,
         acquirer_payment_id: Some("7000000001".into()),
         payment_url: None,
+        form_deadline: None,
         refunded: Money::ZERO,
         card: None,
         created_at: now,

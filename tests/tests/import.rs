@@ -60,6 +60,7 @@ async fn money_moved_after_the_export_survives_a_re_import() {
         status: PaymentStatus::New,
         acquirer_payment_id: Some("77".into()),
         payment_url: None,
+        form_deadline: None,
         refunded: Money::ZERO,
         card: None,
         created_at: credited_at,
@@ -69,7 +70,7 @@ async fn money_moved_after_the_export_survives_a_re_import() {
     let read = store.payment_record(&payment.id).await.unwrap().unwrap();
     let facts =
         BankFacts { status: "CONFIRMED".into(), acquirer_payment_id: Some("77".into()), card: None, at: credited_at };
-    store.apply_transition(&read, &Transition::Credit { amount: payment.amount }, &facts).await.unwrap();
+    store.apply_transition(&read, &Transition::Credit { amount: payment.amount, anomaly: None }, &facts).await.unwrap();
     let balance = |store: energosbyt::store::DynamoStore| async move {
         store.account(&number).await.unwrap().unwrap().balance.signed().to_string()
     };

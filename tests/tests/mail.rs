@@ -25,7 +25,7 @@ async fn ses_mailer() -> SesMailer {
 }
 
 fn from() -> MailFrom {
-    MailFrom::new(&env("SES_SENDER"), "ПАО «Мосэнергосбыт»").unwrap()
+    MailFrom::new(&env("SES_SENDER"), "АО «Мосэнергосбыт»").unwrap()
 }
 
 /// Each test its own recipient: tests share one moto, and moto keeps every message.
@@ -45,6 +45,7 @@ fn payment(email: &str) -> Payment {
         status: PaymentStatus::Paid,
         acquirer_payment_id: Some("5974256058".into()),
         payment_url: None,
+        form_deadline: None,
         refunded: Money::ZERO,
         card: Some(Card { pan: "220138******0047".into(), brand: "MIR".into() }),
         created_at: at,
@@ -73,7 +74,7 @@ fn receipt_notification(payment: &Payment) -> ReceiptNotification {
 
 fn seller() -> SellerRequisites {
     SellerRequisites {
-        name: "ПАО «Мосэнергосбыт»".into(),
+        name: "АО «Мосэнергосбыт»".into(),
         inn: "7736520080".into(),
         sender_email: env("SES_SENDER"),
         settlement_place: None,
@@ -314,4 +315,51 @@ async fn a_mail_service_that_cannot_be_reached_is_unavailable_and_worth_retrying
 
     assert!(matches!(result, Err(DeliveryError::Mail(MailError::Unavailable(_)))), "{result:?}");
     assert!(result.unwrap_err().is_retryable());
+}
+
+/// The receipt email of a payment made just before the VAT rise, fiscalised `issued` with `tax`
+/// (or no code) in the echoed receipt: the text the customer reads.
+async fn receipt_text_at_new_year(issued: &str, tax: Option<&str>) -> String {
+    let mailer = Mailer::new(ses_mailer().await, from());
+    let recipient = fresh_recipient();
+    let payment = payment(&recipient);
+    let mut notification = json!({
+        "TerminalKey": "DemoTerminalKey", "OrderId": payment.id.as_str(), "Success": true,
+        "Status": "RECEIPT", "PaymentId": 5974256058u64, "ErrorCode": "0",
+        "Amount": payment.amount.kopecks(), "FiscalNumber": 12, "ShiftNumber": 34,
+        "ReceiptDatetime": issued, "FnNumber": "9282000100072197",
+        "EcrRegNumber": "0000000001047231", "FiscalDocumentNumber": 64318,
+        "FiscalDocumentAttribute": 2918241905u64, "Type": "Income", "Ofd": "ООО «Такском»",
+        "SettlePlace": "https://vk.com/app51234567",
+        "Receipt": {"Email": payment.email, "Taxation": "osn", "Items": [{
+            "Name": format!("Оплата электроэнергии, л/с {}", payment.account),
+            "Price": payment.amount.kopecks(), "Quantity": 1, "Amount": payment.amount.kopecks(),
+            "PaymentMethod": "full_payment", "PaymentObject": "service"}]}
+    });
+    if let Some(tax) = tax {
+        notification["Receipt"]["Items"][0]["Tax"] = json!(tax);
+    }
+    let notification: ReceiptNotification = serde_json::from_value(notification).unwrap();
+    let receipt = FiscalReceipt::from_notification(&notification, &payment, &seller()).unwrap();
+    mailer.send_fiscal_receipt(&receipt).await.expect("sent");
+    let sent = sent_to(&recipient).await;
+    assert_eq!(sent.len(), 1);
+    Received::parse(&sent[0].3).part("text/plain").text()
+}
+
+#[tokio::test]
+async fn given_a_payment_at_new_year_then_the_receipt_email_shows_the_vat_the_register_printed_or_that_of_its_own_date()
+{
+    // 1500.05 × 20/120 = 250.0083… → 250.01; × 22/122 = 270.4959… → 270.50.
+    let printed_20_after_midnight = receipt_text_at_new_year("2026-01-01T00:00:05+03:00", Some("vat20")).await;
+    assert!(printed_20_after_midnight.contains("НДС 20 %"), "{printed_20_after_midnight}");
+    assert!(printed_20_after_midnight.contains("250,01"), "{printed_20_after_midnight}");
+    assert!(!printed_20_after_midnight.contains("22 %"));
+
+    let no_code_on_31_december = receipt_text_at_new_year("2025-12-31T23:59:50+03:00", None).await;
+    assert!(no_code_on_31_december.contains("НДС 20 %"), "{no_code_on_31_december}");
+
+    let no_code_on_1_january = receipt_text_at_new_year("2026-01-01T00:00:05+03:00", None).await;
+    assert!(no_code_on_1_january.contains("НДС 22 %"), "{no_code_on_1_january}");
+    assert!(no_code_on_1_january.contains("270,50"), "{no_code_on_1_january}");
 }

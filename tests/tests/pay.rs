@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
 use energosbyt::acquirer::{
     Acquirer, AcquirerError, CancelRequest, CancelResponse, InitRequest, InitResponse, OrderState, PaymentState,
-    TbankClient, TbankSettings,
+    TbankClient, TbankSettings, Unavailability,
 };
 use energosbyt::config::Env;
 use energosbyt::domain::payment_request::PaymentLimits;
@@ -403,15 +403,20 @@ async fn the_limits_come_from_configuration_and_are_named_in_the_problem() {
 // ---- the Init body at the turn of the VAT rate --------------------------------------------
 
 /// Stands in for the bank where the sandbox cannot: it would refuse a `RedirectDueDate` in 2026's
-/// first minute as long past.
+/// first minute as long past. With `lose_first`, the first `Init` is done and its answer lost.
 #[derive(Default)]
 struct RecordingAcquirer {
     inits: Mutex<Vec<InitRequest>>,
+    lose_first: bool,
 }
 
 impl Acquirer for RecordingAcquirer {
     async fn init(&self, request: &InitRequest) -> Result<InitResponse, AcquirerError> {
-        self.inits.lock().unwrap().push(request.clone());
+        let mut inits = self.inits.lock().unwrap();
+        inits.push(request.clone());
+        if self.lose_first && inits.len() == 1 {
+            return Err(AcquirerError::Unavailable(Unavailability::Timeout));
+        }
         Ok(InitResponse {
             terminal_key: "DemoTerminalKey".into(),
             status: energosbyt::acquirer::PaymentStatus::New,
@@ -426,8 +431,9 @@ impl Acquirer for RecordingAcquirer {
         Err(AcquirerError::InvalidRequest("not expected here".into()))
     }
 
-    async fn check_order(&self, _: &str) -> Result<OrderState, AcquirerError> {
-        Err(AcquirerError::InvalidRequest("not expected here".into()))
+    /// The lost `Init` never reached this bank: it holds nothing for the order.
+    async fn check_order(&self, order_id: &str) -> Result<OrderState, AcquirerError> {
+        Ok(OrderState { order_id: order_id.to_owned(), payments: Vec::new() })
     }
 
     async fn cancel(&self, _: &CancelRequest) -> Result<CancelResponse, AcquirerError> {
@@ -435,9 +441,14 @@ impl Acquirer for RecordingAcquirer {
     }
 }
 
-/// 23:59 on 31 December 2025 in Moscow.
-fn last_minute_of_2025() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 12, 31, 20, 59, 0).unwrap()
+/// 23:30 on 31 December 2025 in Moscow.
+fn half_an_hour_before_2026() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 12, 31, 20, 30, 0).unwrap()
+}
+
+/// 23:59:30 on 31 December 2025 in Moscow.
+fn half_a_minute_before_2026() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 12, 31, 20, 59, 30).unwrap()
 }
 
 /// 00:00 on 1 January 2026 in Moscow (still 2025 in UTC).
@@ -445,23 +456,43 @@ fn first_minute_of_2026() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 12, 31, 21, 0, 0).unwrap()
 }
 
+/// 15:00 on 20 November 2026 in Moscow: no VAT change near.
+fn an_ordinary_day() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
+}
+
+fn twenty_hours_later() -> DateTime<Utc> {
+    an_ordinary_day() + chrono::TimeDelta::hours(20)
+}
+
+fn half_a_minute_before_the_deadline() -> DateTime<Utc> {
+    an_ordinary_day() + chrono::TimeDelta::hours(24) - chrono::TimeDelta::seconds(30)
+}
+
+/// The pay function with its clock fixed at `clock` and the recording bank.
+async fn app_at(clock: fn() -> DateTime<Utc>, lose_first: bool) -> App<DynamoStore, RecordingAcquirer> {
+    let mut edge = edge();
+    edge.clock = clock;
+    let acquirer = RecordingAcquirer { lose_first, ..RecordingAcquirer::default() };
+    App { store: store().await, acquirer, edge, settings: settings() }
+}
+
 #[tokio::test]
-async fn the_receipt_adds_up_to_the_amount_and_its_vat_follows_the_moscow_date() {
+async fn the_receipt_adds_up_to_the_amount_and_its_vat_and_form_keep_to_the_moscow_date() {
     let number = imported("-2000").await;
     let settings = settings();
     let cases = [
+        // The form closes before midnight: paid on 1 January it would print last year's rate.
         (
-            last_minute_of_2025 as fn() -> DateTime<Utc>,
-            settings.init.vat_codes.vat20.clone(),
-            "2026-01-01T23:59:00+03:00",
+            half_an_hour_before_2026 as fn() -> DateTime<Utc>,
+            &settings.init.vat_codes.vat20,
+            "2025-12-31T23:59:59+03:00",
         ),
-        (first_minute_of_2026, settings.init.vat_codes.vat22.clone(), "2026-01-02T00:00:00+03:00"),
+        (first_minute_of_2026, &settings.init.vat_codes.vat22, "2026-01-02T00:00:00+03:00"),
+        (an_ordinary_day, &settings.init.vat_codes.vat22, "2026-11-21T15:00:00+03:00"),
     ];
     for (clock, tax, due) in cases {
-        let mut edge = edge();
-        edge.clock = clock;
-        let app =
-            App { store: store().await, acquirer: RecordingAcquirer::default(), edge, settings: settings.clone() };
+        let app = app_at(clock, false).await;
         let customer = Customer::at(clock());
 
         let response = handle(&app, customer.post(Some(&new_key()), &payment_body(&number, "1999.99"))).await;
@@ -480,8 +511,78 @@ async fn the_receipt_adds_up_to_the_amount_and_its_vat_follows_the_moscow_date()
         let items = init["Receipt"]["Items"].as_array().unwrap();
         assert_eq!(items.iter().map(|i| kopecks(&i["Amount"])).sum::<i64>(), 199_999);
         assert_eq!(items[0]["Name"], format!("Оплата электроэнергии, л/с {number}"));
-        assert_eq!(items[0]["Tax"], tax, "{due}");
+        assert_eq!(&items[0]["Tax"], tax.as_str(), "{due}");
+        let stored = payment_item(&id).await;
+        let deadline = chrono::DateTime::parse_from_rfc3339(due).unwrap();
+        let stored_deadline = chrono::DateTime::parse_from_rfc3339(text(&stored, "formDeadline").unwrap()).unwrap();
+        assert_eq!(stored_deadline, deadline, "the deadline sent is the one kept");
     }
+}
+
+#[tokio::test]
+async fn given_less_than_a_minute_before_the_vat_change_when_paying_then_503_until_midnight_and_nothing_is_written() {
+    let number = imported("-2000").await;
+    let app = app_at(half_a_minute_before_2026, false).await;
+    let customer = Customer::at(half_a_minute_before_2026());
+    let key = new_key();
+
+    let response = handle(&app, customer.post(Some(&key), &payment_body(&number, "100.00"))).await;
+
+    assert_problem(&response, 503, "vat-rate-changing", "23:59:30");
+    assert_eq!(response.headers()["retry-after"], "30", "seconds until the new rate");
+    assert!(app.acquirer.inits.lock().unwrap().is_empty(), "no form was opened");
+    assert!(payments_of(&customer.caller()).await.is_empty());
+    assert!(idempotency_records_of(&customer.caller()).await.is_empty(), "the key stays free");
+}
+
+#[tokio::test]
+async fn given_a_payment_whose_init_answer_was_lost_when_resumed_20_hours_later_then_its_form_keeps_the_first_deadline()
+{
+    let number = imported("-300").await;
+    let customer = Customer::at(an_ordinary_day());
+    let key = new_key();
+    let body = payment_body(&number, "300.00");
+
+    let first = app_at(an_ordinary_day, true).await;
+    let lost = handle(&first, customer.post(Some(&key), &body)).await;
+    assert_problem(&lost, 504, "acquirer-timeout", "the first Init's answer is lost");
+    let payments = payments_of(&customer.caller()).await;
+    assert_eq!(payments.len(), 1);
+    assert_eq!(text(&payments[0], "formDeadline"), Some("2026-11-21T12:00:00.000Z"));
+
+    // 20 hours later the customer tries again with the same key: the same payment, the same form life.
+    let later = app_at(twenty_hours_later, false).await;
+    let again = Customer { id: customer.id, launch: vk_launch(customer.id, twenty_hours_later()) };
+    let resumed = handle(&later, again.post(Some(&key), &body)).await;
+
+    assert_eq!(resumed.status(), 201, "{}", body_json(&resumed));
+    assert_eq!(body_json(&resumed)["paymentId"], id_of(&payments[0]), "the same payment");
+    let init = serde_json::to_value(&later.acquirer.inits.lock().unwrap()[0]).unwrap();
+    assert_eq!(init["RedirectDueDate"], "2026-11-21T15:00:00+03:00", "24 h after it was created, not 44 h");
+}
+
+#[tokio::test]
+async fn given_a_payment_whose_init_answer_was_lost_when_resumed_with_no_form_time_left_then_a_new_payment_takes_its_place()
+ {
+    let number = imported("-300").await;
+    let customer = Customer::at(an_ordinary_day());
+    let key = new_key();
+    let body = payment_body(&number, "300.00");
+    let first = app_at(an_ordinary_day, true).await;
+    assert_eq!(handle(&first, customer.post(Some(&key), &body)).await.status(), 504);
+    let lost = id_of(&payments_of(&customer.caller()).await[0]);
+
+    let later = app_at(half_a_minute_before_the_deadline, false).await;
+    let again = Customer { id: customer.id, launch: vk_launch(customer.id, half_a_minute_before_the_deadline()) };
+    let replaced = handle(&later, again.post(Some(&key), &body)).await;
+
+    assert_eq!(replaced.status(), 201, "{}", body_json(&replaced));
+    let replacement = body_json(&replaced)["paymentId"].as_str().unwrap().to_owned();
+    assert_ne!(replacement, lost);
+    assert_eq!(text(&payment_item(&lost).await, "status"), Some("FAILED"), "its form can no longer open");
+    let init = serde_json::to_value(&later.acquirer.inits.lock().unwrap()[0]).unwrap();
+    assert_eq!(init["OrderId"], replacement);
+    assert_eq!(init["RedirectDueDate"], "2026-11-22T14:59:30+03:00", "a day of its own");
 }
 
 // ---- when the bank refuses or does not answer ---------------------------------------------

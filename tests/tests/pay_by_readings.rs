@@ -12,16 +12,16 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
 /// A two-zone meter whose own window is the whole month, so the real clock (which the sandbox's
-/// form deadline needs) always finds it open.
+/// form deadline needs) always finds it open; priced by the tests' own group, whose zone prices
+/// have no end.
 async fn account_with_open_meter(balance: &str) -> energosbyt::domain::AccountNumber {
-    let table = admin::tariff_import::parse(include_str!("../../data/tariffs.json")).unwrap();
-    admin::tariff_import::import(&store().await, &table, false).await.unwrap();
+    tariffs_loaded().await;
     let number = fresh_account_number();
     let meters = vec![meter(json!({
         "id": "M-2", "zoneSet": "twoZone", "digits": 6, "window": {"fromDay": 1, "toDay": 31},
         "lastReadings": {"T1": {"value": 18230, "date": "2026-10-20"}, "T2": {"value": 7410, "date": "2026-10-20"}}
     }))];
-    store().await.import_account(&account(number, balance, meters), fixed_now()).await.unwrap();
+    store().await.import_account(&account_with_all_zone_prices(number, balance, meters), fixed_now()).await.unwrap();
     number
 }
 

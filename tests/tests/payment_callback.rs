@@ -7,11 +7,13 @@
 use chrono::Utc;
 use energosbyt::acquirer::{Acquirer, InitSettings, PaymentInit, TbankClient, TbankSettings};
 use energosbyt::config::Env;
+use energosbyt::domain::payment_transition::Transition;
 use energosbyt::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, Mailer};
 use energosbyt::ports::ledger::{
-    CustomerEmail, LedgerEntry, LedgerReader, Movement, PaymentLedger, PaymentRecord, PendingPayments, ReceiptSlot,
+    Applied, BankFacts, CustomerEmail, LedgerEntry, LedgerReader, Movement, PaymentLedger, PaymentRecord,
+    PendingPayments, ReceiptSlot,
 };
 use energosbyt::ports::{AccountImport, AccountReader, PaymentReader, PaymentWriter};
 use energosbyt::store::DynamoStore;
@@ -104,6 +106,7 @@ async fn given(balance: &str, amount: &str) -> Given {
         status: PaymentStatus::New,
         acquirer_payment_id: Some(acquirer_id.to_string()),
         payment_url: None,
+        form_deadline: None,
         refunded: Money::ZERO,
         card: None,
         created_at: now,
@@ -407,17 +410,13 @@ async fn a_refund_reported_before_its_credit_is_asked_for_again_then_applied() {
 }
 
 #[tokio::test]
-async fn failures_end_the_payment_without_money_and_a_later_capture_is_an_anomaly() {
+async fn failures_end_the_payment_without_money_and_never_revive_it() {
     let app = callback().await;
     let rejected = given("0", "10.00").await;
     assert_ok(&deliver(&app, rejected.status("REJECTED", rejected.kopecks())).await);
     assert_eq!(rejected.record().await.payment.status, PaymentStatus::Failed);
     assert_ok(&deliver(&app, rejected.status("AUTHORIZED", rejected.kopecks())).await);
     assert_eq!(rejected.record().await.payment.status, PaymentStatus::Failed, "never revived");
-    assert_ok(&deliver(&app, rejected.status("CONFIRMED", rejected.kopecks())).await);
-    let record = rejected.record().await;
-    assert_eq!(record.payment.status, PaymentStatus::Failed);
-    assert!(record.anomaly.is_some(), "money captured for a failed payment needs an operator");
     assert_eq!(rejected.balance().await, Money::ZERO);
 
     // A reversal of an authorisation never captured: no money moved either.
@@ -432,6 +431,163 @@ async fn failures_end_the_payment_without_money_and_a_later_capture_is_an_anomal
         pending.payments.iter().all(|p| p.id != rejected.payment.id && p.id != reversed.payment.id),
         "failed payments leave the pending index"
     );
+}
+
+/// Whether the payment is in the index the reconciliation reads.
+async fn listed(id: &PaymentId) -> bool {
+    let store = store().await;
+    let mut cursor = None;
+    loop {
+        let page =
+            store.pending_payments(Utc::now() + chrono::TimeDelta::days(1), cursor.as_ref(), 1000).await.unwrap();
+        if page.payments.iter().any(|p| &p.id == id) {
+            return true;
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn given_a_failed_or_abandoned_payment_when_the_bank_confirms_it_then_it_is_credited_once_mailed_and_noted() {
+    let app = callback().await;
+    let store = store().await;
+
+    let rejected = given("-10.00", "10.00").await;
+    assert_ok(&deliver(&app, rejected.status("REJECTED", rejected.kopecks())).await);
+    // Abandoned by the reconciliation: nobody had paid on the form by its deadline.
+    let abandoned = given("0", "25.50").await;
+    store.mark_failed(&abandoned.payment.id, "ABANDONED", Utc::now()).await.unwrap();
+    assert!(!listed(&abandoned.payment.id).await);
+
+    for (g, balance) in [(&rejected, "0.00"), (&abandoned, "25.50")] {
+        assert_eq!(g.record().await.payment.status, PaymentStatus::Failed);
+        assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+
+        let record = g.record().await;
+        assert_eq!(record.payment.status, PaymentStatus::Paid, "the bank has the money: so does the account");
+        assert_eq!(g.balance().await, m(balance));
+        let ledger = g.ledger().await;
+        assert_eq!(ledger.len(), 1);
+        assert_eq!((ledger[0].movement.clone(), ledger[0].amount), (Movement::Credit, g.payment.amount));
+        assert_eq!(record.anomaly.as_deref(), Some("confirmed after failure"), "an operator sees the late capture");
+        assert_eq!(g.mails().await, (1, 0), "the customer hears of it as of any credit");
+
+        // Its receipt follows as for any credit, and then the payment leaves the index.
+        assert_ok(&deliver(&app, g.receipt()).await);
+        assert_eq!(g.mails().await, (1, 1));
+        assert!(!listed(&g.payment.id).await, "mailed, it leaves the pending index");
+
+        // Delivered again: nothing more.
+        assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+        assert_ok(&deliver(&app, g.receipt()).await);
+        assert_eq!(g.balance().await, m(balance), "credited once");
+        assert_eq!(g.ledger().await.len(), 1);
+        assert_eq!(g.mails().await, (1, 1), "mailed once");
+    }
+}
+
+#[tokio::test]
+async fn given_a_failed_payment_when_the_bank_confirms_another_amount_then_nothing_is_credited_and_it_is_noted() {
+    let app = callback().await;
+    let g = given("0", "40.00").await;
+    assert_ok(&deliver(&app, g.status("REJECTED", g.kopecks())).await);
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks() + 1)).await);
+    let record = g.record().await;
+    assert_eq!(record.payment.status, PaymentStatus::Failed);
+    let anomaly = record.anomaly.expect("noted for an operator");
+    assert!(anomaly.contains("40.00") && anomaly.contains("40.01"), "{anomaly}");
+    assert_eq!(g.balance().await, Money::ZERO);
+    assert!(g.ledger().await.is_empty());
+    assert_eq!(g.mails().await, (0, 0));
+}
+
+#[tokio::test]
+async fn given_a_payment_under_review_when_the_bank_confirms_it_then_it_is_credited_once_and_noted() {
+    let app = callback().await;
+    let store = store().await;
+    let g = given("0", "77.00").await;
+    // What the reconciliation does to a payment left waiting past its review time.
+    let facts = BankFacts {
+        status: "AUTHORIZED".into(),
+        acquirer_payment_id: Some(g.acquirer_id.to_string()),
+        card: None,
+        at: Utc::now(),
+    };
+    let read = g.record().await;
+    let sent = store.apply_transition(&read, &Transition::Progress(PaymentStatus::NeedsReview), &facts).await.unwrap();
+    assert_eq!(sent, Applied::Written);
+    assert!(!listed(&g.payment.id).await, "under review, it leaves the pending index");
+
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    let record = g.record().await;
+    assert_eq!(record.payment.status, PaymentStatus::Paid);
+    assert_eq!(record.anomaly.as_deref(), Some("confirmed after review"));
+    assert_eq!(g.balance().await, m("77.00"));
+    assert_eq!(g.ledger().await.len(), 1);
+    assert_eq!(g.mails().await, (1, 0));
+}
+
+#[tokio::test]
+async fn given_a_credited_payment_when_another_attempt_is_refunded_then_no_money_moves_and_it_is_noted() {
+    let app = callback().await;
+    let g = given("0", "1000.00").await;
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    let other = fresh_acquirer_id();
+    for (status, amount) in [("REFUNDED", g.kopecks()), ("PARTIAL_REFUNDED", 30_000), ("REVERSED", g.kopecks())] {
+        let mut refund = g.status(status, amount);
+        refund["PaymentId"] = json!(other);
+        assert_ok(&deliver(&app, refund).await);
+        let record = g.record().await;
+        assert_eq!(g.balance().await, m("1000.00"), "{status} of another attempt: nothing debited");
+        assert_eq!((record.payment.status, record.payment.refunded), (PaymentStatus::Paid, Money::ZERO), "{status}");
+        assert_eq!(record.anomaly.as_deref(), Some("refund of another attempt"), "{status}");
+    }
+    assert_eq!(g.ledger().await.len(), 1, "the credit only");
+
+    // The credited attempt's own refund still moves its money.
+    assert_ok(&deliver(&app, g.status("PARTIAL_REFUNDED", 30_000)).await);
+    assert_eq!(g.balance().await, m("700.00"));
+}
+
+#[tokio::test]
+async fn given_a_pending_payment_when_another_attempt_captures_then_it_is_credited_and_a_second_capture_is_noted_never_credited()
+ {
+    let app = callback().await;
+    let g = given("0", "300.00").await;
+    let other = fresh_acquirer_id();
+    let mut confirmed_other = g.status("CONFIRMED", g.kopecks());
+    confirmed_other["PaymentId"] = json!(other);
+
+    assert_ok(&deliver(&app, confirmed_other.clone()).await);
+    let record = g.record().await;
+    assert_eq!(record.payment.status, PaymentStatus::Paid, "money received is credited");
+    let credited = other.to_string();
+    assert_eq!(record.payment.acquirer_payment_id.as_deref(), Some(credited.as_str()), "the attempt credited");
+    assert_eq!(g.balance().await, m("300.00"));
+    assert_eq!(record.anomaly, None);
+
+    // The attempt recorded at Init captures too: the customer paid twice for one order.
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    let record = g.record().await;
+    assert_eq!(g.balance().await, m("300.00"), "never a second credit");
+    assert_eq!(g.ledger().await.len(), 1);
+    let anomaly = record.anomaly.expect("a second capture is noted on the payment");
+    assert!(anomaly.starts_with("second capture"), "{anomaly}");
+    assert_eq!(g.mails().await, (1, 0));
+
+    // Its refund is another attempt's: it moves nothing. The credited attempt's refund does.
+    assert_ok(&deliver(&app, g.status("REFUNDED", g.kopecks())).await);
+    assert_eq!(g.balance().await, m("300.00"));
+    let mut refund_credited = g.status("REFUNDED", g.kopecks());
+    refund_credited["PaymentId"] = json!(other);
+    assert_ok(&deliver(&app, refund_credited).await);
+    assert_eq!(g.balance().await, Money::ZERO);
+    assert_eq!(g.record().await.payment.status, PaymentStatus::Refunded);
 }
 
 #[tokio::test]
@@ -554,6 +710,7 @@ async fn a_card_payment_at_the_sandbox_credits_the_account_and_mails_both_emails
         status: PaymentStatus::New,
         acquirer_payment_id: None,
         payment_url: None,
+        form_deadline: None,
         refunded: Money::ZERO,
         card: None,
         created_at: now,
@@ -571,6 +728,7 @@ async fn a_card_payment_at_the_sandbox_credits_the_account_and_mails_both_emails
         amount: payment.amount,
         email: &payment.email,
         now,
+        deadline: settings.form_deadline(now).unwrap(),
     }
     .build(&settings)
     .unwrap();

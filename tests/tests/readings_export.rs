@@ -38,17 +38,13 @@ async fn app_at(now: DateTime<Utc>) -> App<DynamoStore> {
     App::new(store().await, edge)
 }
 
-async fn tariffs_loaded() {
-    let table = tariff_import::parse(include_str!("../../data/tariffs.json")).unwrap();
-    tariff_import::import(&store().await, &table, false).await.unwrap();
-}
-
-/// An account whose meters were last read a month before `now`.
+/// An account of the tests' own tariff group (zone prices with no end) whose meters were last read
+/// a month before `now`.
 async fn imported(meter: Value) -> AccountNumber {
     let number = fresh_account_number();
     store()
         .await
-        .import_account(&account(number, "0", vec![integration_tests::meter(meter)]), fixed_now())
+        .import_account(&account_with_all_zone_prices(number, "0", vec![integration_tests::meter(meter)]), fixed_now())
         .await
         .unwrap();
     number
@@ -187,22 +183,37 @@ async fn a_submission_corrected_while_it_is_exported_stays_for_the_next_run() {
 async fn importing_the_same_tariffs_twice_changes_nothing_and_prune_removes_what_the_file_dropped() {
     let store = store().await;
     let group = format!("test-{}", uuid::Uuid::new_v4());
-    let file = |prices: &[(&str, &str)]| {
+    let sourced = |prices: &[(&str, &str)], source: &str| {
         let entries: Vec<Value> = prices
             .iter()
-            .map(|(from, price)| json!({"group": group, "zoneSet": "single", "zone": "T1", "validFrom": from, "price": price}))
+            .map(|(from, price)| {
+                json!({"group": group, "zoneSet": "single", "zone": "T1", "validFrom": from, "price": price,
+                       "basis": "published", "source": source})
+            })
             .collect();
         tariff_import::parse(&Value::Array(entries).to_string()).unwrap()
     };
+    let file = |prices: &[(&str, &str)]| sourced(prices, "test");
     let first = file(&[("2025-07-01", "7.87"), ("2026-01-01", "8.00"), ("2026-10-01", "8.90")]);
 
     let summary = tariff_import::import(&store, &first, false).await.unwrap();
     assert_eq!((summary.written, summary.unchanged), (3, 0));
     let summary = tariff_import::import(&store, &first, false).await.unwrap();
     assert_eq!((summary.written, summary.unchanged, summary.not_in_file), (0, 3, 0));
+    // The source and basis are stored with the price, and a corrected source alone is written.
+    let read_back = store.tariffs(&TariffGroup(group.clone())).await.unwrap();
+    assert!(
+        read_back.iter().all(|t| t.source == "test" && t.basis == energosbyt::domain::TariffBasis::Published),
+        "{read_back:?}"
+    );
+    let resourced = sourced(&[("2025-07-01", "7.87"), ("2026-01-01", "8.00"), ("2026-10-01", "8.90")], "order");
+    let summary = tariff_import::import(&store, &resourced, false).await.unwrap();
+    assert_eq!((summary.written, summary.unchanged), (3, 0));
+    let read_back = store.tariffs(&TariffGroup(group.clone())).await.unwrap();
+    assert!(read_back.iter().all(|t| t.source == "order"), "{read_back:?}");
 
     // A corrected price and a period the file no longer has.
-    let second = file(&[("2025-07-01", "7.87"), ("2026-01-01", "8.01")]);
+    let second = sourced(&[("2025-07-01", "7.87"), ("2026-01-01", "8.01")], "order");
     let summary = tariff_import::import(&store, &second, false).await.unwrap();
     assert_eq!((summary.written, summary.unchanged, summary.not_in_file, summary.removed), (1, 1, 1, 0));
     assert_eq!(store.tariffs(&TariffGroup(group.clone())).await.unwrap().len(), 3, "kept without --prune");

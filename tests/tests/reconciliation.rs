@@ -5,7 +5,8 @@
 //!
 //! The sandbox's notifications go to a port where nothing listens, as if our endpoint had been
 //! unreachable. The payments are dated in a past of this run's own (the reconciliation takes
-//! every pending payment older than its cut-off), so the run's `now` is chosen here.
+//! every pending payment older than its cut-off), so the run's `now` is chosen here: each test
+//! its own era, and one test at a time ([`RUNS`]), so no run settles another test's payments.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -14,15 +15,28 @@ use energosbyt::config::Env;
 use energosbyt::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, Mailer};
-use energosbyt::ports::ledger::{LedgerReader, PaymentLedger, PaymentRecord, PendingPage, PendingPayments};
+use energosbyt::ports::ledger::{
+    LedgerReader, PaymentLedger, PaymentRecord, PendingPage, PendingPayments, ReceiptSlot,
+};
 use energosbyt::ports::{AccountImport, AccountReader, PaymentWriter};
 use energosbyt::store::DynamoStore;
-use integration_tests::{account, env, fresh_account_number, store};
+use integration_tests::{Event, account, env, fresh_account_number, sign_notification, store};
 use reconcile_payments::{ABANDONED, Reconciler};
 use serde_json::{Value, json};
 
 /// Where the sandbox posts notifications for these payments: nothing listens there.
 const UNREACHABLE_CALLBACK: &str = "http://127.0.0.1:9/callbacks/tbank";
+
+/// A reconciliation run takes every listed payment older than its cut-off, whichever test made
+/// it: the tests of this file run one at a time.
+static RUNS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A moment of a test's own, somewhere in the `years` after `from`, at least a few days before
+/// the next era starts.
+fn era(from: i32, years: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(from, 1, 1, 0, 0, 0).unwrap()
+        + TimeDelta::seconds((uuid::Uuid::new_v4().as_u128() % (years as u128 * 360 * 86_400)) as i64)
+}
 
 struct Bank {
     client: TbankClient,
@@ -41,12 +55,14 @@ impl Bank {
     async fn init(&self, payment: &Payment) -> String {
         let settings =
             InitSettings::new(UNREACHABLE_CALLBACK, "http://127.0.0.1:5173/#/return", "http://127.0.0.1:5173/#/return");
+        let now = Utc::now();
         let request = PaymentInit {
             order_id: payment.id.as_str(),
             account: payment.account,
             amount: payment.amount,
             email: &payment.email,
-            now: Utc::now(),
+            now,
+            deadline: settings.form_deadline(now).unwrap(),
         }
         .build(&settings)
         .unwrap();
@@ -74,6 +90,15 @@ struct Customer {
 
 impl Customer {
     async fn new(store: &DynamoStore, amount: &str, created_at: DateTime<Utc>) -> Self {
+        Self::with_deadline(store, amount, created_at, None).await
+    }
+
+    async fn with_deadline(
+        store: &DynamoStore,
+        amount: &str,
+        created_at: DateTime<Utc>,
+        form_deadline: Option<DateTime<Utc>>,
+    ) -> Self {
         let number = fresh_account_number();
         store.import_account(&account(number, "0", vec![]), Utc::now()).await.unwrap();
         let payment = Payment {
@@ -86,6 +111,7 @@ impl Customer {
             status: PaymentStatus::New,
             acquirer_payment_id: None,
             payment_url: None,
+            form_deadline,
             refunded: Money::ZERO,
             card: None,
             created_at,
@@ -137,6 +163,7 @@ async fn reconciler() -> Reconciler<DynamoStore, SesMailer, TbankClient> {
 /// One sequence, so no run of this file sees another's payments at an unexpected age.
 #[tokio::test]
 async fn payments_whose_notifications_never_came_are_settled_from_what_the_bank_says() {
+    let _one_at_a_time = RUNS.lock().await;
     let store = store().await;
     let bank = Bank::new();
     // A moment of this run's own, years back, so the payments of other tests are never in reach.
@@ -269,4 +296,307 @@ async fn reconciler_with_mail_down() -> Reconciler<DynamoStore, SesMailer, Tbank
     let mailer = Mailer::new(ses, MailFrom::from_env(&env).unwrap());
     let acquirer = TbankClient::new(TbankSettings::from_env().unwrap()).unwrap();
     Reconciler::configure(&env, store().await, mailer, acquirer).expect("defaults for RECONCILE_*")
+}
+
+/// The reconciliation with the receipt's fallback requisites as configured (`local.env` has
+/// demo values), or without them.
+async fn reconciler_with(fallbacks: bool) -> Reconciler<DynamoStore, SesMailer, TbankClient> {
+    let env = without_fallbacks(fallbacks);
+    let ses = SesMailer::from_env(&Env::process()).await.unwrap();
+    let mailer = Mailer::new(ses, MailFrom::from_env(&env).unwrap());
+    let acquirer = TbankClient::new(TbankSettings::from_env().unwrap()).unwrap();
+    Reconciler::configure(&env, store().await, mailer, acquirer).expect("defaults for RECONCILE_*")
+}
+
+/// The process environment, with `SETTLEMENT_PLACE` and `OFD_NAME` hidden unless `fallbacks`.
+fn without_fallbacks(fallbacks: bool) -> Env<impl Fn(&str) -> Option<String>> {
+    Env::from_fn(move |name| {
+        if !fallbacks && matches!(name, "SETTLEMENT_PLACE" | "OFD_NAME") { None } else { std::env::var(name).ok() }
+    })
+}
+
+async fn callback(fallbacks: bool) -> payment_callback::App<DynamoStore, SesMailer> {
+    let env = without_fallbacks(fallbacks);
+    let ses = SesMailer::from_env(&Env::process()).await.unwrap();
+    ses.client().verify_email_identity().email_address(ses.sender()).send().await.expect("moto is running");
+    let mailer = Mailer::new(ses, MailFrom::from_env(&env).unwrap());
+    payment_callback::App::configure(&env, store().await, mailer).expect("local.env is complete")
+}
+
+/// Delivers a notification signed as the bank signs it; the answer must be `OK`.
+async fn deliver(app: &payment_callback::App<DynamoStore, SesMailer>, notification: Value) {
+    let request = Event::new("POST", "/callbacks/tbank").body(&sign_notification(notification)).request();
+    let response = payment_callback::handle(app, request).await;
+    let body = match response.body() {
+        lambda_http::Body::Text(text) => text.clone(),
+        _ => String::new(),
+    };
+    assert_eq!((response.status().as_u16(), body.as_str()), (200, "OK"));
+}
+
+impl Customer {
+    /// A customer whose payment is `NEW` at `created_at`, registered at the bank as `acquirer_id`
+    /// (no call to the sandbox).
+    async fn registered(store: &DynamoStore, amount: &str, created_at: DateTime<Utc>, acquirer_id: u64) -> Self {
+        let customer = Self::new(store, amount, created_at).await;
+        store
+            .record_init(&customer.payment.id, &acquirer_id.to_string(), "http://127.0.0.1/pay", created_at)
+            .await
+            .unwrap();
+        customer
+    }
+
+    /// The emails moto accepted for this payment: (payment received, fiscal receipts).
+    async fn mails(&self) -> (usize, usize) {
+        let url = format!("{}/moto-api/data.json", env("AWS_ENDPOINT_URL_SES").trim_end_matches('/'));
+        let data: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+        let raws: Vec<String> = data["ses"]["RawMessage"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| m["raw_data"].as_str().map(str::to_owned))
+            .collect();
+        let with = |needle: String| raws.iter().filter(|raw| raw.contains(&needle)).count();
+        (with(format!("<payment-received.{}@", self.payment.id)), with(format!("<receipt.{}.", self.payment.id)))
+    }
+
+    async fn listed(&self, store: &DynamoStore, now: DateTime<Utc>) -> bool {
+        let mut cursor = None;
+        loop {
+            let page = store.pending_payments(now + TimeDelta::days(30), cursor.as_ref(), 1000).await.unwrap();
+            if page.payments.iter().any(|p| p.id == self.payment.id) {
+                return true;
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return false,
+            }
+        }
+    }
+}
+
+fn fresh_acquirer_id() -> u64 {
+    1_000_000_000 + (uuid::Uuid::new_v4().as_u128() % 9_000_000_000) as u64
+}
+
+/// A payment status notification as the bank sends it.
+fn status_notification(customer: &Customer, acquirer_id: u64, status: &str, kopecks: i64) -> Value {
+    json!({
+        "TerminalKey": env("TBANK_TERMINAL_KEY"), "OrderId": customer.payment.id.as_str(), "Success": true,
+        "Status": status, "PaymentId": acquirer_id, "ErrorCode": "0", "Amount": kopecks,
+        "CardId": 322264, "Pan": "220138******0013", "ExpDate": "1130"
+    })
+}
+
+/// A `RECEIPT` shaped like the bank's documented example: no `Ofd`, no `SettlePlace`, no
+/// `CalculationPlace`, no `Url`.
+fn documented_receipt(customer: &Customer, acquirer_id: u64) -> Value {
+    let kopecks = customer.payment.amount.kopecks();
+    json!({
+        "TerminalKey": env("TBANK_TERMINAL_KEY"), "OrderId": customer.payment.id.as_str(), "Success": true,
+        "Status": "RECEIPT", "PaymentId": acquirer_id, "ErrorCode": "0", "ErrorMessage": "",
+        "Amount": kopecks, "FiscalNumber": 7, "ShiftNumber": 112, "ReceiptDatetime": "2026-11-20T15:21:05+03:00",
+        "FnNumber": "9282000100072197", "EcrRegNumber": "0000000001047231", "FiscalDocumentNumber": 3812,
+        "FiscalDocumentAttribute": 1837776948u64, "Type": "Income",
+        "Receipt": {"Email": customer.payment.email, "Taxation": "osn", "FfdVersion": "1.2", "Items": [{
+            "Name": format!("Оплата электроэнергии, л/с {}", customer.account), "Price": kopecks, "Quantity": 1,
+            "Amount": kopecks, "Tax": "vat22", "PaymentMethod": "full_payment", "PaymentObject": "service",
+            "MeasurementUnit": "шт"}]}
+    })
+}
+
+#[tokio::test]
+async fn given_a_receipt_without_settlement_place_when_no_fallback_is_configured_then_it_is_kept_and_counted_and_once_configured_a_run_sends_it_once()
+ {
+    let _one_at_a_time = RUNS.lock().await;
+    let store = store().await;
+    let now = era(1971, 5);
+    let acquirer_id = fresh_acquirer_id();
+    let paid = Customer::registered(&store, "612.40", now - TimeDelta::minutes(20), acquirer_id).await;
+    let unconfigured = callback(false).await;
+    deliver(&unconfigured, status_notification(&paid, acquirer_id, "CONFIRMED", 61_240)).await;
+    assert_eq!(paid.mails().await, (1, 0), "the payment is received");
+
+    let counted = energosbyt::metrics::emitted(energosbyt::metrics::Metric::ReceiptsUnrendered);
+    deliver(&unconfigured, documented_receipt(&paid, acquirer_id)).await;
+    deliver(&unconfigured, documented_receipt(&paid, acquirer_id)).await;
+
+    let record = paid.record(&store).await;
+    assert_eq!(record.receipts.len(), 1, "kept, once");
+    assert_eq!(record.receipts[0].slot, ReceiptSlot::Sale);
+    assert_eq!(paid.mails().await, (1, 0), "not sent: it would lack the place of settlement and the OFD");
+    assert!(energosbyt::metrics::emitted(energosbyt::metrics::Metric::ReceiptsUnrendered) > counted, "counted");
+    assert!(paid.listed(&store, now).await, "its email still due, the payment stays listed");
+
+    // Still unconfigured: the run tries, counts again, sends nothing.
+    let counted = energosbyt::metrics::emitted(energosbyt::metrics::Metric::ReceiptsUnrendered);
+    reconciler_with(false).await.run(now, None).await.unwrap();
+    assert_eq!(paid.mails().await, (1, 0));
+    assert!(energosbyt::metrics::emitted(energosbyt::metrics::Metric::ReceiptsUnrendered) > counted);
+
+    // Configuration supplies the fallbacks: the next run sends it, exactly once.
+    let configured = reconciler_with(true).await;
+    configured.run(now + TimeDelta::minutes(10), None).await.unwrap();
+    assert_eq!(paid.mails().await, (1, 1), "moto holds one receipt email");
+    configured.run(now + TimeDelta::minutes(20), None).await.unwrap();
+    deliver(&callback(true).await, documented_receipt(&paid, acquirer_id)).await;
+    assert_eq!(paid.mails().await, (1, 1), "and only one");
+    assert!(!paid.listed(&store, now).await, "mailed, it leaves the pending index");
+    assert_eq!(paid.balance(&store).await, "612.40".parse().unwrap(), "credited once");
+}
+
+#[tokio::test]
+async fn given_a_refund_receipt_that_cannot_be_composed_when_configuration_supplies_it_then_a_run_sends_it() {
+    let _one_at_a_time = RUNS.lock().await;
+    let store = store().await;
+    let now = era(1977, 5);
+    let acquirer_id = fresh_acquirer_id();
+    let paid = Customer::registered(&store, "1000.00", now - TimeDelta::minutes(20), acquirer_id).await;
+    let unconfigured = callback(false).await;
+    deliver(&unconfigured, status_notification(&paid, acquirer_id, "CONFIRMED", 100_000)).await;
+    let mut sale = documented_receipt(&paid, acquirer_id);
+    sale["SettlePlace"] = json!("https://vk.com/app51234567");
+    sale["Ofd"] = json!("ООО «Такском»");
+    deliver(&unconfigured, sale).await;
+    assert_eq!(paid.mails().await, (1, 1));
+    assert!(!paid.listed(&store, now).await, "mailed, off the list");
+
+    // A refund and its receipt, which lacks what configuration must supply.
+    deliver(&unconfigured, status_notification(&paid, acquirer_id, "PARTIAL_REFUNDED", 30_000)).await;
+    let mut refund = documented_receipt(&paid, acquirer_id);
+    refund["Type"] = json!("IncomeReturn");
+    refund["Amount"] = json!(30_000);
+    refund["FiscalDocumentNumber"] = json!(3813);
+    refund["Receipt"] = Value::Null;
+    deliver(&unconfigured, refund).await;
+    assert_eq!(paid.mails().await, (1, 1));
+    assert!(paid.listed(&store, now).await, "back on the list until its refund receipt goes out");
+
+    reconciler_with(true).await.run(now + TimeDelta::minutes(10), None).await.unwrap();
+    assert_eq!(paid.mails().await, (1, 2), "the refund receipt went out");
+    assert!(!paid.listed(&store, now).await);
+    assert_eq!(paid.balance(&store).await, "700.00".parse().unwrap());
+}
+
+#[tokio::test]
+async fn given_payments_the_bank_never_settles_when_72_hours_pass_then_they_go_for_review_and_leave_the_list() {
+    let _one_at_a_time = RUNS.lock().await;
+    let store = store().await;
+    let bank = Bank::new();
+    let created = era(1983, 5);
+
+    // The bank captured another amount than ours.
+    let mismatched = Customer::new(&store, "10.00", created).await;
+    let mut at_the_bank = mismatched.payment.clone();
+    at_the_bank.amount = "10.01".parse().unwrap();
+    let mismatched_id = bank.init(&at_the_bank).await;
+    store.record_init(&mismatched.payment.id, &mismatched_id, "http://127.0.0.1/pay", created).await.unwrap();
+    assert_eq!(bank.pay(&mismatched_id, "2201382000000013").await["Status"], "CONFIRMED");
+    // Paid for an account the store does not have.
+    let missing = fresh_account_number();
+    let orphan_payment = Payment {
+        id: PaymentId::random(),
+        account: missing,
+        amount: "20.00".parse().unwrap(),
+        ..mismatched.payment.clone()
+    };
+    store.create(&orphan_payment).await.unwrap();
+    let orphan = Customer { account: missing, payment: orphan_payment };
+    let orphan_id = bank.init(&orphan.payment).await;
+    store.record_init(&orphan.payment.id, &orphan_id, "http://127.0.0.1/pay", created).await.unwrap();
+    assert_eq!(bank.pay(&orphan_id, "2201382000000013").await["Status"], "CONFIRMED");
+
+    let reconciler = reconciler().await;
+    reconciler.run(created + TimeDelta::hours(71), None).await.unwrap();
+    for waiting in [&mismatched, &orphan] {
+        let record = waiting.record(&store).await;
+        assert_eq!(record.payment.status, PaymentStatus::New, "asked again, still waiting");
+        assert!(record.anomaly.is_some());
+        assert!(waiting.listed(&store, created).await);
+    }
+
+    let counted = energosbyt::metrics::emitted(energosbyt::metrics::Metric::PaymentsNeedingReview);
+    let summary = reconciler.run(created + TimeDelta::hours(72) + TimeDelta::minutes(1), None).await.unwrap();
+    assert!(summary.needs_review >= 2, "{summary:?}");
+    assert!(energosbyt::metrics::emitted(energosbyt::metrics::Metric::PaymentsNeedingReview) >= counted + 2);
+    for reviewed in [&mismatched, &orphan] {
+        let record = reviewed.record(&store).await;
+        assert_eq!(record.payment.status, PaymentStatus::NeedsReview);
+        assert!(!reviewed.listed(&store, created).await, "no longer asked about on every run");
+    }
+    let anomaly = mismatched.record(&store).await.anomaly.unwrap();
+    assert!(anomaly.contains("10.01"), "the first, more telling note is kept: {anomaly}");
+    assert_eq!(orphan.record(&store).await.anomaly.as_deref(), Some("account missing"));
+
+    // A later run leaves them alone.
+    reconciler.run(created + TimeDelta::hours(80), None).await.unwrap();
+    assert_eq!(mismatched.record(&store).await.payment.status, PaymentStatus::NeedsReview);
+
+    // The bank confirms the amount we asked after all: credited.
+    let app = callback(true).await;
+    let mismatched_bank_id: u64 = mismatched_id.parse().unwrap();
+    deliver(&app, status_notification(&mismatched, mismatched_bank_id, "CONFIRMED", 1_000)).await;
+    let record = mismatched.record(&store).await;
+    assert_eq!(record.payment.status, PaymentStatus::Paid);
+    assert_eq!(mismatched.balance(&store).await, "10.00".parse().unwrap());
+    assert_eq!(mismatched.mails().await, (1, 0));
+}
+
+#[tokio::test]
+async fn given_a_stored_form_deadline_when_it_passes_then_the_payment_is_abandoned_after_the_margin_and_a_late_capture_still_credits_it()
+ {
+    let _one_at_a_time = RUNS.lock().await;
+    let store = store().await;
+    let bank = Bank::new();
+    let created = era(1989, 5);
+
+    // A form that lived two hours (its deadline stored when it was created).
+    let deadline = created + TimeDelta::hours(2);
+    let short = Customer::with_deadline(&store, "48.00", created, Some(deadline)).await;
+    let short_id = bank.init(&short.payment).await;
+    store.record_init(&short.payment.id, &short_id, "http://127.0.0.1/pay", created).await.unwrap();
+    // Stored before deadlines were kept: the 25-hour rule.
+    let (legacy, _) = Customer::at_the_bank(&store, &bank, "12.00", created).await;
+
+    let reconciler = reconciler().await;
+    assert_eq!(reconciler.abandon_margin, TimeDelta::hours(1));
+    reconciler.run(deadline + TimeDelta::minutes(59), None).await.unwrap();
+    assert_eq!(short.record(&store).await.payment.status, PaymentStatus::New, "within the margin");
+    reconciler.run(deadline + TimeDelta::hours(1), None).await.unwrap();
+    assert_eq!(short.record(&store).await.payment.status, PaymentStatus::Failed, "its deadline and margin passed");
+    assert_eq!(legacy.record(&store).await.payment.status, PaymentStatus::New, "younger than 25 h");
+    reconciler.run(created + TimeDelta::hours(25), None).await.unwrap();
+    assert_eq!(legacy.record(&store).await.payment.status, PaymentStatus::Failed);
+
+    // The customer pays the abandoned form all the same; the bank's CONFIRMED reaches us late.
+    assert_eq!(bank.pay(&short_id, "2201382000000013").await["Status"], "CONFIRMED");
+    let at_bank: Value = bank
+        .http
+        .get(format!("{}/sandbox/payments/{short_id}", bank.control))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let confirmed = at_bank["Notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["status"] == "CONFIRMED")
+        .expect("the bank's CONFIRMED")["body"]
+        .clone();
+    let app = callback(true).await;
+    for _ in 0..2 {
+        let request = Event::new("POST", "/callbacks/tbank").body(&confirmed).request();
+        let response = payment_callback::handle(&app, request).await;
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    let record = short.record(&store).await;
+    assert_eq!(record.payment.status, PaymentStatus::Paid);
+    assert_eq!(record.anomaly.as_deref(), Some("confirmed after failure"));
+    assert_eq!(short.balance(&store).await, "48.00".parse().unwrap(), "credited once");
+    assert_eq!(store.ledger_entries(&short.account).await.unwrap().len(), 1);
+    assert_eq!(short.mails().await, (1, 0));
 }

@@ -2,9 +2,10 @@
 //! its Moscow boundaries, zone mapping, rollover, tariff changes, corrections and repeats, every
 //! refusal (with nothing stored), and what the look-up shows afterwards.
 //!
-//! Money is worked out by hand in the comments; prices are those of `data/tariffs.json`.
+//! Money is worked out by hand in the comments; prices are those of `data/tariffs.json`, or, for
+//! zone meters on the tests' November day, those of the tests' own group (`ALL_ZONES_GROUP`):
+//! Moscow's zone prices of that period are not published yet.
 
-use admin::tariff_import;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
 use energosbyt::domain::{AccountNumber, Money, Zone};
@@ -38,14 +39,8 @@ async fn app() -> App<DynamoStore> {
     App::new(store().await, edge)
 }
 
-/// The shipped tariffs, in the shared table (idempotent, so every test may ask).
-async fn tariffs_loaded() {
-    let table = tariff_import::parse(include_str!("../../data/tariffs.json")).unwrap();
-    tariff_import::import(&store().await, &table, false).await.unwrap();
-}
-
 async fn imported(balance: &str, meters: Vec<Value>) -> AccountNumber {
-    imported_in_group(balance, meters, "gas-stove").await
+    imported_in_group(balance, meters, ALL_ZONES_GROUP).await
 }
 
 async fn imported_in_group(balance: &str, meters: Vec<Value>, group: &str) -> AccountNumber {
@@ -236,16 +231,16 @@ async fn the_vat_rise_on_1_january_2026_changes_zone_prices_at_moscow_midnight()
 
     // 31 December 23:59:59 Moscow: 2025 H2 prices. Day 350 × 9.45 = 3307.50; night 120 × 4.08 =
     // 489.60; charge 3797.10.
-    let number = imported("0", vec![meter.clone()]).await;
+    let number = imported_in_group("0", vec![meter.clone()], "gas-stove").await;
     let (status, before) = submit_at(&app, &number, body.clone(), utc(2025, 12, 31, 20, 59, 59)).await;
     assert_eq!(status, 200, "{before}");
     assert_eq!(before["billingMonth"], "2025-12");
     assert_eq!(before["tariffs"], json!({"T1": "9.45", "T2": "4.08"}));
     assert_eq!(before["charge"], "3797.10");
 
-    // 1 January 00:00:00 Moscow: 2026 prices. Day 350 × 9.61 = 3363.50; night 120 × 4.15 =
-    // 498.00; charge 3861.50.
-    let number = imported("0", vec![meter]).await;
+    // 1 January 00:00:00 Moscow: 2026 prices (2025 H2 × 122/120). Day 350 × 9.61 = 3363.50;
+    // night 120 × 4.15 = 498.00; charge 3861.50.
+    let number = imported_in_group("0", vec![meter], "gas-stove").await;
     let (status, after) = submit_at(&app, &number, body, utc(2025, 12, 31, 21, 0, 0)).await;
     assert_eq!(status, 200, "{after}");
     assert_eq!(after["billingMonth"], "2026-01");
@@ -261,12 +256,12 @@ async fn the_single_rate_price_of_1_october_2026_applies_from_moscow_midnight() 
     let body = json!({"meterId": "M-1", "values": {"T1": 30217}});
 
     // 217 × 8.00 = 1736.00 on 30 September, Moscow time.
-    let number = imported("0", vec![meter.clone()]).await;
+    let number = imported_in_group("0", vec![meter.clone()], "gas-stove").await;
     let (status, before) = submit_at(&app, &number, body.clone(), utc(2026, 9, 30, 20, 59, 59)).await;
     assert_eq!((status, before["charge"].clone()), (200, json!("1736.00")), "{before}");
 
     // 217 × 8.90 = 1931.30 from 1 October, Moscow time.
-    let number = imported("0", vec![meter]).await;
+    let number = imported_in_group("0", vec![meter], "gas-stove").await;
     let (status, after) = submit_at(&app, &number, body, utc(2026, 9, 30, 21, 0, 0)).await;
     assert_eq!((status, after["charge"].clone()), (200, json!("1931.30")), "{after}");
     assert_eq!(after["tariffs"], json!({"T1": "8.90"}));
@@ -433,18 +428,85 @@ async fn every_refusal_is_a_4xx_problem_and_stores_nothing() {
     assert!(stored_readings(&other).await.is_empty());
 }
 
+/// The refusal of a day without a loaded price: a 409 naming the Moscow day, nothing stored.
+async fn assert_tariff_not_loaded(status: u16, problem: &Value, day: &str, number: &AccountNumber) {
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["type"], "/problems/tariff-not-loaded");
+    assert_eq!(problem["title"], "Тариф на эту дату ещё не загружен");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains(day), "{detail}");
+    assert!(detail.contains("когда тариф будет опубликован"), "{detail}");
+    assert!(stored_readings(number).await.is_empty(), "a refused submission was stored");
+}
+
 #[tokio::test]
-async fn without_a_price_for_the_account_the_readings_are_not_taken_and_the_fault_is_ours() {
+async fn given_a_group_without_any_price_when_readings_are_handed_in_then_409_tariff_not_loaded_and_nothing_stored() {
     let app = app().await;
     let group = format!("no-prices-{}", uuid::Uuid::new_v4());
     let number = imported_in_group("0", vec![two_zone("M-2")], &group).await;
 
     let (status, problem) = submit(&app, &number, json!({"meterId": "M-2", "values": {"T1": 18350, "T2": 7490}})).await;
 
-    assert_eq!(status, 503, "{problem}");
-    assert_eq!(problem["type"], "/problems/tariff-unavailable");
+    assert_tariff_not_loaded(status, &problem, "20.11.2026", &number).await;
     assert!(!problem.to_string().contains(&group), "internals leaked: {problem}");
-    assert!(stored_readings(&number).await.is_empty());
+}
+
+#[tokio::test]
+async fn given_a_two_zone_gas_stove_meter_on_15_october_2026_when_readings_are_handed_in_then_409_not_january_prices() {
+    // Only the single-rate price of 1 October 2026 is published: the zone meters used to be
+    // charged January's 9.61 / 4.15.
+    let app = app().await;
+    let meter = json!({"id": "M-2", "zoneSet": "twoZone", "digits": 6,
+        "lastReadings": {"T1": {"value": 18230, "date": "2026-09-20"}, "T2": {"value": 7410, "date": "2026-09-20"}}});
+    let number = imported_in_group("0", vec![meter], "gas-stove").await;
+
+    let (status, problem) = submit_at(
+        &app,
+        &number,
+        json!({"meterId": "M-2", "values": {"T1": 18350, "T2": 7490}}),
+        utc(2026, 10, 15, 9, 0, 0),
+    )
+    .await;
+
+    assert_tariff_not_loaded(status, &problem, "15.10.2026", &number).await;
+    assert!(!problem.to_string().contains("9.61"), "{problem}");
+}
+
+#[tokio::test]
+async fn given_an_electric_stove_single_rate_meter_on_20_november_2026_when_handed_in_then_409_not_503() {
+    let app = app().await;
+    let number = imported_in_group("0", vec![single("M-1", 5000, "2026-10-20")], "electric-stove").await;
+
+    let (status, problem) = submit(&app, &number, json!({"meterId": "M-1", "values": {"T1": 5150}})).await;
+
+    assert_tariff_not_loaded(status, &problem, "20.11.2026", &number).await;
+}
+
+#[tokio::test]
+async fn given_a_rural_two_zone_meter_on_20_november_2026_when_handed_in_then_409_not_503() {
+    let app = app().await;
+    let number = imported_in_group("0", vec![two_zone("M-2")], "rural").await;
+
+    let (status, problem) = submit(&app, &number, json!({"meterId": "M-2", "values": {"T1": 18350, "T2": 7490}})).await;
+
+    assert_tariff_not_loaded(status, &problem, "20.11.2026", &number).await;
+}
+
+#[tokio::test]
+async fn given_an_electric_stove_meter_on_a_day_with_a_published_price_when_handed_in_then_it_is_priced() {
+    // 2025-07-01…2025-12-31: electric stoves, single rate 7.16 (Приказ ДЭПиР на 2025 год).
+    let app = app().await;
+    let meter = json!({"id": "M-1", "zoneSet": "single", "window": {"fromDay": 1, "toDay": 31},
+        "lastReadings": {"T1": {"value": 5000, "date": "2025-10-20"}}});
+    let number = imported_in_group("0", vec![meter], "electric-stove").await;
+
+    let (status, body) =
+        submit_at(&app, &number, json!({"meterId": "M-1", "values": {"T1": 5150}}), utc(2025, 11, 20, 9, 0, 0)).await;
+
+    assert_eq!(status, 200, "{body}");
+    // 150 × 7.16 = 1074.00.
+    assert_eq!(body["tariffs"], json!({"T1": "7.16"}));
+    assert_eq!(body["charge"], "1074.00");
 }
 
 #[tokio::test]

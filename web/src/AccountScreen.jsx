@@ -174,7 +174,7 @@ export function formatDate(iso) {
 
 export function PaymentForm({ account, api, launch, fixedAmount = null, readingsId = null, title = 'Оплата' }) {
   const [amount, setAmount] = useState(
-    fixedAmount ?? (isZero(account.amountDue) ? '' : account.amountDue.replace('.', ',')),
+    (fixedAmount ?? (isZero(account.amountDue) ? '' : account.amountDue)).replace('.', ','),
   );
   const [email, setEmail] = useState('');
   const [problem, setProblem] = useState(null);

@@ -9,7 +9,8 @@ const POLL_EVERY_MS = 3000;
 // says the payment is still being processed.
 const POLL_FOR_MS = 120000;
 
-const SETTLED = new Set(['PAID', 'FAILED', 'PARTIALLY_REFUNDED', 'REFUNDED']);
+// NEEDS_REVIEW is settled by an operator, not by the next answer: nothing to wait for here.
+const SETTLED = new Set(['PAID', 'FAILED', 'PARTIALLY_REFUNDED', 'REFUNDED', 'NEEDS_REVIEW']);
 
 function backToAccount() {
   window.location.hash = '#/';
@@ -93,6 +94,12 @@ export function PaymentStatusScreen({ api, launch, paymentId }) {
       return (
         <Outcome title="Оплата не прошла" status="failed">
           Деньги не списаны. Попробуйте ещё раз или оплатите другой картой.
+        </Outcome>
+      );
+    case 'NEEDS_REVIEW':
+      return (
+        <Outcome title="Платёж проверяется" status="review">
+          Платёж проверяется: мы напишем на вашу почту.
         </Outcome>
       );
     case 'REFUNDED':

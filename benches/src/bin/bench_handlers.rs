@@ -229,7 +229,13 @@ async fn pay(calls: usize, warmup: usize, account: &str) -> Result<(), BenchErro
         Ok((elapsed, count.get() - before))
     };
     let init_call = async || {
-        let init = pay::init_request(&app.settings, &payment, &PaymentId::random(), Utc::now())
+        let now = Utc::now();
+        let deadline = app
+            .settings
+            .init
+            .form_deadline(now)
+            .map_err(|e| BenchError::Config(format!("no form can open now: {e}")))?;
+        let init = pay::init_request(&app.settings, &payment, &PaymentId::random(), now, deadline)
             .map_err(|e| BenchError::Config(format!("the Init body cannot be built: {e}")))?;
         let started = Instant::now();
         app.acquirer.init(&init).await.map_err(|e| BenchError::Baseline(format!("Init failed: {e}")))?;

@@ -104,6 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             status: PaymentStatus::New,
             acquirer_payment_id: Some((6_000_000_000u64 + i as u64).to_string()),
             payment_url: None,
+            form_deadline: None,
             refunded: Money::ZERO,
             card: None,
             created_at: now,

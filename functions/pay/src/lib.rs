@@ -15,6 +15,7 @@ use energosbyt::acquirer::{
 };
 use energosbyt::config::{ConfigError, Env};
 use energosbyt::domain::AccountNumber;
+use energosbyt::domain::form_deadline::FormDeadlineError;
 use energosbyt::domain::payment_request::{PaymentLimits, PaymentRequest, PaymentRequestError};
 use energosbyt::domain::{Money, PaymentId};
 use energosbyt::edge::mini_app::path_param;
@@ -157,12 +158,14 @@ where
 }
 
 /// The `Init` body of one payment: what [`PaymentInit`] builds, with the payment id on the return
-/// URLs and without `NotificationURL` when the terminal's own is used.
+/// URLs and without `NotificationURL` when the terminal's own is used. `deadline` is the
+/// payment's own form deadline, the same for every `Init` of it.
 pub fn init_request(
     settings: &PaySettings,
     request: &PaymentRequest,
     id: &PaymentId,
     now: DateTime<Utc>,
+    deadline: DateTime<Utc>,
 ) -> Result<InitRequest, InitError> {
     let payment = PaymentInit {
         order_id: id.as_str(),
@@ -170,6 +173,7 @@ pub fn init_request(
         amount: request.amount,
         email: request.email.expose(),
         now,
+        deadline,
     };
     let mut body = payment.build(&settings.init)?;
     body.success_url = Some(with_payment_id(&settings.init.success_url, id));
@@ -186,6 +190,20 @@ pub fn init_request(
 fn with_payment_id(url: &str, id: &PaymentId) -> String {
     let joiner = if url.contains('?') { '&' } else { '?' };
     format!("{url}{joiner}paymentId={id}")
+}
+
+/// No form can open now: the VAT rate changes before the bank's shortest form life is over.
+pub(crate) fn deadline_problem(e: &FormDeadlineError, now: DateTime<Utc>) -> Problem {
+    match e.retry_after_secs(now) {
+        Some(secs) => {
+            tracing::info!(retry_after = secs, "payment refused: the VAT rate changes in less than a minute");
+            Problem::vat_rate_changing(secs)
+        }
+        None => {
+            tracing::error!(error = %e, "the form's lifetime is misconfigured");
+            Problem::unavailable()
+        }
+    }
 }
 
 /// What the bank would refuse in an `Init` body is the caller's mistake only for the email.
@@ -210,7 +228,8 @@ where
     })?;
     let masked = payment.account.masked();
     let candidate = PaymentId::random();
-    init_request(&app.settings, &payment, &candidate, context.now).map_err(init_problem)?;
+    let deadline = app.settings.init.form_deadline(context.now).map_err(|e| deadline_problem(&e, context.now))?;
+    init_request(&app.settings, &payment, &candidate, context.now, deadline).map_err(init_problem)?;
     match app.store.account(&payment.account).await {
         Ok(Some(_)) => {}
         Ok(None) => {

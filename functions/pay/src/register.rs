@@ -12,11 +12,14 @@
 //! retry with the same key resumes that payment instead of starting a new one:
 //!
 //! - the payment already has its form URL (the answer was recorded) → that URL again;
-//! - it is still `NEW` without one → `Init` again with the same `OrderId`. If the first `Init`
-//!   never reached the bank, this creates the one payment. If it did, the bank refuses the
-//!   repeated `OrderId`: that payment exists but its form URL is lost, so nobody can pay it. It is
-//!   cancelled (`CheckOrder` finds it, `Cancel` ends it) and a new payment takes its place, bound
-//!   to the key — unless its form has been opened or paid, when nothing new is started;
+//! - it is still `NEW` without one → `Init` again with the same `OrderId` and the same form
+//!   deadline (fixed when the payment was created, so a retry never keeps a form open longer than
+//!   the reconciliation waits). If the first `Init` never reached the bank, this creates the one
+//!   payment. If it did, the bank refuses the repeated `OrderId`: that payment exists but its form
+//!   URL is lost, so nobody can pay it. It is cancelled (`CheckOrder` finds it, `Cancel` ends it)
+//!   and a new payment takes its place, bound to the key — unless its form has been opened or
+//!   paid, when nothing new is started. The same happens when its deadline leaves no time for a
+//!   form;
 //! - it is `FAILED` (replaced or refused before) → a new payment takes its place.
 //!
 //! At any moment at most one payment per request can be paid at the bank.
@@ -25,6 +28,7 @@ use crate::App;
 use crate::view::PaymentCreated;
 use chrono::{DateTime, Utc};
 use energosbyt::acquirer::{Acquirer, AcquirerError, CancelRequest, Refusal, Unavailability};
+use energosbyt::domain::form_deadline;
 use energosbyt::domain::payment_request::PaymentRequest;
 use energosbyt::domain::{Money, Payment, PaymentId, PaymentStatus};
 use energosbyt::edge::Problem;
@@ -46,6 +50,8 @@ enum InitOutcome {
     Created(PaymentCreated),
     /// The bank already holds a payment for this `OrderId`.
     OrderTaken,
+    /// The payment's form deadline leaves no time to open its form.
+    FormClosed,
     Refused(Problem),
     Unsettled(Problem),
 }
@@ -86,7 +92,10 @@ where
                         status: payment.status,
                     });
                 }
-                (None, PaymentStatus::New) => send_init(app, request, &id, now).await,
+                (None, PaymentStatus::New) => match open_deadline(app, &payment, now) {
+                    Some(deadline) => send_init(app, request, &id, deadline, now).await,
+                    None => InitOutcome::FormClosed,
+                },
                 (None, status) => {
                     tracing::info!(payment_id = %id, status = status.as_str(), "the earlier payment ended; starting anew");
                     return replace(app, request, lease, caller, now).await;
@@ -100,11 +109,26 @@ where
         InitOutcome::Created(created) => Outcome::Created(created),
         InitOutcome::Refused(problem) => Outcome::Refused(problem),
         InitOutcome::Unsettled(problem) => Outcome::Unsettled(problem),
-        InitOutcome::OrderTaken => supersede(app, request, lease, &id, caller, now).await,
+        InitOutcome::OrderTaken => {
+            tracing::warn!(payment_id = %id, "the bank holds this payment from an attempt whose answer was lost");
+            supersede(app, request, lease, &id, caller, now).await
+        }
+        InitOutcome::FormClosed => {
+            tracing::info!(payment_id = %id, "the earlier payment's form deadline has passed; replacing it");
+            supersede(app, request, lease, &id, caller, now).await
+        }
     }
 }
 
-/// The bank holds a payment for `old` whose `Init` answer was lost: cancel it and start another.
+/// The deadline of a resumed payment's form, while a form can still open with it. Payments stored
+/// before deadlines were kept get the one their creation would have given them.
+fn open_deadline<S, A>(app: &App<S, A>, payment: &Payment, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let deadline = payment.form_deadline.or_else(|| app.settings.init.form_deadline(payment.created_at).ok())?;
+    form_deadline::is_open(deadline, now).then_some(deadline)
+}
+
+/// The bank may hold a payment for `old` whose form nobody has (its `Init` answer was lost, or
+/// its deadline has passed): cancel what is still open there and start another.
 async fn supersede<S, A>(
     app: &App<S, A>,
     request: &PaymentRequest,
@@ -118,7 +142,6 @@ where
     A: Acquirer,
 {
     use energosbyt::acquirer::PaymentStatus as AtBank;
-    tracing::warn!(payment_id = %old, "the bank holds this payment from an attempt whose answer was lost");
     let order = match app.acquirer.check_order(old.as_str()).await {
         Ok(order) => order,
         Err(e) => return Outcome::Unsettled(unknown_outcome(&e)),
@@ -174,6 +197,11 @@ where
             mark_failed(app, &id, "order-taken", now).await;
             Outcome::Refused(Problem::acquirer_refused())
         }
+        InitOutcome::FormClosed => {
+            tracing::error!(payment_id = %id, "a fresh payment's form closed before it opened");
+            mark_failed(app, &id, "form-closed", now).await;
+            Outcome::Refused(Problem::unavailable())
+        }
     }
 }
 
@@ -188,6 +216,11 @@ where
     S: PaymentWriter + Sync,
     A: Acquirer,
 {
+    // Fixed once, here: every later `Init` of this payment sends the same deadline.
+    let deadline = match app.settings.init.form_deadline(now) {
+        Ok(deadline) => deadline,
+        Err(e) => return InitOutcome::Refused(crate::deadline_problem(&e, now)),
+    };
     let payment = Payment {
         id: id.clone(),
         account: request.account,
@@ -198,6 +231,7 @@ where
         status: PaymentStatus::New,
         acquirer_payment_id: None,
         payment_url: None,
+        form_deadline: Some(deadline),
         refunded: Money::ZERO,
         card: None,
         created_at: now,
@@ -207,15 +241,21 @@ where
         tracing::error!(error = %e, payment_id = %id, "payment write failed");
         return InitOutcome::Unsettled(Problem::unavailable());
     }
-    send_init(app, request, id, now).await
+    send_init(app, request, id, deadline, now).await
 }
 
-async fn send_init<S, A>(app: &App<S, A>, request: &PaymentRequest, id: &PaymentId, now: DateTime<Utc>) -> InitOutcome
+async fn send_init<S, A>(
+    app: &App<S, A>,
+    request: &PaymentRequest,
+    id: &PaymentId,
+    deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> InitOutcome
 where
     S: PaymentWriter + Sync,
     A: Acquirer,
 {
-    let body = match crate::init_request(&app.settings, request, id, now) {
+    let body = match crate::init_request(&app.settings, request, id, now, deadline) {
         Ok(body) => body,
         Err(e) => {
             // Checked before the key was claimed; only a changed configuration gets here.

@@ -44,7 +44,8 @@ pub struct App<L, S> {
 impl App<DynamoStore, SesMailer> {
     /// Configuration and clients, built once per Lambda instance: `TABLE_NAME`,
     /// `TBANK_TERMINAL_KEY`, `TBANK_PASSWORD`, `SES_SENDER`, `SELLER_NAME`, `SELLER_INN`,
-    /// optionally `SETTLEMENT_PLACE`, `OFD_NAME` and `EMAIL_CLAIM_TIMEOUT_SECS` (default 300).
+    /// `SETTLEMENT_PLACE` and `OFD_NAME` (the receipt's place of settlement and OFD when the bank's
+    /// notification names none) and `EMAIL_CLAIM_TIMEOUT_SECS` (default 300).
     pub async fn from_env() -> Result<Self, ConfigError> {
         let env = Env::process();
         let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
@@ -171,8 +172,8 @@ where
             let outcome = settlement.accept_receipt(r, raw, &id).await.map_err(|e| fault(&id, &e))?;
             match outcome {
                 None => return Ok(unknown_order(&notification)),
-                // Delivering it again would not make it usable: it is logged as an anomaly.
-                Some(ReceiptOutcome::Unusable(_)) => return Ok(ok()),
+                // Delivering it again would not make it this payment's: it is logged as an anomaly.
+                Some(ReceiptOutcome::NotThisPayment(_)) => return Ok(ok()),
                 Some(ReceiptOutcome::Kept(record)) => *record,
             }
         }
@@ -220,10 +221,13 @@ mod tests {
     use super::*;
     use chrono::{DateTime, Utc};
     use energosbyt::acquirer::token;
+    use energosbyt::domain::Payment;
     use energosbyt::domain::payment_transition::Transition;
     use energosbyt::mail::{MailError, MessageId, OutgoingEmail};
     use energosbyt::ports::StoreError;
-    use energosbyt::ports::ledger::{Applied, CustomerEmail, EmailClaim, EmailOutcome, PaymentRecord, StoredReceipt};
+    use energosbyt::ports::ledger::{
+        Applied, CustomerEmail, EmailClaim, EmailOutcome, PaymentRecord, ReceiptSlot, StoredReceipt,
+    };
 
     /// A store that must not be touched: a refused notification changes nothing.
     struct Untouchable;
@@ -264,6 +268,9 @@ mod tests {
         async fn release_email(&self, _: &EmailClaim) -> Result<(), StoreError> {
             panic!("an email was released")
         }
+        async fn hold_unrendered(&self, _: &Payment, _: &ReceiptSlot) -> Result<(), StoreError> {
+            panic!("a receipt was held")
+        }
     }
 
     impl energosbyt::ports::readings::ReadingsLookup for Untouchable {
@@ -291,7 +298,7 @@ mod tests {
                     "TBANK_TERMINAL_KEY" => "DemoTerminalKey",
                     "TBANK_PASSWORD" => "pw",
                     "SES_SENDER" => "noreply@pay.example.ru",
-                    "SELLER_NAME" => "ПАО «Мосэнергосбыт»",
+                    "SELLER_NAME" => "АО «Мосэнергосбыт»",
                     "SELLER_INN" => "7736520080",
                     _ => return None,
                 }

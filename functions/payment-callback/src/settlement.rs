@@ -13,8 +13,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use energosbyt::acquirer::{PaymentStatus as BankStatus, ReceiptNotification, UnmappedStatus, follows_capture};
 use energosbyt::config::{ConfigError, Env};
-use energosbyt::domain::fiscal_receipt::{FiscalReceiptError, SettlementSign};
-use energosbyt::domain::payment_transition::{self, AcquirerEvent, Transition};
+use energosbyt::domain::fiscal_receipt::FiscalReceiptError;
+use energosbyt::domain::payment_transition::{self, AcquirerEvent, Attempt, Transition};
 use energosbyt::domain::{FiscalReceipt, Money, Payment, PaymentId, PaymentStatus, SellerRequisites, ZoneSet};
 use energosbyt::mail::{HandedInReading, MailSender, Mailer, OutgoingEmail, PaymentReceived, RenderError};
 use energosbyt::ports::StoreError;
@@ -51,6 +51,8 @@ pub enum Effect {
     AccountMissing,
     /// A status of another attempt than the one recorded on the payment, moving no money.
     OtherAttempt,
+    /// Left unsettled past the review time: the payment went to an operator (`NEEDS_REVIEW`).
+    SentForReview,
     /// A status this service cannot act on (unknown, or without the amount it needs).
     Unmapped(UnmappedStatus),
 }
@@ -69,13 +71,14 @@ impl Effect {
             Self::RefundBeforeCredit => "refund_before_credit",
             Self::AccountMissing => "account_missing",
             Self::OtherAttempt => "other_attempt",
+            Self::SentForReview => "needs_review",
             Self::Unmapped(_) => "unmapped_status",
         }
     }
 
     /// An operator should look at the payment.
     pub fn is_anomaly(&self) -> bool {
-        matches!(self, Self::AmountMismatch { .. } | Self::Anomaly(_) | Self::AccountMissing)
+        matches!(self, Self::AmountMismatch { .. } | Self::Anomaly(_) | Self::AccountMissing | Self::SentForReview)
     }
 }
 
@@ -100,11 +103,11 @@ pub enum SettleError {
 /// What happened to a `RECEIPT` notification.
 #[derive(Clone, Debug)]
 pub enum ReceiptOutcome {
-    /// Kept on the payment (now, or by an earlier delivery).
+    /// Kept on the payment (now, or by an earlier delivery), whatever requisites it lacks.
     Kept(Box<PaymentRecord>),
-    /// It does not make a receipt email (not fiscalised, another amount, requisites missing):
-    /// an operator has to look at it.
-    Unusable(FiscalReceiptError),
+    /// It can never be a receipt of this payment (a failed fiscalisation, another order, an
+    /// amount the payment never had): not kept; logged and counted for an operator.
+    NotThisPayment(FiscalReceiptError),
 }
 
 /// The flow's dependencies: the store, the mailer, the seller's requisites, a clock.
@@ -169,23 +172,15 @@ where
                 Err(unmapped) => return Ok(Some(Settled { record, effect: Effect::Unmapped(unmapped) })),
             };
             let payment = &record.payment;
-            let other_attempt = matches!(
-                (&payment.acquirer_payment_id, &facts.acquirer_payment_id),
-                (Some(recorded), Some(reported)) if recorded != reported
-            );
-            if other_attempt {
-                self.log_anomaly(payment, "other_attempt", facts, None);
-                // Money is never ignored; a mere status of another attempt is.
-                if !matches!(event, AcquirerEvent::Confirmed { .. } | AcquirerEvent::Refunded { .. }) {
-                    return Ok(Some(Settled { record, effect: Effect::OtherAttempt }));
-                }
-            }
+            let of_attempt = Attempt::of(payment.acquirer_payment_id.as_deref(), facts.acquirer_payment_id.as_deref());
             let refund_after_capture =
                 matches!(event, AcquirerEvent::Refunded { .. }) && follows_capture(&BankStatus::parse(&facts.status));
-            if refund_after_capture && payment.status.is_pending() {
-                // Its CONFIRMED has not been applied yet. Read as a reversal, a full refund would
-                // fail the payment and turn the late CONFIRMED into an anomaly; applied after the
-                // credit, it is exact. So it waits: the bank delivers it again.
+            if refund_after_capture && !payment.status.was_credited() {
+                // Its CONFIRMED has not been applied yet (whichever attempt it is of: the capture
+                // will be credited, and its attempt then becomes the credited one). Read as a
+                // reversal, a full refund would fail the payment; applied before the credit it
+                // would be lost while the late CONFIRMED still credits the money. Applied after
+                // the credit, it is exact. So it waits: the bank delivers it again.
                 tracing::warn!(
                     payment_id = %id,
                     bank_status = %facts.status,
@@ -193,7 +188,8 @@ where
                 );
                 return Ok(Some(Settled { record, effect: Effect::RefundBeforeCredit }));
             }
-            let transition = payment_transition::apply(payment.status, payment.amount, payment.refunded, event);
+            let transition =
+                payment_transition::apply(payment.status, payment.amount, payment.refunded, event, of_attempt);
             let effect = match transition {
                 // A notification delivered again, or reconciliation asking about a settled payment.
                 Transition::Unchanged => {
@@ -212,12 +208,28 @@ where
                     self.ledger.note_anomaly(id, what, facts.at).await?;
                     Effect::Anomaly(what)
                 }
+                // A mere status of another attempt: logged, ignored.
+                Transition::OtherAttempt => {
+                    self.log_anomaly(payment, "other_attempt", facts, None);
+                    Effect::OtherAttempt
+                }
                 Transition::Progress(_) | Transition::Credit { .. } | Transition::Refund { .. } => {
                     match self.ledger.apply_transition(&record, &transition, facts).await? {
                         Applied::Written => {
                             let effect = effect_of(&transition);
-                            if let Effect::Credited { amount } = effect {
-                                energosbyt::metrics::roubles(energosbyt::metrics::Metric::AmountCredited, amount);
+                            match transition {
+                                Transition::Credit { amount, anomaly } => {
+                                    energosbyt::metrics::roubles(energosbyt::metrics::Metric::AmountCredited, amount);
+                                    if let Some(what) = anomaly {
+                                        // Noted on the payment by the credit's own write.
+                                        self.log_anomaly(payment, what, facts, None);
+                                    }
+                                }
+                                Transition::Progress(PaymentStatus::NeedsReview) => {
+                                    energosbyt::metrics::count(energosbyt::metrics::Metric::PaymentsNeedingReview, 1);
+                                    self.log_anomaly(payment, "needs_review", facts, None);
+                                }
+                                _ => {}
                             }
                             written(&mut record, &transition, facts);
                             effect
@@ -240,8 +252,9 @@ where
         Err(SettleError::Contended(MAX_ATTEMPTS))
     }
 
-    /// Keeps a `RECEIPT` notification (its `raw` body, Token verified) on its payment. The email
-    /// waits until the payment is credited: [`Self::deliver_due_emails`] sends it.
+    /// Keeps a `RECEIPT` notification (its `raw` body, Token verified) on its payment, whatever
+    /// requisites it lacks: only one that can never be this payment's receipt is turned away. The
+    /// email waits until the payment is credited: [`Self::deliver_due_emails`] sends it.
     pub async fn accept_receipt(
         &self,
         notification: &ReceiptNotification,
@@ -251,27 +264,21 @@ where
         let Some(mut record) = self.ledger.payment_record(id).await? else {
             return Ok(None);
         };
-        let fiscal = match FiscalReceipt::from_notification(notification, &record.payment, &self.seller) {
-            Ok(fiscal) => fiscal,
-            Err(e) => {
-                energosbyt::metrics::count(energosbyt::metrics::Metric::Anomalies, 1);
-                tracing::warn!(
-                    anomaly = "receipt_unusable",
-                    payment_id = %id,
-                    account = %record.payment.account.masked(),
-                    reason = %e,
-                    "anomaly"
-                );
-                return Ok(Some(ReceiptOutcome::Unusable(e)));
-            }
-        };
-        let slot = match fiscal.sign {
-            SettlementSign::Income => ReceiptSlot::Sale,
-            SettlementSign::IncomeReturn => ReceiptSlot::Refund { document: fiscal.fd_number.clone() },
-        };
+        if let Err(e) = FiscalReceipt::check_of_payment(notification, &record.payment) {
+            energosbyt::metrics::count(energosbyt::metrics::Metric::Anomalies, 1);
+            tracing::warn!(
+                anomaly = "receipt_not_of_this_payment",
+                payment_id = %id,
+                account = %record.payment.account.masked(),
+                reason = %e,
+                "anomaly"
+            );
+            return Ok(Some(ReceiptOutcome::NotThisPayment(e)));
+        }
+        let slot = ReceiptSlot::of(notification);
         let receipt = StoredReceipt { slot: slot.clone(), notification: raw.to_owned(), received_at: (self.clock)() };
         if self.ledger.keep_receipt(id, &receipt).await? {
-            tracing::info!(payment_id = %id, document = %fiscal.fd_number, "fiscal receipt kept");
+            tracing::info!(payment_id = %id, slot = slot_name(&slot), "fiscal receipt kept");
             record.receipts.push(receipt);
         } else if record.receipt(&slot).is_none() {
             // Kept by a concurrent delivery after our read: read what it kept.
@@ -350,7 +357,17 @@ where
             let fiscal = match fiscal {
                 Ok(fiscal) => fiscal,
                 Err(reason) => {
-                    tracing::error!(anomaly = "receipt_unusable", payment_id = %payment.id, reason, "anomaly");
+                    // Kept, and due still: once configuration supplies what it lacks, the next
+                    // delivery or reconciliation run sends it.
+                    energosbyt::metrics::count(energosbyt::metrics::Metric::ReceiptsUnrendered, 1);
+                    tracing::warn!(
+                        anomaly = "receipt_unrendered",
+                        payment_id = %payment.id,
+                        slot = slot_name(&receipt.slot),
+                        reason,
+                        "a kept receipt cannot be composed yet; its email stays due"
+                    );
+                    self.ledger.hold_unrendered(payment, &receipt.slot).await?;
                     continue;
                 }
             };
@@ -457,19 +474,29 @@ where
 fn email_kind(email: &CustomerEmail) -> &'static str {
     match email {
         CustomerEmail::PaymentReceived => "payment_received",
-        CustomerEmail::Receipt(ReceiptSlot::Sale) => "fiscal_receipt",
-        CustomerEmail::Receipt(ReceiptSlot::Refund { .. }) => "refund_receipt",
+        CustomerEmail::Receipt(slot) => slot_name(slot),
+    }
+}
+
+/// For logs: which receipt, without its document number.
+fn slot_name(slot: &ReceiptSlot) -> &'static str {
+    match slot {
+        ReceiptSlot::Sale => "fiscal_receipt",
+        ReceiptSlot::Refund { .. } => "refund_receipt",
+        ReceiptSlot::Unidentified { .. } => "unidentified_receipt",
     }
 }
 
 fn effect_of(transition: &Transition) -> Effect {
     match *transition {
-        Transition::Credit { amount } => Effect::Credited { amount },
+        Transition::Credit { amount, .. } => Effect::Credited { amount },
         Transition::Refund { amount, total_refunded, .. } => Effect::Refunded { amount, total_refunded },
+        Transition::Progress(PaymentStatus::NeedsReview) => Effect::SentForReview,
         Transition::Progress(status) => Effect::Progressed(status),
         Transition::Unchanged => Effect::Unchanged,
         Transition::AmountMismatch { expected, reported } => Effect::AmountMismatch { expected, reported },
         Transition::Anomaly(what) => Effect::Anomaly(what),
+        Transition::OtherAttempt => Effect::OtherAttempt,
     }
 }
 
@@ -481,11 +508,14 @@ fn written(record: &mut PaymentRecord, transition: &Transition, facts: &BankFact
         payment.card = Some(card.clone());
     }
     match *transition {
-        Transition::Credit { .. } => {
+        Transition::Credit { anomaly, .. } => {
             payment.status = PaymentStatus::Paid;
             record.paid_at = Some(facts.at);
             if facts.acquirer_payment_id.is_some() {
                 payment.acquirer_payment_id.clone_from(&facts.acquirer_payment_id);
+            }
+            if let Some(what) = anomaly {
+                record.anomaly = Some(what.to_owned());
             }
         }
         Transition::Refund { total_refunded, status, .. } => {
@@ -498,7 +528,10 @@ fn written(record: &mut PaymentRecord, transition: &Transition, facts: &BankFact
                 payment.acquirer_payment_id.clone_from(&facts.acquirer_payment_id);
             }
         }
-        Transition::Unchanged | Transition::AmountMismatch { .. } | Transition::Anomaly(_) => {}
+        Transition::Unchanged
+        | Transition::AmountMismatch { .. }
+        | Transition::Anomaly(_)
+        | Transition::OtherAttempt => {}
     }
 }
 

@@ -6,7 +6,10 @@
 //! whichever writes second finds the payment moved on.
 //!
 //! A payment nobody tried to pay (no attempt at the bank, or one still at its form) is failed
-//! once it is older than the form's life.
+//! once its form's deadline has passed (with a margin). A payment still waiting when its time is
+//! up (the bank never finishes it, captured another amount, or its account is missing) goes to an
+//! operator (`NEEDS_REVIEW`) and leaves the list: nothing is asked about for ever. Money the bank
+//! confirms later is still credited through the callback.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use energosbyt::acquirer::{
@@ -34,8 +37,12 @@ pub struct Reconciler<L, S, A> {
     pub acquirer: A,
     /// Younger payments may still get their notification: left alone.
     pub after: TimeDelta,
-    /// A payment with no attempt at the bank by this age is failed (the form lives 24 h).
+    /// A payment nobody paid is failed this long after its form's deadline.
+    pub abandon_margin: TimeDelta,
+    /// For payments stored without a form deadline: failed at this age (the form lived 24 h).
     pub abandon_after: TimeDelta,
+    /// A payment still waiting at this age goes to an operator.
+    pub review_after: TimeDelta,
     pub page_size: i32,
 }
 
@@ -49,6 +56,8 @@ pub struct Summary {
     pub failed: u32,
     /// Moved on without money (`AUTHORIZED`).
     pub progressed: u32,
+    /// Left unsettled past the review time: sent to an operator (`NEEDS_REVIEW`).
+    pub needs_review: u32,
     /// Nothing to do yet: still at the bank's form, or already as the bank says.
     pub unchanged: u32,
     pub anomalies: u32,
@@ -68,8 +77,11 @@ enum CheckError {
 
 impl Reconciler<DynamoStore, SesMailer, TbankClient> {
     /// `TABLE_NAME`, the acquirer's `TBANK_API_URL` / `TBANK_TERMINAL_KEY` / `TBANK_PASSWORD`, the
-    /// mail and seller settings of the callback, `RECONCILE_AFTER_SECS` (default 900) and
-    /// `RECONCILE_ABANDON_SECS` (default 90 000: 25 h, past the form's 24 h).
+    /// mail and seller settings of the callback, `RECONCILE_AFTER_SECS` (default 900),
+    /// `RECONCILE_ABANDON_MARGIN_SECS` (default 3 600: an hour past the form's deadline),
+    /// `RECONCILE_ABANDON_SECS` (default 90 000: 25 h, for payments stored without a deadline) and
+    /// `RECONCILE_REVIEW_SECS` (default 259 200: 72 h, the form's day and the bank's day of
+    /// notification retries, twice over).
     pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let env = Env::process();
         let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
@@ -86,7 +98,9 @@ where
     A: Acquirer,
 {
     pub const DEFAULT_AFTER: TimeDelta = TimeDelta::seconds(900);
+    pub const DEFAULT_ABANDON_MARGIN: TimeDelta = TimeDelta::seconds(3600);
     pub const DEFAULT_ABANDON_AFTER: TimeDelta = TimeDelta::seconds(25 * 3600);
+    pub const DEFAULT_REVIEW_AFTER: TimeDelta = TimeDelta::seconds(72 * 3600);
 
     pub fn configure<F: Fn(&str) -> Option<String>>(
         env: &Env<F>,
@@ -96,17 +110,31 @@ where
     ) -> Result<Self, ConfigError> {
         let after: i64 = env.parse_or("RECONCILE_AFTER_SECS", Self::DEFAULT_AFTER.num_seconds())?;
         let abandon: i64 = env.parse_or("RECONCILE_ABANDON_SECS", Self::DEFAULT_ABANDON_AFTER.num_seconds())?;
+        let margin: i64 = env.parse_or("RECONCILE_ABANDON_MARGIN_SECS", Self::DEFAULT_ABANDON_MARGIN.num_seconds())?;
+        let review: i64 = env.parse_or("RECONCILE_REVIEW_SECS", Self::DEFAULT_REVIEW_AFTER.num_seconds())?;
         if after < 0 || abandon < after {
             return Err(ConfigError::Malformed {
                 name: "RECONCILE_ABANDON_SECS",
                 why: "not negative, and not shorter than RECONCILE_AFTER_SECS".into(),
             });
         }
+        if margin < 0 {
+            return Err(ConfigError::Malformed { name: "RECONCILE_ABANDON_MARGIN_SECS", why: "not negative".into() });
+        }
+        if review < abandon {
+            // A form nobody paid is failed before its payment could go to an operator.
+            return Err(ConfigError::Malformed {
+                name: "RECONCILE_REVIEW_SECS",
+                why: "not shorter than RECONCILE_ABANDON_SECS".into(),
+            });
+        }
         Ok(Self {
             settlement: Settlement::configure(env, ledger, mailer)?,
             acquirer,
             after: TimeDelta::seconds(after),
+            abandon_margin: TimeDelta::seconds(margin),
             abandon_after: TimeDelta::seconds(abandon),
+            review_after: TimeDelta::seconds(review),
             page_size: 100,
         })
     }
@@ -145,6 +173,7 @@ where
             refunded = summary.refunded,
             failed = summary.failed,
             progressed = summary.progressed,
+            needs_review = summary.needs_review,
             unchanged = summary.unchanged,
             anomalies = summary.anomalies,
             errors = summary.errors,
@@ -172,7 +201,7 @@ where
             }
             return Ok(None);
         }
-        let abandoned = now - payment.created_at >= self.abandon_after;
+        let abandoned = self.is_abandoned(payment, now);
         let answer = match &payment.acquirer_payment_id {
             Some(id) => {
                 let state = self.acquirer.get_state(&AcquirerPaymentId::new(id.clone())).await?;
@@ -194,6 +223,8 @@ where
             card: None,
             at: now,
         };
+        let bank_status = answer.as_ref().map(|(status, _, _)| status.as_str().to_owned());
+        let bank_id = answer.as_ref().map(|(_, _, id)| id.clone());
         let settled = match answer {
             Some((status, _, id)) if abandoned && matches!(status, BankStatus::New | BankStatus::FormShowed) => {
                 self.settlement
@@ -203,7 +234,7 @@ where
             None if abandoned => {
                 self.settlement.apply_event(&payment.id, |_| Ok(AcquirerEvent::Failed), &facts(ABANDONED, None)).await?
             }
-            None => return Ok(None),
+            None => None,
             Some((status, amount, id)) => {
                 let reported: Option<Money> = amount;
                 self.settlement
@@ -214,6 +245,15 @@ where
                     )
                     .await?
             }
+        };
+        let still_waiting = settled.as_ref().is_none_or(|s| s.record.payment.status.is_pending());
+        let settled = if still_waiting && now - payment.created_at >= self.review_after {
+            // Whatever the bank said, it settled nothing in all this time: an operator's turn.
+            let last = bank_status.as_deref().unwrap_or("nothing");
+            let to_review = facts(last, bank_id.as_ref());
+            self.settlement.apply_event(&payment.id, |_| Ok(AcquirerEvent::Overdue), &to_review).await?
+        } else {
+            settled
         };
         let Some(settled) = settled else {
             return Ok(None);
@@ -228,6 +268,15 @@ where
         self.settlement.deliver_due_emails(&settled.record).await?;
         Ok(Some(settled.effect))
     }
+
+    /// Nobody paid it: its form closed a margin ago (or, stored without a deadline, it is older
+    /// than a form ever lived).
+    fn is_abandoned(&self, payment: &Payment, now: DateTime<Utc>) -> bool {
+        match payment.form_deadline {
+            Some(deadline) => now >= deadline + self.abandon_margin,
+            None => now - payment.created_at >= self.abandon_after,
+        }
+    }
 }
 
 fn tally(summary: &mut Summary, effect: &Effect) {
@@ -236,6 +285,7 @@ fn tally(summary: &mut Summary, effect: &Effect) {
         Effect::Refunded { .. } => summary.refunded += 1,
         Effect::Progressed(energosbyt::domain::PaymentStatus::Failed) => summary.failed += 1,
         Effect::Progressed(_) => summary.progressed += 1,
+        Effect::SentForReview => summary.needs_review += 1,
         // The bank says refunded; we never credited: money moved that the balance does not show.
         Effect::RefundBeforeCredit => summary.anomalies += 1,
         e if e.is_anomaly() => summary.anomalies += 1,

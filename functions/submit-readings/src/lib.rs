@@ -3,8 +3,8 @@
 //!
 //! The order of the checks is the order a customer fixes things in: the account number (400),
 //! the body (413, 400), the account (404) and its meter (404), then the readings rules of
-//! `domain::readings` (409 for a closed window, 422 for figures), then the price. Nothing is
-//! stored unless every check passed.
+//! `domain::readings` (409 for a closed window, 422 for figures), then the price (409 when no
+//! tariff is loaded for the day). Nothing is stored unless every check passed.
 //!
 //! Every accepted submission answers 200, whether it is the month's first for the meter, a
 //! replacement or a repeat: the month's submission of a meter is one thing the customer may
@@ -23,10 +23,11 @@ mod view;
 use energosbyt::config::{ConfigError, Env};
 use energosbyt::domain::readings::{self, billing_month};
 use energosbyt::domain::readings_window::moscow_date;
-use energosbyt::domain::{AccountNumber, ReadingsLimits, charge::charge};
+use energosbyt::domain::{AccountNumber, ReadingsLimits, TariffError, charge::charge};
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
+use energosbyt::metrics::{self, Metric};
 use energosbyt::ports::readings::{
     AccountReadingsReader, ReadingsWriter, SaveOutcome, SubmittedReadings, TariffReader,
 };
@@ -115,7 +116,11 @@ where
     })?;
     let bill =
         charge(&accepted, meter.zone_set, &account.tariff_group, &tariffs, moscow_date(context.now)).map_err(|e| {
-            tracing::error!(error = %e, "no tariff for the submission: import it with energosbyt-admin import-tariffs");
+            // The customer can only wait: the operator has to import the regulator's new prices.
+            tracing::error!(error = %e, "no tariff for the submission's day: import it with energosbyt-admin import-tariffs");
+            if matches!(e, TariffError::NotFound { .. }) {
+                metrics::count(Metric::TariffMissing, 1);
+            }
             Problem::from(e)
         })?;
 

@@ -61,7 +61,7 @@ impl TariffCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use energosbyt::domain::{Tariff, Zone, ZoneSet};
+    use energosbyt::domain::{Tariff, TariffBasis, Zone, ZoneSet};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     struct CountingReader {
@@ -78,6 +78,8 @@ mod tests {
                 valid_from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
                 valid_to: None,
                 price: "8.00".parse().unwrap(),
+                source: "a test price".into(),
+                basis: TariffBasis::Published,
             }])
         }
     }

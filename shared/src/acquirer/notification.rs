@@ -128,6 +128,9 @@ pub struct ReceiptNotification {
     /// The receipt as the bank echoes it (not signed).
     #[serde(default)]
     pub receipt: Option<ReceiptEcho>,
+    /// The notification's signature: the same for every delivery of the same notification.
+    #[serde(default, deserialize_with = "lenient::optional_string")]
+    pub token: Option<String>,
 }
 
 /// The echoed receipt holds the buyer's email: kept out of `Debug` output.

@@ -1,6 +1,7 @@
 //! The `Init` body for a payment of an electricity account, with its 54-FZ receipt.
 
 use super::messages::{InitRequest, PayType, PaymentMethod, PaymentObject, Receipt, ReceiptItem, Taxation};
+use crate::domain::form_deadline::{self, BANK_MAX_LIFETIME, BANK_MIN_LIFETIME, FormDeadlineError};
 use crate::domain::vat::VatRate;
 use crate::domain::{AccountNumber, Money};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -63,7 +64,8 @@ pub struct InitSettings {
     /// parameters (`Success`, `OrderId`, `PaymentId`, …).
     pub success_url: String,
     pub fail_url: String,
-    /// How long the payment form stays open (`RedirectDueDate`): the bank allows 1 minute to 90 days.
+    /// How long a payment's form stays open from its creation (`RedirectDueDate`): the bank allows
+    /// 1 minute to 90 days. See [`InitSettings::form_deadline`].
     pub payment_lifetime: TimeDelta,
     pub vat_codes: VatCodes,
 }
@@ -83,6 +85,12 @@ impl InitSettings {
             vat_codes: VatCodes::default(),
         }
     }
+
+    /// The form deadline of a payment created at `created_at`, fixed then and sent with every
+    /// `Init` of it ([`form_deadline::form_deadline`]).
+    pub fn form_deadline(&self, created_at: DateTime<Utc>) -> Result<DateTime<Utc>, FormDeadlineError> {
+        form_deadline::form_deadline(created_at, self.payment_lifetime)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,8 +103,10 @@ pub enum InitError {
     MissingEmail,
     #[error("the receipt email is longer than {RECEIPT_EMAIL_MAX} characters")]
     EmailTooLong,
-    #[error("the payment lifetime must be between 1 minute and 90 days")]
+    #[error("the form must stay open between 1 minute and 90 days from now")]
     LifetimeOutOfRange,
+    #[error("the form would stay open into another VAT rate than its receipt names")]
+    CrossesVatChange,
     #[error("{field} is longer than the bank allows")]
     TooLong { field: &'static str },
     #[error("the receipt items add up to {items}, the payment is {amount}")]
@@ -112,8 +122,11 @@ pub struct PaymentInit<'a> {
     pub amount: Money,
     /// Where the fiscal receipt goes (54-FZ needs an email or a phone).
     pub email: &'a str,
-    /// The moment of payment: chooses the VAT rate and starts the form's lifetime.
+    /// The moment of this `Init`: chooses the VAT rate.
     pub now: DateTime<Utc>,
+    /// Until when the form may be paid (`RedirectDueDate`): the payment's own deadline, fixed
+    /// when it was created.
+    pub deadline: DateTime<Utc>,
 }
 
 impl PaymentInit<'_> {
@@ -136,9 +149,14 @@ impl PaymentInit<'_> {
         if email.chars().count() > RECEIPT_EMAIL_MAX {
             return Err(InitError::EmailTooLong);
         }
-        let lifetime = settings.payment_lifetime;
-        if lifetime < TimeDelta::minutes(1) || lifetime > TimeDelta::days(90) {
+        let lifetime = self.deadline - self.now;
+        if lifetime < BANK_MIN_LIFETIME || lifetime > BANK_MAX_LIFETIME {
             return Err(InitError::LifetimeOutOfRange);
+        }
+        let rate = VatRate::at(self.now);
+        // The receipt prints the rate of today: the form must not be payable under another one.
+        if VatRate::at(self.deadline) != rate {
+            return Err(InitError::CrossesVatChange);
         }
 
         let name = format!("Оплата электроэнергии, л/с {}", self.account);
@@ -150,7 +168,6 @@ impl PaymentInit<'_> {
             return Err(InitError::TooLong { field: "Description" });
         }
 
-        let rate = VatRate::at(self.now);
         let receipt = Receipt {
             email: Some(email.to_owned()),
             phone: None,
@@ -172,7 +189,7 @@ impl PaymentInit<'_> {
             return Err(InitError::ReceiptTotal { items: receipt.total(), amount: self.amount });
         }
 
-        let due = (self.now + lifetime).with_timezone(&Moscow);
+        let due = self.deadline.with_timezone(&Moscow);
         Ok(InitRequest {
             amount: self.amount,
             order_id: self.order_id.to_owned(),
@@ -204,6 +221,7 @@ mod tests {
         )
     }
 
+    /// Created at `now`, with the deadline a payment created then gets.
     fn payment(amount: &str, now: DateTime<Utc>) -> PaymentInit<'static> {
         PaymentInit {
             order_id: "0f8fad5b-d9cb-469f-a165-70867728950e",
@@ -211,7 +229,12 @@ mod tests {
             amount: amount.parse().unwrap(),
             email: "ivanov@example.ru",
             now,
+            deadline: settings().form_deadline(now).expect("a form can open then"),
         }
+    }
+
+    fn moscow(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Moscow.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap().with_timezone(&Utc)
     }
 
     fn in_2025() -> DateTime<Utc> {
@@ -258,30 +281,47 @@ mod tests {
     }
 
     #[test]
-    fn the_form_expires_after_the_lifetime_in_moscow_time() {
+    fn the_form_expires_at_the_payments_own_deadline_in_moscow_time() {
         // 09:30 UTC is 12:30 in Moscow; 24 h later.
         let req = payment("100", in_2025()).build(&settings()).unwrap();
         assert_eq!(req.redirect_due_date.as_deref(), Some("2025-11-21T12:30:00+03:00"));
 
+        // The same payment's Init again, 20 h later: the same deadline, not 20 h more.
+        let mut resumed = payment("100", in_2025());
+        resumed.now = in_2025() + TimeDelta::hours(20);
+        let req = resumed.build(&settings()).unwrap();
+        assert_eq!(req.redirect_due_date.as_deref(), Some("2025-11-21T12:30:00+03:00"));
+
         let mut short = settings();
         short.payment_lifetime = TimeDelta::minutes(20);
-        let req = payment("100", in_2025()).build(&short).unwrap();
-        assert_eq!(req.redirect_due_date.as_deref(), Some("2025-11-20T12:50:00+03:00"));
+        assert_eq!(short.form_deadline(in_2025()), Ok(moscow(2025, 11, 20, 12, 50, 0)));
     }
 
     #[test]
     fn the_tax_code_follows_the_moscow_date_of_payment() {
-        let last_2025_second = Utc.with_ymd_and_hms(2025, 12, 31, 20, 59, 59).unwrap();
-        let first_2026_second = Utc.with_ymd_and_hms(2025, 12, 31, 21, 0, 0).unwrap();
         let tax = |now| payment("100", now).build(&settings()).unwrap().receipt.unwrap().items[0].tax.clone();
-        assert_eq!(tax(last_2025_second), "vat20");
+        let half_an_hour_before_2026 = moscow(2025, 12, 31, 23, 30, 0);
+        assert_eq!(tax(half_an_hour_before_2026), "vat20");
+        let first_2026_second = moscow(2026, 1, 1, 0, 0, 0);
         assert_eq!(tax(first_2026_second), "vat22");
+
+        // Opened at 23:30 on 31 December, the form closes before the new rate.
+        let req = payment("100", half_an_hour_before_2026).build(&settings()).unwrap();
+        assert_eq!(req.redirect_due_date.as_deref(), Some("2025-12-31T23:59:59+03:00"));
 
         let mut configured = settings();
         configured.vat_codes = VatCodes::from_lookup(|name| (name == "VAT_CODE_22").then(|| "vat122".into()));
         let req = payment("100", first_2026_second).build(&configured).unwrap();
         assert_eq!(req.receipt.unwrap().items[0].tax, "vat122");
         assert_eq!(configured.vat_codes.vat20, "vat20");
+    }
+
+    #[test]
+    fn a_form_that_would_live_into_another_vat_rate_is_refused() {
+        // A deadline not capped by the rule: the receipt would print 20 % for a payment in 2026.
+        let mut crossing = payment("100", moscow(2025, 12, 31, 12, 0, 0));
+        crossing.deadline = moscow(2026, 1, 1, 12, 0, 0);
+        assert_eq!(crossing.build(&settings()), Err(InitError::CrossesVatChange));
     }
 
     #[test]
@@ -306,17 +346,20 @@ mod tests {
         p.email = &long_email;
         assert_eq!(p.build(&s), Err(InitError::EmailTooLong));
 
-        let mut bad = settings();
-        bad.payment_lifetime = TimeDelta::seconds(30);
-        assert_eq!(payment("10", in_2025()).build(&bad), Err(InitError::LifetimeOutOfRange));
-        bad.payment_lifetime = TimeDelta::days(91);
-        assert_eq!(payment("10", in_2025()).build(&bad), Err(InitError::LifetimeOutOfRange));
+        let mut p = payment("10", in_2025());
+        p.deadline = in_2025() + TimeDelta::seconds(30);
+        assert_eq!(p.build(&s), Err(InitError::LifetimeOutOfRange));
+        p.deadline = in_2025() - TimeDelta::hours(1);
+        assert_eq!(p.build(&s), Err(InitError::LifetimeOutOfRange), "a deadline already past");
+        p.deadline = in_2025() + TimeDelta::days(91);
+        assert_eq!(p.build(&s), Err(InitError::LifetimeOutOfRange));
     }
 
     proptest! {
         #[test]
         fn the_receipt_always_adds_up_to_the_amount(kopecks in 1i64..100_000_000_000i64, secs in 0i64..400_000_000) {
             let now = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + TimeDelta::seconds(secs);
+            prop_assume!(settings().form_deadline(now).is_ok());
             let mut p = payment("1", now);
             p.amount = Money::from_kopecks(kopecks);
             let req = p.build(&settings()).unwrap();

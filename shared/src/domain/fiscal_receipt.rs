@@ -192,6 +192,31 @@ pub enum FiscalReceiptError {
 }
 
 impl FiscalReceipt {
+    /// Whether the notification can be a receipt of `payment` at all: fiscalised, of its order,
+    /// for an amount the payment could have (the whole of it for a sale; some of it for a refund).
+    /// What else it lacks (a requisite, the place of settlement, the OFD) does not make it another
+    /// payment's receipt: configuration may still supply it.
+    pub fn check_of_payment(notification: &ReceiptNotification, payment: &Payment) -> Result<(), FiscalReceiptError> {
+        if !notification.success || !matches!(notification.error_code.as_str(), "" | "0") {
+            return Err(FiscalReceiptError::NotFiscalised { code: notification.error_code.clone() });
+        }
+        if notification.order_id != payment.id.as_str() {
+            return Err(FiscalReceiptError::OtherPayment { order_id: notification.order_id.clone() });
+        }
+        let total = notification.amount;
+        let amount_fits = match sign_of(notification) {
+            Ok(SettlementSign::Income) => total == payment.amount,
+            // A refund may give back part of the payment, never more.
+            Ok(SettlementSign::IncomeReturn) => total.is_positive() && total <= payment.amount,
+            // A kind of document we cannot read: nothing to compare its amount with.
+            Err(_) => true,
+        };
+        if !amount_fits {
+            return Err(FiscalReceiptError::AmountMismatch { receipt: total, payment: payment.amount });
+        }
+        Ok(())
+    }
+
     /// Joins the bank's `RECEIPT` notification with our payment and the seller's requisites.
     ///
     /// The lines come from the receipt the bank echoes, when it reads and adds up to the signed
@@ -204,32 +229,9 @@ impl FiscalReceipt {
         payment: &Payment,
         seller: &SellerRequisites,
     ) -> Result<Self, FiscalReceiptError> {
-        if !notification.success || !matches!(notification.error_code.as_str(), "" | "0") {
-            return Err(FiscalReceiptError::NotFiscalised { code: notification.error_code.clone() });
-        }
-        if notification.order_id != payment.id.as_str() {
-            return Err(FiscalReceiptError::OtherPayment { order_id: notification.order_id.clone() });
-        }
-
-        let sign = match notification.r#type.as_deref().map(str::trim) {
-            None | Some("") | Some("Income") => SettlementSign::Income,
-            Some("IncomeReturn") => SettlementSign::IncomeReturn,
-            Some(_) => {
-                return Err(FiscalReceiptError::Malformed {
-                    requisite: "Type",
-                    why: "neither Income nor IncomeReturn",
-                });
-            }
-        };
+        Self::check_of_payment(notification, payment)?;
+        let sign = sign_of(notification)?;
         let total = notification.amount;
-        let amount_fits = match sign {
-            SettlementSign::Income => total == payment.amount,
-            // A refund may give back part of the payment, never more.
-            SettlementSign::IncomeReturn => total.is_positive() && total <= payment.amount,
-        };
-        if !amount_fits {
-            return Err(FiscalReceiptError::AmountMismatch { receipt: total, payment: payment.amount });
-        }
 
         let issued_at = parse_receipt_datetime(required(&notification.receipt_datetime, "ReceiptDatetime")?)?;
         let fn_number = digits(&notification.fn_number, "FnNumber", 16..=16)?;
@@ -327,6 +329,15 @@ impl FiscalReceipt {
             }
         }
         totals
+    }
+}
+
+/// Tag 1054 from the notification's `Type`; an absent one reads as a sale.
+fn sign_of(notification: &ReceiptNotification) -> Result<SettlementSign, FiscalReceiptError> {
+    match notification.r#type.as_deref().map(str::trim) {
+        None | Some("") | Some("Income") => Ok(SettlementSign::Income),
+        Some("IncomeReturn") => Ok(SettlementSign::IncomeReturn),
+        Some(_) => Err(FiscalReceiptError::Malformed { requisite: "Type", why: "neither Income nor IncomeReturn" }),
     }
 }
 
@@ -460,6 +471,7 @@ mod tests {
             status: PaymentStatus::Paid,
             acquirer_payment_id: Some("5974256058".into()),
             payment_url: None,
+            form_deadline: None,
             refunded: Money::ZERO,
             card: None,
             created_at: at,
@@ -469,7 +481,7 @@ mod tests {
 
     fn seller() -> SellerRequisites {
         SellerRequisites {
-            name: "ПАО «Мосэнергосбыт»".into(),
+            name: "АО «Мосэнергосбыт»".into(),
             inn: "7736520080".into(),
             sender_email: "noreply@pay.example.ru".into(),
             settlement_place: Some("https://vk.com/app51234567".into()),
@@ -520,7 +532,7 @@ mod tests {
     fn a_receipt_notification_gives_every_requisite() {
         let r = receipt(json!({})).unwrap();
         assert_eq!(r.sign, SettlementSign::Income);
-        assert_eq!(r.seller_name, "ПАО «Мосэнергосбыт»");
+        assert_eq!(r.seller_name, "АО «Мосэнергосбыт»");
         assert_eq!(r.seller_inn, "7736520080");
         assert_eq!(taxation_label(r.taxation), "ОСН");
         assert_eq!(r.issued_at, Utc.with_ymd_and_hms(2026, 1, 15, 7, 20, 30).unwrap());
@@ -642,6 +654,26 @@ mod tests {
     }
 
     #[test]
+    fn a_receipt_lacking_requisites_is_still_this_payments_but_a_failed_or_foreign_one_is_not() {
+        let p = payment("1500.05");
+        let check = |body| FiscalReceipt::check_of_payment(&notification(body), &p);
+        let sparse =
+            json!({"SettlePlace": null, "CalculationPlace": null, "Ofd": null, "FnNumber": null, "Type": null});
+        assert_eq!(check(sparse), Ok(()));
+        assert_eq!(check(json!({"Type": "Expense"})), Ok(()), "an unknown kind may still be ours");
+        assert_eq!(
+            check(json!({"Success": false, "ErrorCode": "3"})),
+            Err(FiscalReceiptError::NotFiscalised { code: "3".into() })
+        );
+        assert!(matches!(
+            check(json!({"OrderId": "ffffffffffffffffffffffffffffffff"})),
+            Err(FiscalReceiptError::OtherPayment { .. })
+        ));
+        assert!(matches!(check(json!({"Amount": 150006})), Err(FiscalReceiptError::AmountMismatch { .. })));
+        assert_eq!(check(json!({"Type": "IncomeReturn", "Amount": 100})), Ok(()));
+    }
+
+    #[test]
     fn configuration_fills_in_what_the_bank_leaves_out() {
         let n = notification(json!({"Ofd": null, "SettlePlace": null, "CalculationPlace": null}));
         let mut s = seller();
@@ -667,14 +699,14 @@ mod tests {
     fn seller_requisites_come_from_the_environment() {
         let vars = |inn: &'static str| {
             move |name: &str| match name {
-                "SELLER_NAME" => Some("ПАО «Мосэнергосбыт»".to_owned()),
+                "SELLER_NAME" => Some("АО «Мосэнергосбыт»".to_owned()),
                 "SELLER_INN" => Some(inn.to_owned()),
                 "SES_SENDER" => Some("noreply@pay.example.ru".to_owned()),
                 _ => None,
             }
         };
         let s = SellerRequisites::from_env(&Env::from_fn(vars("7736520080"))).unwrap();
-        assert_eq!((s.name.as_str(), s.inn.as_str()), ("ПАО «Мосэнергосбыт»", "7736520080"));
+        assert_eq!((s.name.as_str(), s.inn.as_str()), ("АО «Мосэнергосбыт»", "7736520080"));
         assert_eq!(s.sender_email, "noreply@pay.example.ru");
         assert_eq!((s.settlement_place, s.ofd), (None, None));
         for bad in ["773652008", "77365200801", "77365200X0"] {

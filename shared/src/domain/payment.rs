@@ -65,6 +65,10 @@ pub enum PaymentStatus {
     PartiallyRefunded,
     /// Paid, then all of it given back.
     Refunded,
+    /// Left unsettled past the time a payment may wait for the bank (an amount the bank captured
+    /// differently, an account that is missing, a status the bank never finished): to be settled
+    /// by an operator. Money the bank confirms later for the amount asked is still credited.
+    NeedsReview,
 }
 
 impl PaymentStatus {
@@ -76,13 +80,22 @@ impl PaymentStatus {
             Self::Failed => "FAILED",
             Self::PartiallyRefunded => "PARTIALLY_REFUNDED",
             Self::Refunded => "REFUNDED",
+            Self::NeedsReview => "NEEDS_REVIEW",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::New, Self::Authorized, Self::Paid, Self::Failed, Self::PartiallyRefunded, Self::Refunded]
-            .into_iter()
-            .find(|status| status.as_str() == s)
+        [
+            Self::New,
+            Self::Authorized,
+            Self::Paid,
+            Self::Failed,
+            Self::PartiallyRefunded,
+            Self::Refunded,
+            Self::NeedsReview,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
     }
 
     /// Still waiting for the bank: reconciliation looks at these.
@@ -119,9 +132,28 @@ pub struct Payment {
     /// The acquirer's `PaymentId`, once `Init` answered.
     pub acquirer_payment_id: Option<String>,
     pub payment_url: Option<String>,
+    /// Until when the bank's form may be paid (`RedirectDueDate`), fixed when the payment was
+    /// created. None for payments stored before it was kept.
+    pub form_deadline: Option<DateTime<Utc>>,
     /// Of the amount, how much has been given back.
     pub refunded: Money,
     pub card: Option<Card>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_reads_back_from_its_name_and_serialises_as_it() {
+        use PaymentStatus as S;
+        for status in [S::New, S::Authorized, S::Paid, S::Failed, S::PartiallyRefunded, S::Refunded, S::NeedsReview] {
+            assert_eq!(PaymentStatus::parse(status.as_str()), Some(status));
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+        assert_eq!(S::NeedsReview.as_str(), "NEEDS_REVIEW");
+        assert!(!S::NeedsReview.is_pending() && !S::NeedsReview.was_credited());
+    }
 }

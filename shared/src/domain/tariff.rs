@@ -8,7 +8,7 @@ use super::money::Money;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// One price: from `valid_from` on, a kWh registered in `zone` of a `zone_set` meter costs `price`
 /// roubles (VAT included) to an account billed under `group`.
@@ -20,10 +20,12 @@ use std::collections::HashMap;
 ///
 /// ```json
 /// [
-///   {"group": "gas-stove", "zoneSet": "single", "zone": "T1",
-///    "validFrom": "2026-01-01", "price": "8.00"},
-///   {"group": "rural", "zoneSet": "twoZone", "zone": "T2",
-///    "validFrom": "2020-07-01", "validTo": "2020-12-31", "price": "2.06"}
+///   {"group": "gas-stove", "zoneSet": "single", "zone": "T1", "validFrom": "2026-10-01",
+///    "price": "8.90", "basis": "published",
+///    "source": "Приказ ДЭПиР г. Москвы от 24.12.2025 № ДПР-ТР-407/25"},
+///   {"group": "gas-stove", "zoneSet": "twoZone", "zone": "T2", "validFrom": "2026-01-01",
+///    "validTo": "2026-09-30", "price": "4.15", "basis": "derived",
+///    "source": "2025-07-01 × 122/120 (НДС 22 %)"}
 /// ]
 /// ```
 ///
@@ -31,10 +33,14 @@ use std::collections::HashMap;
 /// - `zoneSet`: `single`, `twoZone` or `threeZone`; `zone`: `T1`, `T2` or `T3`, one the meter kind
 ///   has (in three-zone meters T2 is night and T3 half-peak);
 /// - `validFrom`: the first day (Moscow calendar) the price applies;
-/// - `validTo` (optional): the last day, for a price known to have ended without a known
-///   successor; without it the price holds until a later `validFrom` of the same key;
+/// - `validTo` (optional): the last day. Without it the price holds until a later `validFrom` of
+///   the same key, and the table must then give every key of the group a row from each later
+///   start date (see [`TariffError::StaleCarryOver`]);
 /// - `price`: roubles per kWh as a decimal string with at most two places, above zero and at
-///   most 1000.00.
+///   most 1000.00;
+/// - `source`: the regulator's order and/or the address of the page that quotes it; for a
+///   derived price, how it was derived;
+/// - `basis`: `published` (a figure read in the source) or `derived` (worked out by a stated rule).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Tariff {
@@ -45,6 +51,40 @@ pub struct Tariff {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_to: Option<NaiveDate>,
     pub price: Money,
+    pub source: String,
+    pub basis: TariffBasis,
+}
+
+/// Whether a price was read in its source or worked out from other prices by a stated rule (the
+/// VAT rise of 2026-01-01, a half-year the regulator left unchanged): a derived price is one to
+/// replace as soon as the order is found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TariffBasis {
+    Published,
+    Derived,
+}
+
+impl TariffBasis {
+    /// The import format's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TariffBasis::Published => "published",
+            TariffBasis::Derived => "derived",
+        }
+    }
+}
+
+impl std::str::FromStr for TariffBasis {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "published" => Ok(TariffBasis::Published),
+            "derived" => Ok(TariffBasis::Derived),
+            _ => Err(()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +120,20 @@ pub enum TariffError {
         group.0
     )]
     EndsBeforeStart { group: TariffGroup, zone_set: ZoneSet, zone: Zone, valid_from: NaiveDate, valid_to: NaiveDate },
+    #[error(
+        "the tariff for group {}, {zone_set:?} meter, zone {zone:?} from {valid_from} names no source",
+        group.0
+    )]
+    NoSource { group: TariffGroup, zone_set: ZoneSet, zone: Zone, valid_from: NaiveDate },
+    /// Another key of the group starts a new period on `date` while this key's price of
+    /// `valid_from` is still open: it would be charged after its period as if nothing had changed.
+    #[error(
+        "group {}: a new period starts on {date}, but the {zone_set:?} meter's zone {zone:?} price \
+         from {valid_from} is still open then: end it the day before (validTo) or give that zone \
+         a price from {date}",
+        group.0
+    )]
+    StaleCarryOver { group: TariffGroup, zone_set: ZoneSet, zone: Zone, valid_from: NaiveDate, date: NaiveDate },
 }
 
 /// The highest credible household price per kWh, roubles: today's are 1.63–11.43, so kopecks typed
@@ -87,7 +141,7 @@ pub enum TariffError {
 pub const MAX_PRICE_PER_KWH: Decimal = Decimal::ONE_THOUSAND;
 
 /// `ZoneSet` is neither `Hash` nor `Ord`, so the index keys meter kinds by this stand-in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum MeterKind {
     Single,
     TwoZone,
@@ -114,8 +168,9 @@ pub struct TariffTable {
 
 impl TariffTable {
     /// Indexes `tariffs`, refusing a table a charge could not trust: two prices for one key and
-    /// start date, a price of zero or below or above `MAX_PRICE_PER_KWH`, a zone the meter kind does not have, or a period that
-    /// ends before it starts.
+    /// start date, a price of zero or below or above `MAX_PRICE_PER_KWH`, a zone the meter kind
+    /// does not have, a period that ends before it starts, a price without a source, or a price
+    /// left open past the start of the group's next period (a stale carry-over).
     pub fn new(tariffs: Vec<Tariff>) -> Result<Self, TariffError> {
         let mut periods: HashMap<TariffKey, Vec<Tariff>> = HashMap::new();
         for tariff in tariffs {
@@ -135,18 +190,51 @@ impl TariffTable {
         for entries in periods.values_mut() {
             entries.sort_by_key(|t| t.valid_from);
         }
-        Ok(Self { periods })
+        let table = Self { periods };
+        table.check_no_stale_carry_over()?;
+        Ok(table)
+    }
+
+    /// A regulator's order prices every zone of a group from the same day, so when one key of a
+    /// group starts a period, every other key must either start one that day too or have ended
+    /// before it. A key that does neither would carry its old price into a period whose price for
+    /// it is unknown.
+    fn check_no_stale_carry_over(&self) -> Result<(), TariffError> {
+        let mut keys: Vec<&TariffKey> = self.periods.keys().collect();
+        keys.sort_by(|a, b| (a.0.0.as_str(), a.1, a.2).cmp(&(b.0.0.as_str(), b.1, b.2)));
+        let mut starts: HashMap<&TariffGroup, BTreeSet<NaiveDate>> = HashMap::new();
+        for (key, entries) in &self.periods {
+            starts.entry(&key.0).or_default().extend(entries.iter().map(|t| t.valid_from));
+        }
+        for key in keys {
+            let entries = &self.periods[key];
+            for &date in &starts[&key.0] {
+                let started = entries.partition_point(|t| t.valid_from < date);
+                if entries.get(started).is_some_and(|t| t.valid_from == date) {
+                    continue;
+                }
+                let Some(open) = started.checked_sub(1).map(|i| &entries[i]) else { continue };
+                if open.valid_to.is_none_or(|to| to >= date) {
+                    return Err(TariffError::StaleCarryOver {
+                        group: open.group.clone(),
+                        zone_set: open.zone_set,
+                        zone: open.zone,
+                        valid_from: open.valid_from,
+                        date,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The price per kWh (VAT included) in force on the Moscow calendar day `date`: the entry of
-    /// that group, meter kind and zone with the latest `valid_from` on or before `date`.
+    /// that group, meter kind and zone with the latest `valid_from` on or before `date`, unless
+    /// that entry ended (`valid_to`) before `date`.
     ///
-    /// A price stays in force until a later entry of the same key replaces it, so a period whose
-    /// price for some zone is unknown (absent from the data) falls back to the previous period's
-    /// price for that zone. Today that matters for zone meters from 2026-10-01: only the
-    /// single-rate price of that period is known, so two- and three-zone meters keep the
-    /// 2026-01-01 prices. An entry with `valid_to` is not carried past that day: after it the
-    /// price is `NotFound` rather than years out of date.
+    /// A price is never charged after its period: a period whose price for a zone is unknown ends
+    /// the previous entry the day before (enforced by [`TariffTable::new`]), so such a day is
+    /// `NotFound` rather than priced at the last known, stale rate.
     pub fn price_on(
         &self,
         group: &TariffGroup,
@@ -179,7 +267,7 @@ impl TariffTable {
 }
 
 fn check(tariff: &Tariff) -> Result<(), TariffError> {
-    let Tariff { group, zone_set, zone, valid_from, valid_to, price } = tariff.clone();
+    let Tariff { group, zone_set, zone, valid_from, valid_to, price, source, basis: _ } = tariff.clone();
     if !zone_set.has(zone) {
         return Err(TariffError::ZoneNotOnMeterKind { group, zone_set, zone, valid_from });
     }
@@ -191,6 +279,9 @@ fn check(tariff: &Tariff) -> Result<(), TariffError> {
     }
     if let Some(valid_to) = valid_to.filter(|to| *to < valid_from) {
         return Err(TariffError::EndsBeforeStart { group, zone_set, zone, valid_from, valid_to });
+    }
+    if source.trim().is_empty() {
+        return Err(TariffError::NoSource { group, zone_set, zone, valid_from });
     }
     Ok(())
 }
@@ -212,7 +303,25 @@ mod tests {
     }
 
     fn tariff(zone_set: ZoneSet, zone: Zone, from: NaiveDate, price: &str) -> Tariff {
-        Tariff { group: group("gas-stove"), zone_set, zone, valid_from: from, valid_to: None, price: money(price) }
+        Tariff {
+            group: group("gas-stove"),
+            zone_set,
+            zone,
+            valid_from: from,
+            valid_to: None,
+            price: money(price),
+            source: "a test price".into(),
+            basis: TariffBasis::Published,
+        }
+    }
+
+    fn ending(mut t: Tariff, to: NaiveDate) -> Tariff {
+        t.valid_to = Some(to);
+        t
+    }
+
+    fn not_found(g: &str, zone_set: ZoneSet, zone: Zone, on: NaiveDate) -> Result<Money, TariffError> {
+        Err(TariffError::NotFound { group: group(g), zone_set, zone, date: on })
     }
 
     /// The table the service ships with.
@@ -226,7 +335,8 @@ mod tests {
     fn given_the_shipped_table_when_the_vat_rises_on_2026_01_01_then_prices_change_that_day() {
         let t = shipped();
         let gas = group("gas-stove");
-        // 2025 H2 published prices, then the 2026 ones (2025 H2 × 122/120, rounded to kopecks).
+        // 2025 H2 published prices, then the 2026 ones: single 8.00 published (ДПР-ТР-407/25), the
+        // zones 2025 H2 × 122/120 rounded to kopecks (derived).
         let cases = [
             (ZoneSet::Single, Zone::T1, "7.87", "8.00"),
             (ZoneSet::TwoZone, Zone::T1, "9.45", "9.61"),
@@ -249,32 +359,43 @@ mod tests {
     fn given_the_shipped_table_when_a_period_starts_then_the_previous_one_ends_the_day_before() {
         let t = shipped();
         let gas = group("gas-stove");
-        assert_eq!(
-            t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2024, 6, 30)),
-            Err(TariffError::NotFound {
-                group: gas.clone(),
-                zone_set: ZoneSet::Single,
-                zone: Zone::T1,
-                date: date(2024, 6, 30)
-            })
-        );
-        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2024, 7, 1)), Ok(money("6.99")));
-        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2025, 6, 30)), Ok(money("6.99")));
-        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2025, 7, 1)), Ok(money("7.87")));
-        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2026, 9, 30)), Ok(money("8.00")));
-        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2026, 10, 1)), Ok(money("8.90")));
+        let single = |y, m, d| t.price_on(&gas, ZoneSet::Single, Zone::T1, date(y, m, d));
+        assert_eq!(single(2021, 6, 30), Ok(money("5.66")));
+        // 2021-07-01…2022-11-30: no figure found, so no price rather than 5.66 carried on.
+        assert_eq!(single(2021, 7, 1), not_found("gas-stove", ZoneSet::Single, Zone::T1, date(2021, 7, 1)));
+        assert_eq!(single(2022, 11, 30), not_found("gas-stove", ZoneSet::Single, Zone::T1, date(2022, 11, 30)));
+        assert_eq!(single(2022, 12, 1), Ok(money("6.43")));
+        assert_eq!(single(2024, 6, 30), Ok(money("6.43")));
+        assert_eq!(single(2024, 7, 1), Ok(money("6.99")));
+        assert_eq!(single(2025, 6, 30), Ok(money("6.99")));
+        assert_eq!(single(2025, 7, 1), Ok(money("7.87")));
+        assert_eq!(single(2026, 9, 30), Ok(money("8.00")));
+        assert_eq!(single(2026, 10, 1), Ok(money("8.90")));
     }
 
     #[test]
-    fn given_no_zone_prices_for_2026_10_when_a_zone_meter_is_charged_then_the_2026_01_prices_hold() {
+    fn given_no_zone_prices_for_2026_10_when_a_two_zone_gas_stove_meter_is_priced_then_there_is_no_price_not_the_january_one()
+     {
+        // Regression: the 2026-01-01 zone prices (9.61 / 4.15, 11.43 / 4.15 / 8.00) used to be
+        // carried past 1 October, when only the single-rate price of the new period is known.
         let t = shipped();
-        let gas = group("gas-stove");
-        assert_eq!(t.price_on(&gas, ZoneSet::TwoZone, Zone::T1, date(2026, 11, 20)), Ok(money("9.61")));
-        assert_eq!(t.price_on(&gas, ZoneSet::TwoZone, Zone::T2, date(2026, 11, 20)), Ok(money("4.15")));
-        assert_eq!(t.price_on(&gas, ZoneSet::ThreeZone, Zone::T1, date(2026, 11, 20)), Ok(money("11.43")));
-        assert_eq!(t.price_on(&gas, ZoneSet::ThreeZone, Zone::T3, date(2026, 11, 20)), Ok(money("8.00")));
+        let on = date(2026, 10, 15);
+        for (zone_set, zone) in [
+            (ZoneSet::TwoZone, Zone::T1),
+            (ZoneSet::TwoZone, Zone::T2),
+            (ZoneSet::ThreeZone, Zone::T1),
+            (ZoneSet::ThreeZone, Zone::T2),
+            (ZoneSet::ThreeZone, Zone::T3),
+        ] {
+            assert_eq!(
+                t.price_on(&group("gas-stove"), zone_set, zone, on),
+                not_found("gas-stove", zone_set, zone, on),
+                "{zone_set:?} {zone:?}"
+            );
+            assert_eq!(t.price_on(&group("gas-stove"), zone_set, zone, date(2026, 9, 30)).map(|_| ()), Ok(()));
+        }
         // The single-rate price of the same day is the new one.
-        assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2026, 11, 20)), Ok(money("8.90")));
+        assert_eq!(t.price_on(&group("gas-stove"), ZoneSet::Single, Zone::T1, on), Ok(money("8.90")));
     }
 
     #[test]
@@ -305,16 +426,16 @@ mod tests {
     }
 
     #[test]
-    fn given_only_2020_prices_for_electric_stoves_when_charged_in_2026_then_no_price_is_found() {
-        // Carrying a 2020 price into 2026 would undercharge by half: the period ended 2020-12-31.
+    fn given_the_shipped_table_every_price_is_sourced_and_every_derived_one_says_how() {
         let t = shipped();
-        let electric = group("electric-stove");
-        assert_eq!(t.price_on(&electric, ZoneSet::Single, Zone::T1, date(2020, 12, 31)), Ok(money("4.87")));
-        assert!(matches!(
-            t.price_on(&electric, ZoneSet::Single, Zone::T1, date(2021, 1, 1)),
-            Err(TariffError::NotFound { .. })
-        ));
-        assert!(t.price_on(&group("rural"), ZoneSet::TwoZone, Zone::T2, date(2026, 11, 20)).is_err());
+        for tariff in t.tariffs() {
+            assert!(!tariff.source.trim().is_empty(), "{tariff:?}");
+        }
+        let derived: Vec<&Tariff> = t.tariffs().filter(|t| t.basis == TariffBasis::Derived).collect();
+        assert!(!derived.is_empty());
+        // The VAT rise is the one rule that makes new figures; the others repeat a period's figures.
+        let vat = derived.iter().filter(|t| t.source.contains("122/120")).count();
+        assert_eq!(vat, 6, "five gas-stove zones and the electric-stove single rate of 2026-01-01");
     }
 
     #[test]
@@ -329,12 +450,7 @@ mod tests {
         assert_eq!(t.price_on(&gas, ZoneSet::TwoZone, Zone::T1, date(2026, 2, 1)), Ok(money("9.61")));
         assert_eq!(
             t.price_on(&gas, ZoneSet::ThreeZone, Zone::T1, date(2026, 2, 1)),
-            Err(TariffError::NotFound {
-                group: gas.clone(),
-                zone_set: ZoneSet::ThreeZone,
-                zone: Zone::T1,
-                date: date(2026, 2, 1)
-            })
+            not_found("gas-stove", ZoneSet::ThreeZone, Zone::T1, date(2026, 2, 1))
         );
         assert!(t.price_on(&group("rural"), ZoneSet::Single, Zone::T1, date(2026, 2, 1)).is_err());
     }
@@ -353,6 +469,76 @@ mod tests {
         assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2026, 9, 30)), Ok(money("8.00")));
         assert_eq!(t.price_on(&gas, ZoneSet::Single, Zone::T1, date(2030, 1, 1)), Ok(money("8.90")));
         assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn given_a_price_with_an_end_when_asked_the_day_after_then_it_is_not_found() {
+        let t = TariffTable::new(vec![ending(
+            tariff(ZoneSet::TwoZone, Zone::T2, date(2026, 1, 1), "4.15"),
+            date(2026, 9, 30),
+        )])
+        .unwrap();
+        let gas = group("gas-stove");
+        assert_eq!(t.price_on(&gas, ZoneSet::TwoZone, Zone::T2, date(2026, 9, 30)), Ok(money("4.15")));
+        assert_eq!(
+            t.price_on(&gas, ZoneSet::TwoZone, Zone::T2, date(2026, 10, 1)),
+            not_found("gas-stove", ZoneSet::TwoZone, Zone::T2, date(2026, 10, 1))
+        );
+        assert!(t.price_on(&gas, ZoneSet::TwoZone, Zone::T2, date(2031, 1, 1)).is_err());
+    }
+
+    #[test]
+    fn given_a_zone_price_left_open_when_another_zone_starts_a_period_then_the_table_is_refused() {
+        // The data error behind charging January's zone prices in November: single-rate gets a
+        // price from 1 October, the two-zone day price of January is left open.
+        let result = TariffTable::new(vec![
+            tariff(ZoneSet::Single, Zone::T1, date(2026, 1, 1), "8.00"),
+            tariff(ZoneSet::TwoZone, Zone::T1, date(2026, 1, 1), "9.61"),
+            ending(tariff(ZoneSet::TwoZone, Zone::T2, date(2026, 1, 1), "4.15"), date(2026, 9, 30)),
+            tariff(ZoneSet::Single, Zone::T1, date(2026, 10, 1), "8.90"),
+        ]);
+        assert_eq!(
+            result.unwrap_err(),
+            TariffError::StaleCarryOver {
+                group: group("gas-stove"),
+                zone_set: ZoneSet::TwoZone,
+                zone: Zone::T1,
+                valid_from: date(2026, 1, 1),
+                date: date(2026, 10, 1),
+            }
+        );
+        // An end on or after the new start is still open at that date.
+        let late_end = TariffTable::new(vec![
+            ending(tariff(ZoneSet::TwoZone, Zone::T1, date(2026, 1, 1), "9.61"), date(2026, 10, 1)),
+            tariff(ZoneSet::Single, Zone::T1, date(2026, 10, 1), "8.90"),
+        ]);
+        assert!(matches!(late_end, Err(TariffError::StaleCarryOver { zone: Zone::T1, .. })), "{late_end:?}");
+        let message = TariffTable::new(vec![
+            tariff(ZoneSet::TwoZone, Zone::T1, date(2026, 1, 1), "9.61"),
+            tariff(ZoneSet::Single, Zone::T1, date(2026, 10, 1), "8.90"),
+        ])
+        .unwrap_err()
+        .to_string();
+        for part in ["gas-stove", "TwoZone", "T1", "2026-01-01", "2026-10-01"] {
+            assert!(message.contains(part), "{message}");
+        }
+    }
+
+    #[test]
+    fn given_each_zone_ended_or_renewed_when_a_period_starts_then_the_table_is_accepted() {
+        let t = TariffTable::new(vec![
+            tariff(ZoneSet::Single, Zone::T1, date(2026, 1, 1), "8.00"),
+            ending(tariff(ZoneSet::TwoZone, Zone::T1, date(2026, 1, 1), "9.61"), date(2026, 9, 30)),
+            tariff(ZoneSet::TwoZone, Zone::T2, date(2026, 1, 1), "4.15"),
+            tariff(ZoneSet::TwoZone, Zone::T2, date(2026, 10, 1), "4.60"),
+            tariff(ZoneSet::Single, Zone::T1, date(2026, 10, 1), "8.90"),
+            // Another group starts nothing on 1 October, and may keep its price open.
+            Tariff { group: group("rural"), ..tariff(ZoneSet::Single, Zone::T1, date(2026, 1, 1), "5.00") },
+        ])
+        .unwrap();
+        assert_eq!(t.price_on(&group("rural"), ZoneSet::Single, Zone::T1, date(2026, 11, 20)), Ok(money("5.00")));
+        assert_eq!(t.price_on(&group("gas-stove"), ZoneSet::TwoZone, Zone::T2, date(2026, 11, 20)), Ok(money("4.60")));
+        assert!(t.price_on(&group("gas-stove"), ZoneSet::TwoZone, Zone::T1, date(2026, 11, 20)).is_err());
     }
 
     #[test]
@@ -404,32 +590,50 @@ mod tests {
 
     #[test]
     fn given_a_period_ending_before_it_starts_when_building_then_the_table_is_refused() {
-        let mut t = tariff(ZoneSet::Single, Zone::T1, date(2026, 1, 1), "8.00");
-        t.valid_to = Some(date(2025, 12, 31));
+        let t = ending(tariff(ZoneSet::Single, Zone::T1, date(2026, 1, 1), "8.00"), date(2025, 12, 31));
         assert!(matches!(TariffTable::new(vec![t]), Err(TariffError::EndsBeforeStart { .. })));
+    }
+
+    #[test]
+    fn given_a_price_without_a_source_when_building_then_the_table_is_refused() {
+        let t = Tariff { source: "  ".into(), ..tariff(ZoneSet::Single, Zone::T1, date(2026, 1, 1), "8.00") };
+        assert!(matches!(TariffTable::new(vec![t]), Err(TariffError::NoSource { .. })));
     }
 
     #[test]
     fn given_the_import_format_when_read_then_prices_are_decimal_strings_and_typos_are_refused() {
         let t: Tariff = serde_json::from_str(
-            r#"{"group":"rural","zoneSet":"threeZone","zone":"T3","validFrom":"2020-07-01","validTo":"2020-12-31","price":"3.96"}"#,
+            r#"{"group":"rural","zoneSet":"threeZone","zone":"T3","validFrom":"2020-07-01","validTo":"2020-12-31",
+                "price":"3.96","basis":"published","source":"Приказ ДЭПиР"}"#,
         )
         .unwrap();
         assert_eq!(t.zone_set, ZoneSet::ThreeZone);
         assert_eq!(t.valid_to, Some(date(2020, 12, 31)));
         assert_eq!(t.price, money("3.96"));
-        let written = serde_json::to_value(tariff(ZoneSet::Single, Zone::T1, date(2026, 1, 1), "8")).unwrap();
+        assert_eq!((t.basis, t.source.as_str()), (TariffBasis::Published, "Приказ ДЭПиР"));
+        let derived =
+            Tariff { basis: TariffBasis::Derived, ..tariff(ZoneSet::Single, Zone::T1, date(2026, 1, 1), "8") };
         assert_eq!(
-            written,
-            serde_json::json!({"group":"gas-stove","zoneSet":"single","zone":"T1","validFrom":"2026-01-01","price":"8.00"})
+            serde_json::to_value(derived).unwrap(),
+            serde_json::json!({"group":"gas-stove","zoneSet":"single","zone":"T1","validFrom":"2026-01-01",
+                               "price":"8.00","source":"a test price","basis":"derived"})
         );
-        // A float price, a misspelt field or a price with sub-kopecks is not a tariff.
+        // A float price, a misspelt field, a price with sub-kopecks, no source, no basis or an
+        // unknown basis is not a tariff.
+        let src = r#""basis":"published","source":"s""#;
         for bad in [
-            r#"{"group":"rural","zoneSet":"single","zone":"T1","validFrom":"2020-07-01","price":3.96}"#,
-            r#"{"group":"rural","zoneSet":"single","zone":"T1","validFrom":"2020-07-01","price":"3.96","valid_to":"2020-12-31"}"#,
-            r#"{"group":"rural","zoneSet":"single","zone":"T1","validFrom":"2020-07-01","price":"3.965"}"#,
+            format!(r#"{{"group":"rural","zoneSet":"single","zone":"T1","validFrom":"2020-07-01","price":3.96,{src}}}"#),
+            format!(
+                r#"{{"group":"rural","zoneSet":"single","zone":"T1","validFrom":"2020-07-01","price":"3.96","valid_to":"2020-12-31",{src}}}"#
+            ),
+            format!(r#"{{"group":"rural","zoneSet":"single","zone":"T1","validFrom":"2020-07-01","price":"3.965",{src}}}"#),
+            r#"{"group":"rural","zoneSet":"single","zone":"T1","validFrom":"2020-07-01","price":"3.96","basis":"published"}"#
+                .into(),
+            r#"{"group":"rural","zoneSet":"single","zone":"T1","validFrom":"2020-07-01","price":"3.96","source":"s"}"#.into(),
+            r#"{"group":"rural","zoneSet":"single","zone":"T1","validFrom":"2020-07-01","price":"3.96","source":"s","basis":"guessed"}"#
+                .into(),
         ] {
-            assert!(serde_json::from_str::<Tariff>(bad).is_err(), "{bad}");
+            assert!(serde_json::from_str::<Tariff>(&bad).is_err(), "{bad}");
         }
     }
 }

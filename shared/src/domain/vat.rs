@@ -1,8 +1,10 @@
 //! VAT on household electricity: the general rate, chosen by the payment date on the Moscow
-//! calendar. Tariffs already include VAT, so receipts show the VAT *inside* an amount.
+//! calendar, and the dates it changes. Tariffs already include VAT, so receipts show the VAT
+//! *inside* an amount. The change dates live here and nowhere else: the receipts, and the
+//! deadline of a payment form (which must not outlive its rate), follow them.
 
 use super::Money;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Moscow;
 use rust_decimal::Decimal;
 
@@ -16,12 +18,33 @@ pub enum VatRate {
     TwentyTwo,
 }
 
+/// Each rate from its first Moscow day, oldest first. A new change is one more line here.
+const RATES: [((i32, u32, u32), VatRate); 2] = [((2019, 1, 1), VatRate::Twenty), ((2026, 1, 1), VatRate::TwentyTwo)];
+
+fn first_day((y, m, d): (i32, u32, u32)) -> NaiveDate {
+    // Constant dates: `from_ymd_opt` cannot fail for them.
+    NaiveDate::from_ymd_opt(y, m, d).expect("a valid calendar date")
+}
+
+/// The instant a Moscow calendar day begins (Moscow has no daylight saving: one instant each).
+fn moscow_midnight(day: NaiveDate) -> DateTime<Utc> {
+    Moscow
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        .single()
+        .expect("Moscow has no daylight saving")
+        .with_timezone(&Utc)
+}
+
 impl VatRate {
-    /// The rate on a Moscow calendar day.
+    /// The rate on a Moscow calendar day (before the first change listed: the first rate).
     pub fn on(day: NaiveDate) -> Self {
-        // A constant date: `from_ymd_opt` cannot fail for it.
-        let rise = NaiveDate::from_ymd_opt(2026, 1, 1).expect("a valid calendar date");
-        if day >= rise { Self::TwentyTwo } else { Self::Twenty }
+        RATES.iter().rev().find(|(from, _)| day >= first_day(*from)).map_or(RATES[0].1, |(_, rate)| *rate)
+    }
+
+    /// The next instant after `instant` at which the rate changes (midnight in Moscow), if one is
+    /// known.
+    pub fn next_change_after(instant: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        RATES.iter().map(|(from, _)| moscow_midnight(first_day(*from))).find(|change| *change > instant)
     }
 
     /// The rate at an instant: a payment at 23:30 UTC on 31 December is already in January in
@@ -53,7 +76,6 @@ impl std::fmt::Display for VatRate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
     use proptest::prelude::*;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -79,6 +101,16 @@ mod tests {
         assert_eq!(VatRate::at(new_year_in_moscow), VatRate::TwentyTwo);
         let still_2025 = Utc.with_ymd_and_hms(2025, 12, 31, 20, 59, 59).unwrap();
         assert_eq!(VatRate::at(still_2025), VatRate::Twenty);
+    }
+
+    #[test]
+    fn the_next_change_is_moscow_midnight_of_1_january_2026_and_none_after_it() {
+        let midnight = Utc.with_ymd_and_hms(2025, 12, 31, 21, 0, 0).unwrap();
+        assert_eq!(VatRate::next_change_after(Utc.with_ymd_and_hms(2025, 11, 20, 9, 0, 0).unwrap()), Some(midnight));
+        assert_eq!(VatRate::next_change_after(midnight - chrono::TimeDelta::seconds(1)), Some(midnight));
+        assert_eq!(VatRate::next_change_after(midnight), None, "the change itself is behind");
+        assert_eq!(VatRate::next_change_after(Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap()), None);
+        assert_eq!(VatRate::on(day(2018, 6, 1)), VatRate::Twenty, "before the first listed change");
     }
 
     #[test]

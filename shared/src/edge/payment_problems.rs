@@ -148,6 +148,17 @@ impl Problem {
         .retry_after(ACQUIRER_RETRY_AFTER_SECS)
     }
 
+    /// The VAT rate changes in less than the bank's shortest form life: a form opened now would
+    /// print a rate no longer in force when it is paid. `retry_after_secs`: until the new rate.
+    pub fn vat_rate_changing(retry_after_secs: u64) -> Self {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "vat-rate-changing",
+            "В полночь меняется ставка НДС. Оплатите через минуту",
+        )
+        .retry_after(retry_after_secs)
+    }
+
     pub fn invalid_payment_id() -> Self {
         Problem::bad_request("invalid-payment-id", "Неверный номер платежа")
     }
@@ -202,6 +213,8 @@ mod tests {
             assert_eq!(problem.retry_after_secs, Some(ACQUIRER_RETRY_AFTER_SECS));
         }
         assert_eq!(Problem::acquirer_timeout().status, StatusCode::GATEWAY_TIMEOUT);
+        let changing = Problem::vat_rate_changing(30);
+        assert_eq!((changing.status, changing.retry_after_secs), (StatusCode::SERVICE_UNAVAILABLE, Some(30)));
         assert_eq!(Problem::acquirer_refused().type_uri(), "/problems/acquirer-refused");
     }
 }

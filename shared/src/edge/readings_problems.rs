@@ -15,14 +15,17 @@
 //! | `meter-not-found` | 404 | |
 //! | `invalid-request` | 400 | (`detail` says what is wrong with the body) |
 //! | `payload-too-large` | 413 | `limit` (bytes) |
+//! | `tariff-not-loaded` | 409 | `date` (the Moscow day the readings would be priced on) |
 //! | `tariff-unavailable` | 503 | |
 //!
-//! A closed window is a 409: the figures may be right, it is the date that refuses them. Figures
+//! A closed window is a 409: the figures may be right, it is the date that refuses them. So is a
+//! day with no price loaded yet: the readings can be handed in once the tariff is published. Figures
 //! the rules refuse are 422: the request is well-formed JSON, its content is not acceptable.
 
 use super::Problem;
 use crate::domain::readings::ZoneLabel;
 use crate::domain::{ReadingsError, TariffError, ZoneSet};
+use chrono::NaiveDate;
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -83,11 +86,16 @@ impl From<ReadingsError> for Problem {
     }
 }
 
-/// A missing or broken price is ours to fix, never the customer's: the readings are not taken
-/// and the function logs the cause as an error.
+/// No price for the day is a refused date (409), like a closed window: nothing the customer typed
+/// is wrong and nothing of ours failed, the regulator's figures are just not loaded yet. A table
+/// that contradicts itself is our fault (503). Either way the readings are not taken and the
+/// function logs the cause as an error; nothing internal (the group, the zone) reaches the customer.
 impl From<TariffError> for Problem {
-    fn from(_: TariffError) -> Self {
-        Problem::tariff_unavailable()
+    fn from(e: TariffError) -> Self {
+        match e {
+            TariffError::NotFound { date, .. } => Problem::tariff_not_loaded(date),
+            _ => Problem::tariff_unavailable(),
+        }
     }
 }
 
@@ -119,6 +127,16 @@ impl Problem {
             .with("limit", limit_bytes)
     }
 
+    pub fn tariff_not_loaded(date: NaiveDate) -> Self {
+        let day = date.format("%d.%m.%Y");
+        Problem::new(StatusCode::CONFLICT, "tariff-not-loaded", "Тариф на эту дату ещё не загружен")
+            .detail(format!(
+                "Цены на электроэнергию на {day} ещё не загружены, поэтому сумму по показаниям не рассчитать. \
+                 Показания не приняты: передайте их, когда тариф будет опубликован"
+            ))
+            .with("date", date.to_string())
+    }
+
     pub fn tariff_unavailable() -> Self {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -132,7 +150,6 @@ impl Problem {
 mod tests {
     use super::*;
     use crate::domain::Zone;
-    use chrono::NaiveDate;
 
     fn label(zone_set: ZoneSet, zone: Zone) -> ZoneLabel {
         ZoneLabel { zone, zone_set }
@@ -178,17 +195,40 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_tariff_is_our_fault_not_the_customers() {
+    fn given_no_price_for_the_day_when_mapped_then_it_is_a_409_naming_the_date_not_a_5xx() {
         let e = TariffError::NotFound {
-            group: crate::domain::account::TariffGroup("gas-stove".into()),
-            zone_set: ZoneSet::Single,
-            zone: Zone::T1,
+            group: crate::domain::account::TariffGroup("rural".into()),
+            zone_set: ZoneSet::TwoZone,
+            zone: Zone::T2,
             date: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+        };
+        let problem = Problem::from(e);
+        assert_eq!(problem.status, StatusCode::CONFLICT);
+        let body = problem.body();
+        assert_eq!(body["status"], 409);
+        assert_eq!(body["type"], "/problems/tariff-not-loaded");
+        assert_eq!(body["title"], "Тариф на эту дату ещё не загружен");
+        assert_eq!(body["date"], "2026-11-20");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("20.11.2026"), "{detail}");
+        assert!(detail.contains("когда тариф будет опубликован"), "{detail}");
+        // Nothing internal (the group, the zone) reaches the customer.
+        assert!(!body.to_string().contains("rural"), "{body}");
+        assert!(!body.to_string().contains("T2"), "{body}");
+    }
+
+    #[test]
+    fn given_a_table_that_contradicts_itself_when_mapped_then_the_fault_is_ours() {
+        let e = TariffError::StaleCarryOver {
+            group: crate::domain::account::TariffGroup("gas-stove".into()),
+            zone_set: ZoneSet::TwoZone,
+            zone: Zone::T1,
+            valid_from: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            date: NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
         };
         let problem = Problem::from(e);
         assert_eq!(problem.status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(problem.slug, "tariff-unavailable");
-        // Nothing internal (the group, the date) reaches the customer.
         assert!(!problem.body().to_string().contains("gas-stove"));
     }
 }

@@ -49,7 +49,7 @@ pub struct MailFrom {
 pub struct InvalidAddress;
 
 impl MailFrom {
-    /// `name` is shown as the sender, e.g. «ПАО «Мосэнергосбыт»».
+    /// `name` is shown as the sender, e.g. «АО «Мосэнергосбыт»».
     pub fn new(address: &str, name: impl Into<String>) -> Result<Self, InvalidAddress> {
         Ok(Self { address: mailbox(address)?, name: name.into().trim().to_owned() })
     }

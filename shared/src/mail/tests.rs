@@ -23,7 +23,7 @@ fn fixed_clock() -> DateTime<Utc> {
 }
 
 fn from() -> MailFrom {
-    MailFrom::new("noreply@pay.example.ru", "ПАО «Мосэнергосбыт»").unwrap()
+    MailFrom::new("noreply@pay.example.ru", "АО «Мосэнергосбыт»").unwrap()
 }
 
 fn mailer<S>(sender: S) -> Mailer<S> {
@@ -44,6 +44,7 @@ fn payment() -> Payment {
         status: PaymentStatus::Paid,
         acquirer_payment_id: Some("5974256058".into()),
         payment_url: None,
+        form_deadline: None,
         refunded: Money::ZERO,
         card: Some(Card { pan: "220138******0047".into(), brand: "MIR".into() }),
         created_at: at,
@@ -69,7 +70,7 @@ fn paid_at() -> DateTime<Utc> {
 fn receipt() -> FiscalReceipt {
     FiscalReceipt {
         sign: SettlementSign::Income,
-        seller_name: "ПАО «Мосэнергосбыт»".into(),
+        seller_name: "АО «Мосэнергосбыт»".into(),
         seller_inn: "7736520080".into(),
         taxation: Taxation::Osn,
         issued_at: Utc.with_ymd_and_hms(2026, 1, 15, 7, 21, 5).unwrap(),
@@ -194,7 +195,7 @@ fn the_payment_notice_is_a_mime_alternative_with_encoded_headers() {
     assert_eq!(header(raw, "To"), "<ivanov@example.ru>");
     let from = header(raw, "From");
     assert!(from.ends_with("<noreply@pay.example.ru>"), "{from}");
-    assert_eq!(decode_words(from.trim_end_matches(" <noreply@pay.example.ru>")), "ПАО «Мосэнергосбыт»");
+    assert_eq!(decode_words(from.trim_end_matches(" <noreply@pay.example.ru>")), "АО «Мосэнергосбыт»");
     assert!(header(raw, "Subject").starts_with("=?utf-8?B?"));
     assert_eq!(decode_words(&header(raw, "Subject")), email.subject);
     assert_eq!(header(raw, "Message-ID"), format!("<payment-received.{PAYMENT_ID}@pay.example.ru>"));
@@ -218,7 +219,7 @@ fn the_receipt_shows_every_requisite_in_text_and_html() {
         for expected in [
             "Кассовый чек",
             "Приход",
-            "ПАО «Мосэнергосбыт»",
+            "АО «Мосэнергосбыт»",
             "ИНН 7736520080",
             "ОСН",
             "15.01.2026 10:21",
@@ -415,7 +416,7 @@ fn the_sender_comes_from_the_environment() {
     let env = |sender: &'static str| {
         Env::from_fn(move |name: &str| match name {
             "SES_SENDER" => Some(sender.to_owned()),
-            "SELLER_NAME" => Some("ПАО «Мосэнергосбыт»".to_owned()),
+            "SELLER_NAME" => Some("АО «Мосэнергосбыт»".to_owned()),
             _ => None,
         })
     };

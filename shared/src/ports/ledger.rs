@@ -6,6 +6,7 @@
 //! or concurrent notification changes nothing the second time: the conditions do it, not locks.
 
 use super::StoreError;
+use crate::acquirer::ReceiptNotification;
 use crate::domain::payment::Card;
 use crate::domain::payment_transition::Transition;
 use crate::domain::{AccountNumber, Money, Payment, PaymentId};
@@ -52,11 +53,50 @@ pub enum CustomerEmail {
     Receipt(ReceiptSlot),
 }
 
-/// Which fiscal receipt: the sale's (one per payment), or a refund's (one per fiscal document).
+/// Which fiscal receipt: the sale's (one per payment), a refund's (one per fiscal document), or
+/// one the bank reported too sparsely to tell (one per notification).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ReceiptSlot {
     Sale,
-    Refund { document: String },
+    Refund {
+        document: String,
+    },
+    /// Neither its kind nor its document number can be read; `key` comes from the notification's
+    /// signature, so every delivery of it lands here and only here.
+    Unidentified {
+        key: String,
+    },
+}
+
+impl ReceiptSlot {
+    /// Where a `RECEIPT` notification is kept, whatever else it lacks: a sale's (`Type` `Income`,
+    /// or no `Type` with a document number) in the sale's slot; a refund's under its
+    /// `FiscalDocumentNumber`; anything else under its own key.
+    pub fn of(notification: &ReceiptNotification) -> Self {
+        let present = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let document = present(&notification.fiscal_document_number)
+            .filter(|d| d.len() <= 20 && d.bytes().all(|b| b.is_ascii_digit()));
+        match (present(&notification.r#type).as_deref(), document) {
+            (Some("Income"), _) | (None, Some(_)) => Self::Sale,
+            (Some("IncomeReturn"), Some(document)) => Self::Refund { document },
+            _ => Self::Unidentified { key: unidentified_key(notification) },
+        }
+    }
+}
+
+/// Sixteen hex digits of the notification's Token: the same for each delivery of one notification,
+/// different for any other.
+fn unidentified_key(notification: &ReceiptNotification) -> String {
+    let key: String = notification
+        .token
+        .as_deref()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(16)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if key.is_empty() { "unsigned".to_owned() } else { key }
 }
 
 /// Where one email stands.
@@ -196,6 +236,15 @@ pub trait EmailLedger {
 
     /// Gives the claim up: the next delivery of the notification sends the email.
     fn release_email(&self, claim: &EmailClaim) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A kept receipt whose email cannot be composed yet (a requisite missing, no fallback
+    /// configured): its email stays due and the payment stays on the reconciliation's list until
+    /// it is sent, so a configuration that supplies what was missing gets it out.
+    fn hold_unrendered(
+        &self,
+        payment: &Payment,
+        slot: &ReceiptSlot,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Where the next page of pending payments starts.
@@ -215,7 +264,8 @@ pub struct PendingPage {
 
 pub trait PendingPayments {
     /// Payments still waiting for the bank (`NEW`, `AUTHORIZED`), or credited with an email not
-    /// yet settled, created before `created_before`, oldest first, at most `limit` per page.
+    /// yet settled (or a receipt not yet composable), created before `created_before`, oldest
+    /// first, at most `limit` per page.
     /// Read from an index: eventually consistent, so read each payment again before acting on it.
     fn pending_payments(
         &self,
@@ -256,4 +306,38 @@ pub trait LedgerReader {
         &self,
         account: &AccountNumber,
     ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn notification(fields: serde_json::Value) -> ReceiptNotification {
+        let mut body = json!({
+            "TerminalKey": "T", "OrderId": "0f8fad5bd9cb469fa16570867728950e", "Success": true,
+            "Status": "RECEIPT", "PaymentId": 5974256058u64, "ErrorCode": "0", "Amount": 150005,
+            "Token": "9A0bC1d2E3f4a5b6c7d8e9f00112233445566778899aabbccddeeff0011223344"
+        });
+        for (k, v) in fields.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        serde_json::from_value(body).unwrap()
+    }
+
+    #[test]
+    fn a_receipt_is_kept_where_its_type_and_document_say_or_under_its_own_signature() {
+        assert_eq!(ReceiptSlot::of(&notification(json!({"Type": "Income"}))), ReceiptSlot::Sale);
+        assert_eq!(ReceiptSlot::of(&notification(json!({"FiscalDocumentNumber": 64318}))), ReceiptSlot::Sale);
+        assert_eq!(
+            ReceiptSlot::of(&notification(json!({"Type": "IncomeReturn", "FiscalDocumentNumber": 64319}))),
+            ReceiptSlot::Refund { document: "64319".into() }
+        );
+        let own = ReceiptSlot::Unidentified { key: "9a0bc1d2e3f4a5b6".into() };
+        assert_eq!(ReceiptSlot::of(&notification(json!({}))), own, "neither a type nor a document");
+        assert_eq!(ReceiptSlot::of(&notification(json!({"Type": "IncomeReturn"}))), own, "a refund of no document");
+        assert_eq!(ReceiptSlot::of(&notification(json!({"Type": "Expense", "FiscalDocumentNumber": 1}))), own);
+        let other = notification(json!({"Token": "ffffffffffffffff00000000000000000000000000000000"}));
+        assert_ne!(ReceiptSlot::of(&other), own, "another notification, another slot");
+    }
 }

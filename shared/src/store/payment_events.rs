@@ -11,11 +11,14 @@
 //! Attributes this module adds to the payment item:
 //! - `paidAt`: when the account was credited; `failure`: the bank status that ended it unpaid;
 //! - `anomaly`, `anomalyAt`: the last anomaly noted, for an operator;
-//! - `receipt` (the sale's fiscal receipt) and `refundReceipt#<FD>` (a refund's): maps
-//!   `{notification, receivedAt}` holding the verified `RECEIPT` notification whole;
-//! - `email#paymentReceived`, `email#receipt`, `email#refundReceipt#<FD>`: `sending:<ts>#<nonce>`
-//!   while claimed, then `sent:<ts>` or `rejected:<ts>`. Timestamps are fixed-width UTC text, so
-//!   a claim compares with a cut-off as a string inside a condition.
+//! - `receipt` (the sale's fiscal receipt), `refundReceipt#<FD>` (a refund's) and
+//!   `otherReceipt#<key>` (one too sparse to tell): maps `{notification, receivedAt}` holding the
+//!   verified `RECEIPT` notification whole;
+//! - `email#paymentReceived`, `email#receipt`, `email#refundReceipt#<FD>`, `email#otherReceipt#<key>`:
+//!   `sending:<ts>#<nonce>` while claimed, then `sent:<ts>` or `rejected:<ts>`. Timestamps are
+//!   fixed-width UTC text, so a claim compares with a cut-off as a string inside a condition;
+//! - `unrenderedReceipts`: a string set of the receipts whose email could not be composed yet;
+//!   while it exists the payment stays in the PENDING index.
 
 use super::all_items;
 use super::item::{self, Item};
@@ -23,7 +26,7 @@ use super::keys;
 use super::payments::{self, PENDING, RECEIPT, timestamp};
 use super::{DynamoStore, unavailable};
 use crate::domain::payment_transition::Transition;
-use crate::domain::{AccountNumber, Money, PaymentId, PaymentStatus};
+use crate::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
 use crate::ports::StoreError;
 use crate::ports::ledger::{
     Applied, BankFacts, CustomerEmail, EmailClaim, EmailLedger, EmailMark, EmailOutcome, LedgerEntry, LedgerReader,
@@ -37,6 +40,8 @@ use chrono::{DateTime, Utc};
 const PAID_AT: &str = "paidAt";
 const ANOMALY: &str = "anomaly";
 const REFUND_RECEIPT_PREFIX: &str = "refundReceipt#";
+const OTHER_RECEIPT_PREFIX: &str = "otherReceipt#";
+const UNRENDERED: &str = "unrenderedReceipts";
 const EMAIL_PREFIX: &str = "email#";
 const PAYMENT_RECEIVED_EMAIL: &str = "email#paymentReceived";
 
@@ -53,6 +58,7 @@ fn receipt_attribute(slot: &ReceiptSlot) -> String {
     match slot {
         ReceiptSlot::Sale => RECEIPT.to_owned(),
         ReceiptSlot::Refund { document } => format!("{REFUND_RECEIPT_PREFIX}{document}"),
+        ReceiptSlot::Unidentified { key } => format!("{OTHER_RECEIPT_PREFIX}{key}"),
     }
 }
 
@@ -66,8 +72,10 @@ fn email_attribute(email: &CustomerEmail) -> String {
 fn receipt_slot_of(attribute: &str) -> Option<ReceiptSlot> {
     if attribute == RECEIPT {
         Some(ReceiptSlot::Sale)
+    } else if let Some(document) = attribute.strip_prefix(REFUND_RECEIPT_PREFIX) {
+        Some(ReceiptSlot::Refund { document: document.to_owned() })
     } else {
-        attribute.strip_prefix(REFUND_RECEIPT_PREFIX).map(|d| ReceiptSlot::Refund { document: d.to_owned() })
+        attribute.strip_prefix(OTHER_RECEIPT_PREFIX).map(|key| ReceiptSlot::Unidentified { key: key.to_owned() })
     }
 }
 
@@ -136,6 +144,7 @@ fn slot_order(slot: &ReceiptSlot) -> (u8, usize, &str) {
     match slot {
         ReceiptSlot::Sale => (0, 0, ""),
         ReceiptSlot::Refund { document } => (1, document.len(), document),
+        ReceiptSlot::Unidentified { key } => (2, key.len(), key),
     }
 }
 
@@ -253,20 +262,33 @@ impl DynamoStore {
         &self,
         read: &PaymentRecord,
         amount: Money,
+        anomaly: Option<&str>,
         facts: &BankFacts,
     ) -> Result<Applied, StoreError> {
         let payment = &read.payment;
-        let mut set = vec!["#status = :paid", "paidAt = :at", "updatedAt = :at"];
+        // Paid, and (back) in the sparse PENDING index until its emails are settled
+        // (`settle_email`): a credit found by reconciliation whose email could not go out gets no
+        // notification to retry it, and a late capture of a failed payment had left the index.
+        let mut set =
+            vec!["#status = :paid", "paidAt = :at", "updatedAt = :at", "GSI1PK = :pending", "GSI1SK = :position"];
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(self.payment_key(&payment.id).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
-            // Only a payment still waiting is credited: whoever got here first did it.
-            .condition_expression("#status IN (:new, :authorized)")
+            // Only a payment still as read (waiting, failed or under review: never credited) is
+            // credited: whoever got here first did it, and a change meanwhile is decided again.
+            .condition_expression("#status = :read_status")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":paid", item::s(PaymentStatus::Paid.as_str()))
-            .expression_attribute_values(":new", item::s(PaymentStatus::New.as_str()))
-            .expression_attribute_values(":authorized", item::s(PaymentStatus::Authorized.as_str()))
+            .expression_attribute_values(":read_status", item::s(payment.status.as_str()))
+            .expression_attribute_values(":pending", item::s(PENDING))
+            .expression_attribute_values(":position", item::s(payments::pending_position(payment)))
             .expression_attribute_values(":at", item::s(timestamp(facts.at)));
+        if let Some(what) = anomaly {
+            // In the same write as the credit: the note cannot be lost after the money moved.
+            set.push("anomaly = :anomaly");
+            set.push("anomalyAt = :at");
+            update = update.expression_attribute_values(":anomaly", item::s(what));
+        }
         if let Some(pid) = &facts.acquirer_payment_id {
             // The attempt that captured the money, even when `Init`'s answer named another.
             set.push("acquirerPaymentId = :pid");
@@ -276,9 +298,6 @@ impl DynamoStore {
             set.push("card = :card");
             update = update.expression_attribute_values(":card", item::to_attr(card)?);
         }
-        // Paid, yet still in the sparse PENDING index: it leaves when its emails are settled
-        // (`settle_email`). A credit found by reconciliation whose email could not go out gets no
-        // notification to retry it; the next reconciliation run finds it there and sends it.
         let update = update.update_expression(format!("SET {}", set.join(", "))).build().map_err(build_failed)?;
         let entry = LedgerEntry {
             account: payment.account,
@@ -365,6 +384,13 @@ impl DynamoStore {
             set.push("failure = :failure");
             request = request.expression_attribute_values(":failure", item::s(&facts.status));
         }
+        if to == PaymentStatus::NeedsReview {
+            // An anomaly noted before (an amount mismatch, a missing account) says more: kept.
+            set.push("anomaly = if_not_exists(anomaly, :anomaly)");
+            set.push("anomalyAt = if_not_exists(anomalyAt, :at)");
+            let note = format!("left unsettled past the review time; the bank last said {}", facts.status);
+            request = request.expression_attribute_values(":anomaly", item::s(note));
+        }
         expression.push_str("SET ");
         expression.push_str(&set.join(", "));
         if !to.is_pending() {
@@ -447,8 +473,9 @@ impl PendingPayments for DynamoStore {
     }
 
     /// Takes a credited payment out of the PENDING index once its "payment received" email and
-    /// its sale receipt's email (if a receipt was kept) are settled. Each settlement calls this
-    /// after its own write, so whichever of two racing settlements comes second sees both.
+    /// its sale receipt's email (if a receipt was kept) are settled and no kept receipt waits to
+    /// be composed. Each settlement calls this after its own write, so whichever of two racing
+    /// settlements comes second sees both.
     async fn unlist_if_mailed(&self, id: &PaymentId) -> Result<(), StoreError> {
         // A payment that is not (or no longer) listed fails the condition: nothing to do.
         let receipt_email = email_attribute(&CustomerEmail::Receipt(ReceiptSlot::Sale));
@@ -457,8 +484,13 @@ impl PendingPayments for DynamoStore {
             "REMOVE GSI1PK, GSI1SK",
             "attribute_exists(GSI1PK) AND (begins_with(#received, :sent) OR begins_with(#received, :rejected)) \
              AND (attribute_not_exists(#receipt) OR begins_with(#receipt_email, :sent) \
-             OR begins_with(#receipt_email, :rejected))",
-            &[("#received", PAYMENT_RECEIVED_EMAIL), ("#receipt", RECEIPT), ("#receipt_email", &receipt_email)],
+             OR begins_with(#receipt_email, :rejected)) AND attribute_not_exists(#unrendered)",
+            &[
+                ("#received", PAYMENT_RECEIVED_EMAIL),
+                ("#receipt", RECEIPT),
+                ("#receipt_email", &receipt_email),
+                ("#unrendered", UNRENDERED),
+            ],
             vec![(":sent", item::s(SENT)), (":rejected", item::s(REJECTED))],
         )
         .await
@@ -487,12 +519,15 @@ impl PaymentLedger for DynamoStore {
         facts: &BankFacts,
     ) -> Result<Applied, StoreError> {
         match *transition {
-            Transition::Credit { amount } => self.write_credit(read, amount, facts).await,
+            Transition::Credit { amount, anomaly } => self.write_credit(read, amount, anomaly, facts).await,
             Transition::Refund { amount, total_refunded, status } => {
                 self.write_refund(read, amount, total_refunded, status, facts).await
             }
             Transition::Progress(to) => self.write_progress(read, to, facts).await,
-            Transition::Unchanged | Transition::AmountMismatch { .. } | Transition::Anomaly(_) => Ok(Applied::Written),
+            Transition::Unchanged
+            | Transition::AmountMismatch { .. }
+            | Transition::Anomaly(_)
+            | Transition::OtherAttempt => Ok(Applied::Written),
         }
     }
 
@@ -565,17 +600,34 @@ impl EmailLedger for DynamoStore {
             EmailOutcome::Rejected => format!("{REJECTED}{}", timestamp(at)),
         };
         let attribute = email_attribute(&claim.email);
-        let settled = self
-            .conditional_update(
-                &claim.payment,
-                "SET #email = :mark",
-                "#email = :claim",
-                &[("#email", &attribute)],
-                vec![(":mark", item::s(mark)), (":claim", item::s(&claim.token))],
-            )
-            .await?;
-        if settled && matches!(claim.email, CustomerEmail::PaymentReceived | CustomerEmail::Receipt(ReceiptSlot::Sale))
-        {
+        let settled = match &claim.email {
+            CustomerEmail::PaymentReceived => {
+                self.conditional_update(
+                    &claim.payment,
+                    "SET #email = :mark",
+                    "#email = :claim",
+                    &[("#email", &attribute)],
+                    vec![(":mark", item::s(mark)), (":claim", item::s(&claim.token))],
+                )
+                .await?
+            }
+            CustomerEmail::Receipt(slot) => {
+                // Composed at last (or refused for good): no longer held back.
+                self.conditional_update(
+                    &claim.payment,
+                    "SET #email = :mark DELETE #unrendered :slot",
+                    "#email = :claim",
+                    &[("#email", &attribute), ("#unrendered", UNRENDERED)],
+                    vec![
+                        (":mark", item::s(mark)),
+                        (":claim", item::s(&claim.token)),
+                        (":slot", AttributeValue::Ss(vec![receipt_attribute(slot)])),
+                    ],
+                )
+                .await?
+            }
+        };
+        if settled {
             // The email is settled either way; still listed, the payment costs the next
             // reconciliation run one read and nothing else.
             if let Err(e) = self.unlist_if_mailed(&claim.payment).await {
@@ -593,6 +645,24 @@ impl EmailLedger for DynamoStore {
             "#email = :claim",
             &[("#email", &attribute)],
             vec![(":claim", item::s(&claim.token))],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn hold_unrendered(&self, payment: &Payment, slot: &ReceiptSlot) -> Result<(), StoreError> {
+        self.conditional_update(
+            &payment.id,
+            "ADD #unrendered :slot SET GSI1PK = :pending, GSI1SK = :position",
+            // Never for an email settled meanwhile by another delivery.
+            "attribute_exists(PK) AND (attribute_not_exists(#email) OR begins_with(#email, :sending))",
+            &[("#unrendered", UNRENDERED), ("#email", &email_attribute(&CustomerEmail::Receipt(slot.clone())))],
+            vec![
+                (":slot", AttributeValue::Ss(vec![receipt_attribute(slot)])),
+                (":sending", item::s(SENDING)),
+                (":pending", item::s(PENDING)),
+                (":position", item::s(payments::pending_position(payment))),
+            ],
         )
         .await
         .map(|_| ())
@@ -637,15 +707,18 @@ mod tests {
     #[test]
     fn email_and_receipt_attributes_read_back_as_what_they_name() {
         let refund = ReceiptSlot::Refund { document: "64318".into() };
+        let other = ReceiptSlot::Unidentified { key: "0123456789abcdef".into() };
         for email in [
             CustomerEmail::PaymentReceived,
             CustomerEmail::Receipt(ReceiptSlot::Sale),
             CustomerEmail::Receipt(refund.clone()),
+            CustomerEmail::Receipt(other.clone()),
         ] {
             assert_eq!(email_of(&email_attribute(&email)), Some(email));
         }
         assert_eq!(receipt_attribute(&ReceiptSlot::Sale), "receipt", "the attribute the status page looks for");
         assert_eq!(receipt_slot_of(&receipt_attribute(&refund)), Some(refund));
+        assert_eq!(receipt_slot_of(&receipt_attribute(&other)), Some(other));
         assert_eq!(email_of("emailAddress"), None);
         assert_eq!(receipt_slot_of("receipts"), None);
     }

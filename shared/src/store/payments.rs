@@ -1,7 +1,9 @@
 //! The payment item: `PAYMENT#<id>` / `PAYMENT`. While a payment waits for the bank, and once
-//! credited until its "payment received" and receipt emails are settled, it also sits in the sparse
-//! `GSI1` partition `PENDING` (sorted by creation time): that is how reconciliation finds payments
-//! whose notifications never came, and credits whose email could not go out, without a scan.
+//! credited until its "payment received" and receipt emails are settled (and no kept receipt waits
+//! to be composed), it also sits in the sparse `GSI1` partition `PENDING` (sorted by creation
+//! time): that is how reconciliation finds payments whose notifications never came, and credits
+//! whose email could not go out, without a scan. `formDeadline` is the form's `RedirectDueDate`,
+//! fixed when the payment is created.
 
 use super::item::{self, Item};
 use super::keys;
@@ -16,6 +18,9 @@ pub(crate) const PENDING: &str = "PENDING";
 
 /// The attribute of the payment item that holds its fiscal receipt, once the bank reported it.
 pub(crate) const RECEIPT: &str = "receipt";
+
+/// Until when the bank's form may be paid, as sent in `RedirectDueDate`.
+const FORM_DEADLINE: &str = "formDeadline";
 
 impl PaymentReader for DynamoStore {
     async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
@@ -100,6 +105,11 @@ impl PaymentWriter for DynamoStore {
     }
 }
 
+/// The payment's place in the PENDING index: by creation time, then id.
+pub(crate) fn pending_position(p: &Payment) -> String {
+    format!("{}#{}", timestamp(p.created_at), p.id)
+}
+
 /// Fixed-width UTC with milliseconds: sorts in time order as text.
 pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
@@ -126,7 +136,10 @@ pub(crate) fn encode(p: &Payment) -> Result<Item, StoreError> {
     ]);
     if p.status.is_pending() {
         item.insert("GSI1PK".to_owned(), item::s(PENDING));
-        item.insert("GSI1SK".to_owned(), item::s(format!("{}#{}", timestamp(p.created_at), p.id)));
+        item.insert("GSI1SK".to_owned(), item::s(pending_position(p)));
+    }
+    if let Some(deadline) = p.form_deadline {
+        item.insert(FORM_DEADLINE.to_owned(), item::s(timestamp(deadline)));
     }
     let optional = [
         ("readingsId", p.readings_id.as_deref()),
@@ -165,6 +178,7 @@ pub(crate) fn decode(item: &Item) -> Result<Payment, StoreError> {
         status: PaymentStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
         acquirer_payment_id: optional("acquirerPaymentId"),
         payment_url: optional("paymentUrl"),
+        form_deadline: item.get(FORM_DEADLINE).map(|_| parse_timestamp(item, FORM_DEADLINE)).transpose()?,
         refunded: item::get_money(item, "refunded")?,
         card: item.get("card").map(|_| item::get_de::<Card>(item, "card")).transpose()?,
         created_at: parse_timestamp(item, "createdAt")?,

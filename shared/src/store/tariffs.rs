@@ -1,6 +1,7 @@
 //! Tariffs: `TARIFF#<group>` / `<zoneSet>#<zone>#<validFrom>`, one item per price, so a group's
 //! whole table is one Query. Attributes: `group`, `zoneSet`, `zone`, `validFrom`, optional
-//! `validTo` (ISO dates), `price` (an exact number, roubles per kWh with VAT).
+//! `validTo` (ISO dates), `price` (an exact number, roubles per kWh with VAT), `source` (where the
+//! price comes from) and `basis` (`published` or `derived`).
 
 use super::all_items;
 use super::item::{self, Item};
@@ -27,13 +28,21 @@ impl TariffReader for DynamoStore {
 impl TariffImport for DynamoStore {
     async fn import_tariff(&self, tariff: &Tariff) -> Result<ImportOutcome, StoreError> {
         // Written only when absent or different, so importing the same file again writes nothing.
-        let mut condition = String::from("attribute_not_exists(PK) OR price <> :price");
+        // `source` is a DynamoDB reserved word, hence the names.
+        let mut condition = String::from(
+            "attribute_not_exists(PK) OR price <> :price OR attribute_not_exists(#source) OR #source <> :source \
+             OR attribute_not_exists(#basis) OR #basis <> :basis",
+        );
         let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(encode(tariff)?))
-            .expression_attribute_values(":price", item::money(tariff.price));
+            .expression_attribute_names("#source", "source")
+            .expression_attribute_names("#basis", "basis")
+            .expression_attribute_values(":price", item::money(tariff.price))
+            .expression_attribute_values(":source", item::s(tariff.source.clone()))
+            .expression_attribute_values(":basis", item::s(tariff.basis.as_str()));
         match tariff.valid_to {
             Some(to) => {
                 condition.push_str(" OR attribute_not_exists(validTo) OR validTo <> :to");
@@ -73,6 +82,8 @@ fn encode(tariff: &Tariff) -> Result<Item, StoreError> {
         ("zone".to_owned(), item::s(tariff.zone.as_str())),
         ("validFrom".to_owned(), item::s(tariff.valid_from.to_string())),
         ("price".to_owned(), item::money(tariff.price)),
+        ("source".to_owned(), item::s(tariff.source.clone())),
+        ("basis".to_owned(), item::s(tariff.basis.as_str())),
     ]);
     if let Some(to) = tariff.valid_to {
         item.insert("validTo".to_owned(), item::s(to.to_string()));
@@ -93,5 +104,9 @@ fn decode(found: &Item) -> Result<Tariff, StoreError> {
         valid_from: date("validFrom")?,
         valid_to: if found.contains_key("validTo") { Some(date("validTo")?) } else { None },
         price: item::get_money(found, "price")?,
+        source: item::get_s(found, "source")?.to_owned(),
+        basis: item::get_s(found, "basis")?
+            .parse()
+            .map_err(|()| StoreError::Corrupt("basis: neither published nor derived".into()))?,
     })
 }
