@@ -43,13 +43,13 @@ use energosbyt::store::DynamoStore;
 use integration_tests::population::generator;
 use integration_tests::population::model::{Customer, Kind, MeterModel, Month, moscow_date, moscow_instant};
 use integration_tests::population::oracle::{
-    BankEvent, Book, Delivery, PaymentBook, Priced, Refusal, Rules, Tariffs, window_check,
+    BankEvent, Book, Delivery, PaymentBook, Priced, Refusal, Rules, Tariffs, WindowView, window_check, window_view,
 };
 use integration_tests::{Event, body_json, edge, env, sign_notification, store, vk_launch};
 use lambda_http::{Body, Response};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -131,12 +131,24 @@ struct Tally {
     grid_handler: AtomicU64,
     customers_done: AtomicU64,
     refusals: Mutex<BTreeMap<String, u64>>,
+    /// Instants tried, by where they fall around the window.
+    instants: Mutex<BTreeMap<&'static str, u64>>,
+    /// Of them, for a window running past the end of a short month.
+    clamped: AtomicU64,
     mismatches: Mutex<Vec<Mismatch>>,
 }
 
 impl Tally {
     fn add(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn instant(&self, edge: &'static str, meter: &MeterModel, month: Month) {
+        *self.instants.lock().unwrap().entry(edge).or_default() += 1;
+        let to_day = meter.window.map_or(26, |(_, to)| to);
+        if to_day > month.last_day().day() {
+            Tally::add(&self.clamped);
+        }
     }
 
     fn refused(&self, step: &str, refusal: Refusal) {
@@ -263,7 +275,7 @@ struct Visit<'a> {
     email: String,
     book: Book,
     /// The readings id each meter's submission of each month answered, while it stands.
-    current_ids: HashMap<(Month, String), String>,
+    current_ids: BTreeMap<(Month, String), String>,
     /// Ids of submissions replaced since by other figures.
     stale_ids: Vec<String>,
     /// Billing months this customer handed anything in for.
@@ -385,9 +397,20 @@ impl<'a> Visit<'a> {
         let mut wants = self.account_wants(month, "amountDue");
         wants.push(("/recommendedAmount".into(), Want::Money(self.book.due(month))));
         for (i, meter) in self.customer.meters.iter().enumerate() {
+            // The meter as the export described it: the import kept it.
             wants.push((format!("/meters/{i}/id"), Want::Exactly(json!(meter.id))));
-            let open = window_check(meter, moscow_date(at)).is_ok();
-            wants.push((format!("/meters/{i}/readingsWindow/open"), Want::Exactly(json!(open))));
+            wants.push((format!("/meters/{i}/kind"), Want::Exactly(json!(meter.kind.wire()))));
+            for (zone, last) in &meter.last {
+                let reading = json!({"value": last.value, "date": last.date.to_string()});
+                wants.push((format!("/meters/{i}/lastReadings/{zone}"), Want::Exactly(reading)));
+            }
+            let window = match window_view(meter, moscow_date(at)) {
+                WindowView::Days { open, from, to } => {
+                    json!({"open": open, "from": from.to_string(), "to": to.to_string()})
+                }
+                WindowView::Never(reason) => json!({"open": false, "from": null, "to": null, "neverBecause": reason}),
+            };
+            wants.push((format!("/meters/{i}/readingsWindow"), Want::Exactly(window)));
             let submitted = self.book.submitted(month, &meter.id);
             wants.push((format!("/meters/{i}/submitted/charge"), submitted.map_or(Want::Absent, Want::Money)));
         }
@@ -528,21 +551,22 @@ fn instant_in(rng: &mut fastrand::Rng, from: NaiveDate, to: NaiveDate) -> DateTi
 
 /// An instant in (or just around) `month`, weighted to the window's edges: its first Moscow day
 /// from 00:00, the minute before, its last day to 23:59:59, the midnight after, the month's end.
-fn pick_instant(rng: &mut fastrand::Rng, meter: &MeterModel, month: Month) -> DateTime<Utc> {
+/// Named, for the run's figures.
+fn pick_instant(rng: &mut fastrand::Rng, meter: &MeterModel, month: Month) -> (DateTime<Utc>, &'static str) {
     let days = meter.window.unwrap_or(integration_tests::population::oracle::DEFAULT_WINDOW);
     let last = month.last_day();
     let clamp = |d: u32| month.first_day() + Duration::days(i64::from(d.min(last.day())) - 1);
     let (from, to) = (clamp(days.0), clamp(days.1));
     let second = rng.choice([0, 59]).unwrap();
     match rng.u8(..100) {
-        0..42 => instant_in(rng, from, to),
-        42..50 => moscow_instant(from, 0, 0, 0),
-        50..58 => moscow_instant(from.pred_opt().unwrap(), 23, 59, second),
-        58..66 => moscow_instant(to, 23, 59, second),
-        66..74 => moscow_instant(to.succ_opt().unwrap(), 0, 0, second % 2),
-        74..79 => moscow_instant(last, 23, 59, 59),
-        79..83 => moscow_instant(last.succ_opt().unwrap(), 0, 0, 0),
-        _ => instant_in(rng, month.first_day(), last),
+        0..42 => (instant_in(rng, from, to), "inside the window"),
+        42..50 => (moscow_instant(from, 0, 0, 0), "first day 00:00:00"),
+        50..58 => (moscow_instant(from.pred_opt().unwrap(), 23, 59, second), "day before 23:59"),
+        58..66 => (moscow_instant(to, 23, 59, second), "last day 23:59"),
+        66..74 => (moscow_instant(to.succ_opt().unwrap(), 0, 0, second % 2), "day after 00:00"),
+        74..79 => (moscow_instant(last, 23, 59, 59), "month's last day 23:59:59"),
+        79..83 => (moscow_instant(last.succ_opt().unwrap(), 0, 0, 0), "next month's first 00:00"),
+        _ => (instant_in(rng, month.first_day(), last), "anywhere in the month"),
     }
 }
 
@@ -586,7 +610,11 @@ fn pick_values(
             values[one].1 = last - rng.u64(1..=last.min(500));
             wrapped = true;
         }
-        76..83 => values[one].1 = last + max_kwh * months(zone) + rng.u64(1..=2_000),
+        // Just at the limit (taken), one over, or well over.
+        76..83 => {
+            let over = rng.u64(2..=2_000);
+            values[one].1 = last + max_kwh * months(zone) + rng.choice([0, 1, over]).unwrap();
+        }
         83..87 if capacity.is_some() => values[one].1 = capacity.unwrap() + rng.u64(0..1_000),
         87..91 => {
             if values.len() > 1 && rng.bool() {
@@ -661,7 +689,8 @@ async fn live(visit: &mut Visit<'_>, seed: u64) -> Step {
     for month in months {
         for _ in 0..rng.usize(2..=6) {
             let meter = &customer.meters[rng.usize(..customer.meters.len())];
-            let at = pick_instant(&mut rng, meter, month);
+            let (at, edge) = pick_instant(&mut rng, meter, month);
+            visit.tally.instant(edge, meter, month);
             let (values, confirm) = pick_values(&mut rng, meter, at, visit.rules.max_kwh_per_month);
             visit.submit("readings", meter, &values, confirm, at).await?;
         }
@@ -671,37 +700,61 @@ async fn live(visit: &mut Visit<'_>, seed: u64) -> Step {
         let seen_month = Month::of(moscow_date(seen_at));
         let by_readings: Vec<String> =
             visit.current_ids.iter().filter(|((m, _), _)| *m == seen_month).map(|(_, id)| id.clone()).collect();
-        let (amount, readings_id) = if due > Decimal::ZERO {
-            (due, rng.choice(by_readings))
+        let payment = if due > Decimal::ZERO {
+            Some((due, rng.choice(by_readings)))
         } else if rng.bool() {
             // Nothing due: the customer types an amount of their own.
-            (Decimal::new(rng.i64(100..=300_000), 2), None)
+            Some((Decimal::new(rng.i64(100..=300_000), 2), None))
         } else {
-            continue;
+            None
         };
-        if readings_id.is_some() && !visit.stale_ids.is_empty() && rng.u8(..100) < 30 {
-            let stale = visit.stale_ids[rng.usize(..visit.stale_ids.len())].clone();
-            visit.pay(amount, Some(&stale), true).await?;
+        if let Some((amount, readings_id)) = payment {
+            pay_and_settle(visit, &mut rng, amount, readings_id, seen_at).await?;
         }
-        let Some(ids) = visit.pay(amount, readings_id.as_deref(), false).await? else { continue };
-        let mut payment = PaymentBook::new(amount);
-        let mut queue: VecDeque<BankEvent> = notification_plan(&mut rng, amount).into();
-        let mut deliveries = 0;
-        while let Some(event) = queue.pop_front() {
-            deliveries += 1;
-            assert!(deliveries <= MAX_DELIVERIES, "customer {}: notifications never settled", visit.index);
-            if matches!(event, BankEvent::PartialRefunded(_) | BankEvent::Refunded) {
-                Tally::add(&visit.tally.refunds);
-            }
-            if visit.notify(&mut payment, &ids, event).await? == Delivery::Again {
-                // The bank delivers it again later.
-                Tally::add(&visit.tally.redeliveries);
-                queue.push_back(event);
-            }
+        if rng.u8(..100) < 30 {
+            // A correction after paying: what is due follows the new figures and the credit.
+            let meter = &customer.meters[rng.usize(..customer.meters.len())];
+            let (at, edge) = pick_instant(&mut rng, meter, month);
+            visit.tally.instant(edge, meter, month);
+            let (values, confirm) = pick_values(&mut rng, meter, at, visit.rules.max_kwh_per_month);
+            visit.submit("correction", meter, &values, confirm, at).await?;
             visit.look_up(seen_at).await?;
         }
     }
     tariff_days(visit, &mut rng).await
+}
+
+/// Pays `amount` (a stale readings id first now and then), then the bank's notifications of the
+/// payment, each followed by the look-up at `seen_at`.
+async fn pay_and_settle(
+    visit: &mut Visit<'_>,
+    rng: &mut fastrand::Rng,
+    amount: Decimal,
+    readings_id: Option<String>,
+    seen_at: DateTime<Utc>,
+) -> Step {
+    if readings_id.is_some() && !visit.stale_ids.is_empty() && rng.u8(..100) < 30 {
+        let stale = visit.stale_ids[rng.usize(..visit.stale_ids.len())].clone();
+        visit.pay(amount, Some(&stale), true).await?;
+    }
+    let Some(ids) = visit.pay(amount, readings_id.as_deref(), false).await? else { return Ok(()) };
+    let mut payment = PaymentBook::new(amount);
+    let mut queue: VecDeque<BankEvent> = notification_plan(rng, amount).into();
+    let mut deliveries = 0;
+    while let Some(event) = queue.pop_front() {
+        deliveries += 1;
+        assert!(deliveries <= MAX_DELIVERIES, "customer {}: notifications never settled", visit.index);
+        if matches!(event, BankEvent::PartialRefunded(_) | BankEvent::Refunded) {
+            Tally::add(&visit.tally.refunds);
+        }
+        if visit.notify(&mut payment, &ids, event).await? == Delivery::Again {
+            // The bank delivers it again later.
+            Tally::add(&visit.tally.redeliveries);
+            queue.push_back(event);
+        }
+        visit.look_up(seen_at).await?;
+    }
+    Ok(())
 }
 
 /// Readings on a few days across 2020-07 … 2026-12 (the days prices change among them) in
@@ -855,7 +908,7 @@ async fn serve(shared: Arc<Shared>) {
             ip: format!("2001:db8:{:x}:{:x}::1", shared.run, index),
             email: format!("population-{}-{index}@example.ru", shared.run),
             book: Book::new(customer.balance),
-            current_ids: HashMap::new(),
+            current_ids: BTreeMap::new(),
             stale_ids: Vec::new(),
             months_used: BTreeSet::new(),
             noted: Vec::new(),
@@ -962,6 +1015,11 @@ async fn given_a_seeded_customer_base_when_customers_hand_in_readings_and_pay_th
         n(&t.refunds),
         n(&t.redeliveries)
     );
+    println!("instants tried (readings and corrections):");
+    for (edge, count) in t.instants.lock().unwrap().iter() {
+        println!("  {edge:<48} {count}");
+    }
+    println!("  of them in a window past a short month's end  {}", n(&t.clamped));
     println!("refusals, as the oracle said:");
     for (kind, count) in t.refusals.lock().unwrap().iter() {
         println!("  {kind:<48} {count}");

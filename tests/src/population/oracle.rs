@@ -174,6 +174,31 @@ pub fn window_check(meter: &MeterModel, today: NaiveDate) -> Result<(), Refusal>
     Ok(())
 }
 
+/// What the look-up shows of a meter's window on the Moscow day `today`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowView {
+    /// Open now, or closed; with the current window's days, or the next one's once this month's
+    /// has passed.
+    Days { open: bool, from: NaiveDate, to: NaiveDate },
+    /// Never: `automaticMetering` or `faulty`.
+    Never(&'static str),
+}
+
+pub fn window_view(meter: &MeterModel, today: NaiveDate) -> WindowView {
+    if meter.automatic {
+        return WindowView::Never("automaticMetering");
+    }
+    if meter.faulty {
+        return WindowView::Never("faulty");
+    }
+    let (from, to) = window_in_month(meter, today);
+    if today <= to {
+        return WindowView::Days { open: today >= from, from, to };
+    }
+    let (from, to) = window_in_month(meter, Month::of(today).next().first_day());
+    WindowView::Days { open: false, from, to }
+}
+
 /// Calendar months from the month of `last` to the month of `today`, at least one.
 pub fn months_since(last: NaiveDate, today: NaiveDate) -> u64 {
     let months = Month::of(today).index() - Month::of(last).index();
