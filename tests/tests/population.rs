@@ -273,11 +273,14 @@ struct Visit<'a> {
     user: u64,
     ip: String,
     email: String,
+    /// Every request and answer printed (when one customer is replayed).
+    trace: bool,
     book: Book,
     /// The readings id each meter's submission of each month answered, while it stands.
     current_ids: BTreeMap<(Month, String), String>,
-    /// Ids of submissions replaced since by other figures.
-    stale_ids: Vec<String>,
+    /// Every readings id answered, in order. Those no submission has now were replaced by other
+    /// figures (the same figures again bring the same id back).
+    answered_ids: Vec<String>,
     /// Billing months this customer handed anything in for.
     months_used: BTreeSet<Month>,
     /// Disagreements that left both sides in the same state (both refused, differently): the
@@ -288,6 +291,12 @@ struct Visit<'a> {
 type Step<T = ()> = Result<T, Mismatch>;
 
 impl<'a> Visit<'a> {
+    fn show(&self, sent: &str, status: u16, answer: &str) {
+        if self.trace {
+            println!("> {sent}\n< {status} {answer}");
+        }
+    }
+
     fn mismatch(&self, step: &'static str, kind: String, sent: String, service: String, oracle: String) -> Mismatch {
         Mismatch { customer: self.index, number: self.customer.number.clone(), step, kind, sent, service, oracle }
     }
@@ -366,6 +375,7 @@ impl<'a> Visit<'a> {
             .body(&body);
         let response = NOW.scope(at, submit_readings::handle(&self.services.readings, request.request())).await;
         let (status, answer) = (response.status().as_u16(), body_json(&response));
+        self.show(&sent, status, &answer.to_string());
         let expected = self.rules.readings(self.customer, meter, values, confirm, at);
         let priced = match expected {
             Err(refusal) => return self.check_refusal(step, &sent, &answer, status, refusal),
@@ -379,12 +389,17 @@ impl<'a> Visit<'a> {
         Tally::add(&self.tally.readings_accepted);
         self.book = book;
         let id = answer["readingsId"].as_str().unwrap_or_default().to_owned();
-        if let Some(old) = self.current_ids.insert((priced.month, meter.id.clone()), id.clone())
-            && old != id
-        {
-            self.stale_ids.push(old);
+        if !self.answered_ids.contains(&id) {
+            self.answered_ids.push(id.clone());
         }
+        self.current_ids.insert((priced.month, meter.id.clone()), id);
         Ok(())
+    }
+
+    /// Readings ids of submissions replaced since, in the order they were answered.
+    fn stale_ids(&self) -> Vec<String> {
+        let current: BTreeSet<&String> = self.current_ids.values().collect();
+        self.answered_ids.iter().filter(|id| !current.contains(id)).cloned().collect()
     }
 
     async fn look_up(&self, at: DateTime<Utc>) -> Step<Value> {
@@ -393,6 +408,7 @@ impl<'a> Visit<'a> {
             .source_ip(&self.ip);
         let response = NOW.scope(at, account_lookup::handle(&self.services.lookup, request.request())).await;
         let (status, answer) = (response.status().as_u16(), body_json(&response));
+        self.show(&format!("GET account at {at}"), status, &answer.to_string());
         let month = Month::of(moscow_date(at));
         let mut wants = self.account_wants(month, "amountDue");
         wants.push(("/recommendedAmount".into(), Want::Money(self.book.due(month))));
@@ -434,6 +450,7 @@ impl<'a> Visit<'a> {
             .body(&body);
         let response = pay::handle(&self.services.pay, request.request()).await;
         let (status, answer) = (response.status().as_u16(), body_json(&response));
+        self.show(&sent, status, &answer.to_string());
         let refusal = match self.rules.payment(amount) {
             Err(refusal) => Some(refusal),
             Ok(()) if stale => Some(Refusal::INVALID_READINGS_ID),
@@ -486,6 +503,7 @@ impl<'a> Visit<'a> {
         )
         .await;
         let (status, text) = (response.status().as_u16(), text_of(&response));
+        self.show(&sent, status, &text);
         Tally::add(&self.tally.steps);
         Tally::add(&self.tally.notifications);
         let agrees = match expected {
@@ -733,8 +751,9 @@ async fn pay_and_settle(
     readings_id: Option<String>,
     seen_at: DateTime<Utc>,
 ) -> Step {
-    if readings_id.is_some() && !visit.stale_ids.is_empty() && rng.u8(..100) < 30 {
-        let stale = visit.stale_ids[rng.usize(..visit.stale_ids.len())].clone();
+    let stale = visit.stale_ids();
+    if readings_id.is_some() && !stale.is_empty() && rng.u8(..100) < 30 {
+        let stale = stale[rng.usize(..stale.len())].clone();
         visit.pay(amount, Some(&stale), true).await?;
     }
     let Some(ids) = visit.pay(amount, readings_id.as_deref(), false).await? else { return Ok(()) };
@@ -892,6 +911,7 @@ struct Shared {
     queue: Mutex<VecDeque<usize>>,
     seed: u64,
     run: u16,
+    trace: bool,
 }
 
 async fn serve(shared: Arc<Shared>) {
@@ -907,9 +927,10 @@ async fn serve(shared: Arc<Shared>) {
             user: u64::from(shared.run) * 100_000 + index as u64 + 1,
             ip: format!("2001:db8:{:x}:{:x}::1", shared.run, index),
             email: format!("population-{}-{index}@example.ru", shared.run),
+            trace: shared.trace,
             book: Book::new(customer.balance),
             current_ids: BTreeMap::new(),
-            stale_ids: Vec::new(),
+            answered_ids: Vec::new(),
             months_used: BTreeSet::new(),
             noted: Vec::new(),
         };
@@ -940,14 +961,19 @@ async fn given_a_seeded_customer_base_when_customers_hand_in_readings_and_pay_th
     // Given the billing export of a seeded customer base, imported as the operator imports it.
     let customers = generator::population(knobs.seed, knobs.accounts, u32::from(knobs.run));
     let exported_at = Utc::now() - Duration::minutes(1);
-    let export_text = generator::export_json(&customers, exported_at);
+    // Replaying one customer needs only its account.
+    let exported = match knobs.only {
+        Some(index) => std::slice::from_ref(&customers[index]),
+        None => &customers[..],
+    };
+    let export_text = generator::export_json(exported, exported_at);
     let import_started = Instant::now();
     let export = admin::billing_export::parse(&export_text).expect("the export is valid");
     let imported = admin::billing_export::import(&store, &export).await.expect("the export imports");
     let import_secs = import_started.elapsed().as_secs_f64();
     assert_eq!(
         imported.written,
-        customers.len(),
+        exported.len(),
         "accounts of run {} were in the table already: set another POPULATION_RUN or use a fresh stack",
         knobs.run
     );
@@ -982,6 +1008,7 @@ async fn given_a_seeded_customer_base_when_customers_hand_in_readings_and_pay_th
         queue: Mutex::new(sample.iter().copied().collect()),
         seed: knobs.seed,
         run: knobs.run,
+        trace: knobs.only.is_some(),
     });
     let customers_started = Instant::now();
     let workers: Vec<_> = (0..knobs.workers).map(|_| tokio::spawn(serve(Arc::clone(&shared)))).collect();
