@@ -122,13 +122,13 @@ struct Mismatch {
 #[derive(Default)]
 struct Tally {
     steps: AtomicU64,
-    readings_accepted: AtomicU64,
+    /// Readings accepted, by step (readings, correction, tariff-day).
+    accepted: Mutex<BTreeMap<&'static str, u64>>,
     lookups: AtomicU64,
     payments: AtomicU64,
     notifications: AtomicU64,
     redeliveries: AtomicU64,
     refunds: AtomicU64,
-    grid_handler: AtomicU64,
     customers_done: AtomicU64,
     refusals: Mutex<BTreeMap<String, u64>>,
     /// Instants tried, by where they fall around the window.
@@ -386,7 +386,7 @@ impl<'a> Visit<'a> {
         book.accept(&meter.id, &priced);
         let wants = readings_wants(&priced, &book, priced.month);
         self.check(step, &sent, &answer, status, &wants)?;
-        Tally::add(&self.tally.readings_accepted);
+        *self.tally.accepted.lock().unwrap().entry(step).or_default() += 1;
         self.book = book;
         let id = answer["readingsId"].as_str().unwrap_or_default().to_owned();
         if !self.answered_ids.contains(&id) {
@@ -806,7 +806,6 @@ async fn tariff_days(visit: &mut Visit<'_>, rng: &mut fastrand::Rng) -> Step {
             })
             .collect();
         visit.submit("tariff-day", meter, &values, false, random_time(rng, day)).await?;
-        Tally::add(&visit.tally.grid_handler);
         done += 1;
     }
     Ok(())
@@ -940,6 +939,35 @@ async fn serve(shared: Arc<Shared>) {
     }
 }
 
+/// What the generated base holds, in one line.
+fn composition(customers: &[Customer]) -> String {
+    let meters: Vec<&MeterModel> = customers.iter().flat_map(|c| &c.meters).collect();
+    let count = |f: &dyn Fn(&&MeterModel) -> bool| meters.iter().filter(|m| f(m)).count();
+    let groups: Vec<String> = integration_tests::population::model::GROUPS
+        .iter()
+        .map(|g| format!("{g} {}", customers.iter().filter(|c| c.group == *g).count()))
+        .collect();
+    let kinds: Vec<String> = Kind::ALL.iter().map(|k| format!("{} {}", k.wire(), count(&|m| m.kind == *k))).collect();
+    let debts = customers.iter().filter(|c| c.balance < Decimal::ZERO).count();
+    let zero = customers.iter().filter(|c| c.balance.is_zero()).count();
+    let near_rollover = count(&|m| m.capacity().is_some_and(|c| m.last.values().any(|r| r.value + 400 >= c)));
+    format!(
+        "{}; {} meters: {}; own window {} (whole month {}, to the 31st {}), automatic {}, faulty {}, \
+         register size known {}, within 400 kWh of rolling over {}; debt {debts}, zero {zero}, credit {}",
+        groups.join(", "),
+        meters.len(),
+        kinds.join(", "),
+        count(&|m| m.window.is_some()),
+        count(&|m| m.window == Some((1, 31))),
+        count(&|m| m.window.is_some_and(|(_, to)| to == 31)),
+        count(&|m| m.automatic),
+        count(&|m| m.faulty),
+        count(&|m| m.digits.is_some()),
+        near_rollover,
+        customers.len() - debts - zero,
+    )
+}
+
 fn config_money(name: &str, default: &str) -> Decimal {
     Decimal::from_str(&std::env::var(name).unwrap_or_else(|_| default.to_owned()))
         .unwrap_or_else(|_| panic!("{name} is not an amount"))
@@ -1022,6 +1050,7 @@ async fn given_a_seeded_customer_base_when_customers_hand_in_readings_and_pay_th
     let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let mismatches = t.mismatches.lock().unwrap();
     println!("accounts generated       {} (export {} KiB)", shared.customers.len(), export_text.len() / 1024);
+    println!("  {}", composition(&shared.customers));
     println!(
         "accounts imported        {} written, {} already current in {import_secs:.1} s",
         imported.written, imported.already_current
@@ -1032,8 +1061,14 @@ async fn given_a_seeded_customer_base_when_customers_hand_in_readings_and_pay_th
     );
     println!("customers                {} of {} in {customers_secs:.1} s", n(&t.customers_done), sample.len());
     println!("steps checked            {}", n(&t.steps));
-    println!("readings accepted        {}", n(&t.readings_accepted));
-    println!("  of them tariff days    {} handed in across 2020-2026", n(&t.grid_handler));
+    let accepted = t.accepted.lock().unwrap();
+    let refused = t.refusals.lock().unwrap();
+    for step in ["readings", "correction", "tariff-day"] {
+        let taken = accepted.get(step).copied().unwrap_or(0);
+        let refusals: u64 =
+            refused.iter().filter(|(k, _)| k.split_whitespace().next() == Some(step)).map(|(_, c)| c).sum();
+        println!("{:<24} {taken} accepted, {refusals} refused", format!("{step} handed in"));
+    }
     println!("look-ups                 {}", n(&t.lookups));
     println!("payments created         {}", n(&t.payments));
     println!(
@@ -1048,7 +1083,7 @@ async fn given_a_seeded_customer_base_when_customers_hand_in_readings_and_pay_th
     }
     println!("  of them in a window past a short month's end  {}", n(&t.clamped));
     println!("refusals, as the oracle said:");
-    for (kind, count) in t.refusals.lock().unwrap().iter() {
+    for (kind, count) in refused.iter() {
         println!("  {kind:<48} {count}");
     }
     println!("mismatches               {}", mismatches.len() + grid_mismatches.len());
