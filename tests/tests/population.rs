@@ -288,7 +288,7 @@ struct Visit<'a> {
     noted: Vec<Mismatch>,
 }
 
-type Step<T = ()> = Result<T, Mismatch>;
+type Step<T = ()> = Result<T, Box<Mismatch>>;
 
 impl<'a> Visit<'a> {
     fn show(&self, sent: &str, status: u16, answer: &str) {
@@ -297,8 +297,23 @@ impl<'a> Visit<'a> {
         }
     }
 
-    fn mismatch(&self, step: &'static str, kind: String, sent: String, service: String, oracle: String) -> Mismatch {
-        Mismatch { customer: self.index, number: self.customer.number.clone(), step, kind, sent, service, oracle }
+    fn mismatch(
+        &self,
+        step: &'static str,
+        kind: String,
+        sent: String,
+        service: String,
+        oracle: String,
+    ) -> Box<Mismatch> {
+        Box::new(Mismatch {
+            customer: self.index,
+            number: self.customer.number.clone(),
+            step,
+            kind,
+            sent,
+            service,
+            oracle,
+        })
     }
 
     fn check(&self, step: &'static str, sent: &str, answer: &Value, status: u16, wants: &[(String, Want)]) -> Step {
@@ -342,7 +357,7 @@ impl<'a> Visit<'a> {
             format!("{} {}", refusal.status, refusal.type_uri()),
         );
         if status >= 400 {
-            self.noted.push(mismatch);
+            self.noted.push(*mismatch);
             return Ok(());
         }
         Err(mismatch)
@@ -702,7 +717,7 @@ async fn live(visit: &mut Visit<'_>, seed: u64) -> Step {
     let customer = visit.customer;
     let all_months: Vec<Month> = (0..24).map(|i| Month { year: 2025 + i / 12, month: (i % 12) as u32 + 1 }).collect();
     let how_many = rng.usize(1..=2);
-    let mut months: Vec<Month> = rng.choose_multiple(all_months.into_iter(), how_many);
+    let mut months: Vec<Month> = rng.choose_multiple(all_months, how_many);
     months.sort();
     for month in months {
         for _ in 0..rng.usize(2..=6) {
@@ -934,7 +949,7 @@ async fn serve(shared: Arc<Shared>) {
             noted: Vec::new(),
         };
         let stopped = live(&mut visit, shared.seed).await.err();
-        shared.tally.mismatches.lock().unwrap().extend(visit.noted.into_iter().chain(stopped));
+        shared.tally.mismatches.lock().unwrap().extend(visit.noted.into_iter().chain(stopped.map(|m| *m)));
         Tally::add(&shared.tally.customers_done);
     }
 }
