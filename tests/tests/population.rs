@@ -43,7 +43,8 @@ use energosbyt::store::DynamoStore;
 use integration_tests::population::generator;
 use integration_tests::population::model::{Customer, Kind, MeterModel, Month, moscow_date, moscow_instant};
 use integration_tests::population::oracle::{
-    BankEvent, Book, Delivery, PaymentBook, Priced, Refusal, Rules, Tariffs, WindowView, window_check, window_view,
+    BankEvent, Book, DEFAULT_WINDOW, Delivery, PaymentBook, Priced, Refusal, Rules, Tariffs, WindowView, months_since,
+    window_check, window_view,
 };
 use integration_tests::{Event, body_json, edge, env, sign_notification, store, vk_launch};
 use lambda_http::{Body, Response};
@@ -586,7 +587,7 @@ fn instant_in(rng: &mut fastrand::Rng, from: NaiveDate, to: NaiveDate) -> DateTi
 /// from 00:00, the minute before, its last day to 23:59:59, the midnight after, the month's end.
 /// Named, for the run's figures.
 fn pick_instant(rng: &mut fastrand::Rng, meter: &MeterModel, month: Month) -> (DateTime<Utc>, &'static str) {
-    let days = meter.window.unwrap_or(integration_tests::population::oracle::DEFAULT_WINDOW);
+    let days = meter.window.unwrap_or(DEFAULT_WINDOW);
     let last = month.last_day();
     let clamp = |d: u32| month.first_day() + Duration::days(i64::from(d.min(last.day())) - 1);
     let (from, to) = (clamp(days.0), clamp(days.1));
@@ -615,7 +616,7 @@ fn pick_values(
     let today = moscow_date(at);
     let zones = meter.kind.zones();
     let capacity = meter.capacity();
-    let months = |zone: &str| integration_tests::population::oracle::months_since(meter.last[zone].date, today);
+    let months = |zone: &str| months_since(meter.last[zone].date, today);
     let mut wrapped = false;
     let mut values: Vec<(String, u64)> = zones
         .iter()
