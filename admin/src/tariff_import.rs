@@ -8,10 +8,11 @@
 //! are reported and kept, unless `--prune` removes them (a corrected start date, for example).
 
 use energosbyt::domain::account::TariffGroup;
-use energosbyt::domain::{Tariff, TariffError, TariffTable, ZoneSet};
-use energosbyt::ports::readings::{TariffImport, TariffReader};
+use energosbyt::domain::tariff::TariffId;
+use energosbyt::domain::{Tariff, TariffError, TariffTable};
+use energosbyt::ports::readings::TariffImport;
 use energosbyt::ports::{ImportOutcome, StoreError};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 
 #[derive(Debug)]
@@ -67,18 +68,18 @@ impl fmt::Display for TariffImportSummary {
     }
 }
 
-pub async fn import<S: TariffImport + TariffReader>(
+pub async fn import<S: TariffImport>(
     store: &S,
     table: &TariffTable,
     prune: bool,
 ) -> Result<TariffImportSummary, StoreError> {
     let mut summary = TariffImportSummary::default();
-    let groups: BTreeSet<&str> = table.tariffs().map(|t| t.group.0.as_str()).collect();
-    let listed: HashSet<_> = table.tariffs().map(key).collect();
+    let groups: HashSet<&TariffGroup> = table.tariffs().map(|t| &t.group).collect();
+    let listed: HashSet<TariffId> = table.tariffs().map(Tariff::id).collect();
     let mut stale = Vec::new();
     for group in groups {
-        let stored = store.tariffs(&TariffGroup(group.to_owned())).await?;
-        stale.extend(stored.into_iter().filter(|t| !listed.contains(&key(t))));
+        let stored = store.stored_tariff_ids(group).await?;
+        stale.extend(stored.into_iter().filter(|id| !listed.contains(id)));
     }
     summary.not_in_file = stale.len();
     // New prices first, removals last: an import cut short never leaves a period without a price.
@@ -89,22 +90,12 @@ pub async fn import<S: TariffImport + TariffReader>(
         }
     }
     if prune {
-        for tariff in &stale {
-            store.remove_tariff(tariff).await?;
+        for id in &stale {
+            store.remove_tariff(id).await?;
             summary.removed += 1;
         }
     }
     Ok(summary)
-}
-
-/// A price's identity in the store: group, meter kind, zone, first day.
-fn key(t: &Tariff) -> (&str, &'static str, &'static str, chrono::NaiveDate) {
-    let kind = match t.zone_set {
-        ZoneSet::Single => "single",
-        ZoneSet::TwoZone => "twoZone",
-        ZoneSet::ThreeZone => "threeZone",
-    };
-    (t.group.0.as_str(), kind, t.zone.as_str(), t.valid_from)
 }
 
 #[cfg(test)]

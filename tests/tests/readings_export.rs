@@ -237,3 +237,38 @@ async fn importing_the_same_tariffs_twice_changes_nothing_and_prune_removes_what
     assert_eq!(price(2026, 1, 1), "8.01");
     assert_eq!(price(2026, 11, 20), "8.01", "the dropped 8.90 is gone");
 }
+
+#[tokio::test]
+async fn prices_stored_by_an_older_release_without_a_source_are_rewritten_and_pruned_by_the_import() {
+    let store = store().await;
+    let group = format!("test-{}", uuid::Uuid::new_v4());
+    // Two rows as the release before sources wrote them: no `source`, no `basis`.
+    for (from, price) in [("2025-07-01", "7.87"), ("2026-01-01", "8.00")] {
+        store
+            .client()
+            .put_item()
+            .table_name(store.table())
+            .item("PK", AttributeValue::S(format!("TARIFF#{group}")))
+            .item("SK", AttributeValue::S(format!("single#T1#{from}")))
+            .item("group", AttributeValue::S(group.clone()))
+            .item("zoneSet", AttributeValue::S("single".into()))
+            .item("zone", AttributeValue::S("T1".into()))
+            .item("validFrom", AttributeValue::S(from.into()))
+            .item("price", AttributeValue::N(price.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let file = json!([{"group": group, "zoneSet": "single", "zone": "T1", "validFrom": "2026-01-01", "price": "8.00",
+                       "basis": "published", "source": "order"}]);
+    let table = tariff_import::parse(&file.to_string()).unwrap();
+
+    let summary = tariff_import::import(&store, &table, true).await.unwrap();
+
+    // The listed row gets its source; the one the file dropped is removed, though neither could be
+    // read as a price of today's shape.
+    assert_eq!((summary.written, summary.not_in_file, summary.removed), (1, 1, 1));
+    let stored = store.tariffs(&TariffGroup(group)).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!((stored[0].source.as_str(), stored[0].price.to_string()), ("order", "8.00".to_owned()));
+}

@@ -39,7 +39,7 @@ impl std::str::FromStr for Zone {
 }
 
 /// How many registers a meter has; the set of zones follows from it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ZoneSet {
     Single,

@@ -33,4 +33,4 @@ pub use money::{Money, MoneyError};
 pub use payment::{Payment, PaymentId, PaymentStatus};
 pub use readings::{AcceptedReadings, ReadingsError, ReadingsLimits, Submission, YearMonth};
 pub use readings_window::{ReadingsWindow, WindowState};
-pub use tariff::{Tariff, TariffBasis, TariffError, TariffTable};
+pub use tariff::{Tariff, TariffBasis, TariffError, TariffId, TariffTable};

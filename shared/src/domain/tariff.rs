@@ -55,6 +55,22 @@ pub struct Tariff {
     pub basis: TariffBasis,
 }
 
+/// Which price a row is, whatever it says: group, meter kind, zone and first day. The store keeps
+/// one row per id; an import replaces or removes rows by it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TariffId {
+    pub group: TariffGroup,
+    pub zone_set: ZoneSet,
+    pub zone: Zone,
+    pub valid_from: NaiveDate,
+}
+
+impl Tariff {
+    pub fn id(&self) -> TariffId {
+        TariffId { group: self.group.clone(), zone_set: self.zone_set, zone: self.zone, valid_from: self.valid_from }
+    }
+}
+
 /// Whether a price was read in its source or worked out from other prices by a stated rule (the
 /// VAT rise of 2026-01-01, a half-year the regulator left unchanged): a derived price is one to
 /// replace as soon as the order is found.

@@ -8,7 +8,9 @@
 use super::{ImportOutcome, StoreError};
 use crate::domain::account::TariffGroup;
 pub use crate::domain::readings_id::{ReadingsId, ReadingsIdError};
-use crate::domain::{AcceptedReadings, Account, AccountNumber, AmountDue, Charge, MeterId, Tariff, YearMonth, Zone};
+use crate::domain::{
+    AcceptedReadings, Account, AccountNumber, AmountDue, Charge, MeterId, Tariff, TariffId, YearMonth, Zone,
+};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -159,7 +161,11 @@ pub trait TariffImport {
     /// Writes one price unless the store holds exactly it already.
     fn import_tariff(&self, tariff: &Tariff) -> impl Future<Output = Result<ImportOutcome, StoreError>> + Send;
 
-    fn remove_tariff(&self, tariff: &Tariff) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The ids of the group's stored prices, read from their keys alone, so rows written by an
+    /// older release (without what a price row holds today) can still be replaced or removed.
+    fn stored_tariff_ids(&self, group: &TariffGroup) -> impl Future<Output = Result<Vec<TariffId>, StoreError>> + Send;
+
+    fn remove_tariff(&self, id: &TariffId) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Where the next page of an export starts; opaque to everything but the store.

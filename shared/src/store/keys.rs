@@ -42,13 +42,25 @@ pub fn tariff_pk(group: &crate::domain::account::TariffGroup) -> String {
     format!("TARIFF#{}", group.0)
 }
 
+const METER_KINDS: [(crate::domain::ZoneSet, &str); 3] = [
+    (crate::domain::ZoneSet::Single, "single"),
+    (crate::domain::ZoneSet::TwoZone, "twoZone"),
+    (crate::domain::ZoneSet::ThreeZone, "threeZone"),
+];
+
 pub fn tariff_sk(zone_set: crate::domain::ZoneSet, zone: crate::domain::Zone, valid_from: chrono::NaiveDate) -> String {
-    let kind = match zone_set {
-        crate::domain::ZoneSet::Single => "single",
-        crate::domain::ZoneSet::TwoZone => "twoZone",
-        crate::domain::ZoneSet::ThreeZone => "threeZone",
-    };
+    let kind = METER_KINDS.iter().find(|(set, _)| *set == zone_set).map_or("single", |(_, kind)| kind);
     format!("{kind}#{}#{valid_from}", zone.as_str())
+}
+
+/// The meter kind, zone and first day a tariff's sort key names; `None` for anything else.
+pub fn parse_tariff_sk(sk: &str) -> Option<(crate::domain::ZoneSet, crate::domain::Zone, chrono::NaiveDate)> {
+    let mut parts = sk.splitn(3, '#');
+    let kind = parts.next()?;
+    let zone_set = METER_KINDS.iter().find(|(_, name)| *name == kind)?.0;
+    let zone = parts.next()?.parse().ok()?;
+    let valid_from = parts.next()?.parse().ok()?;
+    Some((zone_set, zone, valid_from))
 }
 
 // The account's ledger: one entry per money movement, keyed so a replay cannot write a second.

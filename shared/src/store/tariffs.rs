@@ -8,6 +8,7 @@ use super::item::{self, Item};
 use super::keys;
 use super::{DynamoStore, unavailable};
 use crate::domain::account::TariffGroup;
+use crate::domain::tariff::TariffId;
 use crate::domain::{Tariff, Zone};
 use crate::ports::readings::{TariffImport, TariffReader};
 use crate::ports::{ImportOutcome, StoreError};
@@ -59,12 +60,32 @@ impl TariffImport for DynamoStore {
         }
     }
 
-    async fn remove_tariff(&self, tariff: &Tariff) -> Result<(), StoreError> {
+    async fn stored_tariff_ids(&self, group: &TariffGroup) -> Result<Vec<TariffId>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .projection_expression("SK")
+            .expression_attribute_values(":pk", item::s(keys::tariff_pk(group)));
+        all_items(query)
+            .await?
+            .iter()
+            .map(|found| {
+                let sk = item::get_s(found, "SK")?;
+                keys::parse_tariff_sk(sk)
+                    .map(|(zone_set, zone, valid_from)| TariffId { group: group.clone(), zone_set, zone, valid_from })
+                    .ok_or_else(|| StoreError::Corrupt(format!("tariff key {sk:?}")))
+            })
+            .collect()
+    }
+
+    async fn remove_tariff(&self, id: &TariffId) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .key("PK", item::s(keys::tariff_pk(&tariff.group)))
-            .key("SK", item::s(keys::tariff_sk(tariff.zone_set, tariff.zone, tariff.valid_from)))
+            .key("PK", item::s(keys::tariff_pk(&id.group)))
+            .key("SK", item::s(keys::tariff_sk(id.zone_set, id.zone, id.valid_from)))
             .send()
             .await
             .map_err(unavailable)?;
