@@ -236,6 +236,10 @@ async fn given_readings_handed_in_by_one_user_when_another_sends_the_right_numbe
     let kept = stored(&number, &id).await.expect("the owner's submission stands");
     assert_eq!((kept.accepted.values.values().copied().collect::<Vec<_>>(), kept.version), (vec![18_350, 7_490], 1));
 
+    // A typo after a day of right numbers is one wrong number, not the day's budget.
+    let typo = submit(&number, owner, typed("3391042", (18_400, 7_500))).await;
+    assert_eq!((typo.status, typo.body["attemptsLeft"].clone()), (422, json!(4)), "{}", typo.body);
+
     // The owner corrects them, typing the number off the meter, and sees the correction.
     let corrected = submit(&number, owner, typed(SERIAL, (18_400, 7_500))).await;
     assert_eq!((corrected.status, corrected.body["version"].clone()), (200, json!(2)), "{}", corrected.body);

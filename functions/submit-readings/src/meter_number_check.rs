@@ -24,16 +24,14 @@ pub async fn prove<'a, C: RequestCounter>(
     let proved = proved_meter(meters, typed, only);
     let checks_key = budget::checks_key(account);
     let checks = counter.count(&checks_key, day.start_unix, day.secs);
-    let verdict = match proved {
-        Some(_) => {
-            let rights_key = budget::rights_key(account);
-            let rights = counter.count(&rights_key, day.start_unix, day.secs);
-            match tokio::join!(checks, rights) {
-                (Ok(checks), Ok(rights)) => budget::after_right(checks, rights),
-                (Err(e), _) | (_, Err(e)) => return Err(counter_fault(&e, account)),
-            }
-        }
-        None => budget::after_wrong(checks.await.map_err(|e| counter_fault(&e, account))?),
+    let (other_key, verdict): (String, fn(u64, u64) -> Verdict) = match proved {
+        Some(_) => (budget::rights_key(account), budget::after_right),
+        None => (budget::wrongs_key(account), |_checks, wrongs| budget::after_wrong(wrongs)),
+    };
+    let other = counter.count(&other_key, day.start_unix, day.secs);
+    let verdict = match tokio::join!(checks, other) {
+        (Ok(checks), Ok(other)) => verdict(checks, other),
+        (Err(e), _) | (_, Err(e)) => return Err(counter_fault(&e, account)),
     };
     match (verdict, proved) {
         (Verdict::Proved, Some(found)) => Ok(found),

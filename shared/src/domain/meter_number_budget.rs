@@ -2,11 +2,11 @@
 //! the account is refused until midnight, the right number included — otherwise the refusals would
 //! only tell a guesser which numbers are wrong, and the right one would still get through.
 //!
-//! Two counters per account and day, counted through the request counter port: every number check
-//! (`meter-number#account#<digits>`) and the right ones (`meter-number-right#…`). A right number
-//! knows the wrong ones exactly (checks − rights); a wrong one only counts checks, so it is refused
-//! once the day's checks pass the budget, right ones included (a typo after more than 5
-//! submissions in a day waits for midnight too; the right number still goes through then).
+//! Counted through the request counter port, which only adds one and answers the sum: three counters
+//! per account and day, every number check (`meter-number#account#<digits>`), the wrong ones
+//! (`meter-number-wrong#…`) and the right ones (`meter-number-right#…`). A wrong number counts
+//! checks and wrongs and reads the wrongs; a right one counts checks and rights and reads the
+//! wrongs as checks − rights. Both know the day's wrong numbers exactly without a read of their own.
 
 use super::AccountNumber;
 use super::readings_window::moscow_date;
@@ -44,6 +44,11 @@ pub fn checks_key(account: &AccountNumber) -> String {
     format!("meter-number#account#{}", account.digits())
 }
 
+/// The counter of the wrong numbers among them.
+pub fn wrongs_key(account: &AccountNumber) -> String {
+    format!("meter-number-wrong#account#{}", account.digits())
+}
+
 /// The counter of the right numbers among them.
 pub fn rights_key(account: &AccountNumber) -> String {
     format!("meter-number-right#account#{}", account.digits())
@@ -60,12 +65,12 @@ pub enum Verdict {
     Exhausted,
 }
 
-/// A wrong number, the day's checks counted with it.
-pub fn after_wrong(checks: u64) -> Verdict {
-    if checks > WRONG_NUMBERS_PER_DAY {
+/// A wrong number, the day's wrong numbers counted with it.
+pub fn after_wrong(wrongs: u64) -> Verdict {
+    if wrongs > WRONG_NUMBERS_PER_DAY {
         Verdict::Exhausted
     } else {
-        Verdict::Wrong { attempts_left: WRONG_NUMBERS_PER_DAY - checks }
+        Verdict::Wrong { attempts_left: WRONG_NUMBERS_PER_DAY - wrongs }
     }
 }
 
@@ -118,7 +123,8 @@ mod tests {
         let a: AccountNumber = "10000-000-01".parse().unwrap();
         let b: AccountNumber = "10000-000-02".parse().unwrap();
         assert_ne!(checks_key(&a), checks_key(&b));
-        assert_ne!(checks_key(&a), rights_key(&a));
+        let keys = [checks_key(&a), wrongs_key(&a), rights_key(&a)];
+        assert!(keys.iter().all(|k| keys.iter().filter(|other| *other == k).count() == 1), "{keys:?}");
         assert_eq!(checks_key(&a), "meter-number#account#1000000001");
     }
 }
