@@ -108,7 +108,7 @@ async fn given_an_export_with_and_without_serials_when_imported_then_the_serial_
     assert_eq!(read.meters[1].serial, None);
 
     let app = submit_readings::App::new(store.clone(), edge());
-    let launch = vk_launch(494_075, fixed_now());
+    let launch = vk_launch((uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as u64 + 1, fixed_now());
     let submit = |meter_id: &str, meter_ref: u16| {
         let body = serde_json::json!({"meterId": meter_id, "meterRef": meter_ref, "values": {"T1": 150}});
         Event::new("POST", &format!("/accounts/{number}/readings")).vk(&launch).body(&body).request()
