@@ -8,12 +8,17 @@
 //!   at most 2 decimals; it has exactly two decimals, re-parses to itself and converts to kopecks
 //!   and back; its value is the one written;
 //! - a parsed email re-parses to itself; a payment id is 32 lowercase hex digits;
+//! - a meter number as typed (`meterId`) normalises to letters and digits only, and normalising
+//!   again changes nothing; a meter whose id is the text (a serial after `|`) is proved by its id
+//!   and its serial, and never by the masked number the look-up shows of it;
 //! - reading any of these from a JSON string gives the same verdict as parsing the text.
 #![no_main]
 
 use energosbyt::domain::email::Email;
+use energosbyt::domain::meter_number::{TypedMeterNumber, normalise, proved_meter};
+use energosbyt::domain::meter_number_mask::masked;
 use energosbyt::domain::readings_id::ReadingsId;
-use energosbyt::domain::{AccountNumber, Money, MoneyError, PaymentId};
+use energosbyt::domain::{AccountNumber, Meter, MeterId, Money, MoneyError, PaymentId, ZoneSet};
 use libfuzzer_sys::fuzz_target;
 use rust_decimal::Decimal;
 
@@ -61,7 +66,39 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(id.billing_month().to_string(), &text[..7]);
         assert_eq!(serde_json::from_str::<ReadingsId>(&as_json).ok(), Some(id));
     }
+
+    meter_number(text);
 });
+
+fn meter_number(text: &str) {
+    let normalised = normalise(text);
+    assert!(normalised.chars().all(char::is_alphanumeric), "{text:?} → {normalised:?}");
+    assert_eq!(normalise(&normalised), normalised);
+    assert_eq!(TypedMeterNumber::new(text).is_some(), !normalised.is_empty());
+
+    let (id, serial) = text.split_once('|').map_or((text, None), |(id, serial)| (id, Some(serial)));
+    let meter = Meter {
+        id: MeterId(id.to_owned()),
+        serial: serial.map(str::to_owned),
+        zone_set: ZoneSet::Single,
+        digits: None,
+        automatic: false,
+        faulty: false,
+        window: None,
+        last_readings: Default::default(),
+    };
+    let meters = [meter];
+    for proof in [Some(id), serial].into_iter().flatten() {
+        if let Some(typed) = TypedMeterNumber::new(proof) {
+            assert!(proved_meter(&meters, &typed, None).is_some(), "{proof:?} does not prove {text:?}");
+        }
+    }
+    let shown = masked(&meters[0]);
+    assert!(shown.contains("***"), "{shown:?}");
+    if let Some(typed) = TypedMeterNumber::new(&shown) {
+        assert!(proved_meter(&meters, &typed, None).is_none(), "the mask {shown:?} proves {text:?}");
+    }
+}
 
 /// Ten digits with spaces anywhere and dashes only after the fifth and the eighth digit.
 fn is_account_number(text: &str) -> bool {

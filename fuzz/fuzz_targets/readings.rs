@@ -116,6 +116,7 @@ fn setting(h: &[u8]) -> (Meter, DateTime<Utc>, ReadingsLimits) {
         .collect();
     let meter = Meter {
         id: MeterId("Меркурий200-3391024".into()),
+        serial: None,
         zone_set,
         digits: h[1].checked_sub(1),
         automatic: h[2] & 1 != 0,

@@ -147,9 +147,11 @@ test('two meters: each charge and the debt counted once, a comma refused, paid b
   const debt = 25000;
   await shot(page, 'phone-two-meters-1-account');
 
-  // The first meter: a reading typed with a decimal comma is refused with the reason, never read
-  // as more digits.
+  // The first meter: its number typed off the case (as the hint says, the look-up shows it masked),
+  // and a reading typed with a decimal comma is refused with the reason, never read as more digits.
   await page.getByRole('button', { name: 'Оплатить по показаниям' }).first().click();
+  assert.match(await page.getByText('Номер указан на корпусе счётчика').innerText(), /СЕ101-\*\*\*208/);
+  await page.locator('input[name=meter-number]').fill('№ 1142208');
   const field = page.locator('input[name=reading-T1]');
   const last = await lastReading(page, 0);
   await field.fill(`${last + 107},3`);
@@ -172,6 +174,7 @@ test('two meters: each charge and the debt counted once, a comma refused, paid b
 
   // The second meter.
   await page.getByRole('button', { name: 'Оплатить по показаниям' }).first().click();
+  await page.locator('input[name=meter-number]').fill('1142209');
   await page.locator('input[name=reading-T1]').fill(String((await lastReading(page, 0)) + 64));
   await page.getByRole('button', { name: 'Рассчитать сумму' }).click();
   await page.getByTestId('amount-to-pay').waitFor();
@@ -209,6 +212,7 @@ test('an electric-stove account with two meters: the debt offered, one field per
   // The two-zone meter asks for day and night.
   await page.getByRole('button', { name: 'Оплатить по показаниям' }).nth(1).click();
   assert.equal(await page.locator('input[name^=reading-]').count(), 2, 'a two-zone meter asks for T1 and T2');
+  await page.locator('input[name=meter-number]').fill('0873361');
   for (const [index, zone] of ['T1', 'T2'].entries()) {
     await page.locator(`input[name=reading-${zone}]`).fill(String((await lastReading(page, index)) + 40));
   }
@@ -226,6 +230,58 @@ async function lastReading(page, index) {
   const hint = await page.getByText(/Прошлые показания \d+/).nth(index).innerText();
   return Number(hint.match(/Прошлые показания (\d+)/)[1]);
 }
+
+test('a second VK user on the account sees the masked number, not the figures, and cannot replace them', async () => {
+  // The first user hands readings in with the number off the meter.
+  const first = await vkPage(PHONE);
+  await lookUp(first.page, '10000-000-08');
+  await first.page.getByText('Задолженность 180,00\u00a0₽').waitFor();
+  await first.page.getByRole('button', { name: 'Оплатить по показаниям' }).click();
+  const reading = (await lastReading(first.page, 0)) + 95;
+  await first.page.locator('input[name=reading-T1]').fill(String(reading));
+  // A wrong number first: refused in Russian, nothing handed in.
+  await first.page.locator('input[name=meter-number]').fill('7730216');
+  await first.page.getByRole('button', { name: 'Рассчитать сумму' }).click();
+  const wrong = first.page.getByRole('alert');
+  await wrong.waitFor();
+  assert.equal(await wrong.getAttribute('data-problem'), '/problems/meter-number-wrong');
+  assert.match(await wrong.innerText(), /Номер счётчика не совпадает/);
+  await first.page.locator('input[name=meter-number]').fill('7730215');
+  await first.page.getByRole('button', { name: 'Рассчитать сумму' }).click();
+  await first.page.getByTestId('amount-to-pay').waitFor();
+  await first.page.getByRole('button', { name: 'Назад к лицевому счёту' }).click();
+  await first.page.getByRole('button', { name: 'Исправить показания' }).waitFor();
+  assert.match(await first.page.getByTestId('handed-in').innerText(), new RegExp(`T1: ${reading}`));
+  await first.context.close();
+
+  // A second user of the same account: the number masked, no figures, nothing to correct.
+  const second = await vkPage(PHONE);
+  await lookUp(second.page, '10000-000-08');
+  const handedIn = second.page.getByTestId('handed-in');
+  await handedIn.waitFor();
+  const shown = await second.page.locator('body').innerText();
+  assert.match(await handedIn.innerText(), /Показания за этот месяц уже переданы/);
+  assert.match(shown, /Меркурий201-\*\*\*215/, 'the meter is recognisable');
+  assert.ok(!shown.includes('7730215'), 'the full number is not shown');
+  assert.ok(!shown.includes(String(reading)), 'the figures are not shown');
+  assert.equal(await second.page.getByRole('button', { name: /показания/i }).count(), 0, 'nothing to hand in or correct');
+  assert.notEqual(await second.page.locator('input[name=amount]').inputValue(), '', 'the account can be paid');
+  await shot(second.page, 'phone-second-user-handed-in');
+
+  // Even with the number off the meter, the service refuses to replace the figures.
+  const refusal = await second.page.evaluate(async ({ api, reading }) => {
+    const launch = window.sessionStorage.getItem('energosbyt.vk-launch');
+    const response = await fetch(`${api}/accounts/10000-000-08/readings`, {
+      method: 'POST',
+      headers: { Authorization: `VK ${launch}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ meterId: '7730215', meterRef: 1, values: { T1: reading + 500 } }),
+    });
+    return { status: response.status, body: await response.json() };
+  }, { api: API_URL, reading });
+  assert.equal(refusal.status, 409);
+  assert.equal(refusal.body.title, 'Показания этого счётчика за месяц уже переданы');
+  await second.context.close();
+});
 
 test('a declined card ends on "payment failed" with the advice to try again (360 px)', async () => {
   const { page, context } = await vkPage(PHONE);

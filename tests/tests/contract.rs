@@ -554,7 +554,7 @@ async fn readings_answers_match_the_document_and_the_look_up_shows_the_submissio
     let post = |path: String, body: &Value| Event::new("POST", &path).vk(&launch).body(body);
     let path = format!("/accounts/{number}/readings");
 
-    let accepted_body = json!({"meterId": "M-2", "values": {"T1": 18350, "T2": 7490}});
+    let accepted_body = json!({"meterId": "M-2", "meterRef": 1, "values": {"T1": 18350, "T2": 7490}});
     contract.check_request(route, "POST", &accepted_body);
     let accepted = submit_readings::handle(&app, post(path.clone(), &accepted_body).request()).await;
     assert_eq!(accepted.status(), 200);
@@ -564,11 +564,27 @@ async fn readings_answers_match_the_document_and_the_look_up_shows_the_submissio
     let wrong_zones = json!({"meterId": "M-2", "values": {"T1": 18350}});
     let automatic = json!({"meterId": "AMR-1", "values": {"T1": 5}});
     let unknown_meter = json!({"meterId": "nope", "values": {"T1": 5}});
+    let unknown_ref = json!({"meterId": "M-2", "meterRef": 9, "values": {"T1": 5}});
+    let stranger = vk_launch(user(), fixed_now());
+    let visitor = format!(
+        "FB {}",
+        energosbyt::edge::auth::facebook::sign(
+            &json!({"algorithm": "HMAC-SHA256", "issued_at": fixed_now().timestamp(), "page": {"id": "42"}}),
+            &energosbyt::edge::auth::Secret::from(env("FB_APP_SECRET")),
+        )
+    );
     let cases = [
         (post(path.clone(), &json!({"meter": 1})), 400, "/problems/invalid-request"),
         (post("/accounts/123/readings".into(), &accepted_body), 400, "/problems/invalid-account-number"),
         (Event::new("POST", &path).body(&accepted_body), 401, "/problems/unauthenticated"),
-        (post(path.clone(), &unknown_meter), 404, "/problems/meter-not-found"),
+        (post(path.clone(), &unknown_ref), 404, "/problems/meter-not-found"),
+        (post(path.clone(), &unknown_meter), 422, "/problems/meter-number-wrong"),
+        (
+            Event::new("POST", &path).header("authorization", &visitor).body(&accepted_body),
+            403,
+            "/problems/readings-need-login",
+        ),
+        (Event::new("POST", &path).vk(&stranger).body(&accepted_body), 409, "/problems/readings-submitted-by-another"),
         (
             post(format!("/accounts/{}/readings", fresh_account_number()), &accepted_body),
             404,
@@ -585,12 +601,24 @@ async fn readings_answers_match_the_document_and_the_look_up_shows_the_submissio
         assert_eq!(contract.check(route, "POST", &response)["type"], problem);
     }
 
-    // The look-up's `submitted` member, documented with the look-up.
+    // The account's wrong numbers of the day spent (the one above and four more): 429.
+    for _ in 0..4 {
+        assert_eq!(submit_readings::handle(&app, post(path.clone(), &unknown_meter).request()).await.status(), 422);
+    }
+    let spent = submit_readings::handle(&app, post(path.clone(), &accepted_body).request()).await;
+    assert_eq!(spent.status(), 429);
+    assert_eq!(contract.check(route, "POST", &spent)["type"], "/problems/meter-number-attempts-exhausted");
+
+    // The look-up's `submitted` member, documented with the look-up: in full to its submitter,
+    // only the day to anyone else.
     let lookup = lookup_app().await;
-    let response =
-        account_lookup::handle(&lookup, Event::new("GET", &format!("/accounts/{number}")).vk(&launch).request()).await;
+    let look_up = |launch: &str| Event::new("GET", &format!("/accounts/{number}")).vk(launch).request();
+    let response = account_lookup::handle(&lookup, look_up(&launch)).await;
     let shown = contract.check("/accounts/{account}", "GET", &response);
     assert_eq!(shown["meters"][0]["submitted"]["readingsId"], accepted["readingsId"]);
+    let response = account_lookup::handle(&lookup, look_up(&stranger)).await;
+    let shown = contract.check("/accounts/{account}", "GET", &response);
+    assert_eq!(shown["meters"][0]["submitted"], json!({"byYou": false, "submittedOn": "2026-11-20"}));
 }
 
 // Payments.

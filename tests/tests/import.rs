@@ -87,3 +87,45 @@ async fn money_moved_after_the_export_survives_a_re_import() {
     store.import_account(&account(number, "-40.00", vec![]), after_credit).await.unwrap();
     assert_eq!(balance(store).await, "-40.00");
 }
+
+#[tokio::test]
+async fn given_an_export_with_and_without_serials_when_imported_then_the_serial_is_the_number_a_customer_types() {
+    let number = fresh_account_number();
+    let file = serde_json::json!({"exportedAt": "2026-11-01T03:00:00+03:00", "accounts": [{
+    "account": number.to_string(), "address": {"town": "г. Москва", "house": "д. 1"}, "balance": "0.00",
+    "tariffGroup": ALL_ZONES_GROUP,
+    "meters": [
+        {"id": "Меркурий201-7730215", "serial": "7730215", "zoneSet": "single", "window": {"fromDay": 1, "toDay": 31},
+         "lastReadings": {"T1": {"value": 100, "date": "2026-10-20"}}},
+        {"id": "СЕ101-0457812", "zoneSet": "single", "window": {"fromDay": 1, "toDay": 31},
+         "lastReadings": {"T1": {"value": 100, "date": "2026-10-20"}}}
+    ]}]});
+    let export = billing_export::parse(&file.to_string()).unwrap();
+    let store = store().await;
+    tariffs_loaded().await;
+    store.import_account(&export.accounts[0], export.exported_at).await.unwrap();
+    let read = store.account(&number).await.unwrap().unwrap();
+    assert_eq!(read.meters[0].serial.as_deref(), Some("7730215"));
+    assert_eq!(read.meters[1].serial, None);
+
+    let app = submit_readings::App::new(store.clone(), edge());
+    let launch = vk_launch((uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as u64 + 1, fixed_now());
+    let submit = |meter_id: &str, meter_ref: u16| {
+        let body = serde_json::json!({"meterId": meter_id, "meterRef": meter_ref, "values": {"T1": 150}});
+        Event::new("POST", &format!("/accounts/{number}/readings")).vk(&launch).body(&body).request()
+    };
+    // The serial as printed, or the whole id; without a serial only the whole id.
+    for (typed, meter_ref, status) in
+        [("7730215", 1, 200), ("меркурий201 7730215", 1, 200), ("0457812", 2, 422), ("се101-0457812", 2, 200)]
+    {
+        let response = submit_readings::handle(&app, submit(typed, meter_ref)).await;
+        assert_eq!(response.status().as_u16(), status, "{typed}: {}", body_json(&response));
+    }
+    let lookup = account_lookup::App { store, edge: edge() };
+    let shown =
+        account_lookup::handle(&lookup, Event::new("GET", &format!("/accounts/{number}")).vk(&launch).request());
+    let shown = body_json(&shown.await);
+    let numbers: Vec<&str> =
+        shown["meters"].as_array().unwrap().iter().map(|m| m["number"].as_str().unwrap()).collect();
+    assert_eq!(numbers, ["Меркурий201-***215", "СЕ101-***812"]);
+}

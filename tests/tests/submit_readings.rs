@@ -1,6 +1,8 @@
 //! `POST /accounts/{account}/readings` against DynamoDB Local, through the handler: the window at
 //! its Moscow boundaries, zone mapping, rollover, tariff changes, corrections and repeats, every
-//! refusal (with nothing stored), and what the look-up shows afterwards.
+//! refusal (with nothing stored), and what the look-up shows afterwards. Each test hands its
+//! readings in as one VK user (its submitter); what strangers can and cannot do is in
+//! `readings_ownership.rs`.
 //!
 //! Money is worked out by hand in the comments; prices are those of `data/tariffs.json`, or, for
 //! zone meters on the tests' November day, those of the tests' own group (`ALL_ZONES_GROUP`):
@@ -23,6 +25,15 @@ thread_local! {
     /// The handler's clock. `#[tokio::test]` runs each test on its own thread, so each test
     /// moves its own clock.
     static NOW: Cell<DateTime<Utc>> = Cell::new(fixed_now());
+}
+
+thread_local! {
+    /// The test's own VK user: only the one who handed readings in may correct them.
+    static SUBMITTER: u64 = user();
+}
+
+fn submitter() -> u64 {
+    SUBMITTER.with(|id| *id)
 }
 
 fn clock() -> DateTime<Utc> {
@@ -56,10 +67,11 @@ fn user() -> u64 {
     (uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as u64 + 1
 }
 
-/// Submits `body` for `number` as a VK user at the instant `at` (the handler's clock too).
+/// Submits `body` for `number` as the test's VK user at the instant `at` (the handler's clock too).
 async fn submit_at(app: &App<DynamoStore>, number: &AccountNumber, body: Value, at: DateTime<Utc>) -> (u16, Value) {
     NOW.with(|now| now.set(at));
-    let request = Event::new("POST", &format!("/accounts/{number}/readings")).vk(&vk_launch(user(), at)).body(&body);
+    let request =
+        Event::new("POST", &format!("/accounts/{number}/readings")).vk(&vk_launch(submitter(), at)).body(&body);
     let response = handle(app, request.request()).await;
     let status = response.status().as_u16();
     if status >= 400 {
@@ -107,7 +119,9 @@ async fn a_two_zone_submission_is_priced_at_the_day_and_night_tariffs_and_stored
     let (status, body) = submit(&app, &number, json!({"meterId": "M-2", "values": {"T1": 18350, "T2": 7490}})).await;
 
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["meterId"], "M-2");
+    // The meter as the look-up names it: `M-2` is too short to show any of it.
+    assert_eq!((body["meterRef"].clone(), body["meterNumber"].clone()), (json!(1), json!("***")));
+    assert!(body.get("meterId").is_none(), "{body}");
     assert_eq!(body["billingMonth"], "2026-11");
     assert_eq!(body["values"], json!({"T1": 18350, "T2": 7490}));
     assert_eq!(body["consumption"], json!({"T1": 120, "T2": 80}));
@@ -345,10 +359,17 @@ async fn every_refusal_is_a_4xx_problem_and_stores_nothing() {
         (
             "meter of another account",
             json!({"meterId": "OTHER", "values": {"T1": 18350, "T2": 7490}}),
+            422,
+            "meter-number-wrong",
+        ),
+        ("unknown meter", json!({"meterId": "NOPE", "values": {"T1": 1}}), 422, "meter-number-wrong"),
+        ("no meter number", json!({"meterId": " — ", "values": {"T1": 1}}), 400, "invalid-request"),
+        (
+            "unknown meter reference",
+            json!({"meterId": "M-2", "meterRef": 5, "values": {"T1": 1}}),
             404,
             "meter-not-found",
         ),
-        ("unknown meter", json!({"meterId": "NOPE", "values": {"T1": 1}}), 404, "meter-not-found"),
         (
             "unknown field",
             json!({"meterId": "M-2", "values": {"T1": 18350, "T2": 7490}, "confirm": true}),
@@ -525,15 +546,17 @@ async fn the_look_up_shows_this_months_submission_and_not_last_months() {
 
     NOW.with(|now| now.set(fixed_now()));
     let lookup = account_lookup::App { store: store().await, edge: edge() };
-    let request = Event::new("GET", &format!("/accounts/{number}")).vk(&vk_launch(user(), fixed_now()));
+    let request = Event::new("GET", &format!("/accounts/{number}")).vk(&vk_launch(submitter(), fixed_now()));
     let response = account_lookup::handle(&lookup, request.request()).await;
 
     assert_eq!(response.status(), 200);
     let body = body_json(&response);
     let meters = body["meters"].as_array().unwrap();
+    // The submitter sees their figures.
     assert_eq!(
         meters[0]["submitted"],
         json!({
+            "byYou": true,
             "readingsId": november["readingsId"],
             "values": {"T1": 18350, "T2": 7490},
             "submittedOn": "2026-11-20",
@@ -590,26 +613,27 @@ async fn counting_app(count: &RequestCount) -> App<DynamoStore> {
 }
 
 #[tokio::test]
-async fn a_submission_costs_at_most_five_dynamodb_requests_a_repeat_three_and_a_look_up_three() {
+async fn a_submission_costs_at_most_seven_dynamodb_requests_a_repeat_five_and_a_look_up_three() {
     let count = RequestCount::default();
     let app = counting_app(&count).await;
     let number = imported("0", vec![two_zone("M-2")]).await;
     let body = json!({"meterId": "M-2", "values": {"T1": 18350, "T2": 7490}});
     count.take();
 
-    // Two throttle counters, the account Query, the tariff Query (cold cache), the write.
+    // Two throttle counters, the account Query, two meter number counters, the tariff Query (cold
+    // cache), the write.
     assert_eq!(submit(&app, &number, body.clone()).await.0, 200);
-    assert_eq!(count.take(), 5);
-    // The repeat: counters and the account Query; tariffs cached, nothing to write.
+    assert_eq!(count.take(), 7);
+    // The repeat: the counters and the account Query; tariffs cached, nothing to write.
     assert_eq!(submit(&app, &number, body).await.0, 200);
-    assert_eq!(count.take(), 3);
-    // A correction: counters, account, write.
+    assert_eq!(count.take(), 5);
+    // A correction: the counters, account, write.
     assert_eq!(submit(&app, &number, json!({"meterId": "M-2", "values": {"T1": 18360, "T2": 7490}})).await.0, 200);
-    assert_eq!(count.take(), 4);
+    assert_eq!(count.take(), 6);
 
     // The look-up: counters and one Query for the profile with this month's submissions.
     let lookup = account_lookup::App { store: app.store.clone(), edge: edge() };
-    let request = Event::new("GET", &format!("/accounts/{number}")).vk(&vk_launch(user(), fixed_now()));
+    let request = Event::new("GET", &format!("/accounts/{number}")).vk(&vk_launch(submitter(), fixed_now()));
     let response = account_lookup::handle(&lookup, request.request()).await;
     assert_eq!(body_json(&response)["meters"][0]["submitted"]["values"]["T1"], 18360);
     assert_eq!(count.take(), 3);

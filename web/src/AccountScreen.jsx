@@ -138,12 +138,19 @@ function AccountDetails({ account, api, launch, onReadings }) {
       {handedIn.length > 0 && (
         <Group header={<Header>Показания переданы</Header>}>
           {handedIn.map((meter) => (
-            <SimpleCell key={meter.id} multiline subtitle={`Счётчик ${meter.id}`} data-testid="handed-in">
-              {Object.entries(meter.submitted.values)
-                .map(([zone, value]) => `${zone}: ${value}`)
-                .join(', ')}
-              {' · начислено '}
-              {formatRub(meter.submitted.charge)}
+            <SimpleCell key={meter.ref} multiline subtitle={`Счётчик ${meter.number}`} data-testid="handed-in">
+              {meter.submitted.byYou ? (
+                <>
+                  {Object.entries(meter.submitted.values)
+                    .map(([zone, value]) => `${zone}: ${value}`)
+                    .join(', ')}
+                  {' · начислено '}
+                  {formatRub(meter.submitted.charge)}
+                </>
+              ) : (
+                // Another user's: they alone see and correct the figures; anyone may pay.
+                `Показания за этот месяц уже переданы ${formatDate(meter.submitted.submittedOn)}`
+              )}
             </SimpleCell>
           ))}
         </Group>
@@ -151,13 +158,25 @@ function AccountDetails({ account, api, launch, onReadings }) {
       {openMeters.length > 0 && (
         <Group header={<Header>Показания счётчика</Header>}>
           {openMeters.map((meter) => (
-            <Div key={meter.id}>
-              <Text>
-                Счётчик {meter.id}: приём показаний открыт до {formatDate(meter.readingsWindow.to)}.
-              </Text>
-              <Button size="l" mode="secondary" stretched style={{ marginTop: 8 }} onClick={() => onReadings(meter)}>
-                {meter.submitted ? 'Исправить показания' : 'Оплатить по показаниям'}
-              </Button>
+            <Div key={meter.ref} data-testid="meter">
+              {meter.submitted && !meter.submitted.byYou ? (
+                <Text>Счётчик {meter.number}: показания за этот месяц уже переданы.</Text>
+              ) : (
+                <>
+                  <Text>
+                    Счётчик {meter.number}: приём показаний открыт до {formatDate(meter.readingsWindow.to)}.
+                  </Text>
+                  <Button
+                    size="l"
+                    mode="secondary"
+                    stretched
+                    style={{ marginTop: 8 }}
+                    onClick={() => onReadings(meter)}
+                  >
+                    {meter.submitted ? 'Исправить показания' : 'Оплатить по показаниям'}
+                  </Button>
+                </>
+              )}
             </Div>
           ))}
         </Group>

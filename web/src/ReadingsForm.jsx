@@ -1,13 +1,17 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Button, Checkbox, FormItem, Group, Header, Input, SimpleCell, Text, Div } from '@vkontakte/vkui';
 import { Problem } from './api.js';
 import { formatRub, isZero } from './money.js';
 import { ProblemNote } from './ProblemNote.jsx';
 import { PaymentForm, formatDate } from './AccountScreen.jsx';
+import { forgetMeterNumber, meterNumberProblem, recallMeterNumber, rememberMeterNumber } from './meterNumbers.js';
 
-// «Оплатить по показаниям»: one whole-kWh value per zone, the service recalculates the charge,
-// then the customer pays exactly that amount with the submission's id.
+// «Оплатить по показаниям»: the number printed on the meter (typed once, then remembered), one
+// whole-kWh value per zone, the service recalculates the charge, then the customer pays exactly
+// that amount with the submission's id.
 export function ReadingsForm({ account, meter, api, launch, onCancel }) {
+  const [number, setNumber] = useState('');
+  const [numberTouched, setNumberTouched] = useState(false);
   // Correcting this month's readings starts from what was handed in.
   const [values, setValues] = useState(() =>
     Object.fromEntries(meter.zones.map((zone) => [zone, String(meter.submitted?.values?.[zone] ?? '')])),
@@ -18,7 +22,18 @@ export function ReadingsForm({ account, meter, api, launch, onCancel }) {
   const [busy, setBusy] = useState(false);
   const [accepted, setAccepted] = useState(null);
 
-  const complete = meter.zones.every((zone) => readingProblem(values[zone]) === null);
+  useEffect(() => {
+    let current = true;
+    recallMeterNumber(launch, account.account, meter.ref).then((remembered) => {
+      if (current && remembered) setNumber((typed) => (typed === '' ? remembered : typed));
+    });
+    return () => {
+      current = false;
+    };
+  }, [launch, account.account, meter.ref]);
+
+  const numberRefusal = meterNumberProblem(number);
+  const complete = numberRefusal === null && meter.zones.every((zone) => readingProblem(values[zone]) === null);
 
   async function submit(event) {
     event.preventDefault();
@@ -26,15 +41,19 @@ export function ReadingsForm({ account, meter, api, launch, onCancel }) {
     setBusy(true);
     setProblem(null);
     const reading = {
-      meterId: meter.id,
+      meterId: number.trim(),
+      meterRef: meter.ref,
       values: Object.fromEntries(meter.zones.map((zone) => [zone, Number(values[zone].trim())])),
       confirmRollover: rollover,
     };
     try {
-      setAccepted(await api.submitReadings(account.account, reading));
+      const answer = await api.submitReadings(account.account, reading);
+      await rememberMeterNumber(launch, account.account, meter.ref, reading.meterId);
+      setAccepted(answer);
     } catch (error) {
       const refusal = error instanceof Problem ? error : new Problem(0, { title: 'Не удалось передать показания.' });
       if (refusal.is('rollover-not-confirmed')) setAskRollover(true);
+      if (refusal.is('meter-number-wrong')) forgetMeterNumber(launch, account.account, meter.ref);
       setProblem(refusal);
     } finally {
       setBusy(false);
@@ -88,8 +107,29 @@ export function ReadingsForm({ account, meter, api, launch, onCancel }) {
   }
 
   return (
-    <Group header={<Header>Показания: счётчик {meter.id}</Header>}>
+    <Group header={<Header>Показания: счётчик {meter.number}</Header>}>
       <form onSubmit={submit} noValidate>
+        <FormItem
+          top="Номер счётчика"
+          htmlFor="meter-number"
+          status={numberTouched && numberRefusal ? 'error' : 'default'}
+          bottom={
+            numberTouched && numberRefusal
+              ? numberRefusal
+              : `Номер указан на корпусе счётчика (${meter.number}): введите его полностью`
+          }
+        >
+          <Input
+            id="meter-number"
+            name="meter-number"
+            autoComplete="off"
+            value={number}
+            onChange={(event) => {
+              setNumber(event.target.value);
+              setNumberTouched(true);
+            }}
+          />
+        </FormItem>
         {meter.zones.map((zone) => {
           const last = meter.lastReadings?.[zone];
           const typed = values[zone];

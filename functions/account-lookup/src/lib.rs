@@ -1,5 +1,6 @@
 //! `GET /accounts/{account}`: the masked address, the balance, the recommended amount and the
-//! meters with their last readings, readings window and what was handed in this billing month.
+//! meters (masked numbers) with their last readings, readings window and whether readings were
+//! handed in this billing month (with the figures for the user who handed them in).
 //!
 //! One DynamoDB read: a Query of the account's partition returns the profile and this month's
 //! readings submissions together.
@@ -9,6 +10,7 @@ mod view;
 use energosbyt::config::{ConfigError, Env};
 use energosbyt::domain::AccountNumber;
 use energosbyt::domain::readings::billing_month;
+use energosbyt::domain::readings_ownership::Submitter;
 use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
 use energosbyt::ports::RequestCounter;
@@ -56,5 +58,6 @@ async fn look_up<S: AccountReadingsReader>(
         return Err(Problem::account_not_found());
     };
     tracing::info!(account = %number.masked(), "account shown");
-    Ok(response::json(StatusCode::OK, &AccountView::new(&found, context.now)))
+    let asking = Submitter::from(&context.caller.id);
+    Ok(response::json(StatusCode::OK, &AccountView::new(&found, &asking, context.now)))
 }

@@ -1,9 +1,17 @@
 //! The look-up's answer: the shape the mini app and every later endpoint rely on (README,
 //! "API"). camelCase, money as decimal strings.
+//!
+//! Anyone with the account number sees what is needed to pay: the masked address, the balance,
+//! the month's charges and the amount due. A meter is named by its `ref` and masked `number`, never
+//! its full number (the proof of presence for readings). This month's figures of a meter, its
+//! charge and the submission's id go only to the verified user who handed them in; anyone else
+//! sees that readings were handed in, and on which day.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use energosbyt::domain::meter_number_mask::masked;
+use energosbyt::domain::readings_ownership::Submitter;
 use energosbyt::domain::readings_window::{NeverOpen, WindowState, moscow_date};
-use energosbyt::domain::{AccountNumber, Meter, Money, Reading, ReadingsWindow, Zone, ZoneSet};
+use energosbyt::domain::{AccountNumber, Meter, MeterRef, Money, Reading, ReadingsWindow, Zone, ZoneSet};
 use energosbyt::ports::readings::{AccountReadings, ReadingsId, SubmittedReadings};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -30,7 +38,11 @@ pub struct AccountView {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MeterView {
-    pub id: String,
+    /// Which of the account's meters: its position from 1, for the readings request's `meterRef`.
+    #[serde(rename = "ref")]
+    pub reference: MeterRef,
+    /// The number printed on the meter, masked: `Меркурий200-***024`.
+    pub number: String,
     pub kind: ZoneSet,
     pub zones: Vec<Zone>,
     pub zone_names: BTreeMap<Zone, &'static str>,
@@ -41,14 +53,24 @@ pub struct MeterView {
     pub submitted: Option<SubmittedView>,
 }
 
-/// This month's submission of a meter, as the readings endpoint accepted it.
+/// This month's submission of a meter: in full to whoever handed it in, else only its day.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubmittedView {
+    /// The caller handed it in: the members below are theirs to see.
+    pub by_you: bool,
+    /// The Moscow calendar day it was handed in.
+    pub submitted_on: NaiveDate,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub figures: Option<SubmittedFigures>,
+}
+
+/// What only the submitter sees, as the readings endpoint accepted it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmittedFigures {
     pub readings_id: ReadingsId,
     pub values: BTreeMap<Zone, u64>,
-    /// The Moscow calendar day it was handed in, and the instant.
-    pub submitted_on: NaiveDate,
     pub submitted_at: DateTime<Utc>,
     pub charge: Money,
 }
@@ -66,7 +88,7 @@ pub struct WindowView {
 }
 
 impl AccountView {
-    pub fn new(found: &AccountReadings, now: DateTime<Utc>) -> Self {
+    pub fn new(found: &AccountReadings, asking: &Submitter, now: DateTime<Utc>) -> Self {
         let account = &found.account;
         let due = found.amount_due();
         Self {
@@ -78,26 +100,41 @@ impl AccountView {
             amount_due: due.due(),
             recommended_amount: due.due(),
             currency: "RUB",
-            meters: account.meters.iter().map(|m| MeterView::new(m, found.for_meter(&m.id), now)).collect(),
+            meters: MeterRef::enumerate(&account.meters)
+                .map(|(reference, m)| MeterView::new(reference, m, found.for_meter(&m.id), asking, now))
+                .collect(),
         }
     }
 }
 
 impl MeterView {
-    fn new(meter: &Meter, submitted: Option<&SubmittedReadings>, now: DateTime<Utc>) -> Self {
+    fn new(
+        reference: MeterRef,
+        meter: &Meter,
+        submitted: Option<&SubmittedReadings>,
+        asking: &Submitter,
+        now: DateTime<Utc>,
+    ) -> Self {
         Self {
-            id: meter.id.0.clone(),
+            reference,
+            number: masked(meter),
             kind: meter.zone_set,
             zones: meter.zones().to_vec(),
             zone_names: meter.zones().iter().map(|z| (*z, meter.zone_set.zone_name(*z))).collect(),
             last_readings: meter.last_readings.clone(),
             readings_window: WindowView::new(ReadingsWindow::at(meter, now)),
-            submitted: submitted.map(|s| SubmittedView {
-                readings_id: s.readings_id.clone(),
-                values: s.accepted.values.clone(),
-                submitted_on: moscow_date(s.submitted_at),
-                submitted_at: s.submitted_at,
-                charge: s.charge.total,
+            submitted: submitted.map(|s| {
+                let by_you = asking.handed_in(&s.caller);
+                SubmittedView {
+                    by_you,
+                    submitted_on: moscow_date(s.submitted_at),
+                    figures: by_you.then(|| SubmittedFigures {
+                        readings_id: s.readings_id.clone(),
+                        values: s.accepted.values.clone(),
+                        submitted_at: s.submitted_at,
+                        charge: s.charge.total,
+                    }),
+                }
             }),
         }
     }

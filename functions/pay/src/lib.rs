@@ -17,6 +17,7 @@ use energosbyt::config::{ConfigError, Env};
 use energosbyt::domain::AccountNumber;
 use energosbyt::domain::form_deadline::FormDeadlineError;
 use energosbyt::domain::payment_request::{PaymentLimits, PaymentRequest, PaymentRequestError};
+use energosbyt::domain::readings_ownership::Submitter;
 use energosbyt::domain::{Money, PaymentId};
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
@@ -242,7 +243,7 @@ where
         }
     }
     if let Some(readings_id) = &payment.readings_id {
-        check_readings(&app.store, &payment.account, readings_id).await?;
+        check_readings(&app.store, &payment.account, readings_id, &Submitter::from(&context.caller.id)).await?;
     }
 
     let caller = context.caller.id.to_string();
@@ -283,11 +284,23 @@ where
 }
 
 /// A payment "by readings" must name this account's current submission: not another account's,
-/// and not figures replaced since (the amount the customer saw would not be what is billed).
-async fn check_readings<S: ReadingsLookup>(store: &S, account: &AccountNumber, id: &ReadingsId) -> Result<(), Problem> {
+/// and not figures replaced since (the amount the customer saw would not be what is billed). And
+/// it must be the caller's own: the success email lists the figures paid for, which only their
+/// submitter sees. Anyone else's is refused as if it did not exist, so the answer tells nothing
+/// about it; paying the account without it stays open to everyone.
+async fn check_readings<S: ReadingsLookup>(
+    store: &S,
+    account: &AccountNumber,
+    id: &ReadingsId,
+    asking: &Submitter,
+) -> Result<(), Problem> {
     let refused = || Problem::from(PaymentRequestError::BadReadingsId);
     match store.readings_by_id(account, id).await {
-        Ok(Some(_)) => Ok(()),
+        Ok(Some(readings)) if asking.handed_in(&readings.caller) => Ok(()),
+        Ok(Some(_)) => {
+            tracing::info!(account = %account.masked(), "payment names readings another user handed in");
+            Err(refused())
+        }
         Ok(None) => {
             tracing::info!(account = %account.masked(), "payment names readings this account does not have");
             Err(refused())

@@ -1,27 +1,32 @@
 //! `POST /accounts/{account}/readings`: a customer hands in one meter's readings for this month
 //! ("Оплатить по показаниям") and learns what they cost and what is left to pay.
 //!
-//! The order of the checks is the order a customer fixes things in: the account number (400),
-//! the body (413, 400), the account (404) and its meter (404), then the readings rules of
-//! `domain::readings` (409 for a closed window, 422 for figures), then the price (409 when no
-//! tariff is loaded for the day). Nothing is stored unless every check passed.
+//! The order of the checks is the order a customer fixes things in: who is asking (403 for a page
+//! visitor who never logged in), the account number (400), the body (413, 400), the account (404),
+//! the meter named (404) and the number printed on it (422 wrong, 429 once the account's wrong
+//! numbers of the day are spent), another user's submission of the month (409), then the
+//! readings rules of `domain::readings` (409 for a closed window, 422 for figures), then the price
+//! (409 when no tariff is loaded for the day). Nothing is stored unless every check passed.
 //!
 //! Every accepted submission answers 200, whether it is the month's first for the meter, a
-//! replacement or a repeat: the month's submission of a meter is one thing the customer may
+//! replacement or a repeat: the month's submission of a meter is one thing its submitter may
 //! correct until the window closes, and a repeat of the same figures (a retry after a timeout)
-//! gets the same answer with nothing written.
+//! gets the same answer with nothing written. Only the verified user who handed it in replaces it
+//! (`domain::readings_ownership`), checked again in the write itself.
 //!
-//! DynamoDB requests per submission: one Query for the account with this month's submissions, one
-//! Query for the group's tariffs (none while the instance's cached table is fresh), one
-//! conditional UpdateItem (none when the same figures are stored already), plus the edge's two
-//! throttle counters.
+//! DynamoDB requests per submission: one Query for the account with this month's submissions, two
+//! meter number counters, one Query for the group's tariffs (none while the instance's cached
+//! table is fresh), one conditional UpdateItem (none when the same figures are stored already),
+//! plus the edge's two throttle counters.
 
+mod meter_number_check;
 mod request;
 pub mod tariff_cache;
 mod view;
 
 use energosbyt::config::{ConfigError, Env};
 use energosbyt::domain::readings::{self, billing_month};
+use energosbyt::domain::readings_ownership::Submitter;
 use energosbyt::domain::readings_window::moscow_date;
 use energosbyt::domain::{AccountNumber, ReadingsLimits, TariffError, charge::charge};
 use energosbyt::edge::mini_app::path_param;
@@ -83,11 +88,19 @@ where
 
 async fn submit<S>(app: &App<S>, request: Request, context: CallerContext) -> Result<Response<Body>, Problem>
 where
-    S: AccountReadingsReader + ReadingsWriter + TariffReader,
+    S: AccountReadingsReader + ReadingsWriter + TariffReader + RequestCounter,
 {
+    let submitter = Submitter::from(&context.caller.id);
+    let Some(caller) = submitter.caller() else {
+        tracing::info!("readings refused: a page visitor who never logged in");
+        return Err(Problem::readings_need_login());
+    };
     let raw = path_param(&request, "account", 1).unwrap_or_default();
     let number: AccountNumber = raw.parse()?;
     let body = request::ReadingsRequest::from_body(request.body())?;
+    let Some(typed) = body.meter_number.as_ref() else {
+        return Err(Problem::meter_number_missing());
+    };
     let month = billing_month(context.now);
 
     let found = app.store.account_with_readings(&number, month).await.map_err(|e| store_fault(&e, &number))?;
@@ -96,10 +109,18 @@ where
         return Err(Problem::account_not_found());
     };
     let account = &found.account;
-    let Some(meter) = account.meter(&body.meter_id) else {
-        tracing::info!(account = %number.masked(), "meter not on the account");
+    if body.meter_ref.is_some_and(|named| named.of(&account.meters).is_none()) {
+        tracing::info!(account = %number.masked(), "meter reference not on the account");
         return Err(Problem::meter_not_found());
-    };
+    }
+    let (meter_ref, meter) =
+        meter_number_check::prove(&app.store, &number, &account.meters, typed, body.meter_ref, context.now).await?;
+
+    let stored = found.for_meter(&meter.id);
+    if stored.is_some_and(|stored| !submitter.handed_in(&stored.caller)) {
+        tracing::info!(account = %number.masked(), "readings refused: handed in by another user this month");
+        return Err(Problem::readings_submitted_by_another());
+    }
 
     let accepted = readings::validate(meter, &body.submission, &app.limits, context.now).map_err(|e| {
         let problem = Problem::from(e);
@@ -124,18 +145,22 @@ where
             Problem::from(e)
         })?;
 
-    let submitted = SubmittedReadings::new(number, month, accepted, bill, context.caller.id.to_string(), context.now);
-    let outcome = match found.for_meter(&meter.id) {
+    let submitted = SubmittedReadings::new(number, month, accepted, bill, caller.to_owned(), context.now);
+    let outcome = match stored {
         // The figures are stored already: the request is a repeat, nothing to write.
         Some(stored) if stored.content_hash == submitted.content_hash => SaveOutcome::Unchanged(stored.clone()),
         _ => app.store.save_readings(&submitted).await.map_err(|e| store_fault(&e, &number))?,
     };
-    let saved = outcome.readings();
+    let Some(saved) = outcome.readings() else {
+        // Another user's submission landed between the read and the write.
+        tracing::info!(account = %number.masked(), "readings refused: handed in by another user meanwhile");
+        return Err(Problem::readings_submitted_by_another());
+    };
     let due = found.clone().with_saved(saved.clone()).amount_due();
     let outcome_name = match &outcome {
         SaveOutcome::Created(_) => "created",
         SaveOutcome::Replaced(_) => "replaced",
-        SaveOutcome::Unchanged(_) => "unchanged",
+        SaveOutcome::Unchanged(_) | SaveOutcome::HandedInByAnother => "unchanged",
     };
     tracing::info!(
         account = %number.masked(),
@@ -144,7 +169,7 @@ where
         outcome = outcome_name,
         "readings accepted"
     );
-    Ok(response::json(StatusCode::OK, &ReadingsView::new(saved, &due)))
+    Ok(response::json(StatusCode::OK, &ReadingsView::new(saved, (meter_ref, meter), &due)))
 }
 
 fn store_fault(e: &StoreError, number: &AccountNumber) -> Problem {

@@ -1,9 +1,12 @@
-//! The request body: `{"meterId": "…", "values": {"T1": 12500, "T2": 6800}, "confirmRollover": false}`
-//! (`confirmRollover` optional). Unknown fields are refused, so a typo such as `confirmRolover`
-//! never silently means "not confirmed".
+//! The request body: `{"meterId": "3391024", "meterRef": 1, "values": {"T1": 12500, "T2": 6800},
+//! "confirmRollover": false}` (`meterRef` and `confirmRollover` optional). `meterId` carries the
+//! number printed on the meter as the customer typed it (or the meter's whole id, as earlier
+//! clients send it); `meterRef` (the look-up's `ref`) names the meter it is meant for. Unknown
+//! fields are refused, so a typo such as `confirmRolover` never silently means "not confirmed".
 
-use energosbyt::domain::Submission;
+use energosbyt::domain::meter_number::TypedMeterNumber;
 use energosbyt::domain::readings::SubmittedValues;
+use energosbyt::domain::{MeterRef, Submission};
 use energosbyt::edge::Problem;
 use lambda_http::Body;
 use serde::Deserialize;
@@ -16,6 +19,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Wire {
     meter_id: String,
+    #[serde(default)]
+    meter_ref: Option<MeterRef>,
     values: SubmittedValues,
     #[serde(default)]
     confirm_rollover: bool,
@@ -23,7 +28,9 @@ struct Wire {
 
 #[derive(Debug)]
 pub struct ReadingsRequest {
-    pub meter_id: String,
+    /// The number typed; `None` when nothing of a number was typed.
+    pub meter_number: Option<TypedMeterNumber>,
+    pub meter_ref: Option<MeterRef>,
     pub submission: Submission,
 }
 
@@ -59,7 +66,8 @@ impl ReadingsRequest {
             Category::Syntax | Category::Eof | Category::Io => BodyError::NotJson,
         })?;
         Ok(Self {
-            meter_id: wire.meter_id,
+            meter_number: TypedMeterNumber::new(&wire.meter_id),
+            meter_ref: wire.meter_ref,
             submission: Submission { values: wire.values, confirm_rollover: wire.confirm_rollover },
         })
     }
@@ -67,7 +75,7 @@ impl ReadingsRequest {
 
 impl From<BodyError> for Problem {
     fn from(e: BodyError) -> Self {
-        const SHAPE: &str = r#"нужен JSON вида {"meterId": "…", "values": {"T1": 12500}, "confirmRollover": false}"#;
+        const SHAPE: &str = r#"нужен JSON вида {"meterId": "номер на счётчике", "meterRef": 1, "values": {"T1": 12500}, "confirmRollover": false}"#;
         match e {
             BodyError::TooLarge => Problem::payload_too_large(MAX_BODY_BYTES),
             BodyError::Empty => Problem::invalid_readings_request(format!("Тело запроса пустое: {SHAPE}")),
@@ -90,13 +98,17 @@ mod tests {
     fn a_well_formed_body_is_read_with_rollover_off_by_default() {
         let request =
             ReadingsRequest::from_body(&Body::from(r#"{"meterId":"M-1","values":{"T1":12500,"T2":6800}}"#)).unwrap();
-        assert_eq!(request.meter_id, "M-1");
+        assert_eq!(request.meter_number, TypedMeterNumber::new("m1"));
+        assert_eq!(request.meter_ref, None);
         assert!(!request.submission.confirm_rollover);
         let confirmed = ReadingsRequest::from_body(&Body::from(
             r#"{"meterId":"M-1","values":{"T1":12},"confirmRollover":true}"#.as_bytes().to_vec(),
         ))
         .unwrap();
         assert!(confirmed.submission.confirm_rollover);
+        let named =
+            ReadingsRequest::from_body(&Body::from(r#"{"meterId":" № ","meterRef":2,"values":{"T1":12}}"#)).unwrap();
+        assert_eq!((named.meter_number, named.meter_ref), (None, MeterRef::from_position(2)));
     }
 
     #[test]
@@ -108,6 +120,8 @@ mod tests {
             r#"{"meterId":7,"values":{"T1":1}}"#,
             r#"{"meterId":"M-1","values":[1]}"#,
             r#"{"meterId":"M-1","values":{"T1":1},"confirmRollover":"yes"}"#,
+            r#"{"meterId":"M-1","meterRef":0,"values":{"T1":1}}"#,
+            r#"{"meterId":"M-1","meterRef":"1","values":{"T1":1}}"#,
             r#"[]"#,
         ] {
             let problem = refused(Body::from(body));

@@ -18,9 +18,3 @@ pub struct Account {
     pub tariff_group: TariffGroup,
     pub meters: Vec<Meter>,
 }
-
-impl Account {
-    pub fn meter(&self, id: &str) -> Option<&Meter> {
-        self.meters.iter().find(|m| m.id.0 == id)
-    }
-}

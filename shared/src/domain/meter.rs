@@ -83,6 +83,49 @@ impl std::fmt::Display for MeterId {
     }
 }
 
+/// Which of an account's meters: its position in the account's list as the utility exports it,
+/// from 1. Not secret, stable while the export lists the meters in the same order, and all a page
+/// needs to say which meter it means (the look-up's `ref`, the readings request's `meterRef`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u16", into = "u16")]
+pub struct MeterRef(std::num::NonZeroU16);
+
+impl MeterRef {
+    pub fn from_position(position: u16) -> Option<Self> {
+        std::num::NonZeroU16::new(position).map(Self)
+    }
+
+    pub fn position(self) -> u16 {
+        self.0.get()
+    }
+
+    /// The meter this reference names in `meters`, if there is one.
+    pub fn of(self, meters: &[Meter]) -> Option<&Meter> {
+        meters.get(usize::from(self.position()) - 1)
+    }
+
+    /// Every meter with its reference, in order.
+    pub fn enumerate(meters: &[Meter]) -> impl Iterator<Item = (MeterRef, &Meter)> {
+        meters.iter().enumerate().filter_map(|(i, meter)| {
+            let position = u16::try_from(i + 1).ok()?;
+            Some((Self::from_position(position)?, meter))
+        })
+    }
+}
+
+impl TryFrom<u16> for MeterRef {
+    type Error = &'static str;
+    fn try_from(position: u16) -> Result<Self, Self::Error> {
+        Self::from_position(position).ok_or("a meter reference counts from 1")
+    }
+}
+
+impl From<MeterRef> for u16 {
+    fn from(reference: MeterRef) -> Self {
+        reference.position()
+    }
+}
+
 /// A register value in whole kWh, with the day it was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reading {
@@ -106,7 +149,12 @@ impl WindowDays {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Meter {
+    /// The utility's id of the meter; never shown to a caller (see `meter_number_mask`).
     pub id: MeterId,
+    /// The number printed on the meter, where the utility's export gives it apart from the id
+    /// (`id` `Меркурий200-3391024`, `serial` `3391024`). Without it the whole id is that number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
     pub zone_set: ZoneSet,
     /// Register size in digits, where known: needed to accept a rollover (99999 → 00012).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,6 +178,11 @@ impl Meter {
         self.zone_set.zones()
     }
 
+    /// What the customer reads off the meter's case: the serial, or the id where there is none.
+    pub fn printed_number(&self) -> &str {
+        self.serial.as_deref().unwrap_or(&self.id.0)
+    }
+
     pub fn window_days(&self) -> WindowDays {
         self.window.unwrap_or(WindowDays::DEFAULT)
     }
@@ -148,6 +201,23 @@ mod tests {
         assert_eq!(ZoneSet::ThreeZone.zone_name(Zone::T3), "полупик");
         assert_eq!(ZoneSet::TwoZone.zone_name(Zone::T1), "день");
         assert!(!ZoneSet::TwoZone.has(Zone::T3));
+    }
+
+    #[test]
+    fn given_meters_when_referenced_then_positions_count_from_1_and_0_is_no_reference() {
+        let meters: Vec<Meter> = serde_json::from_value(serde_json::json!([
+            {"id": "A-1", "zoneSet": "single"}, {"id": "B-2", "serial": "2", "zoneSet": "twoZone"}
+        ]))
+        .unwrap();
+        let refs: Vec<u16> = MeterRef::enumerate(&meters).map(|(r, _)| r.position()).collect();
+        assert_eq!(refs, [1, 2]);
+        let second = MeterRef::from_position(2).unwrap();
+        assert_eq!(second.of(&meters).unwrap().printed_number(), "2");
+        assert_eq!(MeterRef::from_position(1).unwrap().of(&meters).unwrap().printed_number(), "A-1");
+        assert!(MeterRef::from_position(3).unwrap().of(&meters).is_none());
+        assert!(MeterRef::from_position(0).is_none());
+        assert!(serde_json::from_value::<MeterRef>(serde_json::json!(0)).is_err());
+        assert_eq!(serde_json::to_value(second).unwrap(), serde_json::json!(2));
     }
 
     #[test]

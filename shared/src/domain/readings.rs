@@ -409,6 +409,7 @@ mod tests {
     fn meter(zone_set: ZoneSet, last: &[(Zone, u64)]) -> Meter {
         Meter {
             id: MeterId("M-1".into()),
+            serial: None,
             zone_set,
             digits: None,
             automatic: false,
@@ -834,6 +835,7 @@ mod tests {
         )
             .prop_map(|(zone_set, digits, automatic, faulty, window, lasts)| Meter {
                 id: MeterId("M-1".into()),
+                serial: None,
                 zone_set,
                 digits,
                 automatic,

@@ -86,6 +86,7 @@ mod tests {
     fn meter() -> Meter {
         Meter {
             id: MeterId("M-1".into()),
+            serial: None,
             zone_set: ZoneSet::Single,
             digits: None,
             automatic: false,

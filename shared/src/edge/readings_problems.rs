@@ -12,7 +12,11 @@
 //! | `reading-lower-than-last` | 422 | `zone`, `last`, `given` |
 //! | `rollover-not-confirmed` | 422 | `zone`, `last`, `given`, `digits`: resend with `confirmRollover` |
 //! | `reading-implausible` | 422 | `zone`, `consumption`, `limit`, `months` |
-//! | `meter-not-found` | 404 | |
+//! | `readings-need-login` | 403 | (a Facebook page visitor who never authorised the app) |
+//! | `meter-not-found` | 404 | (a `meterRef` the account does not have) |
+//! | `meter-number-wrong` | 422 | `attemptsLeft` (wrong numbers the account still takes today) |
+//! | `meter-number-attempts-exhausted` | 429 | `Retry-After`: seconds until Moscow midnight |
+//! | `readings-submitted-by-another` | 409 | |
 //! | `invalid-request` | 400 | (`detail` says what is wrong with the body) |
 //! | `payload-too-large` | 413 | `limit` (bytes) |
 //! | `tariff-not-loaded` | 409 | `date` (the Moscow day the readings would be priced on) |
@@ -116,6 +120,52 @@ impl Problem {
         )
     }
 
+    /// A page visitor without an identity of their own: every such visitor shares one, so they
+    /// could replace each other's readings.
+    pub fn readings_need_login() -> Self {
+        Problem::new(StatusCode::FORBIDDEN, "readings-need-login", "Чтобы передать показания, войдите в приложение")
+            .detail(
+                "Показания принимаются только от пользователей, вошедших в приложение: разрешите приложению \
+             доступ на вкладке Facebook или откройте мини-приложение во ВКонтакте. Оплатить счёт можно и без входа",
+            )
+    }
+
+    /// The number typed is not the one printed on the meter. Says nothing of the real one.
+    pub fn meter_number_wrong(attempts_left: u64) -> Self {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "meter-number-wrong",
+            "Номер счётчика не совпадает. Введите номер, указанный на корпусе счётчика",
+        )
+        .detail(format!("Сегодня можно ошибиться ещё раз: {attempts_left}"))
+        .with("attemptsLeft", attempts_left)
+    }
+
+    /// The account's wrong numbers of the day are spent: nothing is taken until Moscow midnight.
+    pub fn meter_number_attempts_exhausted(retry_after_secs: u64) -> Self {
+        Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "meter-number-attempts-exhausted",
+            "Слишком много неверных номеров счётчика. Передать показания по этому счёту можно завтра",
+        )
+        .retry_after(retry_after_secs)
+    }
+
+    /// Another user handed this meter's readings in this month; neither who nor what is told.
+    pub fn readings_submitted_by_another() -> Self {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "readings-submitted-by-another",
+            "Показания этого счётчика за месяц уже переданы",
+        )
+        .detail("Исправить их может только тот, кто их передал. Оплатить счёт может любой")
+    }
+
+    /// The number field is empty or holds no letter or digit.
+    pub fn meter_number_missing() -> Self {
+        Problem::invalid_readings_request("Введите номер счётчика, указанный на его корпусе")
+    }
+
     /// The body is not the readings request: not JSON, or fields missing, unknown or of the wrong
     /// type. `detail` says which, in words the customer's developer can act on.
     pub fn invalid_readings_request(detail: impl Into<String>) -> Self {
@@ -153,6 +203,28 @@ mod tests {
 
     fn label(zone_set: ZoneSet, zone: Zone) -> ZoneLabel {
         ZoneLabel { zone, zone_set }
+    }
+
+    #[test]
+    fn given_the_ownership_refusals_when_mapped_then_each_has_its_status_and_tells_nothing_of_the_meter() {
+        let wrong = Problem::meter_number_wrong(3).body();
+        assert_eq!(
+            (wrong["status"].clone(), wrong["type"].clone()),
+            (json!(422), json!("/problems/meter-number-wrong"))
+        );
+        assert!(wrong["title"].as_str().unwrap().starts_with("Номер счётчика не совпадает"));
+        assert_eq!(wrong["attemptsLeft"], 3);
+        let spent = Problem::meter_number_attempts_exhausted(600);
+        assert_eq!((spent.status, spent.retry_after_secs), (StatusCode::TOO_MANY_REQUESTS, Some(600)));
+        let taken = Problem::readings_submitted_by_another().body();
+        assert_eq!(taken["status"], 409);
+        assert_eq!(taken["title"], "Показания этого счётчика за месяц уже переданы");
+        let login = Problem::readings_need_login().body();
+        assert_eq!(
+            (login["status"].clone(), login["type"].clone()),
+            (json!(403), json!("/problems/readings-need-login"))
+        );
+        assert_eq!(Problem::meter_number_missing().slug, "invalid-request");
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub struct SubmittedReadings {
     /// SHA-256 of the content (meter, values, consumption, rollover, prices and amounts).
     pub content_hash: String,
     pub submitted_at: DateTime<Utc>,
-    /// The verified caller (`vk:494075`), for "who handed this in".
+    /// The verified caller (`vk:494075`): who handed this in, the only one who sees its figures
+    /// and may replace it (`domain::readings_ownership`).
     pub caller: String,
     /// 1 for the month's first submission of the meter, +1 for each replacement.
     pub version: u32,
@@ -123,19 +124,26 @@ pub enum SaveOutcome {
     Replaced(SubmittedReadings),
     /// The same content was already stored: nothing was written; this is the stored one.
     Unchanged(SubmittedReadings),
+    /// Another user handed the meter's readings in this month: nothing was written, and nothing
+    /// of theirs is returned.
+    HandedInByAnother,
 }
 
 impl SaveOutcome {
-    pub fn readings(&self) -> &SubmittedReadings {
+    /// The submission as stored now, when it is the caller's.
+    pub fn readings(&self) -> Option<&SubmittedReadings> {
         match self {
-            SaveOutcome::Created(r) | SaveOutcome::Replaced(r) | SaveOutcome::Unchanged(r) => r,
+            SaveOutcome::Created(r) | SaveOutcome::Replaced(r) | SaveOutcome::Unchanged(r) => Some(r),
+            SaveOutcome::HandedInByAnother => None,
         }
     }
 }
 
 pub trait ReadingsWriter {
-    /// Stores `readings` as the meter's submission for its billing month, replacing another one,
-    /// unless the same content is stored already. A replacement is exported again.
+    /// Stores `readings` as the meter's submission for its billing month, replacing the one the
+    /// same caller handed in before, unless the same content is stored already. A submission of
+    /// another caller is never replaced, however two requests interleave. A replacement is
+    /// exported again.
     fn save_readings(
         &self,
         readings: &SubmittedReadings,

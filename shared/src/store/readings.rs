@@ -86,8 +86,12 @@ impl ReadingsWriter for DynamoStore {
             format!("SET {}, #version = if_not_exists(#version, :zero) + :one REMOVE exportedAt", set.join(", "));
         let result = request
             .update_expression(update)
-            // The same content again writes nothing: the answer stays the stored one.
-            .condition_expression("attribute_not_exists(PK) OR contentHash <> :hash")
+            // Only the caller who handed the month's submission in replaces it, checked in the
+            // write itself so two instances cannot race past it; the same content again writes
+            // nothing, and the answer stays the stored one.
+            .condition_expression("attribute_not_exists(PK) OR (#caller = :caller AND contentHash <> :hash)")
+            .expression_attribute_names("#caller", "caller")
+            .expression_attribute_values(":caller", item::s(&readings.caller))
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":zero", item::n(0))
             .expression_attribute_values(":one", item::n(1))
@@ -103,12 +107,17 @@ impl ReadingsWriter for DynamoStore {
             }
             Err(e) => {
                 if let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = e.as_service_error() {
-                    // Same content: the stored item comes back with the refusal, no second read.
+                    // Another caller's, or the same content: the stored item comes back with the
+                    // refusal, no second read.
                     let stored = failed
                         .item
                         .as_ref()
                         .ok_or_else(|| StoreError::Corrupt("the stored submission was not returned".into()))?;
-                    return Ok(SaveOutcome::Unchanged(decode(stored)?));
+                    let stored = decode(stored)?;
+                    if stored.caller != readings.caller {
+                        return Ok(SaveOutcome::HandedInByAnother);
+                    }
+                    return Ok(SaveOutcome::Unchanged(stored));
                 }
                 Err(unavailable(e))
             }

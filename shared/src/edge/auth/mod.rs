@@ -102,6 +102,13 @@ impl CallerId {
     }
 }
 
+impl From<&CallerId> for crate::domain::readings_ownership::Submitter {
+    /// A page's anonymous visitor is nobody in particular: they own no readings.
+    fn from(id: &CallerId) -> Self {
+        if id.is_anonymous() { Self::AnonymousVisitor } else { Self::User(id.to_string()) }
+    }
+}
+
 impl fmt::Display for CallerId {
     /// `vk:494075`, `fb:123`, `fb:page:42:anon` — stable, used as throttle keys.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
