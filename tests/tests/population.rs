@@ -429,8 +429,10 @@ impl<'a> Visit<'a> {
         let mut wants = self.account_wants(month, "amountDue");
         wants.push(("/recommendedAmount".into(), Want::Money(self.book.due(month))));
         for (i, meter) in self.customer.meters.iter().enumerate() {
-            // The meter as the export described it: the import kept it.
-            wants.push((format!("/meters/{i}/id"), Want::Exactly(json!(meter.id))));
+            // The meter as the export described it, named by its place: its full number, what
+            // proves a customer stands at it, is in no answer.
+            wants.push((format!("/meters/{i}/ref"), Want::Exactly(json!(i + 1))));
+            wants.push((format!("/meters/{i}/id"), Want::Absent));
             wants.push((format!("/meters/{i}/kind"), Want::Exactly(json!(meter.kind.wire()))));
             for (zone, last) in &meter.last {
                 let reading = json!({"value": last.value, "date": last.date.to_string()});
@@ -447,6 +449,17 @@ impl<'a> Visit<'a> {
             wants.push((format!("/meters/{i}/submitted/charge"), submitted.map_or(Want::Absent, Want::Money)));
         }
         self.check("look-up", &format!("GET account at {at}"), &answer, status, &wants)?;
+        let text = answer.to_string();
+        if let Some(meter) = self.customer.meters.iter().find(|m| text.contains(&m.id)) {
+            let sent = format!("GET account at {at}");
+            return Err(self.mismatch(
+                "look-up",
+                "full meter number shown".into(),
+                sent,
+                short(&answer),
+                meter.id.clone(),
+            ));
+        }
         Tally::add(&self.tally.lookups);
         Ok(answer)
     }

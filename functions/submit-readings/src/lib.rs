@@ -169,7 +169,7 @@ where
         outcome = outcome_name,
         "readings accepted"
     );
-    Ok(response::json(StatusCode::OK, &ReadingsView::new(saved, (meter_ref, meter), &due)))
+    Ok(response::json(StatusCode::OK, &ReadingsView::new(saved, &body.meter_id, (meter_ref, meter), &due)))
 }
 
 fn store_fault(e: &StoreError, number: &AccountNumber) -> Problem {

@@ -28,6 +28,8 @@ struct Wire {
 
 #[derive(Debug)]
 pub struct ReadingsRequest {
+    /// `meterId` as the customer sent it, echoed in the answer: their own input, nothing more.
+    pub meter_id: String,
     /// The number typed; `None` when nothing of a number was typed.
     pub meter_number: Option<TypedMeterNumber>,
     pub meter_ref: Option<MeterRef>,
@@ -67,6 +69,7 @@ impl ReadingsRequest {
         })?;
         Ok(Self {
             meter_number: TypedMeterNumber::new(&wire.meter_id),
+            meter_id: wire.meter_id,
             meter_ref: wire.meter_ref,
             submission: Submission { values: wire.values, confirm_rollover: wire.confirm_rollover },
         })

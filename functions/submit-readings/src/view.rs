@@ -1,7 +1,8 @@
 //! The answer to an accepted submission (README, "API"): camelCase, money as decimal strings.
 //!
 //! ```json
-//! {"readingsId": "2026-11-5f3a9c1e-8e7d6c5b4a39", "meterRef": 1, "meterNumber": "Меркурий200-***024",
+//! {"readingsId": "2026-11-5f3a9c1e-8e7d6c5b4a39", "meterId": "3391024", "meterRef": 1,
+//!  "meterNumber": "Меркурий200-***024",
 //!  "billingMonth": "2026-11", "values": {"T1": 18350, "T2": 7490},
 //!  "consumption": {"T1": 120, "T2": 80}, "tariffs": {"T1": "9.61", "T2": "4.15"},
 //!  "lines": {"T1": {"consumption": 120, "price": "9.61", "amount": "1153.20"}, "T2": {…}},
@@ -10,8 +11,8 @@
 //!  "amountToPay": "1485.20"}
 //! ```
 //! Up to `version` it is the stored submission: sending the same figures again gives the same
-//! answer. The meter is named as the look-up names it (`ref`, masked `number`): its full number is
-//! in no answer, not even to the customer who typed it. The last four are the account's figures now, with this submission in place of the
+//! answer. The meter is named as the look-up names it (`ref`, masked `number`), and `meterId` is
+//! what the caller typed, echoed: the stored id of the meter is in no answer. The last four are the account's figures now, with this submission in place of the
 //! meter's earlier one (`domain::amount_due`): `amountToPay` is what the whole account owes, every
 //! meter handed in this month counted once.
 
@@ -26,6 +27,8 @@ use std::collections::BTreeMap;
 #[serde(rename_all = "camelCase")]
 pub struct ReadingsView {
     pub readings_id: ReadingsId,
+    /// The number as the caller sent it.
+    pub meter_id: String,
     pub meter_ref: MeterRef,
     pub meter_number: String,
     pub billing_month: YearMonth,
@@ -47,9 +50,10 @@ pub struct ReadingsView {
 }
 
 impl ReadingsView {
-    pub fn new(readings: &SubmittedReadings, meter: (MeterRef, &Meter), due: &AmountDue) -> Self {
+    pub fn new(readings: &SubmittedReadings, typed: &str, meter: (MeterRef, &Meter), due: &AmountDue) -> Self {
         Self {
             readings_id: readings.readings_id.clone(),
+            meter_id: typed.to_owned(),
             meter_ref: meter.0,
             meter_number: masked(meter.1),
             billing_month: readings.billing_month,
