@@ -34,8 +34,11 @@ pub enum Metric {
     EmailsSent,
     /// An email SES refused or could not take (the latter is retried by the next delivery).
     EmailsFailed,
-    /// A mini-app request refused with `429` (per-user or per-address limit).
+    /// A mini-app request refused with `429` (any of the throttle's budgets).
     RequestsThrottled,
+    /// The distinct accounts a verified user has asked for today, reported with each new one from
+    /// the notice threshold on (`edge::throttle`): a walk kept under every per-minute limit.
+    DistinctAccountsPerUser,
     /// Readings refused because no tariff is loaded for their day (`409 tariff-not-loaded`): an
     /// operator must import the regulator's new prices.
     TariffMissing,
@@ -52,6 +55,7 @@ impl Metric {
             Self::EmailsSent => "EmailsSent",
             Self::EmailsFailed => "EmailsFailed",
             Self::RequestsThrottled => "RequestsThrottled",
+            Self::DistinctAccountsPerUser => "DistinctAccountsPerUser",
             Self::TariffMissing => "TariffMissing",
         }
     }
@@ -179,6 +183,7 @@ mod tests {
             Metric::EmailsSent,
             Metric::EmailsFailed,
             Metric::RequestsThrottled,
+            Metric::DistinctAccountsPerUser,
             Metric::TariffMissing,
         ];
         let names: std::collections::BTreeSet<_> = all.iter().map(|m| m.name()).collect();

@@ -13,8 +13,8 @@
 //!
 //! DynamoDB requests per submission: one Query for the account with this month's submissions, one
 //! Query for the group's tariffs (none while the instance's cached table is fresh), one
-//! conditional UpdateItem (none when the same figures are stored already), plus the edge's two
-//! throttle counters.
+//! conditional UpdateItem (none when the same figures are stored already), plus the edge's one
+//! throttle counter, written while the account is read.
 
 mod request;
 pub mod tariff_cache;
@@ -72,7 +72,7 @@ impl App<DynamoStore> {
 
 pub async fn handle<S>(app: &App<S>, request: Request) -> Response<Body>
 where
-    S: AccountReadingsReader + ReadingsWriter + TariffReader + RequestCounter,
+    S: AccountReadingsReader + ReadingsWriter + TariffReader + RequestCounter + Sync,
 {
     app.edge
         .serve(&app.store, ThrottleScope::Accounts, &[Method::POST], request, |request, context| {
@@ -81,7 +81,7 @@ where
         .await
 }
 
-async fn submit<S>(app: &App<S>, request: Request, context: CallerContext) -> Result<Response<Body>, Problem>
+async fn submit<S>(app: &App<S>, request: Request, context: CallerContext<'_>) -> Result<Response<Body>, Problem>
 where
     S: AccountReadingsReader + ReadingsWriter + TariffReader,
 {
@@ -90,7 +90,9 @@ where
     let body = request::ReadingsRequest::from_body(request.body())?;
     let month = billing_month(context.now);
 
-    let found = app.store.account_with_readings(&number, month).await.map_err(|e| store_fault(&e, &number))?;
+    // The throttle's verdict comes with this read, before anything is written.
+    let read = app.store.account_with_readings(&number, month);
+    let found = context.admission.read(Some(&number), read).await?.map_err(|e| store_fault(&e, &number))?;
     let Some(found) = found else {
         tracing::info!(account = %number.masked(), "account not found");
         return Err(Problem::account_not_found());
