@@ -341,6 +341,8 @@ async fn a_crowd_behind_one_address_is_served_while_walkers_and_floods_beside_it
     // ---- run: each slot's requests at once, each on its own second of the clock, then the next
     let mut tallies: BTreeMap<Population, Tally> = BTreeMap::new();
     let mut admitted_per_walker: HashMap<u64, usize> = HashMap::new();
+    // What one counter per address would have taken: every request from behind the carrier's.
+    let mut behind_carrier: BTreeMap<i64, usize> = BTreeMap::new();
     let mut last_second = 0;
     let running = Instant::now();
     while let Some(&first) = due.keys().next() {
@@ -360,6 +362,9 @@ async fn a_crowd_behind_one_address_is_served_while_walkers_and_floods_beside_it
         }
         while let Some(done) = in_flight.join_next().await {
             let (second, task, status, body, next) = done.expect("a request finished");
+            if task.ip == carrier {
+                *behind_carrier.entry(second).or_default() += 1;
+            }
             let tally = tallies.entry(task.population).or_default();
             tally.requests += 1;
             *tally.by_status.entry(status).or_default() += 1;
@@ -407,6 +412,11 @@ async fn a_crowd_behind_one_address_is_served_while_walkers_and_floods_beside_it
         items.len(),
         writes.len() as f64 / SIMULATED_SECS as f64,
         busiest_item.split('#').take(3).collect::<Vec<_>>().join("#"),
+    );
+    println!(
+        "behind the carrier's address: {} requests, at most {}/s: one counter item per address would take them all",
+        behind_carrier.values().sum::<usize>(),
+        behind_carrier.values().copied().max().unwrap_or_default(),
     );
     println!(
         "wall time: {:.1} s set-up (tariffs, {} accounts), {:.1} s simulated run, {:.1} s in all",
