@@ -239,6 +239,7 @@ mod tests {
             vk_app_id: 51234567,
             vk_app_secret: secret,
             fb_app_secret: Secret::from("unused"),
+            fb_page_id: "118745708161011".into(),
             max_age: Some(chrono::Duration::hours(1)),
         };
         let caller = energosbyt::edge::auth::authenticate(Some(&format!("VK {launch}")), &config, now).unwrap();

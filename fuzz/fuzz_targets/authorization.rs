@@ -7,20 +7,20 @@
 //! Properties, beyond "never panics":
 //! - the scheme's case and whitespace around the header do not change the verdict;
 //! - `VK`, `Bearer` (for a launch query) and `FB` reach exactly the verdict of the platform's own
-//!   verifier, and the caller is the verified user;
+//!   verifier (for `FB`, of the pinned page), and the caller is the verified user;
 //! - an oversize header is refused before anything else.
 #![no_main]
 
 use energosbyt::edge::auth::{
     AuthConfig, AuthError, Caller, CallerId, DEFAULT_MAX_AGE, MAX_CREDENTIALS_LEN, Secret, authenticate, facebook, vk,
 };
-use energosbyt_fuzz::{FB_APP_SECRET, VK_APP_ID, VK_APP_SECRET, facebook_signed_request, now, vk_resigned};
+use energosbyt_fuzz::{FB_APP_SECRET, FB_PAGE_ID, VK_APP_ID, VK_APP_SECRET, facebook_signed_request, now, vk_resigned};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else { return };
     let Ok(rest) = std::str::from_utf8(rest) else { return };
-    let cfg = AuthConfig::new(VK_APP_ID, Secret::from(VK_APP_SECRET), Secret::from(FB_APP_SECRET));
+    let cfg = AuthConfig::new(VK_APP_ID, Secret::from(VK_APP_SECRET), Secret::from(FB_APP_SECRET), FB_PAGE_ID);
 
     let header = match mode % 4 {
         0 => rest.to_owned(),
@@ -55,8 +55,14 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(verdict, vk_caller(credentials, &cfg));
         }
         3 => {
-            let expected = facebook::verify(credentials, &cfg.fb_app_secret, now(), Some(DEFAULT_MAX_AGE))
-                .map(|p| Caller { id: p.caller_id(), platform: None });
+            let expected =
+                facebook::verify_for_page(credentials, &cfg.fb_app_secret, FB_PAGE_ID, now(), Some(DEFAULT_MAX_AGE))
+                    .map(|p| Caller { id: p.caller_id(), platform: None });
+            // The page is checked after everything else: another page's request is otherwise good.
+            if verdict == Err(AuthError::WrongPage) {
+                let other = facebook::verify(credentials, &cfg.fb_app_secret, now(), Some(DEFAULT_MAX_AGE));
+                assert!(other.is_ok_and(|p| p.page_id.as_deref() != Some(FB_PAGE_ID)));
+            }
             assert_eq!(verdict, expected);
         }
         _ => {}

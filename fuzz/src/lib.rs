@@ -18,6 +18,8 @@ pub const VK_APP_ID: u64 = 51234567;
 pub const VK_APP_SECRET: &str = "8uA59US4sdxoD1hbHTJMg4XV";
 /// The demo Facebook app secret (local.env).
 pub const FB_APP_SECRET: &str = "8a6ebbf1f653d1ce3eb7814294b65ffa";
+/// The page the seeds' tab payloads name, pinned as the service pins `FB_PAGE_ID`.
+pub const FB_PAGE_ID: &str = "104857600213579";
 /// The instant every target verifies at: the `vk_ts` of the repository's events.
 pub const NOW: i64 = 1_795_176_000;
 

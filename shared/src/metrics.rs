@@ -36,8 +36,11 @@ pub enum Metric {
     EmailsSent,
     /// An email SES refused or could not take (the latter is retried by the next delivery).
     EmailsFailed,
-    /// A mini-app request refused with `429` (per-user or per-address limit).
+    /// A mini-app request refused with `429` (any of the throttle's budgets).
     RequestsThrottled,
+    /// The distinct accounts a verified user has asked for today, reported with each new one from
+    /// the notice threshold on (`edge::throttle`): a walk kept under every per-minute limit.
+    DistinctAccountsPerUser,
     /// Readings refused because no tariff is loaded for their day (`409 tariff-not-loaded`): an
     /// operator must import the regulator's new prices.
     TariffMissing,
@@ -50,7 +53,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric, in declaration order (`Metric::ALL[m as usize] == m`).
-    pub const ALL: [Metric; 11] = [
+    pub const ALL: [Metric; 12] = [
         Self::PaymentsCreated,
         Self::AmountCredited,
         Self::DuplicatesAbsorbed,
@@ -59,6 +62,7 @@ impl Metric {
         Self::EmailsSent,
         Self::EmailsFailed,
         Self::RequestsThrottled,
+        Self::DistinctAccountsPerUser,
         Self::TariffMissing,
         Self::PaymentsNeedingReview,
         Self::ReceiptsUnrendered,
@@ -74,6 +78,7 @@ impl Metric {
             Self::EmailsSent => "EmailsSent",
             Self::EmailsFailed => "EmailsFailed",
             Self::RequestsThrottled => "RequestsThrottled",
+            Self::DistinctAccountsPerUser => "DistinctAccountsPerUser",
             Self::TariffMissing => "TariffMissing",
             Self::PaymentsNeedingReview => "PaymentsNeedingReview",
             Self::ReceiptsUnrendered => "ReceiptsUnrendered",

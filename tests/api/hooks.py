@@ -77,7 +77,7 @@ def fb_signed_request(user_id: int, issued_at: int) -> str:
         "algorithm": "HMAC-SHA256",
         "issued_at": issued_at,
         "user_id": str(user_id),
-        "page": {"id": "118745708161011", "liked": True, "admin": False},
+        "page": {"id": _env("FB_PAGE_ID"), "liked": True, "admin": False},
     }
     body = _b64url(json.dumps(payload, separators=(",", ":")).encode())
     return f"{_b64url(_hmac_sha256(_env('FB_APP_SECRET'), body.encode()))}.{body}"

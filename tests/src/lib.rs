@@ -113,6 +113,22 @@ pub fn vk_launch_for_app(user_id: u64, app_id: &str, ts: DateTime<Utc>) -> Strin
     vk::launch_query(app_id, user_id, ts.timestamp(), "desktop_web", &Secret::from(env("VK_APP_SECRET")))
 }
 
+/// A Facebook page-tab `signed_request` as Facebook would sign it at `ts` for the page of
+/// `local.env` (`FB_PAGE_ID`): of the app user `user`, or of a visitor who never authorised the
+/// app when `None`.
+pub fn fb_signed_request(user: Option<&str>, ts: DateTime<Utc>) -> String {
+    fb_signed_request_on(&env("FB_PAGE_ID"), user, ts)
+}
+
+pub fn fb_signed_request_on(page: &str, user: Option<&str>, ts: DateTime<Utc>) -> String {
+    let mut payload = json!({"algorithm": "HMAC-SHA256", "issued_at": ts.timestamp(),
+        "page": {"id": page, "liked": false, "admin": false}});
+    if let Some(user) = user {
+        payload["user_id"] = json!(user);
+    }
+    energosbyt::edge::auth::facebook::sign(&payload, &Secret::from(env("FB_APP_SECRET")))
+}
+
 /// An API Gateway HTTP API (payload 2.0) event, as the real gateway sends it.
 pub struct Event {
     value: Value,
@@ -157,6 +173,10 @@ impl Event {
 
     pub fn vk(self, launch: &str) -> Self {
         self.header("authorization", &format!("VK {launch}"))
+    }
+
+    pub fn fb(self, signed_request: &str) -> Self {
+        self.header("authorization", &format!("FB {signed_request}"))
     }
 
     pub fn source_ip(mut self, ip: &str) -> Self {

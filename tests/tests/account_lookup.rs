@@ -127,14 +127,20 @@ async fn missing_forged_stale_or_foreign_credentials_are_401() {
     assert_eq!(handle(&app, Event::new("GET", &path).vk(&good).request()).await.status(), 200);
 }
 
+/// An address no other test or run uses: the counters of the fixed clock's minute stay in the
+/// shared table while the stack runs.
+fn fresh_address() -> String {
+    let n = uuid::Uuid::new_v4().as_u128();
+    format!("10.{}.{}.{}", (n >> 16) % 256, (n >> 8) % 256, n % 256)
+}
+
 #[tokio::test]
-async fn a_caller_over_the_limit_is_429_with_retry_after_per_user_and_per_ip() {
+async fn a_user_over_its_minute_is_429_with_retry_after_and_other_users_behind_its_address_are_not() {
     let mut app = app().await;
-    app.edge.limits = ThrottleLimits { per_user: 3, per_ip: 5, window_secs: 60 };
+    app.edge.limits = ThrottleLimits { user_per_minute: 3, address_per_minute: 5, ..ThrottleLimits::default() };
     let number = imported("-1").await;
     let path = format!("/accounts/{number}");
-    // Unique to this run: the counters live in the shared table for a minute.
-    let ip = format!("198.51.100.{}", uuid::Uuid::new_v4().as_u128() % 250);
+    let ip = fresh_address();
     let one = vk_launch(user(), fixed_now());
 
     for _ in 0..3 {
@@ -143,18 +149,66 @@ async fn a_caller_over_the_limit_is_429_with_retry_after_per_user_and_per_ip() {
     }
     let throttled = handle(&app, Event::new("GET", &path).vk(&one).source_ip(&ip).request()).await;
     assert_eq!(throttled.status(), 429);
-    assert_eq!(body_json(&throttled)["type"], "/problems/too-many-requests");
+    let problem = body_json(&throttled);
+    assert_eq!(problem["type"], "/problems/too-many-requests");
+    assert_eq!(problem["budget"], "user-per-minute");
     // Fixed clock at hh:mm:00 → the whole window is left.
     assert_eq!(throttled.headers()["retry-after"], "60");
 
-    // Another user from the same address: its fifth request is the last one allowed.
-    let other = vk_launch(user(), fixed_now());
-    let fifth = handle(&app, Event::new("GET", &path).vk(&other).source_ip(&ip).request()).await;
-    assert_eq!(fifth.status(), 200);
-    let sixth = handle(&app, Event::new("GET", &path).vk(&other).source_ip(&ip).request()).await;
-    assert_eq!(sixth.status(), 429, "the address has made 5 requests already");
-    let elsewhere = handle(&app, Event::new("GET", &path).vk(&other).source_ip("192.0.2.77").request()).await;
-    assert_eq!(elsewhere.status(), 200, "the same user from another address is within limits");
+    // Carrier NAT: two more verified users behind the same address, six requests past the
+    // address's anonymous budget of five, each user within its own budget.
+    for _ in 0..2 {
+        let other = vk_launch(user(), fixed_now());
+        for _ in 0..3 {
+            let r = handle(&app, Event::new("GET", &path).vk(&other).source_ip(&ip).request()).await;
+            assert_eq!(r.status(), 200, "a verified user is not counted by the address it shares");
+        }
+    }
+    // A verified user is counted by who it is: another address is no fresh budget.
+    let elsewhere = handle(&app, Event::new("GET", &path).vk(&one).source_ip(&fresh_address()).request()).await;
+    assert_eq!(elsewhere.status(), 429, "the same user from another address is still over its budget");
+}
+
+#[tokio::test]
+async fn anonymous_facebook_visitors_share_their_addresss_budget_and_another_address_has_its_own() {
+    let mut app = app().await;
+    // The page's budget is not what this test is about (tests/tests/enumeration.rs has it).
+    app.edge.limits = ThrottleLimits { address_per_minute: 5, page_per_minute: u64::MAX, ..ThrottleLimits::default() };
+    let number = imported("-1").await;
+    let path = format!("/accounts/{number}");
+    let ip = fresh_address();
+    // Every visitor who never authorised the app is the page's anonymous caller.
+    let visitor = fb_signed_request(None, fixed_now());
+
+    for _ in 0..5 {
+        let r = handle(&app, Event::new("GET", &path).fb(&visitor).source_ip(&ip).request()).await;
+        assert_eq!(r.status(), 200, "{}", body_json(&r));
+    }
+    let throttled = handle(&app, Event::new("GET", &path).fb(&visitor).source_ip(&ip).request()).await;
+    assert_eq!(throttled.status(), 429);
+    assert_eq!(body_json(&throttled)["budget"], "address-per-minute");
+    assert_eq!(throttled.headers()["retry-after"], "60");
+    let elsewhere = handle(&app, Event::new("GET", &path).fb(&visitor).source_ip(&fresh_address()).request()).await;
+    assert_eq!(elsewhere.status(), 200, "another address has a budget of its own");
+
+    // A visitor who authorised the app is a user of its own, not the page's anonymous caller.
+    let member = fb_signed_request(Some(&user().to_string()), fixed_now());
+    let r = handle(&app, Event::new("GET", &path).fb(&member).source_ip(&ip).request()).await;
+    assert_eq!(r.status(), 200, "{}", body_json(&r));
+}
+
+#[tokio::test]
+async fn a_signed_request_of_another_facebook_page_is_401() {
+    let app = app().await;
+    let number = imported("-1").await;
+    let member = user().to_string();
+    let other_page = fb_signed_request_on("100000000000001", Some(&member), fixed_now());
+    let response = handle(&app, Event::new("GET", &format!("/accounts/{number}")).fb(&other_page).request()).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(body_json(&response)["type"], "/problems/unauthenticated");
+    let ours = fb_signed_request(Some(&member), fixed_now());
+    let response = handle(&app, Event::new("GET", &format!("/accounts/{number}")).fb(&ours).request()).await;
+    assert_eq!(response.status(), 200);
 }
 
 #[tokio::test]
@@ -213,7 +267,7 @@ async fn other_methods_are_405() {
 }
 
 #[tokio::test]
-async fn a_look_up_costs_three_dynamodb_requests_each_logged_with_its_latency() {
+async fn a_look_up_costs_two_dynamodb_requests_each_logged_with_its_latency() {
     let app = app().await;
     let number = imported("-1").await;
     let before = app.store.outside_calls().requests();
@@ -221,6 +275,80 @@ async fn a_look_up_costs_three_dynamodb_requests_each_logged_with_its_latency() 
         handle(&app, Event::new("GET", &format!("/accounts/{number}")).vk(&vk_launch(user(), fixed_now())).request())
             .await;
     assert_eq!(response.status(), 200);
-    // Two throttle counters (user, address) and one read of the account with this month's readings.
-    assert_eq!(app.store.outside_calls().requests() - before, 3);
+    // One throttle counter (the user's item holds every budget of the user; a verified user is not
+    // counted by address) and one read of the account with this month's readings, side by side.
+    assert_eq!(app.store.outside_calls().requests() - before, 2);
+}
+
+/// What the look-up's DynamoDB client sent and received, in order: the operation of each request
+/// as it leaves, `received` as each answer arrives.
+#[derive(Clone, Debug, Default)]
+struct Sequence(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl aws_sdk_dynamodb::config::Intercept for Sequence {
+    fn name(&self) -> &'static str {
+        "Sequence"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or("?");
+        self.0.lock().unwrap().push(target.rsplit('.').next().unwrap_or(target).to_owned());
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.lock().unwrap().push("received".to_owned());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_throttle_counter_is_written_while_the_account_is_read_not_before_it() {
+    let number = imported("-1").await;
+    let sequence = Sequence::default();
+    let sdk = aws_config::load_from_env().await;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(sequence.clone()).build(),
+    );
+    let app = App { store: energosbyt::store::DynamoStore::new(client, env("TABLE_NAME")), edge: edge() };
+
+    let response =
+        handle(&app, Event::new("GET", &format!("/accounts/{number}")).vk(&vk_launch(user(), fixed_now())).request())
+            .await;
+
+    assert_eq!(response.status(), 200);
+    let seen = sequence.0.lock().unwrap().clone();
+    // Both requests are out before either answer is in: one round trip, not two in a row.
+    let mut sent = seen[..2].to_vec();
+    sent.sort();
+    assert_eq!(sent, ["Query", "UpdateItem"], "{seen:?}");
+    assert_eq!(seen[2..], ["received", "received"], "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_request_refused_before_any_read_is_still_counted_so_garbage_cannot_outrun_the_budget() {
+    let mut app = app().await;
+    app.edge.limits = ThrottleLimits { user_per_minute: 3, ..ThrottleLimits::default() };
+    let launch = vk_launch(user(), fixed_now());
+    let ip = fresh_address();
+    for _ in 0..3 {
+        let bad = handle(&app, Event::new("GET", "/accounts/12345-678").vk(&launch).source_ip(&ip).request()).await;
+        assert_eq!(bad.status(), 400, "the caller's mistake, within its budget");
+    }
+    let over = handle(&app, Event::new("GET", "/accounts/12345-678").vk(&launch).source_ip(&ip).request()).await;
+    assert_eq!(over.status(), 429, "the fourth request of the minute, malformed or not");
+    let number = imported("-1").await;
+    let good =
+        handle(&app, Event::new("GET", &format!("/accounts/{number}")).vk(&launch).source_ip(&ip).request()).await;
+    assert_eq!(good.status(), 429, "the minute is spent");
 }

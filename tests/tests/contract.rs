@@ -499,7 +499,8 @@ async fn account_look_up_answers_match_the_document() {
     contract.check(route, "GET", &response);
 
     let mut throttled = lookup_app().await;
-    throttled.edge.limits = ThrottleLimits { per_user: 0, per_ip: 0, window_secs: 60 };
+    throttled.edge.limits =
+        ThrottleLimits { user_per_minute: 0, user_accounts_per_day: 0, ..ThrottleLimits::default() };
     let response = account_lookup::handle(&throttled, get(format!("/accounts/{number}")).request()).await;
     assert_eq!(response.status(), 429);
     contract.check(route, "GET", &response);

@@ -27,7 +27,7 @@ enum Command {
         #[arg(long, default_value_t = 494075)]
         user: u64,
     },
-    /// A Facebook page-tab `signed_request`, signed now.
+    /// A Facebook page-tab `signed_request` of the page `FB_PAGE_ID`, signed now.
     FbSignedRequest {
         #[arg(long, default_value = "100001234567890")]
         user: String,
@@ -44,13 +44,14 @@ fn vk_launch(user: u64) -> Result<String, String> {
     Ok(vk::launch_query(&env("VK_APP_ID")?, user, Utc::now().timestamp(), "desktop_web", &secret))
 }
 
+/// Signed as Facebook signs it for the tab on the page the API and the tab accept (`FB_PAGE_ID`).
 fn fb_signed_request(user: &str) -> Result<String, String> {
     let secret = Secret::from(env("FB_APP_SECRET")?);
     let payload = serde_json::json!({
         "algorithm": "HMAC-SHA256",
         "issued_at": Utc::now().timestamp(),
         "user_id": user,
-        "page": {"id": "118745708161011", "liked": true, "admin": false},
+        "page": {"id": env("FB_PAGE_ID")?, "liked": true, "admin": false},
     });
     Ok(facebook::sign(&payload, &secret))
 }

@@ -3,7 +3,7 @@
 //! handed in this billing month (with the figures for the user who handed them in).
 //!
 //! One DynamoDB read: a Query of the account's partition returns the profile and this month's
-//! readings submissions together.
+//! readings submissions together, run beside the throttle's one counter write.
 
 mod view;
 
@@ -34,7 +34,10 @@ impl App<DynamoStore> {
     }
 }
 
-pub async fn handle<S: AccountReadingsReader + RequestCounter>(app: &App<S>, request: Request) -> Response<Body> {
+pub async fn handle<S: AccountReadingsReader + RequestCounter + Sync>(
+    app: &App<S>,
+    request: Request,
+) -> Response<Body> {
     app.edge
         .serve(&app.store, ThrottleScope::Accounts, &[Method::GET], request, |request, context| {
             look_up(app, request, context)
@@ -45,11 +48,12 @@ pub async fn handle<S: AccountReadingsReader + RequestCounter>(app: &App<S>, req
 async fn look_up<S: AccountReadingsReader>(
     app: &App<S>,
     request: Request,
-    context: CallerContext,
+    context: CallerContext<'_>,
 ) -> Result<Response<Body>, Problem> {
     let raw = energosbyt::edge::mini_app::path_param(&request, "account", 1).unwrap_or_default();
     let number: AccountNumber = raw.parse()?;
-    let found = app.store.account_with_readings(&number, billing_month(context.now)).await.map_err(|e| {
+    let read = app.store.account_with_readings(&number, billing_month(context.now));
+    let found = context.admission.read(Some(&number), read).await?.map_err(|e| {
         tracing::error!(error = %e, account = %number.masked(), "account read failed");
         Problem::unavailable()
     })?;

@@ -28,6 +28,9 @@ const APP_STYLESHEET: &str = "assets/mini-app.css";
 
 pub struct App {
     pub fb_app_secret: Secret,
+    /// The company's page (`FB_PAGE_ID`): the tab opened on any other page is refused, as the API
+    /// refuses that page's `signed_request`.
+    pub fb_page_id: String,
     /// The oldest `issued_at` accepted; `None` switches the freshness check off (fixtures only).
     pub max_age: Option<Duration>,
     /// Where the built mini app is served, e.g. `https://pay.example.ru` (no trailing slash).
@@ -39,16 +42,19 @@ pub struct App {
 }
 
 impl App {
-    /// `FB_APP_SECRET`, `WEB_ORIGIN`, `AUTH_MAX_AGE_SECS` (0 = no freshness check), optional
-    /// `API_URL`.
+    /// `FB_APP_SECRET`, `FB_PAGE_ID`, `WEB_ORIGIN`, `AUTH_MAX_AGE_SECS` (0 = no freshness check),
+    /// optional `API_URL`.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let max_age_secs: i64 = env.parse_or("AUTH_MAX_AGE_SECS", 3600)?;
         let web_origin = env.string("WEB_ORIGIN")?.trim().trim_end_matches('/').to_owned();
         if !(web_origin.starts_with("https://") || web_origin.starts_with("http://")) {
             return Err(ConfigError::Malformed { name: "WEB_ORIGIN", why: "not an http(s) origin".into() });
         }
+        // Read as the API's edge reads it, so the two agree on what the page is.
+        let fb_page_id: u64 = env.parse("FB_PAGE_ID")?;
         Ok(Self {
             fb_app_secret: env.string("FB_APP_SECRET")?.into(),
+            fb_page_id: fb_page_id.to_string(),
             max_age: (max_age_secs > 0).then(|| Duration::seconds(max_age_secs)),
             web_origin,
             api_url: env.string_or("API_URL", "").trim().trim_end_matches('/').to_owned(),
@@ -107,7 +113,7 @@ fn verified_signed_request(app: &App, body: &[u8]) -> Result<String, TabRefusal>
         }
     }
     let signed_request = found.filter(|v| !v.is_empty()).ok_or(TabRefusal::Missing)?;
-    facebook::verify(&signed_request, &app.fb_app_secret, (app.clock)(), app.max_age)?;
+    facebook::verify_for_page(&signed_request, &app.fb_app_secret, &app.fb_page_id, (app.clock)(), app.max_age)?;
     Ok(signed_request)
 }
 
@@ -190,6 +196,7 @@ mod tests {
     use super::*;
 
     const SECRET: &str = "tab-secret";
+    const PAGE: &str = "7";
 
     fn now() -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).expect("valid timestamp")
@@ -198,6 +205,7 @@ mod tests {
     fn app() -> App {
         App {
             fb_app_secret: SECRET.into(),
+            fb_page_id: PAGE.into(),
             max_age: Some(Duration::hours(1)),
             web_origin: "https://pay.example.ru".into(),
             api_url: String::new(),
@@ -206,8 +214,12 @@ mod tests {
     }
 
     fn signed(issued_at: i64) -> String {
+        signed_on(PAGE, issued_at)
+    }
+
+    fn signed_on(page: &str, issued_at: i64) -> String {
         let payload = serde_json::json!({"algorithm": "HMAC-SHA256", "issued_at": issued_at, "user_id": "42",
-            "page": {"id": "7", "liked": false, "admin": false}});
+            "page": {"id": page, "liked": false, "admin": false}});
         facebook::sign(&payload, &SECRET.into())
     }
 
@@ -256,6 +268,8 @@ mod tests {
         let bodies = [
             form(&forged),
             form(&signed(now().timestamp() - 3601)),
+            // Signed with our app secret, but the tab was opened on another page.
+            form(&signed_on("8", now().timestamp())),
             String::new(),
             "signed_request=".to_owned(),
             format!("{}&{}", form(&fresh), form(&fresh)),
@@ -301,12 +315,14 @@ mod tests {
     fn configuration_names_a_bad_web_origin() {
         let env = Env::from_fn(|name| match name {
             "FB_APP_SECRET" => Some("s".into()),
+            "FB_PAGE_ID" => Some("118745708161011".into()),
             "WEB_ORIGIN" => Some("pay.example.ru".into()),
             _ => None,
         });
         assert!(matches!(App::from_env(&env), Err(ConfigError::Malformed { name: "WEB_ORIGIN", .. })));
         let env = Env::from_fn(|name| match name {
             "FB_APP_SECRET" => Some("s".into()),
+            "FB_PAGE_ID" => Some("118745708161011".into()),
             "WEB_ORIGIN" => Some("https://pay.example.ru/".into()),
             "API_URL" => Some("https://api.example.ru".into()),
             _ => None,
@@ -314,5 +330,13 @@ mod tests {
         let app = App::from_env(&env).expect("valid");
         assert_eq!(app.web_origin, "https://pay.example.ru");
         assert_eq!(app.max_age, Some(Duration::hours(1)));
+        assert_eq!(app.fb_page_id, "118745708161011");
+        let env = Env::from_fn(|name| match name {
+            "FB_APP_SECRET" => Some("s".into()),
+            "FB_PAGE_ID" => Some("facebook.com/mosenergosbyt".into()),
+            "WEB_ORIGIN" => Some("https://pay.example.ru".into()),
+            _ => None,
+        });
+        assert!(matches!(App::from_env(&env), Err(ConfigError::Malformed { name: "FB_PAGE_ID", .. })));
     }
 }

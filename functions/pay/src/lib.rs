@@ -218,7 +218,7 @@ fn init_problem(e: InitError) -> Problem {
     }
 }
 
-async fn create<S, A>(app: &App<S, A>, request: Request, context: CallerContext) -> Result<Response<Body>, Problem>
+async fn create<S, A>(app: &App<S, A>, request: Request, context: CallerContext<'_>) -> Result<Response<Body>, Problem>
 where
     S: AccountReader + PaymentReader + PaymentWriter + IdempotencyStore + ReadingsLookup + Sync,
     A: Acquirer,
@@ -231,7 +231,8 @@ where
     let candidate = PaymentId::random();
     let deadline = app.settings.init.form_deadline(context.now).map_err(|e| deadline_problem(&e, context.now))?;
     init_request(&app.settings, &payment, &candidate, context.now, deadline).map_err(init_problem)?;
-    match app.store.account(&payment.account).await {
+    // The throttle's verdict comes with the account read; every write below is after it.
+    match context.admission.read(Some(&payment.account), app.store.account(&payment.account)).await? {
         Ok(Some(_)) => {}
         Ok(None) => {
             tracing::info!(account = %masked, "payment for an unknown account refused");
@@ -360,13 +361,13 @@ fn recorded_response(status: StatusCode, body: &str, replayed: bool) -> Response
     builder.body(Body::Text(body.to_owned())).expect("a valid response")
 }
 
-async fn status<S, A>(app: &App<S, A>, request: Request, context: CallerContext) -> Result<Response<Body>, Problem>
+async fn status<S, A>(app: &App<S, A>, request: Request, context: CallerContext<'_>) -> Result<Response<Body>, Problem>
 where
     S: PaymentReader + Sync,
 {
     let raw = path_param(&request, "id", 1).unwrap_or_default();
     let id: PaymentId = raw.parse().map_err(|_| Problem::invalid_payment_id())?;
-    let found = app.store.payment_with_receipt(&id).await.map_err(|e| {
+    let found = context.admission.read(None, app.store.payment_with_receipt(&id)).await?.map_err(|e| {
         tracing::error!(error = %e, payment_id = %id, "payment read failed");
         Problem::unavailable()
     })?;

@@ -14,10 +14,10 @@
 //! gets the same answer with nothing written. Only the verified user who handed it in replaces it
 //! (`domain::readings_ownership`), checked again in the write itself.
 //!
-//! DynamoDB requests per submission: one Query for the account with this month's submissions, two
-//! meter number counters, one Query for the group's tariffs (none while the instance's cached
-//! table is fresh), one conditional UpdateItem (none when the same figures are stored already),
-//! plus the edge's two throttle counters.
+//! DynamoDB requests per submission: one Query for the account with this month's submissions (the
+//! edge's one throttle counter is written while it is read), two meter-number counters, one Query
+//! for the group's tariffs (none while the instance's cached table is fresh), one conditional
+//! UpdateItem (none when the same figures are stored already).
 
 mod meter_number_check;
 mod request;
@@ -77,7 +77,7 @@ impl App<DynamoStore> {
 
 pub async fn handle<S>(app: &App<S>, request: Request) -> Response<Body>
 where
-    S: AccountReadingsReader + ReadingsWriter + TariffReader + RequestCounter,
+    S: AccountReadingsReader + ReadingsWriter + TariffReader + RequestCounter + Sync,
 {
     app.edge
         .serve(&app.store, ThrottleScope::Accounts, &[Method::POST], request, |request, context| {
@@ -86,7 +86,7 @@ where
         .await
 }
 
-async fn submit<S>(app: &App<S>, request: Request, context: CallerContext) -> Result<Response<Body>, Problem>
+async fn submit<S>(app: &App<S>, request: Request, context: CallerContext<'_>) -> Result<Response<Body>, Problem>
 where
     S: AccountReadingsReader + ReadingsWriter + TariffReader + RequestCounter,
 {
@@ -103,7 +103,9 @@ where
     };
     let month = billing_month(context.now);
 
-    let found = app.store.account_with_readings(&number, month).await.map_err(|e| store_fault(&e, &number))?;
+    // The throttle's verdict comes with this read, before anything is written.
+    let read = app.store.account_with_readings(&number, month);
+    let found = context.admission.read(Some(&number), read).await?.map_err(|e| store_fault(&e, &number))?;
     let Some(found) = found else {
         tracing::info!(account = %number.masked(), "account not found");
         return Err(Problem::account_not_found());

@@ -7,7 +7,7 @@ use energosbyt::domain::meter_number::{TypedMeterNumber, proved_meter};
 use energosbyt::domain::meter_number_budget::{self as budget, BudgetDay, Verdict};
 use energosbyt::domain::{AccountNumber, Meter, MeterRef};
 use energosbyt::edge::Problem;
-use energosbyt::ports::RequestCounter;
+use energosbyt::ports::{RequestCounter, Tally, Tallied};
 
 /// The meter the typed number proves, with its reference; or the refusal: a wrong number (422)
 /// or the day's budget spent (429, the right number included). A counter fault refuses too
@@ -23,12 +23,12 @@ pub async fn prove<'a, C: RequestCounter>(
     let day = BudgetDay::at(now);
     let proved = proved_meter(meters, typed, only);
     let checks_key = budget::checks_key(account);
-    let checks = counter.count(&checks_key, day.start_unix, day.secs);
+    let checks = count_today(counter, &checks_key, &day);
     let (other_key, verdict): (String, fn(u64, u64) -> Verdict) = match proved {
         Some(_) => (budget::rights_key(account), budget::after_right),
         None => (budget::wrongs_key(account), |_checks, wrongs| budget::after_wrong(wrongs)),
     };
-    let other = counter.count(&other_key, day.start_unix, day.secs);
+    let other = count_today(counter, &other_key, &day);
     let verdict = match tokio::join!(checks, other) {
         (Ok(checks), Ok(other)) => verdict(checks, other),
         (Err(e), _) | (_, Err(e)) => return Err(counter_fault(&e, account)),
@@ -45,6 +45,20 @@ pub async fn prove<'a, C: RequestCounter>(
         }
         // `after_right` is asked only when a meter was proved.
         (Verdict::Proved, None) => Err(Problem::meter_number_wrong(0)),
+    }
+}
+
+/// One more under `key` today: the counter's "minute" pinned to the day's start counts the day.
+async fn count_today<C: RequestCounter>(
+    counter: &C,
+    key: &str,
+    day: &BudgetDay,
+) -> Result<u64, energosbyt::ports::StoreError> {
+    let tally = Tally { key, day_start: day.start_unix, minute_start: day.start_unix, account: None };
+    match counter.tally(&tally).await? {
+        Tallied::Counted { minute, .. } => Ok(minute),
+        // Only a tally that names an account can find the day's accounts full.
+        Tallied::AccountsFull => Ok(u64::MAX),
     }
 }
 

@@ -1,25 +1,75 @@
-//! The path every mini-app request takes before its endpoint's own work: CORS preflight, caller
-//! authentication (VK / Facebook), throttling; and after it: problem+json for every refusal and the
-//! CORS headers on every answer. Each function hands it only its own step.
+//! The path every mini-app request takes around its endpoint's own work: CORS preflight, caller
+//! authentication (VK / Facebook), the throttle's admission (counted while the endpoint's first
+//! read runs); and after it: problem+json for every refusal and the CORS headers on every answer.
+//! Each function hands it only its own step.
 
 use super::Problem;
 use super::auth::{self, AuthConfig, Caller};
 use super::cors::Cors;
-use super::throttle::{self, ThrottleLimits, ThrottleScope};
+use super::throttle::{self, Subject, ThrottleLimits, ThrottleScope};
 use crate::config::{ConfigError, Env};
+use crate::domain::AccountNumber;
 use crate::ports::RequestCounter;
 use chrono::{DateTime, Utc};
 use http::{Method, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::Instrument;
 
 /// Who is calling and when, established by the edge; handlers never read the user id from a body
-/// or a path.
-pub struct CallerContext {
+/// or a path. `admission` is the throttle's say on the request, had with the endpoint's first read.
+pub struct CallerContext<'a> {
     pub caller: Caller,
     pub now: DateTime<Utc>,
+    pub admission: Admission<'a>,
+}
+
+type Verdict<'a> = Pin<Box<dyn Future<Output = Result<(), Problem>> + Send + 'a>>;
+
+/// The throttle's verdict on one request, counted with the account the endpoint is about to read
+/// (the distinct-accounts budgets need it, and only the endpoint parses it).
+///
+/// [`Admission::read`] writes the counters while the endpoint's first read runs: one round trip
+/// where counting first and reading after took two. The read's result comes back only when the
+/// request is within its budgets, so nothing read is ever shown to a throttled caller, and an
+/// endpoint that writes does so after `read` has returned. An endpoint that answers without
+/// calling it (a malformed request, refused before any read) is counted by the edge afterwards,
+/// without an account: every authenticated request is counted exactly once.
+pub struct Admission<'a> {
+    count: Box<dyn FnOnce(Option<AccountNumber>) -> Verdict<'a> + Send + 'a>,
+    counted: Arc<AtomicBool>,
+}
+
+impl Admission<'_> {
+    /// Counts the request against its budgets, `account` being the one `first_read` reads (`None`
+    /// when it reads no account), and runs `first_read` meanwhile. A refusal (429, or 503 when the
+    /// counters are down) is answered as soon as the counters have spoken, without waiting for the
+    /// read: a refusal's timing must not tell a slow read (an account that exists) from a fast one.
+    pub async fn read<T>(
+        self,
+        account: Option<&AccountNumber>,
+        first_read: impl Future<Output = T>,
+    ) -> Result<T, Problem> {
+        self.counted.store(true, Ordering::Release);
+        let verdict = (self.count)(account.copied());
+        let mut first_read = std::pin::pin!(first_read);
+        tokio::pin!(verdict);
+        tokio::select! {
+            biased;
+            verdict = &mut verdict => {
+                verdict?;
+                Ok(first_read.await)
+            }
+            value = &mut first_read => {
+                verdict.await?;
+                Ok(value)
+            }
+        }
+    }
 }
 
 pub struct MiniAppEdge {
@@ -31,41 +81,52 @@ pub struct MiniAppEdge {
 }
 
 impl MiniAppEdge {
-    /// `VK_APP_ID`, `VK_APP_SECRET`, `FB_APP_SECRET`, `AUTH_MAX_AGE_SECS` (0 = no freshness
-    /// check), `ALLOWED_ORIGINS`, `THROTTLE_USER_PER_MINUTE`, `THROTTLE_IP_PER_MINUTE`.
+    /// `VK_APP_ID`, `VK_APP_SECRET`, `FB_APP_SECRET`, `FB_PAGE_ID`, `AUTH_MAX_AGE_SECS` (0 = no
+    /// freshness check), `ALLOWED_ORIGINS`, and the throttle's budgets (`edge::throttle`):
+    /// `THROTTLE_USER_PER_MINUTE`, `THROTTLE_USER_ACCOUNTS_PER_DAY`, `THROTTLE_IP_PER_MINUTE`,
+    /// `THROTTLE_IP_ACCOUNTS_PER_DAY`, `THROTTLE_PAGE_PER_MINUTE`, `THROTTLE_ACCOUNTS_NOTICE_FROM`.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let max_age_secs: i64 = env.parse_or("AUTH_MAX_AGE_SECS", 3600)?;
         let defaults = ThrottleLimits::default();
+        // Page ids are digits; a number here catches a page name or URL pasted by mistake.
+        let fb_page_id: u64 = env.parse("FB_PAGE_ID")?;
         Ok(Self {
             auth: AuthConfig {
                 vk_app_id: env.parse("VK_APP_ID")?,
                 vk_app_secret: env.string("VK_APP_SECRET")?.into(),
                 fb_app_secret: env.string("FB_APP_SECRET")?.into(),
+                fb_page_id: fb_page_id.to_string(),
                 max_age: (max_age_secs > 0).then(|| chrono::Duration::seconds(max_age_secs)),
             },
             cors: Cors::from_list(&env.string_or("ALLOWED_ORIGINS", "")),
             limits: ThrottleLimits {
-                per_user: env.parse_or("THROTTLE_USER_PER_MINUTE", defaults.per_user)?,
-                per_ip: env.parse_or("THROTTLE_IP_PER_MINUTE", defaults.per_ip)?,
-                window_secs: 60,
+                user_per_minute: env.parse_or("THROTTLE_USER_PER_MINUTE", defaults.user_per_minute)?,
+                user_accounts_per_day: env
+                    .parse_or("THROTTLE_USER_ACCOUNTS_PER_DAY", defaults.user_accounts_per_day)?,
+                address_per_minute: env.parse_or("THROTTLE_IP_PER_MINUTE", defaults.address_per_minute)?,
+                address_accounts_per_day: env
+                    .parse_or("THROTTLE_IP_ACCOUNTS_PER_DAY", defaults.address_accounts_per_day)?,
+                page_per_minute: env.parse_or("THROTTLE_PAGE_PER_MINUTE", defaults.page_per_minute)?,
+                accounts_notice_from: env.parse_or("THROTTLE_ACCOUNTS_NOTICE_FROM", defaults.accounts_notice_from)?,
             },
             clock: Utc::now,
         })
     }
 
-    /// Runs `endpoint` for an authenticated, unthrottled caller. `methods` is what the route
-    /// accepts besides `OPTIONS` (for the preflight and for 405).
-    pub async fn serve<C, F, Fut>(
-        &self,
-        counter: &C,
+    /// Runs `endpoint` for an authenticated caller, with the [`Admission`] it must have before
+    /// showing or writing anything. `methods` is what the route accepts besides `OPTIONS` (for the
+    /// preflight and for 405).
+    pub async fn serve<'a, C, F, Fut>(
+        &'a self,
+        counter: &'a C,
         scope: ThrottleScope,
         methods: &[Method],
         request: Request,
         endpoint: F,
     ) -> Response<Body>
     where
-        C: RequestCounter,
-        F: FnOnce(Request, CallerContext) -> Fut,
+        C: RequestCounter + Sync,
+        F: FnOnce(Request, CallerContext<'a>) -> Fut,
         Fut: Future<Output = Result<Response<Body>, Problem>>,
     {
         let origin = header_str(&request, header::ORIGIN).map(str::to_owned);
@@ -83,13 +144,12 @@ impl MiniAppEdge {
             }
             refused
         } else {
-            match self.admit(counter, scope, &request).await {
-                Err(problem) => problem.into_response(),
-                Ok(context) => {
-                    let span = tracing::info_span!("caller", user = %context.caller.id);
-                    async move { endpoint(request, context).await.unwrap_or_else(Problem::into_response) }
-                        .instrument(span)
-                        .await
+            let now = (self.clock)();
+            match auth::authenticate(header_str(&request, header::AUTHORIZATION), &self.auth, now) {
+                Err(e) => authentication_refused(&e).into_response(),
+                Ok(caller) => {
+                    let span = tracing::info_span!("caller", user = %caller.id);
+                    self.run(counter, scope, request, caller, now, endpoint).instrument(span).await
                 }
             }
         };
@@ -99,29 +159,51 @@ impl MiniAppEdge {
         response
     }
 
-    async fn admit<C: RequestCounter>(
-        &self,
-        counter: &C,
+    async fn run<'a, C, F, Fut>(
+        &'a self,
+        counter: &'a C,
         scope: ThrottleScope,
-        request: &Request,
-    ) -> Result<CallerContext, Problem> {
-        let now = (self.clock)();
-        let header = header_str(request, header::AUTHORIZATION);
-        let caller = auth::authenticate(header, &self.auth, now).map_err(|e| {
-            if e.is_server_fault() {
-                tracing::error!(error = %e, "caller authentication is misconfigured");
-                return Problem::unavailable();
+        request: Request,
+        caller: Caller,
+        now: DateTime<Utc>,
+        endpoint: F,
+    ) -> Response<Body>
+    where
+        C: RequestCounter + Sync,
+        F: FnOnce(Request, CallerContext<'a>) -> Fut,
+        Fut: Future<Output = Result<Response<Body>, Problem>>,
+    {
+        let subject = Subject::of(&caller.id, source_ip(&request).unwrap_or("unknown"));
+        let counted = Arc::new(AtomicBool::new(false));
+        let admission = {
+            let subject = subject.clone();
+            let limits = &self.limits;
+            Admission {
+                count: Box::new(move |account: Option<AccountNumber>| -> Verdict<'a> {
+                    Box::pin(
+                        async move { throttle::check(counter, limits, scope, &subject, account.as_ref(), now).await },
+                    )
+                }),
+                counted: Arc::clone(&counted),
             }
-            tracing::info!(reason = e.reason(), error = %e, "caller refused");
-            Problem::unauthenticated()
-        })?;
-        let ip = source_ip(request).unwrap_or("unknown");
-        // Visitors of the Facebook tab who never authorised the app share one id per page; for
-        // them only the per-address limit is meaningful.
-        let user = (!caller.id.is_anonymous()).then(|| caller.id.to_string());
-        throttle::check(counter, &self.limits, scope, user.as_deref(), ip, now.timestamp()).await?;
-        Ok(CallerContext { caller, now })
+        };
+        let answer = endpoint(request, CallerContext { caller, now, admission }).await;
+        if !counted.load(Ordering::Acquire)
+            && let Err(refused) = throttle::check(counter, &self.limits, scope, &subject, None, now).await
+        {
+            return refused.into_response();
+        }
+        answer.unwrap_or_else(Problem::into_response)
     }
+}
+
+fn authentication_refused(e: &auth::AuthError) -> Problem {
+    if e.is_server_fault() {
+        tracing::error!(error = %e, "caller authentication is misconfigured");
+        return Problem::unavailable();
+    }
+    tracing::info!(reason = e.reason(), error = %e, "caller refused");
+    Problem::unauthenticated()
 }
 
 fn header_str(request: &Request, name: header::HeaderName) -> Option<&str> {

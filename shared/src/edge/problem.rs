@@ -64,6 +64,17 @@ impl Problem {
         .retry_after(retry_after_secs)
     }
 
+    /// A daily budget of distinct accounts is used up: the same problem type as any throttling,
+    /// with a title that does not promise a minute.
+    pub fn too_many_accounts(retry_after_secs: u64) -> Self {
+        Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Сегодня проверено слишком много лицевых счетов. Попробуйте завтра",
+        )
+        .retry_after(retry_after_secs)
+    }
+
     pub fn bad_request(slug: &'static str, title: impl Into<String>) -> Self {
         Problem::new(StatusCode::BAD_REQUEST, slug, title)
     }

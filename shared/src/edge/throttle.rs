@@ -1,21 +1,82 @@
-//! Throttling of the mini-app endpoints, per verified user and per source IP: the 10-digit account
-//! space can be enumerated, and a look-up shows personal data (masked as it is).
+//! Throttling of the mini-app endpoints: which budgets a request draws on, and the verdict. The
+//! 10-digit account space can be enumerated and a look-up shows personal data (masked as it is).
+//!
+//! A verified caller (a VK user, a Facebook user who authorised the app) is counted by who they
+//! are and never by address: VK's apps open the mini app in a web view, so the API sees the
+//! phone's public address, and a carrier puts thousands of subscribers behind one IPv4 (CGNAT) —
+//! all of them come the evening the readings window opens. Only callers with no identity of their
+//! own (Facebook page visitors who never authorised the app) are counted by address, and by page.
+//!
+//! | budget | what it stops | default | variable |
+//! |---|---|---|---|
+//! | requests of a verified user per minute | one account hammering the API | 30 | `THROTTLE_USER_PER_MINUTE` |
+//! | distinct accounts of a verified user per Moscow day | a walk of the account space, however slow | 10 | `THROTTLE_USER_ACCOUNTS_PER_DAY` |
+//! | requests of anonymous callers per address per minute | an anonymous flood from one address | 120 | `THROTTLE_IP_PER_MINUTE` |
+//! | distinct accounts of anonymous callers per address per Moscow day | an anonymous walk from one address | 50 | `THROTTLE_IP_ACCOUNTS_PER_DAY` |
+//! | requests of all anonymous visitors of the page per minute | an anonymous walk spread over many addresses | 300 | `THROTTLE_PAGE_PER_MINUTE` |
+//!
+//! Why these: a visit is a look-up, readings and a payment — three to five requests, one or two
+//! accounts (the customer's flat, sometimes parents' or a dacha), plus a mistyped number now and
+//! then, which is a distinct account too. Ten accounts a day is five such visits: a family paying
+//! for several flats stays inside it, someone walking numbers learns ten a day per VK account. A
+//! user reaching `THROTTLE_ACCOUNTS_NOTICE_FROM` (5) distinct accounts in a day is reported (the
+//! `DistinctAccountsPerUser` metric and its alarm), so many accounts walking slowly show. The
+//! anonymous door is the Facebook tab alone (desktop browsers): 120 a minute and 50 accounts a day
+//! are some forty visits a minute and a few dozen visitors a day behind one NAT address, far
+//! above what one address sends there and far below a walk. The page's budget caps what every
+//! address together gets through that door; a flood from one address is stopped by the address's
+//! budget before it reaches the page's, so it cannot shut the door for the others. An IPv6
+//! address counts by its /64 ([`address_key`]). Requests without valid credentials are refused
+//! (401) before any counting: counting them would only let garbage cost us writes.
+//!
+//! One caller's budgets live in one item of the day (`store::throttle`): a verified request is one
+//! `UpdateItem`, run while the endpoint reads the account (`mini_app::Admission`).
 
 use super::Problem;
-use crate::ports::RequestCounter;
+use super::auth::CallerId;
+use crate::domain::AccountNumber;
+use crate::domain::readings_window::moscow_date;
+use crate::metrics::{self, Metric};
+use crate::ports::{RequestCounter, Tallied, Tally};
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Europe::Moscow;
 use std::net::IpAddr;
 
-#[derive(Debug, Clone, Copy)]
+/// The budgets' sizes; see the module's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleLimits {
-    pub per_user: u64,
-    pub per_ip: u64,
-    pub window_secs: i64,
+    pub user_per_minute: u64,
+    pub user_accounts_per_day: u64,
+    pub address_per_minute: u64,
+    pub address_accounts_per_day: u64,
+    pub page_per_minute: u64,
+    /// From this many distinct accounts in a day a verified user is reported.
+    pub accounts_notice_from: u64,
 }
 
 impl Default for ThrottleLimits {
     fn default() -> Self {
-        Self { per_user: 30, per_ip: 120, window_secs: 60 }
+        Self {
+            user_per_minute: 30,
+            user_accounts_per_day: 10,
+            address_per_minute: 120,
+            address_accounts_per_day: 50,
+            page_per_minute: 300,
+            accounts_notice_from: 5,
+        }
     }
+}
+
+impl ThrottleLimits {
+    /// No budget is ever exceeded; the counters are still written. For measurements.
+    pub const UNLIMITED: Self = Self {
+        user_per_minute: u64::MAX,
+        user_accounts_per_day: u64::MAX,
+        address_per_minute: u64::MAX,
+        address_accounts_per_day: u64::MAX,
+        page_per_minute: u64::MAX,
+        accounts_notice_from: u64::MAX,
+    };
 }
 
 /// The budgets callers draw on. Every endpoint that answers whether an account exists (look-up,
@@ -37,10 +98,72 @@ impl ThrottleScope {
     }
 }
 
+/// Who a request is counted as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A verified user (`vk:494075`, `fb:123`), wherever they call from.
+    User(String),
+    /// A visitor who never authorised the app: by source address ([`address_key`]), then by the
+    /// identity every such visitor of the page shares (`fb:page:<id>:anon`).
+    Anonymous { address: String, page: String },
+}
+
+impl Subject {
+    pub fn of(caller: &CallerId, source_ip: &str) -> Self {
+        if caller.is_anonymous() {
+            Self::Anonymous { address: address_key(source_ip), page: caller.to_string() }
+        } else {
+            Self::User(caller.to_string())
+        }
+    }
+}
+
+/// A budget a request can exceed, named in the 429's `budget` member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    UserPerMinute,
+    UserAccountsPerDay,
+    AddressPerMinute,
+    AddressAccountsPerDay,
+    PagePerMinute,
+}
+
+impl Budget {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::UserPerMinute => "user-per-minute",
+            Self::UserAccountsPerDay => "user-accounts-per-day",
+            Self::AddressPerMinute => "address-per-minute",
+            Self::AddressAccountsPerDay => "address-accounts-per-day",
+            Self::PagePerMinute => "page-per-minute",
+        }
+    }
+
+    fn is_daily(self) -> bool {
+        matches!(self, Self::UserAccountsPerDay | Self::AddressAccountsPerDay)
+    }
+}
+
 /// The fixed window holding `now`: its start, and the seconds left until the next one.
 pub fn window(now_unix: i64, window_secs: i64) -> (i64, u64) {
     let start = now_unix - now_unix.rem_euclid(window_secs);
     (start, (start + window_secs - now_unix) as u64)
+}
+
+/// The Moscow calendar day holding `now`: its start (unix seconds) and the seconds left in it.
+/// Daily budgets end at Moscow midnight, when the customers' day ends.
+pub fn moscow_day(now: DateTime<Utc>) -> (i64, u64) {
+    let midnight = |day: NaiveDate| {
+        day.and_time(NaiveTime::MIN)
+            .and_local_timezone(Moscow)
+            .earliest()
+            .expect("Moscow keeps no daylight saving time: every midnight exists")
+            .timestamp()
+    };
+    let today = moscow_date(now);
+    let start = midnight(today);
+    let next = midnight(today.checked_add_days(Days::new(1)).expect("a date before the end of time"));
+    (start, (next - now.timestamp()) as u64)
 }
 
 /// What the per-address limit counts: an IPv4 address as it is, an IPv6 address by its /64. An
@@ -61,45 +184,121 @@ pub fn address_key(ip: &str) -> String {
     }
 }
 
-/// Counts the request under the user's and the address's keys (the user's only when there is
-/// one); refuses it when either is over its limit. A store fault refuses the request too (503):
-/// an enumeration must not get through while the counters are down.
+/// The instant's minute and day.
+struct Windows {
+    minute_start: i64,
+    minute_left: u64,
+    day_start: i64,
+    day_left: u64,
+}
+
+impl Windows {
+    fn at(now: DateTime<Utc>) -> Self {
+        let (minute_start, minute_left) = window(now.timestamp(), 60);
+        let (day_start, day_left) = moscow_day(now);
+        Self { minute_start, minute_left, day_start, day_left }
+    }
+}
+
+/// Counts the request against the subject's budgets and refuses it (429) when one is exceeded. A
+/// store fault refuses it too (503): an enumeration must not get through while the counters are
+/// down. `account` is the account the request is about to read, `None` when it reads none.
 pub async fn check<C: RequestCounter>(
     counter: &C,
     limits: &ThrottleLimits,
     scope: ThrottleScope,
-    user: Option<&str>,
-    ip: &str,
-    now_unix: i64,
+    subject: &Subject,
+    account: Option<&AccountNumber>,
+    now: DateTime<Utc>,
 ) -> Result<(), Problem> {
-    let (start, retry_after) = window(now_unix, limits.window_secs);
+    let windows = Windows::at(now);
     let scope = scope.key();
-    let ip_key = format!("{scope}#ip#{}", address_key(ip));
-    let by_user = async {
-        match user {
-            Some(user) => counter.count(&format!("{scope}#user#{user}"), start, limits.window_secs).await,
-            None => Ok(0),
+    let exceeded = match subject {
+        Subject::User(user) => {
+            let key = format!("{scope}#user#{user}");
+            let account = account.map(|a| (a.digits(), limits.user_accounts_per_day));
+            let tallied = tally(counter, &key, &windows, account).await?;
+            if account.is_some() {
+                notice_walk(tallied, limits);
+            }
+            over(tallied, limits.user_per_minute, Budget::UserPerMinute, Budget::UserAccountsPerDay)
+        }
+        Subject::Anonymous { address, page } => {
+            let key = format!("{scope}#ip#{address}");
+            let account = account.map(|a| (a.digits(), limits.address_accounts_per_day));
+            let tallied = tally(counter, &key, &windows, account).await?;
+            match over(tallied, limits.address_per_minute, Budget::AddressPerMinute, Budget::AddressAccountsPerDay) {
+                Some(budget) => Some(budget),
+                // Counted by the page only once the address admits it: a flood from one address
+                // must not use up the page's budget for every other visitor.
+                None => {
+                    let tallied = tally(counter, &format!("{scope}#page#{page}"), &windows, None).await?;
+                    over(tallied, limits.page_per_minute, Budget::PagePerMinute, Budget::PagePerMinute)
+                }
+            }
         }
     };
-    let (by_user, by_ip) = tokio::join!(by_user, counter.count(&ip_key, start, limits.window_secs));
-    let (by_user, by_ip) = match (by_user, by_ip) {
-        (Ok(u), Ok(i)) => (u, i),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "throttle counters unavailable");
-            return Err(Problem::unavailable());
-        }
-    };
-    if by_user > limits.per_user || by_ip > limits.per_ip {
-        tracing::warn!(by_user, by_ip, "request throttled");
-        crate::metrics::count(crate::metrics::Metric::RequestsThrottled, 1);
-        return Err(Problem::too_many_requests(retry_after.max(1)));
+    match exceeded {
+        None => Ok(()),
+        Some(budget) => Err(refusal(budget, &windows)),
     }
-    Ok(())
+}
+
+async fn tally<C: RequestCounter>(
+    counter: &C,
+    key: &str,
+    windows: &Windows,
+    account: Option<(&str, u64)>,
+) -> Result<Tallied, Problem> {
+    if let Some((_, 0)) = account {
+        return Ok(Tallied::AccountsFull);
+    }
+    let tally = Tally { key, day_start: windows.day_start, minute_start: windows.minute_start, account };
+    counter.tally(&tally).await.map_err(|e| {
+        tracing::error!(error = %e, "throttle counters unavailable");
+        Problem::unavailable()
+    })
+}
+
+/// The budget `tallied` exceeds, if any.
+fn over(tallied: Tallied, per_minute: u64, minute: Budget, accounts: Budget) -> Option<Budget> {
+    match tallied {
+        Tallied::AccountsFull => Some(accounts),
+        Tallied::Counted { minute: count, .. } if count > per_minute => Some(minute),
+        Tallied::Counted { .. } => None,
+    }
+}
+
+/// Reports a verified user who has asked for many distinct accounts today: the metric's alarm is
+/// what shows a walk kept under every per-minute limit.
+fn notice_walk(tallied: Tallied, limits: &ThrottleLimits) {
+    let asked = match tallied {
+        Tallied::Counted { accounts, new_account: true, .. } => accounts,
+        // One more than the day holds: refused, but asked for.
+        Tallied::AccountsFull => limits.user_accounts_per_day.saturating_add(1),
+        Tallied::Counted { .. } => return,
+    };
+    if asked >= limits.accounts_notice_from {
+        tracing::warn!(accounts = asked, "many distinct accounts asked for today");
+        metrics::count(Metric::DistinctAccountsPerUser, asked);
+    }
+}
+
+fn refusal(budget: Budget, windows: &Windows) -> Problem {
+    tracing::warn!(budget = budget.name(), "request throttled");
+    metrics::count(Metric::RequestsThrottled, 1);
+    let problem = if budget.is_daily() {
+        Problem::too_many_accounts(windows.day_left.max(1))
+    } else {
+        Problem::too_many_requests(windows.minute_left.max(1))
+    };
+    problem.with("budget", budget.name())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     #[test]
     fn an_ipv6_address_counts_by_its_64_prefix_an_ipv4_address_by_itself() {
@@ -119,5 +318,50 @@ mod tests {
     fn windows_are_aligned_and_say_when_the_next_starts() {
         assert_eq!(window(1_700_000_000, 60), (1_699_999_980, 40));
         assert_eq!(window(1_699_999_980, 60), (1_699_999_980, 60));
+    }
+
+    #[test]
+    fn the_day_runs_from_moscow_midnight_to_midnight_whatever_the_utc_date() {
+        // 23:30 UTC on the 14th is 02:30 on the 15th in Moscow: the 15th began at 21:00 UTC.
+        let late = Utc.with_ymd_and_hms(2026, 11, 14, 23, 30, 0).unwrap();
+        let started = Utc.with_ymd_and_hms(2026, 11, 14, 21, 0, 0).unwrap().timestamp();
+        assert_eq!(moscow_day(late), (started, 86_400 - 9_000));
+        // 20:59:59 UTC is the Moscow day's last second.
+        let last = Utc.with_ymd_and_hms(2026, 11, 15, 20, 59, 59).unwrap();
+        assert_eq!(moscow_day(last), (started, 1));
+        let (start, _) = moscow_day(late);
+        assert_eq!(start.rem_euclid(60), 0, "minutes never straddle two days");
+    }
+
+    #[test]
+    fn verified_callers_are_counted_by_who_they_are_anonymous_ones_by_address_and_page() {
+        let vk = CallerId::Vk(494075);
+        assert_eq!(Subject::of(&vk, "198.51.100.7"), Subject::User("vk:494075".into()));
+        let fb = CallerId::Facebook("123".into());
+        assert_eq!(Subject::of(&fb, "2001:db8::1"), Subject::User("fb:123".into()));
+        let visitor = CallerId::Facebook("page:42:anon".into());
+        assert_eq!(
+            Subject::of(&visitor, "2001:db8:1:2::9"),
+            Subject::Anonymous { address: "2001:db8:1:2::/64".into(), page: "fb:page:42:anon".into() }
+        );
+    }
+
+    #[test]
+    fn a_full_day_of_accounts_is_a_daily_refusal_a_busy_minute_a_minute_one() {
+        let counted = |minute| Tallied::Counted { minute, accounts: 1, new_account: true };
+        let (m, a) = (Budget::UserPerMinute, Budget::UserAccountsPerDay);
+        assert_eq!(over(counted(30), 30, m, a), None);
+        assert_eq!(over(counted(31), 30, m, a), Some(m));
+        assert_eq!(over(Tallied::AccountsFull, 30, m, a), Some(a));
+
+        let windows = Windows::at(Utc.with_ymd_and_hms(2026, 11, 15, 16, 0, 20).unwrap());
+        let daily = refusal(a, &windows);
+        assert_eq!(daily.retry_after_secs, Some(5 * 3600 - 20), "until Moscow midnight");
+        assert_eq!(daily.extensions["budget"], "user-accounts-per-day");
+        assert!(daily.title.contains("завтра"), "{}", daily.title);
+        let minute = refusal(m, &windows);
+        assert_eq!(minute.retry_after_secs, Some(40));
+        assert_eq!(minute.extensions["budget"], "user-per-minute");
+        assert_eq!(daily.slug, minute.slug, "one problem type; `budget` tells which");
     }
 }

@@ -45,15 +45,34 @@ pub trait AccountImport {
     ) -> impl Future<Output = Result<ImportOutcome, StoreError>> + Send;
 }
 
+/// One request to count in a caller's item of the day (see `edge::throttle`): the minute's count
+/// and, when the request concerns an account, the day's set of distinct accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally<'a> {
+    /// Whose budgets: `accounts#user#vk:494075`, `accounts#ip#198.51.100.7`, …
+    pub key: &'a str,
+    /// Where the item's day starts (unix seconds); the item expires a day after it ends.
+    pub day_start: i64,
+    /// The minute the request falls in (unix seconds, inside the day).
+    pub minute_start: i64,
+    /// The account the request concerns (its digits) and how many distinct accounts the day may
+    /// hold.
+    pub account: Option<(&'a str, u64)>,
+}
+
+/// What counting one request found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tallied {
+    /// Counted: the requests of the minute so far, this one included; the day's distinct
+    /// accounts, this one's included; whether this one was new to the day.
+    Counted { minute: u64, accounts: u64, new_account: bool },
+    /// Nothing written: the account is new to the day and the day holds its limit already.
+    AccountsFull,
+}
+
 pub trait RequestCounter {
-    /// Counts one request under `key` in the fixed window starting at `window_start` (unix
-    /// seconds) and returns the count so far, the new one included. Counters expire by themselves.
-    fn count(
-        &self,
-        key: &str,
-        window_start: i64,
-        window_secs: i64,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Counts one request in one DynamoDB request, whatever it counts. Items expire by themselves.
+    fn tally(&self, tally: &Tally<'_>) -> impl Future<Output = Result<Tallied, StoreError>> + Send;
 }
 
 pub trait PaymentReader {

@@ -106,6 +106,25 @@ pub fn verify(
     Ok(FbPayload { user_id, issued_at, page_id, expires })
 }
 
+/// Verifies a `signed_request` of the company's own page tab: [`verify`], then the page. Any page
+/// may add the app as a tab, and its visitors' requests are signed with our app secret too; only
+/// those of `page_id` (configuration, `FB_PAGE_ID`) are ours to serve, and only that page's
+/// anonymous visitors share the page-wide budget the throttle keeps for them. A request of no page
+/// at all does not come from the tab either.
+pub fn verify_for_page(
+    signed_request: &str,
+    secret: &Secret,
+    page_id: &str,
+    now: DateTime<Utc>,
+    max_age: Option<Duration>,
+) -> Result<FbPayload, AuthError> {
+    let payload = verify(signed_request, secret, now, max_age)?;
+    if payload.page_id.as_deref() != Some(page_id) {
+        return Err(AuthError::WrongPage);
+    }
+    Ok(payload)
+}
+
 /// A `signed_request` for this payload, as Facebook would build it. For demo and tests.
 pub fn sign(payload: &serde_json::Value, secret: &Secret) -> String {
     let body = URL_SAFE_NO_PAD.encode(payload.to_string());
@@ -349,6 +368,30 @@ mod tests {
         let outside_a_page = verify(&request, &secret(), at(NOW), hour()).expect("verifies");
         assert_eq!(outside_a_page.caller_id().to_string(), "fb:anon");
         assert!(outside_a_page.caller_id().is_anonymous());
+    }
+
+    #[test]
+    fn a_signed_request_of_another_page_or_of_none_is_not_our_tab() {
+        let ours = sign(&tab_payload(NOW), &secret());
+        let verified = verify_for_page(&ours, &secret(), "42", at(NOW), hour()).expect("our page");
+        assert_eq!(verified.page_id.as_deref(), Some("42"));
+
+        let mut other = tab_payload(NOW);
+        other["page"]["id"] = json!("43");
+        let other = sign(&other, &secret());
+        assert!(verify(&other, &secret(), at(NOW), hour()).is_ok(), "a good signature");
+        assert_eq!(verify_for_page(&other, &secret(), "42", at(NOW), hour()), Err(AuthError::WrongPage));
+
+        let mut none = tab_payload(NOW);
+        none.as_object_mut().expect("object").remove("page");
+        let none = sign(&none, &secret());
+        assert_eq!(verify_for_page(&none, &secret(), "42", at(NOW), hour()), Err(AuthError::WrongPage));
+        // A forged request stays a forgery whatever its page.
+        let forged = format!("A{ours}");
+        assert!(matches!(
+            verify_for_page(&forged, &secret(), "42", at(NOW), hour()),
+            Err(AuthError::BadSignature | AuthError::Malformed(_))
+        ));
     }
 
     proptest! {

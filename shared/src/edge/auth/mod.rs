@@ -68,6 +68,8 @@ pub struct AuthConfig {
     pub vk_app_id: u64,
     pub vk_app_secret: Secret,
     pub fb_app_secret: Secret,
+    /// The company's Facebook page (`FB_PAGE_ID`): a `signed_request` of any other page is refused.
+    pub fb_page_id: String,
     /// The oldest `vk_ts` / `issued_at` accepted. `None` switches the freshness checks (age and
     /// future skew) off — for published fixtures with fixed timestamps, never in production.
     pub max_age: Option<Duration>,
@@ -75,8 +77,14 @@ pub struct AuthConfig {
 
 impl AuthConfig {
     /// The production rules: credentials at most [`DEFAULT_MAX_AGE`] old.
-    pub fn new(vk_app_id: u64, vk_app_secret: Secret, fb_app_secret: Secret) -> Self {
-        Self { vk_app_id, vk_app_secret, fb_app_secret, max_age: Some(DEFAULT_MAX_AGE) }
+    pub fn new(vk_app_id: u64, vk_app_secret: Secret, fb_app_secret: Secret, fb_page_id: &str) -> Self {
+        Self {
+            vk_app_id,
+            vk_app_secret,
+            fb_app_secret,
+            fb_page_id: fb_page_id.to_owned(),
+            max_age: Some(DEFAULT_MAX_AGE),
+        }
     }
 }
 
@@ -144,6 +152,8 @@ pub enum AuthError {
     BadSignature,
     #[error("launch parameters belong to another app")]
     WrongApp,
+    #[error("the signed_request belongs to another Facebook page")]
+    WrongPage,
     #[error("credentials are too old")]
     Stale,
     #[error("credentials are dated in the future")]
@@ -170,6 +180,7 @@ impl AuthError {
             Self::Unsigned => "unsigned",
             Self::BadSignature => "bad_signature",
             Self::WrongApp => "wrong_app",
+            Self::WrongPage => "wrong_page",
             Self::Stale => "stale",
             Self::FromTheFuture => "from_the_future",
             Self::Expired => "expired",
@@ -216,7 +227,7 @@ pub fn authenticate(header: Option<&str>, cfg: &AuthConfig, now: DateTime<Utc>) 
         let launch = vk::verify(credentials, &cfg.vk_app_secret, cfg.vk_app_id, now, cfg.max_age)?;
         Ok(Caller { id: CallerId::Vk(launch.user_id), platform: launch.platform })
     } else {
-        let payload = facebook::verify(credentials, &cfg.fb_app_secret, now, cfg.max_age)?;
+        let payload = facebook::verify_for_page(credentials, &cfg.fb_app_secret, &cfg.fb_page_id, now, cfg.max_age)?;
         Ok(Caller { id: payload.caller_id(), platform: None })
     }
 }
@@ -254,10 +265,12 @@ mod tests {
     const VK_APP: u64 = 6736218;
     const VK_QUERY: &str = "vk_user_id=494075&vk_app_id=6736218&vk_is_app_user=1&vk_are_notifications_enabled=1&vk_language=ru&vk_access_token_settings=&vk_platform=android&sign=htQFduJpLxz7ribXRZpDFUH-XEUhC9rBPTJkjUFEkRA";
     const FB_SECRET: &str = "foo_app_secret";
+    /// The page of the published example.
+    const FB_PAGE: &str = "42";
     const FB_REQUEST: &str = "6Hi26ECjkj347belC0O8b8H5lwiIz5eA6V9VVjTg-HU=.eyJhbGdvcml0aG0iOiJITUFDLVNIQTI1NiIsImlzc3VlZF9hdCI6MzIxLCJvYXV0aF90b2tlbiI6ImZvb190b2tlbiIsInVzZXJfaWQiOiIxMjMiLCJwYWdlIjp7ImlkIjoiNDIiLCJsaWtlZCI6dHJ1ZSwiYWRtaW4iOmZhbHNlfX0=";
 
     fn fixtures_config() -> AuthConfig {
-        AuthConfig { max_age: None, ..AuthConfig::new(VK_APP, VK_SECRET.into(), FB_SECRET.into()) }
+        AuthConfig { max_age: None, ..AuthConfig::new(VK_APP, VK_SECRET.into(), FB_SECRET.into(), FB_PAGE) }
     }
 
     fn now() -> DateTime<Utc> {
@@ -287,8 +300,16 @@ mod tests {
     }
 
     #[test]
+    fn the_published_facebook_example_is_refused_where_another_page_is_configured() {
+        let cfg = AuthConfig { fb_page_id: "118745708161011".into(), ..fixtures_config() };
+        let refused = authenticate(Some(&format!("FB {FB_REQUEST}")), &cfg, now());
+        assert_eq!(refused, Err(AuthError::WrongPage));
+        assert!(!AuthError::WrongPage.is_server_fault(), "the caller's fault: 401");
+    }
+
+    #[test]
     fn production_rules_refuse_the_undated_published_vk_launch() {
-        let cfg = AuthConfig::new(VK_APP, VK_SECRET.into(), FB_SECRET.into());
+        let cfg = AuthConfig::new(VK_APP, VK_SECRET.into(), FB_SECRET.into(), FB_PAGE);
         let header = format!("VK {VK_QUERY}");
         assert_eq!(authenticate(Some(&header), &cfg, now()), Err(AuthError::Malformed("vk_ts")));
         // The published signed_request was issued at 321 (1970): far too old.
@@ -338,7 +359,7 @@ mod tests {
 
     #[test]
     fn an_empty_secret_is_a_server_fault_not_an_open_door() {
-        let cfg = AuthConfig { max_age: None, ..AuthConfig::new(VK_APP, "".into(), "  \n".into()) };
+        let cfg = AuthConfig { max_age: None, ..AuthConfig::new(VK_APP, "".into(), "  \n".into(), FB_PAGE) };
         let vk = authenticate(Some(&format!("VK {VK_QUERY}")), &cfg, now());
         assert_eq!(vk, Err(AuthError::Unconfigured));
         let fb = authenticate(Some(&format!("FB {FB_REQUEST}")), &cfg, now());
@@ -349,7 +370,7 @@ mod tests {
 
     #[test]
     fn secrets_never_print_and_lose_surrounding_whitespace() {
-        let cfg = AuthConfig::new(1, "s3cr3t-vk\n".to_string().into(), "s3cr3t-fb".into());
+        let cfg = AuthConfig::new(1, "s3cr3t-vk\n".to_string().into(), "s3cr3t-fb".into(), FB_PAGE);
         let printed = format!("{cfg:?}");
         assert!(!printed.contains("s3cr3t"), "{printed}");
         assert!(printed.contains("Secret(***)"));
@@ -378,6 +399,7 @@ mod tests {
             AuthError::Unsigned,
             AuthError::BadSignature,
             AuthError::WrongApp,
+            AuthError::WrongPage,
             AuthError::Stale,
             AuthError::FromTheFuture,
             AuthError::Expired,
