@@ -570,7 +570,7 @@ async fn readings_answers_match_the_document_and_the_look_up_shows_the_submissio
     let visitor = format!(
         "FB {}",
         energosbyt::edge::auth::facebook::sign(
-            &json!({"algorithm": "HMAC-SHA256", "issued_at": fixed_now().timestamp(), "page": {"id": "42"}}),
+            &json!({"algorithm": "HMAC-SHA256", "issued_at": fixed_now().timestamp(), "page": {"id": env("FB_PAGE_ID")}}),
             &energosbyt::edge::auth::Secret::from(env("FB_APP_SECRET")),
         )
     );

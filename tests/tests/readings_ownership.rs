@@ -170,7 +170,11 @@ async fn given_only_the_account_number_when_a_stranger_looks_up_then_the_number_
     assert_eq!(meter["submitted"]["readingsId"], readings_id.as_str());
     assert_eq!(meter["submitted"]["charge"], "1485.20");
     assert_reveals_nothing(&mine, &[], "the owner's look-up");
-    assert_reveals_nothing(&accepted.body, &[], "the owner's accepted readings");
+    // The answer echoes what the owner typed, and nothing more of the meter's number.
+    assert_eq!(accepted.body["meterId"], readings((0, 0))["meterId"]);
+    let mut answer = accepted.body.clone();
+    answer.as_object_mut().unwrap().remove("meterId");
+    assert_reveals_nothing(&answer, &[], "the owner's accepted readings");
 }
 
 #[tokio::test]

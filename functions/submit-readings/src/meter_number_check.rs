@@ -7,7 +7,7 @@ use energosbyt::domain::meter_number::{TypedMeterNumber, proved_meter};
 use energosbyt::domain::meter_number_budget::{self as budget, BudgetDay, Verdict};
 use energosbyt::domain::{AccountNumber, Meter, MeterRef};
 use energosbyt::edge::Problem;
-use energosbyt::ports::{RequestCounter, Tally, Tallied};
+use energosbyt::ports::{RequestCounter, Tallied, Tally};
 
 /// The meter the typed number proves, with its reference; or the refusal: a wrong number (422)
 /// or the day's budget spent (429, the right number included). A counter fault refuses too
