@@ -121,7 +121,8 @@ async fn a_two_zone_submission_is_priced_at_the_day_and_night_tariffs_and_stored
     assert_eq!(status, 200, "{body}");
     // The meter as the look-up names it: `M-2` is too short to show any of it.
     assert_eq!((body["meterRef"].clone(), body["meterNumber"].clone()), (json!(1), json!("***")));
-    assert!(body.get("meterId").is_none(), "{body}");
+    // `meterId` is only what the customer typed, echoed.
+    assert_eq!(body["meterId"], "M-2");
     assert_eq!(body["billingMonth"], "2026-11");
     assert_eq!(body["values"], json!({"T1": 18350, "T2": 7490}));
     assert_eq!(body["consumption"], json!({"T1": 120, "T2": 80}));
