@@ -86,9 +86,44 @@ impl std::fmt::Display for MeterId {
 /// Which of an account's meters: its position in the account's list as the utility exports it,
 /// from 1. Not secret, stable while the export lists the meters in the same order, and all a page
 /// needs to say which meter it means (the look-up's `ref`, the readings request's `meterRef`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "u16", into = "u16")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "u16")]
 pub struct MeterRef(std::num::NonZeroU16);
+
+/// A whole JSON number from 1 to 65 535; written `3.0`, it is still the third meter (JSON has one
+/// number type, and a client may send integers as floats).
+impl<'de> Deserialize<'de> for MeterRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Position;
+        impl serde::de::Visitor<'_> for Position {
+            type Value = MeterRef;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a meter's position from 1 to 65535")
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<MeterRef, E> {
+                u16::try_from(v).ok().and_then(MeterRef::from_position).ok_or_else(|| E::custom(REF_RANGE))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<MeterRef, E> {
+                u64::try_from(v).map_err(|_| E::custom(REF_RANGE)).and_then(|v| self.visit_u64(v))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<MeterRef, E> {
+                if v.fract() == 0.0 && (1.0..=f64::from(u16::MAX)).contains(&v) {
+                    // Whole and in range: the cast is exact.
+                    self.visit_u64(v as u64)
+                } else {
+                    Err(E::custom(REF_RANGE))
+                }
+            }
+        }
+        deserializer.deserialize_any(Position)
+    }
+}
+
+const REF_RANGE: &str = "a meter reference is a whole number from 1 to 65535";
 
 impl MeterRef {
     pub fn from_position(position: u16) -> Option<Self> {
@@ -110,13 +145,6 @@ impl MeterRef {
             let position = u16::try_from(i + 1).ok()?;
             Some((Self::from_position(position)?, meter))
         })
-    }
-}
-
-impl TryFrom<u16> for MeterRef {
-    type Error = &'static str;
-    fn try_from(position: u16) -> Result<Self, Self::Error> {
-        Self::from_position(position).ok_or("a meter reference counts from 1")
     }
 }
 
@@ -191,6 +219,18 @@ impl Meter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_meter_reference_is_a_whole_number_from_1_written_as_an_integer_or_a_float() {
+        let read = |json: &str| serde_json::from_str::<MeterRef>(json).ok().map(MeterRef::position);
+        assert_eq!(read("3"), Some(3));
+        assert_eq!(read("3.0"), Some(3));
+        assert_eq!(read("65535"), Some(65_535));
+        for refused in ["0", "-1", "3.5", "65536", "1e10", "\"3\"", "null", "true"] {
+            assert_eq!(read(refused), None, "{refused}");
+        }
+        assert_eq!(serde_json::to_string(&MeterRef::from_position(2).unwrap()).unwrap(), "2");
+    }
 
     #[test]
     fn zones_follow_moscow_labelling() {
