@@ -24,8 +24,8 @@ fuzz_target!(|data: &[u8]| {
 
     let header = match mode % 4 {
         0 => rest.to_owned(),
-        1 => format!("VK {}", vk_resigned(rest, &cfg.vk_app_secret).1),
-        2 => format!("Bearer {}", vk_resigned(rest, &cfg.vk_app_secret).1),
+        1 => format!("VK {}", vk_resigned(rest, &Secret::from(VK_APP_SECRET)).1),
+        2 => format!("Bearer {}", vk_resigned(rest, &Secret::from(VK_APP_SECRET)).1),
         _ => format!("FB {}", facebook_signed_request(rest.as_bytes(), FB_APP_SECRET)),
     };
     let verdict = authenticate(Some(&header), &cfg, now());
@@ -55,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(verdict, vk_caller(credentials, &cfg));
         }
         3 => {
-            let expected = facebook::verify(credentials, &cfg.fb_app_secret, now(), Some(DEFAULT_MAX_AGE))
+            let expected = facebook::verify(credentials, &Secret::from(FB_APP_SECRET), now(), Some(DEFAULT_MAX_AGE))
                 .map(|p| Caller { id: p.caller_id(), platform: None });
             assert_eq!(verdict, expected);
         }
@@ -67,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn vk_caller(query: &str, cfg: &AuthConfig) -> Result<Caller, AuthError> {
-    vk::verify(query, &cfg.vk_app_secret, cfg.vk_app_id, now(), cfg.max_age)
+    vk::verify(query, &Secret::from(VK_APP_SECRET), cfg.vk_app_id, now(), cfg.max_age)
         .map(|launch| Caller { id: CallerId::Vk(launch.user_id), platform: launch.platform })
 }
 

@@ -11,6 +11,7 @@ use energosbyt::domain::address_mask::Address;
 use energosbyt::domain::{Account, AccountNumber, Balance, Meter};
 use energosbyt::edge::MiniAppEdge;
 use energosbyt::edge::auth::{Secret, vk};
+use energosbyt::secrets::{SecretValues, Secrets};
 use energosbyt::store::DynamoStore;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -31,9 +32,28 @@ pub async fn store() -> DynamoStore {
     DynamoStore::from_env(env("TABLE_NAME")).await
 }
 
+/// The demo values of `local.env` (`VK_APP_SECRET`, `FB_APP_SECRET`, `TBANK_TERMINAL_KEY`,
+/// `TBANK_PASSWORD`), fixed: what the stack loads into its Secrets Manager stand-in under
+/// `SECRETS_NAME` (tests/tests/secrets.rs proves they are the same). The tests of rotation read
+/// the stand-in itself.
+pub fn demo_secrets() -> Secrets {
+    Secrets::fixed(SecretValues {
+        vk_app_secret: Secret::from(env("VK_APP_SECRET")),
+        fb_app_secret: Secret::from(env("FB_APP_SECRET")),
+        tbank_terminal_key: env("TBANK_TERMINAL_KEY"),
+        tbank_password: energosbyt::acquirer::TerminalPassword::new(env("TBANK_PASSWORD")),
+    })
+}
+
+/// The acquirer client of `local.env` (the stack's sandbox) with the demo terminal.
+pub fn acquirer() -> energosbyt::acquirer::TbankClient {
+    let settings = energosbyt::acquirer::TbankSettings::from_env().expect("local.env sets TBANK_API_URL");
+    energosbyt::acquirer::TbankClient::new(settings, demo_secrets()).expect("a client for the sandbox")
+}
+
 /// The edge as configured by `local.env`, with the clock fixed at [`fixed_now`].
 pub fn edge() -> MiniAppEdge {
-    let mut edge = MiniAppEdge::from_env(&Env::process()).expect("local.env is complete");
+    let mut edge = MiniAppEdge::from_env(&Env::process(), &demo_secrets()).expect("local.env is complete");
     edge.clock = fixed_now;
     edge
 }

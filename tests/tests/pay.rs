@@ -41,7 +41,7 @@ fn settings() -> PaySettings {
 fn acquirer(timeout: Duration) -> TbankClient {
     let mut settings = TbankSettings::from_env().expect("local.env sets TBANK_*");
     settings.timeout = timeout;
-    TbankClient::new(settings).expect("a client for the sandbox")
+    TbankClient::new(settings, integration_tests::demo_secrets()).expect("a client for the sandbox")
 }
 
 async fn app_with_timeout(timeout: Duration) -> App<DynamoStore, TbankClient> {

@@ -7,11 +7,13 @@
 //! with `Authorization: FB <signed_request>`, and the API verifies it again on every call.
 //!
 //! Custom tabs exist only in Facebook's desktop web UI, so a phone gets a short explanation instead
-//! of a layout that cannot work there.
+//! of a layout that cannot work there. A `GET` (the tab's URL opened outside Facebook) gets a 405
+//! page in Russian rather than the gateway's bare 404.
 
 use chrono::{DateTime, Duration, Utc};
 use energosbyt::config::{ConfigError, Env};
-use energosbyt::edge::auth::{AuthError, Secret, facebook};
+use energosbyt::edge::auth::{AuthError, facebook};
+use energosbyt::secrets::Secrets;
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 
@@ -27,7 +29,8 @@ const APP_SCRIPT: &str = "assets/mini-app.js";
 const APP_STYLESHEET: &str = "assets/mini-app.css";
 
 pub struct App {
-    pub fb_app_secret: Secret,
+    /// The Facebook app secret (`fb_app_secret`), read again after a signature it refuses.
+    pub keys: Secrets,
     /// The oldest `issued_at` accepted; `None` switches the freshness check off (fixtures only).
     pub max_age: Option<Duration>,
     /// Where the built mini app is served, e.g. `https://pay.example.ru` (no trailing slash).
@@ -39,16 +42,16 @@ pub struct App {
 }
 
 impl App {
-    /// `FB_APP_SECRET`, `WEB_ORIGIN`, `AUTH_MAX_AGE_SECS` (0 = no freshness check), optional
-    /// `API_URL`.
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+    /// `WEB_ORIGIN`, `AUTH_MAX_AGE_SECS` (0 = no freshness check), optional `API_URL`; the app
+    /// secret from `keys`.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>, keys: Secrets) -> Result<Self, ConfigError> {
         let max_age_secs: i64 = env.parse_or("AUTH_MAX_AGE_SECS", 3600)?;
         let web_origin = env.string("WEB_ORIGIN")?.trim().trim_end_matches('/').to_owned();
         if !(web_origin.starts_with("https://") || web_origin.starts_with("http://")) {
             return Err(ConfigError::Malformed { name: "WEB_ORIGIN", why: "not an http(s) origin".into() });
         }
         Ok(Self {
-            fb_app_secret: env.string("FB_APP_SECRET")?.into(),
+            keys,
             max_age: (max_age_secs > 0).then(|| Duration::seconds(max_age_secs)),
             web_origin,
             api_url: env.string_or("API_URL", "").trim().trim_end_matches('/').to_owned(),
@@ -70,7 +73,7 @@ pub enum TabRefusal {
     Refused(#[from] AuthError),
 }
 
-pub fn handle(app: &App, request: Request) -> Response<Body> {
+pub async fn handle(app: &App, request: Request) -> Response<Body> {
     if request.method() != Method::POST {
         let mut response = page(StatusCode::METHOD_NOT_ALLOWED, app, &message_page(NOT_FROM_FACEBOOK));
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -81,7 +84,7 @@ pub fn handle(app: &App, request: Request) -> Response<Body> {
         tracing::info!("facebook tab opened on a phone");
         return page(StatusCode::OK, app, &message_page(DESKTOP_ONLY));
     }
-    match verified_signed_request(app, request.body()) {
+    match verified_signed_request(app, request.body()).await {
         Ok(signed_request) => {
             tracing::info!("facebook tab shown");
             page(StatusCode::OK, app, &app_page(app, &signed_request))
@@ -93,7 +96,7 @@ pub fn handle(app: &App, request: Request) -> Response<Body> {
     }
 }
 
-fn verified_signed_request(app: &App, body: &[u8]) -> Result<String, TabRefusal> {
+async fn verified_signed_request(app: &App, body: &[u8]) -> Result<String, TabRefusal> {
     if body.len() > MAX_BODY_BYTES {
         return Err(TabRefusal::TooLarge);
     }
@@ -107,7 +110,16 @@ fn verified_signed_request(app: &App, body: &[u8]) -> Result<String, TabRefusal>
         }
     }
     let signed_request = found.filter(|v| !v.is_empty()).ok_or(TabRefusal::Missing)?;
-    facebook::verify(&signed_request, &app.fb_app_secret, (app.clock)(), app.max_age)?;
+    let now = (app.clock)();
+    let keys = app.keys.current();
+    match facebook::verify(&signed_request, &keys.fb_app_secret, now, app.max_age) {
+        // Perhaps the app secret was rotated since this instance read it.
+        Err(AuthError::BadSignature) => match app.keys.reread_after_refusal(&keys).await {
+            Some(fresh) => facebook::verify(&signed_request, &fresh.fb_app_secret, now, app.max_age)?,
+            None => return Err(AuthError::BadSignature.into()),
+        },
+        checked => checked?,
+    };
     Ok(signed_request)
 }
 
@@ -188,6 +200,8 @@ fn page(status: StatusCode, app: &App, html: &str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use energosbyt::edge::auth::Secret;
+    use energosbyt::secrets::SecretValues;
 
     const SECRET: &str = "tab-secret";
 
@@ -197,7 +211,7 @@ mod tests {
 
     fn app() -> App {
         App {
-            fb_app_secret: SECRET.into(),
+            keys: Secrets::fixed(SecretValues { fb_app_secret: SECRET.into(), ..SecretValues::default() }),
             max_age: Some(Duration::hours(1)),
             web_origin: "https://pay.example.ru".into(),
             api_url: String::new(),
@@ -208,7 +222,7 @@ mod tests {
     fn signed(issued_at: i64) -> String {
         let payload = serde_json::json!({"algorithm": "HMAC-SHA256", "issued_at": issued_at, "user_id": "42",
             "page": {"id": "7", "liked": false, "admin": false}});
-        facebook::sign(&payload, &SECRET.into())
+        facebook::sign(&payload, &Secret::from(SECRET))
     }
 
     fn post(body: &str, user_agent: &str) -> Request {
@@ -230,10 +244,10 @@ mod tests {
         String::from_utf8_lossy(response.body()).into_owned()
     }
 
-    #[test]
-    fn a_fresh_signed_request_gets_the_app_with_it_injected() {
+    #[tokio::test]
+    async fn a_fresh_signed_request_gets_the_app_with_it_injected() {
         let sr = signed(now().timestamp() - 10);
-        let response = handle(&app(), post(&form(&sr), DESKTOP));
+        let response = handle(&app(), post(&form(&sr), DESKTOP)).await;
         assert_eq!(response.status(), StatusCode::OK);
         let html = text(&response);
         assert!(html.contains("src=\"https://pay.example.ru/assets/mini-app.js\""), "{html}");
@@ -248,8 +262,8 @@ mod tests {
         assert_eq!(response.headers()[header::REFERRER_POLICY], "no-referrer");
     }
 
-    #[test]
-    fn forged_stale_missing_or_doubled_signed_requests_get_a_401_page_in_russian() {
+    #[tokio::test]
+    async fn forged_stale_missing_or_doubled_signed_requests_get_a_401_page_in_russian() {
         let fresh = signed(now().timestamp());
         let mut forged = fresh.clone();
         forged.insert(0, if fresh.starts_with('A') { 'B' } else { 'A' });
@@ -262,7 +276,7 @@ mod tests {
             format!("{}&pad={}", form(&fresh), "a".repeat(MAX_BODY_BYTES)),
         ];
         for body in bodies {
-            let response = handle(&app(), post(&body, DESKTOP));
+            let response = handle(&app(), post(&body, DESKTOP)).await;
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{body:.60}");
             let html = text(&response);
             assert!(html.contains("Не удалось открыть оплату"), "{html}");
@@ -270,20 +284,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_phone_gets_the_desktop_only_explanation_and_no_app() {
-        let response = handle(&app(), post(&form(&signed(now().timestamp())), PHONE));
+    #[tokio::test]
+    async fn a_phone_gets_the_desktop_only_explanation_and_no_app() {
+        let response = handle(&app(), post(&form(&signed(now().timestamp())), PHONE)).await;
         assert_eq!(response.status(), StatusCode::OK);
         let html = text(&response);
         assert!(html.contains("браузере компьютера"), "{html}");
         assert!(!html.contains("mini-app.js"));
     }
 
-    #[test]
-    fn a_get_is_not_the_tab() {
+    #[tokio::test]
+    async fn a_get_is_not_the_tab() {
         let mut request = post("", DESKTOP);
         *request.method_mut() = Method::GET;
-        let response = handle(&app(), request);
+        let response = handle(&app(), request).await;
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(response.headers()[header::ALLOW], "POST");
     }
@@ -300,18 +314,17 @@ mod tests {
     #[test]
     fn configuration_names_a_bad_web_origin() {
         let env = Env::from_fn(|name| match name {
-            "FB_APP_SECRET" => Some("s".into()),
             "WEB_ORIGIN" => Some("pay.example.ru".into()),
             _ => None,
         });
-        assert!(matches!(App::from_env(&env), Err(ConfigError::Malformed { name: "WEB_ORIGIN", .. })));
+        let keys = || Secrets::fixed(SecretValues::default());
+        assert!(matches!(App::from_env(&env, keys()), Err(ConfigError::Malformed { name: "WEB_ORIGIN", .. })));
         let env = Env::from_fn(|name| match name {
-            "FB_APP_SECRET" => Some("s".into()),
             "WEB_ORIGIN" => Some("https://pay.example.ru/".into()),
             "API_URL" => Some("https://api.example.ru".into()),
             _ => None,
         });
-        let app = App::from_env(&env).expect("valid");
+        let app = App::from_env(&env, keys()).expect("valid");
         assert_eq!(app.web_origin, "https://pay.example.ru");
         assert_eq!(app.max_age, Some(Duration::hours(1)));
     }

@@ -21,9 +21,11 @@ use energosbyt::domain::payment_transition::AcquirerEvent;
 use energosbyt::domain::{Money, Payment};
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, MailSender, Mailer};
+use energosbyt::metrics::{self, Metric};
 use energosbyt::ports::StoreError;
 use energosbyt::ports::ledger::{BankFacts, EmailLedger, PaymentLedger, PendingPayments};
 use energosbyt::ports::readings::ReadingsLookup;
+use energosbyt::secrets::Secrets;
 use energosbyt::store::DynamoStore;
 use payment_callback::settlement::{Effect, SettleError, Settlement};
 use serde::Serialize;
@@ -76,17 +78,18 @@ enum CheckError {
 }
 
 impl Reconciler<DynamoStore, SesMailer, TbankClient> {
-    /// `TABLE_NAME`, the acquirer's `TBANK_API_URL` / `TBANK_TERMINAL_KEY` / `TBANK_PASSWORD`, the
-    /// mail and seller settings of the callback, `RECONCILE_AFTER_SECS` (default 900),
+    /// `TABLE_NAME`, the acquirer's `TBANK_API_URL` and the secret (`SECRETS_NAME`: the terminal
+    /// key and password), the mail and seller settings of the callback, `RECONCILE_AFTER_SECS` (default 900),
     /// `RECONCILE_ABANDON_MARGIN_SECS` (default 3 600: an hour past the form's deadline),
     /// `RECONCILE_ABANDON_SECS` (default 90 000: 25 h, for payments stored without a deadline) and
     /// `RECONCILE_REVIEW_SECS` (default 259 200: 72 h, the form's day and the bank's day of
     /// notification retries, twice over).
     pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let env = Env::process();
+        let secrets = Secrets::from_env(&env).await?;
         let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
         let mailer = Mailer::new(SesMailer::from_env(&env).await?, MailFrom::from_env(&env)?);
-        let acquirer = TbankClient::new(TbankSettings::from_env()?)?;
+        let acquirer = TbankClient::new(TbankSettings::from_env()?, secrets)?;
         Ok(Self::configure(&env, store, mailer, acquirer)?)
     }
 }
@@ -166,6 +169,9 @@ where
                 Some(next) => cursor = Some(next),
                 None => break,
             }
+        }
+        if summary.errors > 0 {
+            metrics::count(Metric::ReconciliationErrors, u64::from(summary.errors));
         }
         tracing::info!(
             checked = summary.checked,

@@ -8,6 +8,7 @@ use super::cors::Cors;
 use super::throttle::{self, ThrottleLimits, ThrottleScope};
 use crate::config::{ConfigError, Env};
 use crate::ports::RequestCounter;
+use crate::secrets::Secrets;
 use chrono::{DateTime, Utc};
 use http::{Method, header};
 use lambda_http::request::RequestContext;
@@ -31,16 +32,15 @@ pub struct MiniAppEdge {
 }
 
 impl MiniAppEdge {
-    /// `VK_APP_ID`, `VK_APP_SECRET`, `FB_APP_SECRET`, `AUTH_MAX_AGE_SECS` (0 = no freshness
-    /// check), `ALLOWED_ORIGINS`, `THROTTLE_USER_PER_MINUTE`, `THROTTLE_IP_PER_MINUTE`.
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+    /// `VK_APP_ID`, `AUTH_MAX_AGE_SECS` (0 = no freshness check), `ALLOWED_ORIGINS`,
+    /// `THROTTLE_USER_PER_MINUTE`, `THROTTLE_IP_PER_MINUTE`; the signing keys from `keys`.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>, keys: &Secrets) -> Result<Self, ConfigError> {
         let max_age_secs: i64 = env.parse_or("AUTH_MAX_AGE_SECS", 3600)?;
         let defaults = ThrottleLimits::default();
         Ok(Self {
             auth: AuthConfig {
                 vk_app_id: env.parse("VK_APP_ID")?,
-                vk_app_secret: env.string("VK_APP_SECRET")?.into(),
-                fb_app_secret: env.string("FB_APP_SECRET")?.into(),
+                keys: keys.clone(),
                 max_age: (max_age_secs > 0).then(|| chrono::Duration::seconds(max_age_secs)),
             },
             cors: Cors::from_list(&env.string_or("ALLOWED_ORIGINS", "")),
@@ -107,7 +107,7 @@ impl MiniAppEdge {
     ) -> Result<CallerContext, Problem> {
         let now = (self.clock)();
         let header = header_str(request, header::AUTHORIZATION);
-        let caller = auth::authenticate(header, &self.auth, now).map_err(|e| {
+        let caller = auth::authenticate_fresh(header, &self.auth, now).await.map_err(|e| {
             if e.is_server_fault() {
                 tracing::error!(error = %e, "caller authentication is misconfigured");
                 return Problem::unavailable();
