@@ -7,7 +7,7 @@ creates it, or puts local.env's values back into it when it exists. Idempotent.
 
 Run with the project venv:  .tools/venv/bin/python scripts/create_secret.py
 Reads SECRETS_NAME, VK_APP_SECRET, FB_APP_SECRET, TBANK_TERMINAL_KEY, TBANK_PASSWORD,
-AWS_ENDPOINT_URL_SECRETSMANAGER and AWS_REGION (set by scripts/env.sh).
+AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_REGION (set by scripts/env.sh).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ KEYS = {
 
 def main() -> int:
     name = os.environ.get("SECRETS_NAME")
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_SECRETSMANAGER")
-    missing = [v for v in ("SECRETS_NAME", "AWS_ENDPOINT_URL_SECRETSMANAGER", *KEYS.values()) if not os.environ.get(v)]
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+    missing = [v for v in ("SECRETS_NAME", "AWS_ENDPOINT_URL_SECRETS_MANAGER", *KEYS.values()) if not os.environ.get(v)]
     if missing:
         print(f"create_secret: {', '.join(missing)} must be set (scripts/env.sh)", file=sys.stderr)
         return 2

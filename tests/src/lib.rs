@@ -117,6 +117,26 @@ pub fn account_with_all_zone_prices(number: AccountNumber, balance: &str, meters
     Account { tariff_group: TariffGroup(ALL_ZONES_GROUP.into()), ..account(number, balance, meters) }
 }
 
+/// A payment of `amount` for `account`, just created (`NEW`), as the pay function writes it.
+pub fn new_payment(account: AccountNumber, amount: &str, created_at: DateTime<Utc>) -> energosbyt::domain::Payment {
+    energosbyt::domain::Payment {
+        id: energosbyt::domain::PaymentId::random(),
+        account,
+        amount: amount.parse().unwrap(),
+        email: format!("payer-{}@example.ru", uuid::Uuid::new_v4().simple()),
+        caller: "vk:494075".into(),
+        readings_id: None,
+        status: energosbyt::domain::PaymentStatus::New,
+        acquirer_payment_id: None,
+        payment_url: None,
+        form_deadline: None,
+        refunded: energosbyt::domain::Money::ZERO,
+        card: None,
+        created_at,
+        updated_at: created_at,
+    }
+}
+
 pub fn meter(json: Value) -> Meter {
     serde_json::from_value(json).unwrap()
 }

@@ -273,7 +273,7 @@ async fn payments_whose_notifications_never_came_are_settled_from_what_the_bank_
         .table_name(store.table())
         .key("PK", AttributeValue::S(format!("PAYMENT#{}", unmailed.payment.id)))
         .key("SK", AttributeValue::S("PAYMENT".into()))
-        .update_expression("SET GSI1PK = :pending, GSI1SK = :position")
+        .update_expression("SET GSI2PK = :pending, GSI2SK = :position")
         .expression_attribute_values(":pending", AttributeValue::S("PENDING".into()))
         .expression_attribute_values(":position", AttributeValue::S(position))
         .send()

@@ -1,6 +1,6 @@
 //! The [`SecretSource`] adapter for AWS Secrets Manager (`GetSecretValue` of one secret, its
 //! `SecretString` a JSON object). The endpoint comes from the environment like every AWS endpoint
-//! here (`AWS_ENDPOINT_URL_SECRETSMANAGER`, read by the SDK itself): the local stack points it at
+//! here (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, read by the SDK itself): the local stack points it at
 //! moto, which serves Secrets Manager on the same port as SES.
 
 use super::{Fetch, SecretSource, SecretValues, Secrets, SecretsError};
