@@ -284,6 +284,36 @@ mod tests {
         }
     }
 
+    /// The secret as Secrets Manager would hold it; clones share it, and the test rotates it.
+    #[derive(Clone)]
+    struct Rotating(std::sync::Arc<std::sync::Mutex<&'static str>>);
+
+    impl energosbyt::secrets::SecretSource for Rotating {
+        fn fetch(&self) -> energosbyt::secrets::Fetch<'_> {
+            let fb_app_secret = Secret::from(*self.0.lock().unwrap());
+            Box::pin(async move { Ok(SecretValues { fb_app_secret, ..SecretValues::default() }) })
+        }
+    }
+
+    #[tokio::test]
+    async fn given_the_app_secret_rotated_when_facebook_signs_with_the_new_one_then_the_tab_is_shown_after_one_reread()
+    {
+        let source = Rotating(std::sync::Arc::new(std::sync::Mutex::new(SECRET)));
+        let keys = Secrets::load(source.clone(), std::time::Duration::from_secs(3600)).await.unwrap();
+        let app = App { keys: keys.clone(), ..app() };
+        *source.0.lock().unwrap() = "rotated-tab-secret";
+        let payload = serde_json::json!({"algorithm": "HMAC-SHA256", "issued_at": now().timestamp(), "user_id": "42"});
+        let signed_with_new = facebook::sign(&payload, &Secret::from("rotated-tab-secret"));
+
+        let response = handle(&app, post(&form(&signed_with_new), DESKTOP)).await;
+
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(keys.rereads(), 1);
+        let old = handle(&app, post(&form(&signed(now().timestamp())), DESKTOP)).await;
+        assert_eq!(old.status(), StatusCode::UNAUTHORIZED, "the old secret no longer signs");
+        assert_eq!(keys.rereads(), 1, "and reads nothing more within the interval");
+    }
+
     #[tokio::test]
     async fn a_phone_gets_the_desktop_only_explanation_and_no_app() {
         let response = handle(&app(), post(&form(&signed(now().timestamp())), PHONE)).await;
