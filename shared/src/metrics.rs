@@ -47,7 +47,8 @@ pub enum Metric {
     /// configured): counted on every attempt until it goes out.
     ReceiptsUnrendered,
     /// A notification refused because its Token does not verify (even with the secret read again)
-    /// or it names another terminal: with a wrong password every notification is refused.
+    /// or it names another terminal: with a wrong password every notification is refused. A body
+    /// without a Token is not the bank's and is not counted.
     NotificationsRefused,
     /// The bank refused our terminal key or Token (204 / 205) on `Init`, `GetState`, `CheckOrder`
     /// or `Cancel`, even with the secret read again.

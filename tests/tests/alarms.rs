@@ -146,9 +146,12 @@ async fn given_notifications_signed_with_another_password_or_for_another_termina
         counted(Metric::NotificationsRefused, deliver(&app, &sign_notification(other_terminal))).await;
     assert_eq!((status, refused), (403, 1));
 
-    // Not the bank's JSON at all, and a good one: neither is a refusal of our password.
+    // Not the bank's JSON, no Token at all, and a good one: none is a refusal of our password.
     let (refused, status) = counted(Metric::NotificationsRefused, deliver(&app, &json!(["not", "an", "object"]))).await;
     assert_eq!((status, refused), (400, 0));
+    let (refused, status) =
+        counted(Metric::NotificationsRefused, deliver(&app, &notification(&payment, "AUTHORIZED"))).await;
+    assert_eq!((status, refused), (401, 0));
     let (refused, status) =
         counted(Metric::NotificationsRefused, deliver(&app, &sign_notification(notification(&payment, "AUTHORIZED"))))
             .await;

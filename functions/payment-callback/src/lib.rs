@@ -78,8 +78,10 @@ where
 /// Why a notification is not ours to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Refusal {
-    /// Unsigned, or signed with another password.
+    /// No Token at all: not the bank.
     Unsigned,
+    /// A Token another password made: a rotated password, or a forgery.
+    BadToken,
     /// Correctly signed, for another terminal.
     OtherTerminal,
     /// Not the bank's JSON, or a signed body of an unexpected shape.
@@ -92,7 +94,8 @@ fn verified(raw: &str, credentials: &SecretValues) -> Result<Notification, Refus
         // The body is not logged: it is not ours to trust, and may hold an email.
         tracing::warn!(reason = %e, "notification refused");
         match e {
-            NotificationError::Token(TokenError::Missing | TokenError::Mismatch) => Refusal::Unsigned,
+            NotificationError::Token(TokenError::Missing) => Refusal::Unsigned,
+            NotificationError::Token(TokenError::Mismatch) => Refusal::BadToken,
             NotificationError::Token(_) | NotificationError::Shape(_) => Refusal::Malformed,
         }
     })?;
@@ -162,13 +165,14 @@ where
     let credentials = app.secrets.current();
     let mut checked = verified(raw, &credentials);
     // Perhaps the password or the terminal was rotated since this instance read them.
-    if matches!(checked, Err(Refusal::Unsigned | Refusal::OtherTerminal))
+    if matches!(checked, Err(Refusal::BadToken | Refusal::OtherTerminal))
         && let Some(fresh) = app.secrets.reread_after_refusal(&credentials).await
     {
         checked = verified(raw, &fresh);
     }
     let notification = checked.map_err(|refusal| match refusal {
-        Refusal::Unsigned => {
+        Refusal::Unsigned => unsigned(),
+        Refusal::BadToken => {
             metrics::count(Metric::NotificationsRefused, 1);
             unsigned()
         }

@@ -88,11 +88,11 @@ enum CheckError {
 
 impl Reconciler<DynamoStore, SesMailer, TbankClient> {
     /// `TABLE_NAME`, the acquirer's `TBANK_API_URL` and the secret (`SECRETS_NAME`: the terminal
-    /// key and password), the mail and seller settings of the callback, `RECONCILE_AFTER_SECS` (default 900),
-    /// `RECONCILE_ABANDON_MARGIN_SECS` (default 3 600: an hour past the form's deadline),
-    /// `RECONCILE_ABANDON_SECS` (default 90 000: 25 h, for payments stored without a deadline) and
-    /// `RECONCILE_REVIEW_SECS` (default 259 200: 72 h, the form's day and the bank's day of
-    /// notification retries, twice over) and `EMAIL_RETENTION_DAYS` (default 30).
+    /// key and password), the mail and seller settings of the callback, `RECONCILE_AFTER_SECS`
+    /// (default 900), `RECONCILE_ABANDON_MARGIN_SECS` (default 3 600: an hour past the form's
+    /// deadline), `RECONCILE_ABANDON_SECS` (default 90 000: 25 h, for payments stored without a
+    /// deadline), `RECONCILE_REVIEW_SECS` (default 259 200: 72 h, the form's day and the bank's day
+    /// of notification retries, twice over) and `EMAIL_RETENTION_DAYS` (default 30).
     pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let env = Env::process();
         let secrets = Secrets::from_env(&env).await?;

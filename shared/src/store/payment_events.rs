@@ -783,8 +783,8 @@ impl DynamoStore {
                 values.push((value_placeholder.as_str(), value));
             }
         }
-        // Still where it was listed: a late capture moved it back to PENDING, a newer finish
-        // (a receipt kept since) gave it a later place. Either waits for its own turn.
+        // Still where it was listed: one a late capture moved back to PENDING keeps its email
+        // until it finishes again.
         let forgotten = self
             .conditional_update(id, &expression, "GSI2PK = :finished AND GSI2SK = :position", &names, values)
             .await?;
