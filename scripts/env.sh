@@ -8,7 +8,8 @@
 #                 dev (make dev / stack-up)    test (make test)          chaos (scripts/chaos.sh)
 #   API           DEV_API_PORT=9000            TEST_API_PORT=9001        CHAOS_API_PORT=9002
 #   DynamoDB      DEV_DYNAMODB_PORT=8000       TEST_DYNAMODB_PORT=8001   CHAOS_DYNAMODB_PORT=8002
-#   SES (moto)    DEV_SES_PORT=5005            TEST_SES_PORT=5006        CHAOS_SES_PORT=5007
+#   SES, Secrets  DEV_SES_PORT=5005            TEST_SES_PORT=5006        CHAOS_SES_PORT=5007
+#   Manager (moto)
 #   T-Bank        DEV_SANDBOX_PORT=9100        TEST_SANDBOX_PORT=9101    CHAOS_SANDBOX_PORT=9102
 #   table         energosbyt-local             energosbyt-test           energosbyt-chaos
 #
@@ -78,8 +79,11 @@ API_URL="http://127.0.0.1:$API_PORT"
 NOTIFICATION_URL="$API_URL/callbacks/tbank"
 AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
 AWS_ENDPOINT_URL_SES="http://127.0.0.1:$SES_PORT"
+# moto serves every AWS service on one port: the SES stand-in holds the functions' secret too.
+AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$SES_PORT"
 TBANK_API_URL="http://127.0.0.1:$SANDBOX_PORT/v2"
 export STACK_PROFILE STACK_ROOT STACK_RUN_DIR TABLE_NAME \
     API_PORT DYNAMODB_PORT SES_PORT SANDBOX_PORT \
-    API_URL NOTIFICATION_URL AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SES TBANK_API_URL
+    API_URL NOTIFICATION_URL AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SES AWS_ENDPOINT_URL_SECRETS_MANAGER \
+    TBANK_API_URL
 unset _stack_profile _stack_root _stack_overrides _stack_line _stack_key

@@ -3,7 +3,7 @@
 # The local stand-ins for AWS and the acquirer.
 #
 #   scripts/stack.sh up     [dev|test|chaos]   start what is not running, create the table,
-#                                              verify the SES sender
+#                                              verify the SES sender, create the functions' secret
 #   scripts/stack.sh seed   [dev|test]         import the demo data (data/demo.json) with the admin CLI
 #   scripts/stack.sh down   [dev|test|chaos|all]
 #   scripts/stack.sh status [dev|test|chaos|all]
@@ -15,7 +15,8 @@
 #             127.0.0.1 only (the jar itself binds every interface); in memory, except for the
 #             chaos stack (scripts/chaos.sh), which keeps it on disk in .run/chaos/dynamodb so
 #             that a SIGKILL loses nothing it acknowledged
-#   ses       moto server (SES v1 API; sent mail readable at /moto-api/data.json)
+#   ses       moto server (SES v1 API; sent mail readable at /moto-api/data.json), also the
+#             Secrets Manager stand-in: the secret SECRETS_NAME names, with local.env's demo values
 #   sandbox   the T-Bank sandbox (sandbox/tbank_sandbox.py), when present
 #
 # Ports and the table name per stack: scripts/env.sh. Pids and logs: .run/<stack>/.
@@ -112,9 +113,11 @@ up() {
     fi
     "$VENV_PYTHON" "$ROOT/scripts/create_table.py"
     "$VENV_PYTHON" "$ROOT/scripts/verify_sender.py"
+    "$VENV_PYTHON" "$ROOT/scripts/create_secret.py"
     trap - EXIT
     note "stack up in $((SECONDS - started_at)) s:" \
-        "DynamoDB $AWS_ENDPOINT_URL_DYNAMODB (table $TABLE_NAME), SES $AWS_ENDPOINT_URL_SES," \
+        "DynamoDB $AWS_ENDPOINT_URL_DYNAMODB (table $TABLE_NAME)," \
+        "SES and Secrets Manager $AWS_ENDPOINT_URL_SES (secret $SECRETS_NAME)," \
         "T-Bank $TBANK_API_URL"
 }
 

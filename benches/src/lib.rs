@@ -236,11 +236,8 @@ mod tests {
         let now = Utc::now();
         let launch = vk_launch(42, "51234567", &secret, now);
         let config = energosbyt::edge::auth::AuthConfig {
-            vk_app_id: 51234567,
-            vk_app_secret: secret,
-            fb_app_secret: Secret::from("unused"),
-            fb_page_id: "118745708161011".into(),
             max_age: Some(chrono::Duration::hours(1)),
+            ..energosbyt::edge::auth::AuthConfig::new(51234567, secret, Secret::from("unused"), "118745708161011")
         };
         let caller = energosbyt::edge::auth::authenticate(Some(&format!("VK {launch}")), &config, now).unwrap();
         assert_eq!(caller.id.to_string(), "vk:42");

@@ -24,8 +24,8 @@ fuzz_target!(|data: &[u8]| {
 
     let header = match mode % 4 {
         0 => rest.to_owned(),
-        1 => format!("VK {}", vk_resigned(rest, &cfg.vk_app_secret).1),
-        2 => format!("Bearer {}", vk_resigned(rest, &cfg.vk_app_secret).1),
+        1 => format!("VK {}", vk_resigned(rest, &Secret::from(VK_APP_SECRET)).1),
+        2 => format!("Bearer {}", vk_resigned(rest, &Secret::from(VK_APP_SECRET)).1),
         _ => format!("FB {}", facebook_signed_request(rest.as_bytes(), FB_APP_SECRET)),
     };
     let verdict = authenticate(Some(&header), &cfg, now());
@@ -55,12 +55,12 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(verdict, vk_caller(credentials, &cfg));
         }
         3 => {
-            let expected =
-                facebook::verify_for_page(credentials, &cfg.fb_app_secret, FB_PAGE_ID, now(), Some(DEFAULT_MAX_AGE))
-                    .map(|p| Caller { id: p.caller_id(), platform: None });
+            let fb_secret = Secret::from(FB_APP_SECRET);
+            let expected = facebook::verify_for_page(credentials, &fb_secret, FB_PAGE_ID, now(), Some(DEFAULT_MAX_AGE))
+                .map(|p| Caller { id: p.caller_id(), platform: None });
             // The page is checked after everything else: another page's request is otherwise good.
             if verdict == Err(AuthError::WrongPage) {
-                let other = facebook::verify(credentials, &cfg.fb_app_secret, now(), Some(DEFAULT_MAX_AGE));
+                let other = facebook::verify(credentials, &fb_secret, now(), Some(DEFAULT_MAX_AGE));
                 assert!(other.is_ok_and(|p| p.page_id.as_deref() != Some(FB_PAGE_ID)));
             }
             assert_eq!(verdict, expected);
@@ -73,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn vk_caller(query: &str, cfg: &AuthConfig) -> Result<Caller, AuthError> {
-    vk::verify(query, &cfg.vk_app_secret, cfg.vk_app_id, now(), cfg.max_age)
+    vk::verify(query, &Secret::from(VK_APP_SECRET), cfg.vk_app_id, now(), cfg.max_age)
         .map(|launch| Caller { id: CallerId::Vk(launch.user_id), platform: launch.platform })
 }
 

@@ -1,8 +1,9 @@
 //! Configuration, read once from the environment in each function's `main`.
 //!
-//! Locally the values come from `local.env`; in AWS the template supplies them (secrets resolved
-//! from Secrets Manager at deploy time). A missing or malformed value stops the function at init
-//! with a message naming the variable, instead of failing on the first request.
+//! Locally the values come from `local.env`; in AWS the template supplies them. Secrets are not
+//! among them: the environment names the secret (`SECRETS_NAME`), read at run time by
+//! `crate::secrets`. A missing or malformed value stops the function at init with a message naming
+//! the variable, instead of failing on the first request.
 
 use std::str::FromStr;
 
@@ -12,6 +13,9 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {name} is malformed: {why}")]
     Malformed { name: &'static str, why: String },
+    /// The secret `SECRETS_NAME` names cannot be read or lacks a value (`crate::secrets`).
+    #[error("the secret named by SECRETS_NAME cannot be used: {0}")]
+    Secret(String),
 }
 
 /// Reads variables from a source (the process environment, or a map in tests).

@@ -1,6 +1,7 @@
 //! The Mosenergosbyt social-network payment service: the pure domain, the narrow ports each
 //! function asks for, the adapters behind them (DynamoDB, SES, the acquirer) and the HTTP edge
-//! every function shares (caller authentication, problem+json, CORS).
+//! every function shares (caller authentication, problem+json, CORS), and the secrets they sign and
+//! verify with (`secrets`), read at run time.
 //!
 //! Domain code (`domain`) never sees Lambda or AWS types; functions never build a DynamoDB
 //! expression (`store` does).
@@ -15,6 +16,7 @@ pub mod metrics;
 #[cfg(feature = "adapters")]
 pub mod outside_calls;
 pub mod ports;
+pub mod secrets;
 #[cfg(feature = "adapters")]
 pub mod store;
 #[cfg(feature = "adapters")]

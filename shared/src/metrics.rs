@@ -49,11 +49,26 @@ pub enum Metric {
     /// A kept fiscal receipt whose email cannot be composed (a requisite missing, no fallback
     /// configured): counted on every attempt until it goes out.
     ReceiptsUnrendered,
+    /// A notification refused because its Token does not verify (even with the secret read again)
+    /// or it names another terminal: with a wrong password every notification is refused. A body
+    /// without a Token is not the bank's and is not counted.
+    NotificationsRefused,
+    /// The bank refused our terminal key or Token (204 / 205) on `Init`, `GetState`, `CheckOrder`
+    /// or `Cancel`, even with the secret read again.
+    AcquirerCredentialsRefused,
+    /// Payments a reconciliation run could not check (the bank or the store did not answer): the
+    /// run's `errors`, emitted when there are any.
+    ReconciliationErrors,
+    /// A bank status this service cannot act on (unknown, or without the amount it needs).
+    UnmappedStatuses,
+    /// A customer email that will not go out without an operator: refused by SES for good, or
+    /// still failing after it was retried for `EMAIL_OVERDUE_SECS` since it fell due.
+    EmailsUndelivered,
 }
 
 impl Metric {
     /// Every metric, in declaration order (`Metric::ALL[m as usize] == m`).
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 17] = [
         Self::PaymentsCreated,
         Self::AmountCredited,
         Self::DuplicatesAbsorbed,
@@ -66,6 +81,11 @@ impl Metric {
         Self::TariffMissing,
         Self::PaymentsNeedingReview,
         Self::ReceiptsUnrendered,
+        Self::NotificationsRefused,
+        Self::AcquirerCredentialsRefused,
+        Self::ReconciliationErrors,
+        Self::UnmappedStatuses,
+        Self::EmailsUndelivered,
     ];
 
     pub fn name(self) -> &'static str {
@@ -82,6 +102,11 @@ impl Metric {
             Self::TariffMissing => "TariffMissing",
             Self::PaymentsNeedingReview => "PaymentsNeedingReview",
             Self::ReceiptsUnrendered => "ReceiptsUnrendered",
+            Self::NotificationsRefused => "NotificationsRefused",
+            Self::AcquirerCredentialsRefused => "AcquirerCredentialsRefused",
+            Self::ReconciliationErrors => "ReconciliationErrors",
+            Self::UnmappedStatuses => "UnmappedStatuses",
+            Self::EmailsUndelivered => "EmailsUndelivered",
         }
     }
 

@@ -15,6 +15,7 @@ use energosbyt::acquirer::{
     Refusal, TbankClient, TbankSettings, TerminalPassword, Unavailability, verify_notification,
 };
 use energosbyt::domain::Money;
+use energosbyt::secrets::{SecretValues, Secrets};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -52,16 +53,23 @@ macro_rules! sandbox_or_skip {
     };
 }
 
+/// A terminal's credentials, as the secret would hold them.
+fn terminal(key: &str, password: &str) -> Secrets {
+    Secrets::fixed(SecretValues {
+        tbank_terminal_key: key.to_owned(),
+        tbank_password: TerminalPassword::new(password),
+        ..SecretValues::default()
+    })
+}
+
 impl Sandbox {
+    fn settings(&self, timeout: Duration) -> TbankSettings {
+        TbankSettings { api_url: self.api_url.clone(), connect_timeout: Duration::from_secs(2), timeout }
+    }
+
     fn client_with(&self, password: &str, timeout: Duration) -> TbankClient {
-        TbankClient::new(TbankSettings {
-            api_url: self.api_url.clone(),
-            terminal_key: self.terminal_key.clone(),
-            password: TerminalPassword::new(password),
-            connect_timeout: Duration::from_secs(2),
-            timeout,
-        })
-        .expect("a client for the sandbox")
+        TbankClient::new(self.settings(timeout), terminal(&self.terminal_key, password))
+            .expect("a client for the sandbox")
     }
 
     fn client(&self) -> TbankClient {
@@ -280,14 +288,8 @@ async fn a_wrong_password_or_terminal_is_a_credentials_refusal() {
     assert_eq!(err.refusal(), Some(Refusal::Credentials));
     assert_eq!(err.code(), Some("204"));
 
-    let wrong_terminal = TbankClient::new(TbankSettings {
-        api_url: sandbox.api_url.clone(),
-        terminal_key: "SomeoneElse".into(),
-        password: TerminalPassword::new(sandbox.password.clone()),
-        connect_timeout: Duration::from_secs(2),
-        timeout: Duration::from_secs(8),
-    })
-    .unwrap();
+    let wrong_terminal =
+        TbankClient::new(sandbox.settings(Duration::from_secs(8)), terminal("SomeoneElse", &sandbox.password)).unwrap();
     let err = wrong_terminal.check_order("x").await.unwrap_err();
     assert_eq!((err.refusal(), err.code()), (Some(Refusal::Credentials), Some("205")));
 }

@@ -11,6 +11,7 @@ use energosbyt::domain::address_mask::Address;
 use energosbyt::domain::{Account, AccountNumber, Balance, Meter};
 use energosbyt::edge::MiniAppEdge;
 use energosbyt::edge::auth::{Secret, vk};
+use energosbyt::secrets::{SecretValues, Secrets};
 use energosbyt::store::DynamoStore;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -33,9 +34,28 @@ pub async fn store() -> DynamoStore {
     DynamoStore::from_env(env("TABLE_NAME")).await
 }
 
+/// The demo values of `local.env` (`VK_APP_SECRET`, `FB_APP_SECRET`, `TBANK_TERMINAL_KEY`,
+/// `TBANK_PASSWORD`), fixed: what the stack loads into its Secrets Manager stand-in under
+/// `SECRETS_NAME` (tests/tests/secrets.rs proves they are the same). The tests of rotation read
+/// the stand-in itself.
+pub fn demo_secrets() -> Secrets {
+    Secrets::fixed(SecretValues {
+        vk_app_secret: Secret::from(env("VK_APP_SECRET")),
+        fb_app_secret: Secret::from(env("FB_APP_SECRET")),
+        tbank_terminal_key: env("TBANK_TERMINAL_KEY"),
+        tbank_password: energosbyt::acquirer::TerminalPassword::new(env("TBANK_PASSWORD")),
+    })
+}
+
+/// The acquirer client of `local.env` (the stack's sandbox) with the demo terminal.
+pub fn acquirer() -> energosbyt::acquirer::TbankClient {
+    let settings = energosbyt::acquirer::TbankSettings::from_env().expect("local.env sets TBANK_API_URL");
+    energosbyt::acquirer::TbankClient::new(settings, demo_secrets()).expect("a client for the sandbox")
+}
+
 /// The edge as configured by `local.env`, with the clock fixed at [`fixed_now`].
 pub fn edge() -> MiniAppEdge {
-    let mut edge = MiniAppEdge::from_env(&Env::process()).expect("local.env is complete");
+    let mut edge = MiniAppEdge::from_env(&Env::process(), &demo_secrets()).expect("local.env is complete");
     edge.clock = fixed_now;
     edge
 }
@@ -97,6 +117,62 @@ pub async fn tariffs_loaded() {
 /// An account of [`ALL_ZONES_GROUP`].
 pub fn account_with_all_zone_prices(number: AccountNumber, balance: &str, meters: Vec<Meter>) -> Account {
     Account { tariff_group: TariffGroup(ALL_ZONES_GROUP.into()), ..account(number, balance, meters) }
+}
+
+/// A payment of `amount` for `account`, just created (`NEW`), as the pay function writes it.
+pub fn new_payment(account: AccountNumber, amount: &str, created_at: DateTime<Utc>) -> energosbyt::domain::Payment {
+    energosbyt::domain::Payment {
+        id: energosbyt::domain::PaymentId::random(),
+        account,
+        amount: amount.parse().unwrap(),
+        email: format!("payer-{}@example.ru", uuid::Uuid::new_v4().simple()),
+        caller: "vk:494075".into(),
+        readings_id: None,
+        status: energosbyt::domain::PaymentStatus::New,
+        acquirer_payment_id: None,
+        payment_url: None,
+        form_deadline: None,
+        refunded: energosbyt::domain::Money::ZERO,
+        card: None,
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+/// Takes every payment created in `[from, to)` off the list of pending payments: a test that
+/// owns that span of time starts clean even when an earlier run of it failed half-way (a
+/// reconciliation run takes whatever its cut-off lists).
+pub async fn unlist_pending_created_between(from: DateTime<Utc>, to: DateTime<Utc>) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let store = store().await;
+    let at = |t: DateTime<Utc>| AttributeValue::S(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+    let listed = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .index_name("GSI2")
+        .key_condition_expression("GSI2PK = :pending AND GSI2SK BETWEEN :from AND :to")
+        .expression_attribute_values(":pending", AttributeValue::S("PENDING".into()))
+        .expression_attribute_values(":from", at(from))
+        .expression_attribute_values(":to", at(to))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .expect("the payments index");
+    for item in listed {
+        store
+            .client()
+            .update_item()
+            .table_name(store.table())
+            .key("PK", item["PK"].clone())
+            .key("SK", item["SK"].clone())
+            .update_expression("REMOVE GSI2PK, GSI2SK")
+            .send()
+            .await
+            .expect("unlisted");
+    }
 }
 
 pub fn meter(json: Value) -> Meter {

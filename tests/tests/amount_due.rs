@@ -70,15 +70,13 @@ impl Customer {
             lookup: account_lookup::App { store: store().await, edge: edge() },
             pay: pay::App {
                 store: store().await,
-                acquirer: energosbyt::acquirer::TbankClient::new(
-                    energosbyt::acquirer::TbankSettings::from_env().unwrap(),
-                )
-                .unwrap(),
+                acquirer: integration_tests::acquirer(),
                 edge: real_time,
                 settings: pay::PaySettings::from_env(&config).unwrap(),
             },
             callback: payment_callback::App::configure(
                 &config,
+                integration_tests::demo_secrets(),
                 store().await,
                 Mailer::new(mailer, MailFrom::from_env(&config).unwrap()),
             )

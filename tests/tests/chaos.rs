@@ -658,7 +658,7 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
     // ---- 1. pay, with Init failing
     let mut acquirer_settings = TbankSettings::from_env().expect("TBANK_* are set");
     acquirer_settings.timeout = INIT_TIMEOUT;
-    let acquirer = TbankClient::new(acquirer_settings).expect("an acquirer client");
+    let acquirer = TbankClient::new(acquirer_settings, integration_tests::demo_secrets()).expect("an acquirer client");
     let mut pay_edge = edge();
     pay_edge.clock = Utc::now;
     // The run is about faults, not the throttle (tests/tests/enumeration.rs is): a customer
@@ -779,9 +779,13 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
     let mut queue = unique.clone();
     queue.extend((0..duplicates).map(|_| unique[draw.usize(..unique.len())].clone()));
     draw.shuffle(&mut queue);
-    let mut callback =
-        payment_callback::App::configure(&process_env, store.clone(), Mailer::new(mail.clone(), from.clone()))
-            .expect("the callback's settings");
+    let mut callback = payment_callback::App::configure(
+        &process_env,
+        integration_tests::demo_secrets(),
+        store.clone(),
+        Mailer::new(mail.clone(), from.clone()),
+    )
+    .expect("the callback's settings");
     callback.settlement.email_claim_timeout = EMAIL_CLAIM_TIMEOUT;
 
     let phase = std::sync::atomic::AtomicU8::new(Phase::Calm as u8);

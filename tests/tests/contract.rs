@@ -632,7 +632,8 @@ async fn pay_app() -> pay::App<DynamoStore, energosbyt::acquirer::TbankClient> {
     settings.timeout = Duration::from_secs(5);
     pay::App {
         store: store().await,
-        acquirer: energosbyt::acquirer::TbankClient::new(settings).expect("a client for the sandbox"),
+        acquirer: energosbyt::acquirer::TbankClient::new(settings, integration_tests::demo_secrets())
+            .expect("a client for the sandbox"),
         edge,
         settings: pay::PaySettings::from_env(&Env::process()).expect("local.env sets the payment settings"),
     }
@@ -762,7 +763,8 @@ async fn callback_app() -> payment_callback::App<DynamoStore, SesMailer> {
     let sender = SesMailer::from_env(&env).await.expect("SES_SENDER is set");
     sender.client().verify_email_identity().email_address(sender.sender()).send().await.expect("moto is running");
     let mailer = Mailer::new(sender, MailFrom::from_env(&env).expect("SES_SENDER and SELLER_NAME are set"));
-    payment_callback::App::configure(&env, store().await, mailer).expect("local.env is complete")
+    payment_callback::App::configure(&env, integration_tests::demo_secrets(), store().await, mailer)
+        .expect("local.env is complete")
 }
 
 async fn new_payment(number: AccountNumber, acquirer_id: u64) -> Payment {

@@ -98,3 +98,175 @@ fn given_a_deployment_then_payments_sent_for_review_and_receipts_that_cannot_be_
         assert!(alarmed.iter().any(|(m, _)| m == metric.name()), "the alarm watches what the code emits");
     }
 }
+
+const CARGO_TOML: &str = include_str!("../../Cargo.toml");
+const DEPLOY_GUIDE: &str = include_str!("../../docs/deploy.md");
+
+/// Every `AWS::Serverless::Function` of the template, by logical id.
+fn functions(template: &Value) -> Vec<(String, &Value)> {
+    template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(id, r)| (id.as_str().unwrap_or_default().to_owned(), r))
+        .collect()
+}
+
+/// Every `AWS::CloudWatch::Alarm` on a metric of the service: (logical id, metric, function).
+fn business_alarms(template: &Value) -> Vec<(String, String, String)> {
+    template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .filter(|(_, r)| r["Properties"]["Namespace"].as_str() == Some("Energosbyt"))
+        .map(|(id, r)| {
+            let metric = r["Properties"]["MetricName"].as_str().unwrap_or_default().to_owned();
+            let (_, function) = tagged(&r["Properties"]["Dimensions"][0]["Value"]);
+            (id.as_str().unwrap_or_default().to_owned(), metric, function.as_str().unwrap_or_default().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn given_a_deployment_then_every_failure_that_must_page_someone_has_an_alarm_on_the_topic() {
+    use energosbyt::metrics::Metric;
+    let template = template();
+    let alarms = business_alarms(&template);
+    for (metric, function) in [
+        (Metric::NotificationsRefused, "PaymentCallbackFunction"),
+        (Metric::AcquirerCredentialsRefused, "PayFunction"),
+        (Metric::AcquirerCredentialsRefused, "ReconcilePaymentsFunction"),
+        (Metric::ReconciliationErrors, "ReconcilePaymentsFunction"),
+        (Metric::UnmappedStatuses, "PaymentCallbackFunction"),
+        (Metric::UnmappedStatuses, "ReconcilePaymentsFunction"),
+        (Metric::EmailsUndelivered, "PaymentCallbackFunction"),
+        (Metric::EmailsUndelivered, "ReconcilePaymentsFunction"),
+    ] {
+        let Some((id, ..)) = alarms.iter().find(|(_, m, f)| m == metric.name() && f == function) else {
+            panic!("no alarm on {} of {function}: {alarms:?}", metric.name());
+        };
+        let actions = &template["Resources"][id.as_str()]["Properties"]["AlarmActions"];
+        let (tag, choice) = tagged(actions);
+        assert_eq!(tag, "!If", "{id}");
+        assert_eq!(choice[0].as_str(), Some("WithAlarmTopic"), "{id} notifies the alarm topic");
+    }
+}
+
+#[test]
+fn given_the_deploy_guide_then_it_explains_every_alarm_of_the_template() {
+    let template = template();
+    let functions: Vec<String> = functions(&template).into_iter().map(|(id, _)| id).collect();
+    let alarms = template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .map(|(id, _)| id.as_str().unwrap_or_default().to_owned());
+    for alarm in alarms {
+        // By name, or for alarms every function has, as `<Function>…` / `…Suffix`.
+        let suffix = functions
+            .iter()
+            .filter_map(|f| alarm.strip_prefix(f.trim_end_matches("Function")))
+            .min_by_key(|suffix| suffix.len())
+            .unwrap_or(alarm.as_str());
+        let explained = DEPLOY_GUIDE.contains(&format!("`{alarm}`"))
+            || DEPLOY_GUIDE.contains(&format!("`…{suffix}`"))
+            || DEPLOY_GUIDE.contains(&format!("`<Function>{suffix}`"));
+        assert!(explained, "docs/deploy.md does not explain {alarm}");
+    }
+}
+
+#[test]
+fn given_a_deployment_then_no_function_holds_a_secret_and_each_reads_only_the_one_secret() {
+    let template = template();
+    assert!(!TEMPLATE.contains("resolve:secretsmanager"), "secrets are read at run time, never resolved at deploy");
+    let secret_names = ["VK_APP_SECRET", "FB_APP_SECRET", "TBANK_TERMINAL_KEY", "TBANK_PASSWORD"];
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(tagged(&globals["SECRETS_NAME"]), ("!Ref".to_owned(), &Value::String("SecretsName".into())));
+    for (id, function) in functions(&template) {
+        let variables = function["Properties"]["Environment"]["Variables"].as_mapping();
+        for name in secret_names {
+            assert!(variables.is_none_or(|v| !v.contains_key(name)), "{id} carries {name}");
+            assert!(globals.get(name).is_none());
+        }
+        let statements = function["Properties"]["Policies"][0]["Statement"].as_sequence().expect("a policy");
+        let reads: Vec<&Value> =
+            statements.iter().filter(|s| s["Action"].as_str() == Some("secretsmanager:GetSecretValue")).collect();
+        assert_eq!(reads.len(), 1, "{id} reads the secret");
+        let (tag, arn) = tagged(&reads[0]["Resource"]);
+        assert_eq!(tag, "!Sub");
+        assert!(arn.as_str().is_some_and(|a| a.ends_with(":secret:${SecretsName}-??????")), "{id}: {arn:?}");
+        // Actions no function uses: the mail adapter sends raw MIME only; no transaction checks a
+        // condition on an item it does not write.
+        let actions: Vec<&str> = statements
+            .iter()
+            .flat_map(|s| match &s["Action"] {
+                Value::String(one) => vec![one.as_str()],
+                Value::Sequence(many) => many.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            })
+            .collect();
+        for unused in ["ses:SendEmail", "dynamodb:ConditionCheckItem", "dynamodb:Scan", "secretsmanager:*"] {
+            assert!(!actions.contains(&unused), "{id} is granted {unused}");
+        }
+    }
+}
+
+/// `(path, method)` of every HTTP API route of the template, with its function.
+fn deployed_routes(template: &Value) -> Vec<(String, String, String)> {
+    let mut routes = Vec::new();
+    for (id, function) in functions(template) {
+        for event in function["Properties"]["Events"].as_mapping().into_iter().flat_map(|e| e.values()) {
+            if event["Type"].as_str() == Some("HttpApi") {
+                let path = event["Properties"]["Path"].as_str().unwrap_or_default().to_owned();
+                let method = event["Properties"]["Method"].as_str().unwrap_or_default().to_ascii_uppercase();
+                routes.push((path, method, id.clone()));
+            }
+        }
+    }
+    routes.sort();
+    routes
+}
+
+#[test]
+fn given_a_deployment_then_cors_is_answered_by_the_functions_as_locally() {
+    let template = template();
+    assert!(
+        template["Resources"]["HttpApi"]["Properties"].get("CorsConfiguration").is_none(),
+        "API Gateway's CORS would answer preflights itself and drop the functions' headers"
+    );
+    let routes = deployed_routes(&template);
+    for (path, method, function) in &routes {
+        if path.starts_with("/accounts/") || path.starts_with("/payments") {
+            assert!(
+                routes.iter().any(|(p, m, f)| p == path && m == "OPTIONS" && f == function),
+                "{method} {path}: its preflight does not reach {function}"
+            );
+        }
+    }
+    let parameter = template["Parameters"]["AllowedOrigins"]["Description"].as_str().unwrap_or_default();
+    assert!(parameter.contains("*.pages.vk-apps.com"), "{parameter}");
+}
+
+#[test]
+fn given_a_deployment_then_it_routes_exactly_what_the_local_router_routes() {
+    let cargo: toml::Table = CARGO_TOML.parse().expect("Cargo.toml is TOML");
+    let router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().expect("the router table");
+    let mut local: Vec<(String, String)> = router
+        .iter()
+        .flat_map(|(path, targets)| {
+            targets
+                .as_array()
+                .expect("targets")
+                .iter()
+                .map(move |t| (path.clone(), t["method"].as_str().expect("a method").to_ascii_uppercase()))
+        })
+        .collect();
+    local.sort();
+    let mut deployed: Vec<(String, String)> =
+        deployed_routes(&template()).into_iter().map(|(path, method, _)| (path, method)).collect();
+    deployed.sort();
+    assert_eq!(deployed, local, "GET /facebook/tab and every OPTIONS included");
+}

@@ -15,7 +15,6 @@
 
 use account_lookup::{App, handle};
 use chrono::{DateTime, Utc};
-use energosbyt::acquirer::{TbankClient, TbankSettings};
 use energosbyt::config::Env;
 use energosbyt::domain::{AccountNumber, PaymentId};
 use energosbyt::edge::MiniAppEdge;
@@ -339,7 +338,7 @@ async fn look_ups_payments_and_readings_share_one_budget_and_the_payment_status_
     let limits = lookup.edge.limits;
     let pay = pay::App {
         store: lookup.store.clone(),
-        acquirer: TbankClient::new(TbankSettings::from_env().expect("local.env sets TBANK_*")).expect("a client"),
+        acquirer: integration_tests::acquirer(),
         edge: clocked_edge(),
         settings: pay::PaySettings::from_env(&Env::process()).expect("local.env sets the payment settings"),
     };

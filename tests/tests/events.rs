@@ -68,8 +68,7 @@ async fn pay_events_answer_the_status_in_their_name() {
     let mut edge = edge();
     edge.clock = chrono::Utc::now;
     edge.auth.max_age = None;
-    let acquirer = energosbyt::acquirer::TbankClient::new(energosbyt::acquirer::TbankSettings::from_env().unwrap())
-        .expect("a client for the sandbox");
+    let acquirer = integration_tests::acquirer();
     let settings = pay::PaySettings::from_env(&energosbyt::config::Env::process()).unwrap();
     let app = pay::App { store: store().await, acquirer, edge, settings };
     for (path, status, mut request) in events_of("pay") {
@@ -131,7 +130,7 @@ async fn payment_callback_events_answer_the_status_in_their_name() {
     let ses = energosbyt::mail::ses::SesMailer::from_env(&env).await.unwrap();
     ses.client().verify_email_identity().email_address(ses.sender()).send().await.expect("moto is running");
     let mailer = energosbyt::mail::Mailer::new(ses, energosbyt::mail::MailFrom::from_env(&env).unwrap());
-    let app = payment_callback::App::configure(&env, store.clone(), mailer).unwrap();
+    let app = payment_callback::App::configure(&env, integration_tests::demo_secrets(), store.clone(), mailer).unwrap();
     for (path, status, request) in events_of("payment-callback") {
         let response = payment_callback::handle(&app, request).await;
         let body = match response.body() {

@@ -41,7 +41,7 @@ fn settings() -> PaySettings {
 fn acquirer(timeout: Duration) -> TbankClient {
     let mut settings = TbankSettings::from_env().expect("local.env sets TBANK_*");
     settings.timeout = timeout;
-    TbankClient::new(settings).expect("a client for the sandbox")
+    TbankClient::new(settings, integration_tests::demo_secrets()).expect("a client for the sandbox")
 }
 
 async fn app_with_timeout(timeout: Duration) -> App<DynamoStore, TbankClient> {
@@ -224,7 +224,7 @@ async fn a_payment_is_written_new_with_the_banks_form_and_the_bank_accepted_our_
     assert_eq!(text(&item, "paymentUrl"), Some(url));
     assert_eq!(text(&item, "caller"), Some(customer.caller().as_str()));
     assert_eq!(text(&item, "account"), Some(number.digits()));
-    assert_eq!(text(&item, "GSI1PK"), Some("PENDING"), "reconciliation finds it while it waits");
+    assert_eq!(text(&item, "GSI2PK"), Some("PENDING"), "reconciliation finds it while it waits");
 
     // The bank took the Token (a bad signature is refused with 204) and holds one payment.
     let at_bank = bank_payments(&id).await;
@@ -602,7 +602,7 @@ async fn a_refusal_by_the_bank_is_502_the_payment_failed_and_the_key_free() {
     let payments = payments_of(&customer.caller()).await;
     assert_eq!(payments.len(), 1);
     assert_eq!(text(&payments[0], "status"), Some("FAILED"));
-    assert_eq!(text(&payments[0], "GSI1PK"), None, "nothing left to reconcile");
+    assert_eq!(text(&payments[0], "GSI2PK"), Some("FINISHED"), "nothing left to reconcile");
     assert!(idempotency_records_of(&customer.caller()).await.is_empty());
 
     let retry = handle(&app, customer.post(Some(&key), &payment_body(&number, "100"))).await;

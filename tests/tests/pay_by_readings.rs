@@ -95,8 +95,7 @@ async fn paying_by_readings_lists_them_in_the_email_refuses_foreign_ids_and_logs
 
     let pay = pay::App {
         store: store().await,
-        acquirer: energosbyt::acquirer::TbankClient::new(energosbyt::acquirer::TbankSettings::from_env().unwrap())
-            .unwrap(),
+        acquirer: integration_tests::acquirer(),
         edge: real_time_edge(),
         settings: pay::PaySettings::from_env(&Env::process()).unwrap(),
     };
@@ -125,6 +124,7 @@ async fn paying_by_readings_lists_them_in_the_email_refuses_foreign_ids_and_logs
     let config = Env::process();
     let callback = payment_callback::App::configure(
         &config,
+        integration_tests::demo_secrets(),
         store().await,
         Mailer::new(mailer, MailFrom::from_env(&config).unwrap()),
     )

@@ -5,7 +5,7 @@
 //! Notifications are signed here with a Token written independently of the code under test.
 
 use chrono::Utc;
-use energosbyt::acquirer::{Acquirer, InitSettings, PaymentInit, TbankClient, TbankSettings};
+use energosbyt::acquirer::{Acquirer, InitSettings, PaymentInit};
 use energosbyt::config::Env;
 use energosbyt::domain::payment_transition::Transition;
 use energosbyt::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
@@ -46,7 +46,7 @@ async fn dead_mailer() -> SesMailer {
 async fn callback_with(mailer: SesMailer) -> Callback {
     let env = Env::process();
     let mailer = Mailer::new(mailer, MailFrom::from_env(&env).expect("SES_SENDER and SELLER_NAME are set"));
-    App::configure(&env, store().await, mailer).expect("local.env is complete")
+    App::configure(&env, integration_tests::demo_secrets(), store().await, mailer).expect("local.env is complete")
 }
 
 async fn callback() -> Callback {
@@ -719,7 +719,7 @@ async fn a_card_payment_at_the_sandbox_credits_the_account_and_mails_both_emails
     store.create(&payment).await.unwrap();
 
     // What the pay function does: Init with our payment id as OrderId, then record the answer.
-    let client = TbankClient::new(TbankSettings::from_env().expect("TBANK_* are set")).unwrap();
+    let client = integration_tests::acquirer();
     let settings =
         InitSettings::new(notification_url, "http://127.0.0.1:5173/#/return", "http://127.0.0.1:5173/#/return");
     let init = PaymentInit {

@@ -187,12 +187,14 @@ impl Services {
             lookup: account_lookup::App { store: store().await, edge: clocked_edge() },
             pay: pay::App {
                 store: store().await,
-                acquirer: TbankClient::new(TbankSettings::from_env().unwrap()).unwrap(),
+                acquirer: TbankClient::new(TbankSettings::from_env().unwrap(), integration_tests::demo_secrets())
+                    .unwrap(),
                 edge: real_time,
                 settings: pay::PaySettings::from_env(&config).unwrap(),
             },
             callback: payment_callback::App::configure(
                 &config,
+                integration_tests::demo_secrets(),
                 store().await,
                 Mailer::new(mailer, MailFrom::from_env(&config).unwrap()),
             )

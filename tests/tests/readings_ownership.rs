@@ -336,8 +336,11 @@ async fn given_the_owners_readings_id_when_a_stranger_pays_with_it_then_it_is_re
     pay_edge.clock = Utc::now;
     let pay = pay::App {
         store: store().await,
-        acquirer: energosbyt::acquirer::TbankClient::new(energosbyt::acquirer::TbankSettings::from_env().unwrap())
-            .unwrap(),
+        acquirer: energosbyt::acquirer::TbankClient::new(
+            energosbyt::acquirer::TbankSettings::from_env().unwrap(),
+            demo_secrets(),
+        )
+        .unwrap(),
         edge: pay_edge,
         settings: pay::PaySettings::from_env(&Env::process()).unwrap(),
     };

@@ -10,7 +10,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use energosbyt::acquirer::{Acquirer, InitSettings, PaymentInit, TbankClient, TbankSettings};
+use energosbyt::acquirer::{Acquirer, InitSettings, PaymentInit, TbankClient};
 use energosbyt::config::Env;
 use energosbyt::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
 use energosbyt::mail::ses::SesMailer;
@@ -46,7 +46,7 @@ struct Bank {
 
 impl Bank {
     fn new() -> Self {
-        let client = TbankClient::new(TbankSettings::from_env().expect("TBANK_* are set")).unwrap();
+        let client = integration_tests::acquirer();
         let control = env("TBANK_API_URL").trim_end_matches('/').trim_end_matches("/v2").to_owned();
         Self { client, control, http: reqwest::Client::new() }
     }
@@ -156,7 +156,7 @@ async fn reconciler() -> Reconciler<DynamoStore, SesMailer, TbankClient> {
     let ses = SesMailer::from_env(&env).await.unwrap();
     ses.client().verify_email_identity().email_address(ses.sender()).send().await.expect("moto is running");
     let mailer = Mailer::new(ses, MailFrom::from_env(&env).unwrap());
-    let acquirer = TbankClient::new(TbankSettings::from_env().unwrap()).unwrap();
+    let acquirer = integration_tests::acquirer();
     Reconciler::configure(&env, store().await, mailer, acquirer).expect("defaults for RECONCILE_*")
 }
 
@@ -273,7 +273,7 @@ async fn payments_whose_notifications_never_came_are_settled_from_what_the_bank_
         .table_name(store.table())
         .key("PK", AttributeValue::S(format!("PAYMENT#{}", unmailed.payment.id)))
         .key("SK", AttributeValue::S("PAYMENT".into()))
-        .update_expression("SET GSI1PK = :pending, GSI1SK = :position")
+        .update_expression("SET GSI2PK = :pending, GSI2SK = :position")
         .expression_attribute_values(":pending", AttributeValue::S("PENDING".into()))
         .expression_attribute_values(":position", AttributeValue::S(position))
         .send()
@@ -294,7 +294,7 @@ async fn reconciler_with_mail_down() -> Reconciler<DynamoStore, SesMailer, Tbank
     let config = aws_sdk_ses::config::Builder::from(&shared).endpoint_url("http://127.0.0.1:9").build();
     let ses = SesMailer::new(aws_sdk_ses::Client::from_conf(config), env.string("SES_SENDER").unwrap());
     let mailer = Mailer::new(ses, MailFrom::from_env(&env).unwrap());
-    let acquirer = TbankClient::new(TbankSettings::from_env().unwrap()).unwrap();
+    let acquirer = integration_tests::acquirer();
     Reconciler::configure(&env, store().await, mailer, acquirer).expect("defaults for RECONCILE_*")
 }
 
@@ -304,7 +304,7 @@ async fn reconciler_with(fallbacks: bool) -> Reconciler<DynamoStore, SesMailer, 
     let env = without_fallbacks(fallbacks);
     let ses = SesMailer::from_env(&Env::process()).await.unwrap();
     let mailer = Mailer::new(ses, MailFrom::from_env(&env).unwrap());
-    let acquirer = TbankClient::new(TbankSettings::from_env().unwrap()).unwrap();
+    let acquirer = integration_tests::acquirer();
     Reconciler::configure(&env, store().await, mailer, acquirer).expect("defaults for RECONCILE_*")
 }
 
@@ -320,7 +320,8 @@ async fn callback(fallbacks: bool) -> payment_callback::App<DynamoStore, SesMail
     let ses = SesMailer::from_env(&Env::process()).await.unwrap();
     ses.client().verify_email_identity().email_address(ses.sender()).send().await.expect("moto is running");
     let mailer = Mailer::new(ses, MailFrom::from_env(&env).unwrap());
-    payment_callback::App::configure(&env, store().await, mailer).expect("local.env is complete")
+    payment_callback::App::configure(&env, integration_tests::demo_secrets(), store().await, mailer)
+        .expect("local.env is complete")
 }
 
 /// Delivers a notification signed as the bank signs it; the answer must be `OK`.

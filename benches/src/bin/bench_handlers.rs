@@ -25,6 +25,7 @@ use energosbyt::edge::auth::Secret;
 use energosbyt::edge::throttle::ThrottleLimits;
 use energosbyt::ports::readings::AccountReadingsReader;
 use energosbyt::ports::{RequestCounter, Tally};
+use energosbyt::secrets::Secrets;
 use energosbyt::store::DynamoStore;
 use lambda_http::Body;
 use pay::{App as PayApp, PaySettings};
@@ -84,8 +85,13 @@ async fn main() -> Result<(), BenchError> {
     }
 }
 
-fn edge() -> Result<MiniAppEdge, BenchError> {
-    let mut edge = MiniAppEdge::from_env(&Env::process()).map_err(|e| BenchError::Config(e.to_string()))?;
+/// The secret as the functions read it: from the stack's Secrets Manager stand-in.
+async fn secrets() -> Result<Secrets, BenchError> {
+    Secrets::from_env(&Env::process()).await.map_err(|e| BenchError::Config(e.to_string()))
+}
+
+fn edge(secrets: &Secrets) -> Result<MiniAppEdge, BenchError> {
+    let mut edge = MiniAppEdge::from_env(&Env::process(), secrets).map_err(|e| BenchError::Config(e.to_string()))?;
     edge.limits = UNTHROTTLED;
     Ok(edge)
 }
@@ -106,7 +112,7 @@ async fn lookup(calls: usize, warmup: usize, account: &str) -> Result<(), BenchE
     let number: AccountNumber = account.parse().map_err(|e| BenchError::Config(format!("{account}: {e}")))?;
     let (client, count) = counted_dynamodb_client().await;
     let table = env("TABLE_NAME")?;
-    let app = LookupApp { store: DynamoStore::new(client.clone(), table.clone()), edge: edge()? };
+    let app = LookupApp { store: DynamoStore::new(client.clone(), table.clone()), edge: edge(&secrets().await?)? };
     let path = format!("/accounts/{account}");
     // Signed once: the launch stays fresh for the edge's AUTH_MAX_AGE_SECS, far longer than a run.
     let mut event = gateway_event("GET", "/accounts/{account}", &path, &launch()?);
@@ -202,9 +208,11 @@ async fn lookup(calls: usize, warmup: usize, account: &str) -> Result<(), BenchE
 async fn pay(calls: usize, warmup: usize, account: &str) -> Result<(), BenchError> {
     let (client, count) = counted_dynamodb_client().await;
     let settings = PaySettings::from_env(&Env::process()).map_err(|e| BenchError::Config(e.to_string()))?;
-    let acquirer = TbankClient::new(TbankSettings::from_env().map_err(|e| BenchError::Config(e.to_string()))?)
-        .map_err(|e| BenchError::Config(e.to_string()))?;
-    let app = PayApp { store: DynamoStore::new(client, env("TABLE_NAME")?), acquirer, edge: edge()?, settings };
+    let secrets = secrets().await?;
+    let acquirer =
+        TbankClient::new(TbankSettings::from_env().map_err(|e| BenchError::Config(e.to_string()))?, secrets.clone())
+            .map_err(|e| BenchError::Config(e.to_string()))?;
+    let app = PayApp { store: DynamoStore::new(client, env("TABLE_NAME")?), acquirer, edge: edge(&secrets)?, settings };
     let body = json!({ "account": account, "amount": "100.00", "email": "bench@example.ru" }).to_string();
     let payment = PaymentRequest::from_json(body.as_bytes(), &app.settings.limits)
         .map_err(|e| BenchError::Config(format!("the benchmark payment is refused: {e}")))?;

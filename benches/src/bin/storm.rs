@@ -77,8 +77,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let shared = aws_config::load_from_env().await;
     let config = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(requests.clone()).build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), env.string("TABLE_NAME")?);
-    let terminal = env.string("TBANK_TERMINAL_KEY")?;
-    let password = env.string("TBANK_PASSWORD")?;
+    // What the callback verifies with: the secret, as the function reads it.
+    let secrets = energosbyt::secrets::Secrets::from_env(&env).await?;
+    let terminal = secrets.current().tbank_terminal_key.clone();
+    let password = secrets.current().tbank_password.expose().to_owned();
 
     // The customers and their NEW payments.
     eprintln!("setting up {payments} accounts and payments…");
@@ -181,11 +183,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mailbox = CountingMailbox::default();
     let seller = SellerRequisites::from_env(&env)?;
     let mailer = Mailer::new(mailbox.clone(), MailFrom::from_env(&env)?);
-    let app = Arc::new(App {
-        settlement: Settlement::new(store.clone(), mailer, seller),
-        terminal_key: terminal.clone(),
-        password: energosbyt::acquirer::TerminalPassword::new(password.clone()),
-    });
+    let app = Arc::new(App { settlement: Settlement::new(store.clone(), mailer, seller), secrets });
 
     eprintln!("storm: {deliveries} deliveries ({} unique, {duplicates} duplicates), {senders} senders…", unique.len());
     let queue = Arc::new(Mutex::new(VecDeque::from(queue)));

@@ -15,6 +15,7 @@ use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
 use energosbyt::ports::RequestCounter;
 use energosbyt::ports::readings::AccountReadingsReader;
+use energosbyt::secrets::Secrets;
 use energosbyt::store::DynamoStore;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -29,8 +30,9 @@ impl App<DynamoStore> {
     /// Configuration and clients, built once per Lambda instance.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let env = Env::process();
+        let secrets = Secrets::from_env(&env).await?;
         let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
-        Ok(Self { store, edge: MiniAppEdge::from_env(&env)? })
+        Ok(Self { store, edge: MiniAppEdge::from_env(&env, &secrets)? })
     }
 }
 

@@ -7,11 +7,13 @@
 //! with `Authorization: FB <signed_request>`, and the API verifies it again on every call.
 //!
 //! Custom tabs exist only in Facebook's desktop web UI, so a phone gets a short explanation instead
-//! of a layout that cannot work there.
+//! of a layout that cannot work there. A `GET` (the tab's URL opened outside Facebook) gets a 405
+//! page in Russian rather than the gateway's bare 404.
 
 use chrono::{DateTime, Duration, Utc};
 use energosbyt::config::{ConfigError, Env};
-use energosbyt::edge::auth::{AuthError, Secret, facebook};
+use energosbyt::edge::auth::{AuthError, facebook};
+use energosbyt::secrets::Secrets;
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 
@@ -27,7 +29,8 @@ const APP_SCRIPT: &str = "assets/mini-app.js";
 const APP_STYLESHEET: &str = "assets/mini-app.css";
 
 pub struct App {
-    pub fb_app_secret: Secret,
+    /// The Facebook app secret (`fb_app_secret`), read again after a signature it refuses.
+    pub keys: Secrets,
     /// The company's page (`FB_PAGE_ID`): the tab opened on any other page is refused, as the API
     /// refuses that page's `signed_request`.
     pub fb_page_id: String,
@@ -42,9 +45,9 @@ pub struct App {
 }
 
 impl App {
-    /// `FB_APP_SECRET`, `FB_PAGE_ID`, `WEB_ORIGIN`, `AUTH_MAX_AGE_SECS` (0 = no freshness check),
-    /// optional `API_URL`.
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+    /// `FB_PAGE_ID`, `WEB_ORIGIN`, `AUTH_MAX_AGE_SECS` (0 = no freshness check), optional
+    /// `API_URL`; the app secret from `keys`.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>, keys: Secrets) -> Result<Self, ConfigError> {
         let max_age_secs: i64 = env.parse_or("AUTH_MAX_AGE_SECS", 3600)?;
         let web_origin = env.string("WEB_ORIGIN")?.trim().trim_end_matches('/').to_owned();
         if !(web_origin.starts_with("https://") || web_origin.starts_with("http://")) {
@@ -53,7 +56,7 @@ impl App {
         // Read as the API's edge reads it, so the two agree on what the page is.
         let fb_page_id: u64 = env.parse("FB_PAGE_ID")?;
         Ok(Self {
-            fb_app_secret: env.string("FB_APP_SECRET")?.into(),
+            keys,
             fb_page_id: fb_page_id.to_string(),
             max_age: (max_age_secs > 0).then(|| Duration::seconds(max_age_secs)),
             web_origin,
@@ -76,7 +79,7 @@ pub enum TabRefusal {
     Refused(#[from] AuthError),
 }
 
-pub fn handle(app: &App, request: Request) -> Response<Body> {
+pub async fn handle(app: &App, request: Request) -> Response<Body> {
     if request.method() != Method::POST {
         let mut response = page(StatusCode::METHOD_NOT_ALLOWED, app, &message_page(NOT_FROM_FACEBOOK));
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -87,7 +90,7 @@ pub fn handle(app: &App, request: Request) -> Response<Body> {
         tracing::info!("facebook tab opened on a phone");
         return page(StatusCode::OK, app, &message_page(DESKTOP_ONLY));
     }
-    match verified_signed_request(app, request.body()) {
+    match verified_signed_request(app, request.body()).await {
         Ok(signed_request) => {
             tracing::info!("facebook tab shown");
             page(StatusCode::OK, app, &app_page(app, &signed_request))
@@ -99,7 +102,7 @@ pub fn handle(app: &App, request: Request) -> Response<Body> {
     }
 }
 
-fn verified_signed_request(app: &App, body: &[u8]) -> Result<String, TabRefusal> {
+async fn verified_signed_request(app: &App, body: &[u8]) -> Result<String, TabRefusal> {
     if body.len() > MAX_BODY_BYTES {
         return Err(TabRefusal::TooLarge);
     }
@@ -113,7 +116,17 @@ fn verified_signed_request(app: &App, body: &[u8]) -> Result<String, TabRefusal>
         }
     }
     let signed_request = found.filter(|v| !v.is_empty()).ok_or(TabRefusal::Missing)?;
-    facebook::verify_for_page(&signed_request, &app.fb_app_secret, &app.fb_page_id, (app.clock)(), app.max_age)?;
+    let now = (app.clock)();
+    let keys = app.keys.current();
+    let verify = |secret| facebook::verify_for_page(&signed_request, secret, &app.fb_page_id, now, app.max_age);
+    match verify(&keys.fb_app_secret) {
+        // Perhaps the app secret was rotated since this instance read it.
+        Err(AuthError::BadSignature) => match app.keys.reread_after_refusal(&keys).await {
+            Some(fresh) => verify(&fresh.fb_app_secret)?,
+            None => return Err(AuthError::BadSignature.into()),
+        },
+        checked => checked?,
+    };
     Ok(signed_request)
 }
 
@@ -194,6 +207,8 @@ fn page(status: StatusCode, app: &App, html: &str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use energosbyt::edge::auth::Secret;
+    use energosbyt::secrets::SecretValues;
 
     const SECRET: &str = "tab-secret";
     const PAGE: &str = "7";
@@ -204,7 +219,7 @@ mod tests {
 
     fn app() -> App {
         App {
-            fb_app_secret: SECRET.into(),
+            keys: Secrets::fixed(SecretValues { fb_app_secret: SECRET.into(), ..SecretValues::default() }),
             fb_page_id: PAGE.into(),
             max_age: Some(Duration::hours(1)),
             web_origin: "https://pay.example.ru".into(),
@@ -220,7 +235,7 @@ mod tests {
     fn signed_on(page: &str, issued_at: i64) -> String {
         let payload = serde_json::json!({"algorithm": "HMAC-SHA256", "issued_at": issued_at, "user_id": "42",
             "page": {"id": page, "liked": false, "admin": false}});
-        facebook::sign(&payload, &SECRET.into())
+        facebook::sign(&payload, &Secret::from(SECRET))
     }
 
     fn post(body: &str, user_agent: &str) -> Request {
@@ -242,10 +257,10 @@ mod tests {
         String::from_utf8_lossy(response.body()).into_owned()
     }
 
-    #[test]
-    fn a_fresh_signed_request_gets_the_app_with_it_injected() {
+    #[tokio::test]
+    async fn a_fresh_signed_request_gets_the_app_with_it_injected() {
         let sr = signed(now().timestamp() - 10);
-        let response = handle(&app(), post(&form(&sr), DESKTOP));
+        let response = handle(&app(), post(&form(&sr), DESKTOP)).await;
         assert_eq!(response.status(), StatusCode::OK);
         let html = text(&response);
         assert!(html.contains("src=\"https://pay.example.ru/assets/mini-app.js\""), "{html}");
@@ -260,8 +275,8 @@ mod tests {
         assert_eq!(response.headers()[header::REFERRER_POLICY], "no-referrer");
     }
 
-    #[test]
-    fn forged_stale_missing_or_doubled_signed_requests_get_a_401_page_in_russian() {
+    #[tokio::test]
+    async fn forged_stale_missing_or_doubled_signed_requests_get_a_401_page_in_russian() {
         let fresh = signed(now().timestamp());
         let mut forged = fresh.clone();
         forged.insert(0, if fresh.starts_with('A') { 'B' } else { 'A' });
@@ -276,7 +291,7 @@ mod tests {
             format!("{}&pad={}", form(&fresh), "a".repeat(MAX_BODY_BYTES)),
         ];
         for body in bodies {
-            let response = handle(&app(), post(&body, DESKTOP));
+            let response = handle(&app(), post(&body, DESKTOP)).await;
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{body:.60}");
             let html = text(&response);
             assert!(html.contains("Не удалось открыть оплату"), "{html}");
@@ -284,20 +299,50 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_phone_gets_the_desktop_only_explanation_and_no_app() {
-        let response = handle(&app(), post(&form(&signed(now().timestamp())), PHONE));
+    /// The secret as Secrets Manager would hold it; clones share it, and the test rotates it.
+    #[derive(Clone)]
+    struct Rotating(std::sync::Arc<std::sync::Mutex<&'static str>>);
+
+    impl energosbyt::secrets::SecretSource for Rotating {
+        fn fetch(&self) -> energosbyt::secrets::Fetch<'_> {
+            let fb_app_secret = Secret::from(*self.0.lock().unwrap());
+            Box::pin(async move { Ok(SecretValues { fb_app_secret, ..SecretValues::default() }) })
+        }
+    }
+
+    #[tokio::test]
+    async fn given_the_app_secret_rotated_when_facebook_signs_with_the_new_one_then_the_tab_is_shown_after_one_reread()
+    {
+        let source = Rotating(std::sync::Arc::new(std::sync::Mutex::new(SECRET)));
+        let keys = Secrets::load(source.clone(), std::time::Duration::from_secs(3600)).await.unwrap();
+        let app = App { keys: keys.clone(), ..app() };
+        *source.0.lock().unwrap() = "rotated-tab-secret";
+        let payload = serde_json::json!({"algorithm": "HMAC-SHA256", "issued_at": now().timestamp(), "user_id": "42"});
+        let signed_with_new = facebook::sign(&payload, &Secret::from("rotated-tab-secret"));
+
+        let response = handle(&app, post(&form(&signed_with_new), DESKTOP)).await;
+
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(keys.rereads(), 1);
+        let old = handle(&app, post(&form(&signed(now().timestamp())), DESKTOP)).await;
+        assert_eq!(old.status(), StatusCode::UNAUTHORIZED, "the old secret no longer signs");
+        assert_eq!(keys.rereads(), 1, "and reads nothing more within the interval");
+    }
+
+    #[tokio::test]
+    async fn a_phone_gets_the_desktop_only_explanation_and_no_app() {
+        let response = handle(&app(), post(&form(&signed(now().timestamp())), PHONE)).await;
         assert_eq!(response.status(), StatusCode::OK);
         let html = text(&response);
         assert!(html.contains("браузере компьютера"), "{html}");
         assert!(!html.contains("mini-app.js"));
     }
 
-    #[test]
-    fn a_get_is_not_the_tab() {
+    #[tokio::test]
+    async fn a_get_is_not_the_tab() {
         let mut request = post("", DESKTOP);
         *request.method_mut() = Method::GET;
-        let response = handle(&app(), request);
+        let response = handle(&app(), request).await;
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(response.headers()[header::ALLOW], "POST");
     }
@@ -314,20 +359,19 @@ mod tests {
     #[test]
     fn configuration_names_a_bad_web_origin() {
         let env = Env::from_fn(|name| match name {
-            "FB_APP_SECRET" => Some("s".into()),
             "FB_PAGE_ID" => Some("118745708161011".into()),
             "WEB_ORIGIN" => Some("pay.example.ru".into()),
             _ => None,
         });
-        assert!(matches!(App::from_env(&env), Err(ConfigError::Malformed { name: "WEB_ORIGIN", .. })));
+        let keys = || Secrets::fixed(SecretValues::default());
+        assert!(matches!(App::from_env(&env, keys()), Err(ConfigError::Malformed { name: "WEB_ORIGIN", .. })));
         let env = Env::from_fn(|name| match name {
-            "FB_APP_SECRET" => Some("s".into()),
             "FB_PAGE_ID" => Some("118745708161011".into()),
             "WEB_ORIGIN" => Some("https://pay.example.ru/".into()),
             "API_URL" => Some("https://api.example.ru".into()),
             _ => None,
         });
-        let app = App::from_env(&env).expect("valid");
+        let app = App::from_env(&env, keys()).expect("valid");
         assert_eq!(app.web_origin, "https://pay.example.ru");
         assert_eq!(app.max_age, Some(Duration::hours(1)));
         assert_eq!(app.fb_page_id, "118745708161011");
@@ -337,6 +381,9 @@ mod tests {
             "WEB_ORIGIN" => Some("https://pay.example.ru".into()),
             _ => None,
         });
-        assert!(matches!(App::from_env(&env), Err(ConfigError::Malformed { name: "FB_PAGE_ID", .. })));
+        assert!(matches!(
+            App::from_env(&env, Secrets::fixed(SecretValues::default())),
+            Err(ConfigError::Malformed { name: "FB_PAGE_ID", .. })
+        ));
     }
 }

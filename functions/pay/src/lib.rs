@@ -27,6 +27,7 @@ use energosbyt::ports::idempotency::{
 };
 use energosbyt::ports::readings::{ReadingsId, ReadingsLookup};
 use energosbyt::ports::{AccountReader, PaymentReader, PaymentWriter, RequestCounter};
+use energosbyt::secrets::Secrets;
 use energosbyt::store::DynamoStore;
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -101,12 +102,14 @@ fn check_http_url(name: &'static str, url: &str) -> Result<(), ConfigError> {
 
 impl App<DynamoStore, TbankClient> {
     /// Configuration and clients, built once per Lambda instance: `TABLE_NAME`, the edge's
-    /// settings, `TBANK_API_URL` / `TBANK_TERMINAL_KEY` / `TBANK_PASSWORD`, [`PaySettings`].
+    /// settings, the secret (`SECRETS_NAME`: the signing keys, the terminal key and password)
+    /// shared by the edge and the acquirer, `TBANK_API_URL`, [`PaySettings`].
     pub async fn from_env() -> Result<Self, StartupError> {
         let env = Env::process();
-        let edge = MiniAppEdge::from_env(&env)?;
+        let secrets = Secrets::from_env(&env).await?;
+        let edge = MiniAppEdge::from_env(&env, &secrets)?;
         let settings = PaySettings::from_env(&env)?;
-        let acquirer = TbankClient::new(TbankSettings::from_env()?)?;
+        let acquirer = TbankClient::new(TbankSettings::from_env()?, secrets)?;
         let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
         Ok(Self { store, acquirer, edge, settings })
     }

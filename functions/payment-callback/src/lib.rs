@@ -5,7 +5,9 @@
 //! delivered) once what it reports is durably applied and the emails it makes due have gone out;
 //! a fault of ours (DynamoDB, SES) is answered `503`, so the bank delivers it again (hourly, for
 //! a day). A body that is not a correctly signed notification of our terminal is answered `4xx`
-//! with problem+json and changes nothing.
+//! with problem+json and changes nothing. One the terminal password in memory refuses is checked
+//! once more against the secret read again (a rotated password needs no redeploy); a refusal that
+//! stands is counted (`NotificationsRefused`), since a wrong password refuses every notification.
 //!
 //! What a notification does to the payment is decided in [`settlement`], which the scheduled
 //! reconciliation runs as well.
@@ -13,8 +15,7 @@
 pub mod settlement;
 
 use energosbyt::acquirer::{
-    Notification, NotificationError, PaymentNotification, TerminalPassword, TokenError, acquirer_event,
-    verify_notification,
+    Notification, NotificationError, PaymentNotification, TokenError, acquirer_event, verify_notification,
 };
 use energosbyt::config::{ConfigError, Env};
 use energosbyt::domain::PaymentId;
@@ -23,8 +24,10 @@ use energosbyt::domain::payment::Card;
 use energosbyt::edge::Problem;
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, MailSender, Mailer};
+use energosbyt::metrics::{self, Metric};
 use energosbyt::ports::ledger::{BankFacts, EmailLedger, PaymentLedger};
 use energosbyt::ports::readings::ReadingsLookup;
+use energosbyt::secrets::{SecretValues, Secrets};
 use energosbyt::store::DynamoStore;
 use http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -36,21 +39,23 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub struct App<L, S> {
     pub settlement: Settlement<L, S>,
-    /// Our terminal: a notification for another one is refused even when correctly signed.
-    pub terminal_key: String,
-    pub password: TerminalPassword,
+    /// Our terminal (a notification for another one is refused even when correctly signed) and
+    /// the password its notifications are signed with.
+    pub secrets: Secrets,
 }
 
 impl App<DynamoStore, SesMailer> {
-    /// Configuration and clients, built once per Lambda instance: `TABLE_NAME`,
-    /// `TBANK_TERMINAL_KEY`, `TBANK_PASSWORD`, `SES_SENDER`, `SELLER_NAME`, `SELLER_INN`,
-    /// `SETTLEMENT_PLACE` and `OFD_NAME` (the receipt's place of settlement and OFD when the bank's
-    /// notification names none) and `EMAIL_CLAIM_TIMEOUT_SECS` (default 300).
+    /// Configuration and clients, built once per Lambda instance: `TABLE_NAME`, the secret
+    /// (`SECRETS_NAME`: the terminal key and password), `SES_SENDER`, `SELLER_NAME`,
+    /// `SELLER_INN`, `SETTLEMENT_PLACE` and `OFD_NAME` (the receipt's place of settlement and OFD
+    /// when the bank's notification names none), `EMAIL_CLAIM_TIMEOUT_SECS` (default 300) and
+    /// `EMAIL_OVERDUE_SECS` (default 1800).
     pub async fn from_env() -> Result<Self, ConfigError> {
         let env = Env::process();
+        let secrets = Secrets::from_env(&env).await?;
         let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
         let mailer = Mailer::new(SesMailer::from_env(&env).await?, MailFrom::from_env(&env)?);
-        Self::configure(&env, store, mailer)
+        Self::configure(&env, secrets, store, mailer)
     }
 }
 
@@ -62,15 +67,44 @@ where
     /// The settings every deployment reads, around a store and a mailer built by the caller.
     pub fn configure<F: Fn(&str) -> Option<String>>(
         env: &Env<F>,
+        secrets: Secrets,
         ledger: L,
         mailer: Mailer<S>,
     ) -> Result<Self, ConfigError> {
-        Ok(Self {
-            settlement: Settlement::configure(env, ledger, mailer)?,
-            terminal_key: env.string("TBANK_TERMINAL_KEY")?.trim().to_owned(),
-            password: TerminalPassword::new(env.string("TBANK_PASSWORD")?),
-        })
+        Ok(Self { settlement: Settlement::configure(env, ledger, mailer)?, secrets })
     }
+}
+
+/// Why a notification is not ours to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// No Token at all: not the bank.
+    Unsigned,
+    /// A Token another password made: a rotated password, or a forgery.
+    BadToken,
+    /// Correctly signed, for another terminal.
+    OtherTerminal,
+    /// Not the bank's JSON, or a signed body of an unexpected shape.
+    Malformed,
+}
+
+/// The notification, if `credentials` (our terminal and its password) verify it.
+fn verified(raw: &str, credentials: &SecretValues) -> Result<Notification, Refusal> {
+    let notification = verify_notification(raw, credentials.tbank_password.expose()).map_err(|e| {
+        // The body is not logged: it is not ours to trust, and may hold an email.
+        tracing::warn!(reason = %e, "notification refused");
+        match e {
+            NotificationError::Token(TokenError::Missing) => Refusal::Unsigned,
+            NotificationError::Token(TokenError::Mismatch) => Refusal::BadToken,
+            NotificationError::Token(_) | NotificationError::Shape(_) => Refusal::Malformed,
+        }
+    })?;
+    let terminal = notification.terminal_key().as_bytes();
+    if !bool::from(terminal.ct_eq(credentials.tbank_terminal_key.as_bytes())) {
+        tracing::warn!("notification refused: signed for another terminal");
+        return Err(Refusal::OtherTerminal);
+    }
+    Ok(notification)
 }
 
 /// The answer the bank takes as "delivered".
@@ -128,19 +162,26 @@ where
         tracing::warn!(bytes = raw.len(), "notification refused: too large");
         return Err(too_large());
     }
-    let notification = verify_notification(raw, app.password.expose()).map_err(|e| {
-        // The body is not logged: it is not ours to trust, and may hold an email.
-        tracing::warn!(reason = %e, "notification refused");
-        match e {
-            NotificationError::Token(TokenError::Missing | TokenError::Mismatch) => unsigned(),
-            NotificationError::Token(_) | NotificationError::Shape(_) => malformed(),
-        }
-    })?;
-    let terminal = notification.terminal_key().as_bytes();
-    if !bool::from(terminal.ct_eq(app.terminal_key.as_bytes())) {
-        tracing::warn!("notification refused: signed for another terminal");
-        return Err(other_terminal());
+    let credentials = app.secrets.current();
+    let mut checked = verified(raw, &credentials);
+    // Perhaps the password or the terminal was rotated since this instance read them.
+    if matches!(checked, Err(Refusal::BadToken | Refusal::OtherTerminal))
+        && let Some(fresh) = app.secrets.reread_after_refusal(&credentials).await
+    {
+        checked = verified(raw, &fresh);
     }
+    let notification = checked.map_err(|refusal| match refusal {
+        Refusal::Unsigned => unsigned(),
+        Refusal::BadToken => {
+            metrics::count(Metric::NotificationsRefused, 1);
+            unsigned()
+        }
+        Refusal::OtherTerminal => {
+            metrics::count(Metric::NotificationsRefused, 1);
+            other_terminal()
+        }
+        Refusal::Malformed => malformed(),
+    })?;
     let Ok(id) = notification.order_id().parse::<PaymentId>() else {
         return Ok(unknown_order(&notification));
     };
@@ -185,7 +226,7 @@ where
 /// A correctly signed notification about an order we never made: nothing to apply, and nothing
 /// the bank could fix by delivering it again.
 fn unknown_order(notification: &Notification) -> Response<Body> {
-    energosbyt::metrics::count(energosbyt::metrics::Metric::Anomalies, 1);
+    metrics::count(Metric::Anomalies, 1);
     let order: String = notification.order_id().chars().take(40).collect();
     tracing::warn!(
         anomaly = "unknown_order",
@@ -295,8 +336,6 @@ mod tests {
         let env = Env::from_fn(|name| {
             Some(
                 match name {
-                    "TBANK_TERMINAL_KEY" => "DemoTerminalKey",
-                    "TBANK_PASSWORD" => "pw",
                     "SES_SENDER" => "noreply@pay.example.ru",
                     "SELLER_NAME" => "АО «Мосэнергосбыт»",
                     "SELLER_INN" => "7736520080",
@@ -306,7 +345,12 @@ mod tests {
             )
         });
         let mailer = Mailer::new(NoMail, MailFrom::from_env(&env).unwrap());
-        App::configure(&env, Untouchable, mailer).unwrap()
+        let secrets = Secrets::fixed(SecretValues {
+            tbank_terminal_key: "DemoTerminalKey".into(),
+            tbank_password: energosbyt::acquirer::TerminalPassword::new("pw"),
+            ..SecretValues::default()
+        });
+        App::configure(&env, secrets, Untouchable, mailer).unwrap()
     }
 
     fn request(method: &str, body: &str) -> Request {

@@ -17,6 +17,7 @@ use energosbyt::domain::fiscal_receipt::FiscalReceiptError;
 use energosbyt::domain::payment_transition::{self, AcquirerEvent, Attempt, Transition};
 use energosbyt::domain::{FiscalReceipt, Money, Payment, PaymentId, PaymentStatus, SellerRequisites, ZoneSet};
 use energosbyt::mail::{HandedInReading, MailSender, Mailer, OutgoingEmail, PaymentReceived, RenderError};
+use energosbyt::metrics::{self, Metric};
 use energosbyt::ports::StoreError;
 use energosbyt::ports::ledger::{
     Applied, BankFacts, CustomerEmail, EmailClaim, EmailLedger, EmailOutcome, PaymentLedger, PaymentRecord,
@@ -118,6 +119,9 @@ pub struct Settlement<L, S> {
     /// A claim on an email older than this was abandoned by its sender (well above the
     /// function's own time limit, so a live sender never loses its claim).
     pub email_claim_timeout: TimeDelta,
+    /// An email that still cannot be sent this long after it fell due has been retried by the
+    /// bank's deliveries and by reconciliation runs in vain: counted as undelivered.
+    pub email_overdue: TimeDelta,
     pub clock: fn() -> DateTime<Utc>,
 }
 
@@ -127,14 +131,25 @@ where
     S: MailSender + Sync,
 {
     pub const DEFAULT_EMAIL_CLAIM_TIMEOUT: TimeDelta = TimeDelta::minutes(5);
+    /// Half an hour: the first attempt (the notification's), the bank's next delivery or
+    /// reconciliation runs 10 minutes apart, each with the SDK's own retries, have all failed.
+    pub const DEFAULT_EMAIL_OVERDUE: TimeDelta = TimeDelta::minutes(30);
 
     pub fn new(ledger: L, mailer: Mailer<S>, seller: SellerRequisites) -> Self {
-        Self { ledger, mailer, seller, email_claim_timeout: Self::DEFAULT_EMAIL_CLAIM_TIMEOUT, clock: Utc::now }
+        Self {
+            ledger,
+            mailer,
+            seller,
+            email_claim_timeout: Self::DEFAULT_EMAIL_CLAIM_TIMEOUT,
+            email_overdue: Self::DEFAULT_EMAIL_OVERDUE,
+            clock: Utc::now,
+        }
     }
 
     /// Around a store and a mailer built by the caller: the seller's requisites (`SELLER_NAME`,
-    /// `SELLER_INN`, `SES_SENDER`, optionally `SETTLEMENT_PLACE`, `OFD_NAME`) and
-    /// `EMAIL_CLAIM_TIMEOUT_SECS` (default 300, at least 60).
+    /// `SELLER_INN`, `SES_SENDER`, optionally `SETTLEMENT_PLACE`, `OFD_NAME`),
+    /// `EMAIL_CLAIM_TIMEOUT_SECS` (default 300, at least 60) and `EMAIL_OVERDUE_SECS` (default
+    /// 1800, not negative).
     pub fn configure<F: Fn(&str) -> Option<String>>(
         env: &Env<F>,
         ledger: L,
@@ -148,8 +163,13 @@ where
                 why: "at least 60 s, well above the function's time limit".into(),
             });
         }
+        let overdue_secs: i64 = env.parse_or("EMAIL_OVERDUE_SECS", Self::DEFAULT_EMAIL_OVERDUE.num_seconds())?;
+        if overdue_secs < 0 {
+            return Err(ConfigError::Malformed { name: "EMAIL_OVERDUE_SECS", why: "not negative".into() });
+        }
         let mut settlement = Self::new(ledger, mailer, SellerRequisites::from_env(env)?);
         settlement.email_claim_timeout = TimeDelta::seconds(claim_secs);
+        settlement.email_overdue = TimeDelta::seconds(overdue_secs);
         Ok(settlement)
     }
 
@@ -169,7 +189,17 @@ where
             };
             let event = match event_of(&record.payment) {
                 Ok(event) => event,
-                Err(unmapped) => return Ok(Some(Settled { record, effect: Effect::Unmapped(unmapped) })),
+                Err(unmapped) => {
+                    // Nothing is applied: an operator has to learn what the bank meant.
+                    metrics::count(Metric::UnmappedStatuses, 1);
+                    tracing::warn!(
+                        payment_id = %id,
+                        bank_status = %facts.status,
+                        reason = %unmapped,
+                        "a bank status this service cannot act on; nothing applied"
+                    );
+                    return Ok(Some(Settled { record, effect: Effect::Unmapped(unmapped) }));
+                }
             };
             let payment = &record.payment;
             let of_attempt = Attempt::of(payment.acquirer_payment_id.as_deref(), facts.acquirer_payment_id.as_deref());
@@ -193,13 +223,13 @@ where
             let effect = match transition {
                 // A notification delivered again, or reconciliation asking about a settled payment.
                 Transition::Unchanged => {
-                    energosbyt::metrics::count(energosbyt::metrics::Metric::DuplicatesAbsorbed, 1);
+                    metrics::count(Metric::DuplicatesAbsorbed, 1);
                     Effect::Unchanged
                 }
                 Transition::AmountMismatch { expected, reported } => {
                     let what = format!("amount mismatch: expected {expected}, reported {reported}");
                     self.log_anomaly(payment, "amount_mismatch", facts, Some((expected, reported)));
-                    energosbyt::metrics::count(energosbyt::metrics::Metric::AmountMismatches, 1);
+                    metrics::count(Metric::AmountMismatches, 1);
                     self.ledger.note_anomaly(id, &what, facts.at).await?;
                     Effect::AmountMismatch { expected, reported }
                 }
@@ -219,14 +249,14 @@ where
                             let effect = effect_of(&transition);
                             match transition {
                                 Transition::Credit { amount, anomaly } => {
-                                    energosbyt::metrics::roubles(energosbyt::metrics::Metric::AmountCredited, amount);
+                                    metrics::roubles(Metric::AmountCredited, amount);
                                     if let Some(what) = anomaly {
                                         // Noted on the payment by the credit's own write.
                                         self.log_anomaly(payment, what, facts, None);
                                     }
                                 }
                                 Transition::Progress(PaymentStatus::NeedsReview) => {
-                                    energosbyt::metrics::count(energosbyt::metrics::Metric::PaymentsNeedingReview, 1);
+                                    metrics::count(Metric::PaymentsNeedingReview, 1);
                                     self.log_anomaly(payment, "needs_review", facts, None);
                                 }
                                 _ => {}
@@ -265,7 +295,7 @@ where
             return Ok(None);
         };
         if let Err(e) = FiscalReceipt::check_of_payment(notification, &record.payment) {
-            energosbyt::metrics::count(energosbyt::metrics::Metric::Anomalies, 1);
+            metrics::count(Metric::Anomalies, 1);
             tracing::warn!(
                 anomaly = "receipt_not_of_this_payment",
                 payment_id = %id,
@@ -338,10 +368,8 @@ where
             let paid_at = record.paid_at.unwrap_or(payment.updated_at);
             let readings = self.handed_in_readings(payment).await?;
             let message = PaymentReceived { payment, paid_at, readings: &readings };
-            if self
-                .send_once(payment, &received, now, abandoned_before, || self.mailer.render_payment_received(&message))
-                .await?
-            {
+            let due = Due { now, abandoned_before, since: paid_at };
+            if self.send_once(payment, &received, due, || self.mailer.render_payment_received(&message)).await? {
                 sent += 1;
             }
         }
@@ -359,7 +387,7 @@ where
                 Err(reason) => {
                     // Kept, and due still: once configuration supplies what it lacks, the next
                     // delivery or reconciliation run sends it.
-                    energosbyt::metrics::count(energosbyt::metrics::Metric::ReceiptsUnrendered, 1);
+                    metrics::count(Metric::ReceiptsUnrendered, 1);
                     tracing::warn!(
                         anomaly = "receipt_unrendered",
                         payment_id = %payment.id,
@@ -371,10 +399,10 @@ where
                     continue;
                 }
             };
-            if self
-                .send_once(payment, &email, now, abandoned_before, || self.mailer.render_fiscal_receipt(&fiscal))
-                .await?
-            {
+            // Due once both the credit and the receipt are there.
+            let since = record.paid_at.map_or(receipt.received_at, |paid_at| paid_at.max(receipt.received_at));
+            let due = Due { now, abandoned_before, since };
+            if self.send_once(payment, &email, due, || self.mailer.render_fiscal_receipt(&fiscal)).await? {
                 sent += 1;
             }
         }
@@ -386,11 +414,10 @@ where
         &self,
         payment: &Payment,
         email: &CustomerEmail,
-        now: DateTime<Utc>,
-        abandoned_before: DateTime<Utc>,
+        due: Due,
         render: impl FnOnce() -> Result<OutgoingEmail, RenderError>,
     ) -> Result<bool, SettleError> {
-        let Some(claim) = self.ledger.claim_email(&payment.id, email, now, abandoned_before).await? else {
+        let Some(claim) = self.ledger.claim_email(&payment.id, email, due.now, due.abandoned_before).await? else {
             // Sent, refused for good, or being sent right now by another delivery.
             return Ok(false);
         };
@@ -399,6 +426,7 @@ where
             Ok(outgoing) => outgoing,
             Err(e) => {
                 tracing::warn!(payment_id = %payment.id, email = kind, error = %e, "email cannot be composed; not retried");
+                metrics::count(Metric::EmailsUndelivered, 1);
                 self.ledger.settle_email(&claim, EmailOutcome::Rejected, (self.clock)()).await?;
                 return Ok(false);
             }
@@ -410,17 +438,29 @@ where
                     tracing::warn!(payment_id = %payment.id, email = kind, "email claim was taken over while sending");
                 }
                 tracing::info!(payment_id = %payment.id, email = kind, message_id = %message_id, "customer email sent");
-                energosbyt::metrics::count(energosbyt::metrics::Metric::EmailsSent, 1);
+                metrics::count(Metric::EmailsSent, 1);
                 Ok(true)
             }
             Err(e) if e.is_retryable() => {
-                energosbyt::metrics::count(energosbyt::metrics::Metric::EmailsFailed, 1);
+                metrics::count(Metric::EmailsFailed, 1);
+                let overdue_for = due.now - due.since;
+                if overdue_for >= self.email_overdue {
+                    metrics::count(Metric::EmailsUndelivered, 1);
+                    tracing::warn!(
+                        payment_id = %payment.id,
+                        email = kind,
+                        due_minutes = overdue_for.num_minutes(),
+                        error = %e,
+                        "email still cannot be sent after its retries; it stays due"
+                    );
+                }
                 self.ledger.release_email(&claim).await?;
                 Err(SettleError::MailUnavailable(e.to_string()))
             }
             Err(e) => {
                 tracing::warn!(payment_id = %payment.id, email = kind, error = %e, "email refused for good; not retried");
-                energosbyt::metrics::count(energosbyt::metrics::Metric::EmailsFailed, 1);
+                metrics::count(Metric::EmailsFailed, 1);
+                metrics::count(Metric::EmailsUndelivered, 1);
                 self.ledger.settle_email(&claim, EmailOutcome::Rejected, (self.clock)()).await?;
                 Ok(false)
             }
@@ -452,7 +492,7 @@ where
         facts: &BankFacts,
         amounts: Option<(Money, Money)>,
     ) {
-        energosbyt::metrics::count(energosbyt::metrics::Metric::Anomalies, 1);
+        metrics::count(Metric::Anomalies, 1);
         let (expected, reported) = amounts.map_or((None, None), |(e, r)| (Some(e), Some(r)));
         tracing::warn!(
             anomaly,
@@ -469,6 +509,14 @@ where
             "anomaly"
         );
     }
+}
+
+/// When an attempt is made and since when its email has been due.
+#[derive(Clone, Copy)]
+struct Due {
+    now: DateTime<Utc>,
+    abandoned_before: DateTime<Utc>,
+    since: DateTime<Utc>,
 }
 
 fn email_kind(email: &CustomerEmail) -> &'static str {

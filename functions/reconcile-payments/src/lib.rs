@@ -10,6 +10,9 @@
 //! up (the bank never finishes it, captured another amount, or its account is missing) goes to an
 //! operator (`NEEDS_REVIEW`) and leaves the list: nothing is asked about for ever. Money the bank
 //! confirms later is still credited through the callback.
+//!
+//! Each run then removes the customer's email from payments finished longer ago than the
+//! retention period (`EMAIL_RETENTION_DAYS`), with the copies their kept receipts echo.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use energosbyt::acquirer::{
@@ -17,13 +20,17 @@ use energosbyt::acquirer::{
     acquirer_event,
 };
 use energosbyt::config::{ConfigError, Env};
+use energosbyt::domain::Money;
 use energosbyt::domain::payment_transition::AcquirerEvent;
-use energosbyt::domain::{Money, Payment};
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, MailSender, Mailer};
+use energosbyt::metrics::{self, Metric};
 use energosbyt::ports::StoreError;
-use energosbyt::ports::ledger::{BankFacts, EmailLedger, PaymentLedger, PendingPayments};
+use energosbyt::ports::ledger::{
+    BankFacts, CustomerEmailRetention, EmailLedger, PaymentLedger, PendingPayment, PendingPayments,
+};
 use energosbyt::ports::readings::ReadingsLookup;
+use energosbyt::secrets::Secrets;
 use energosbyt::store::DynamoStore;
 use payment_callback::settlement::{Effect, SettleError, Settlement};
 use serde::Serialize;
@@ -43,6 +50,8 @@ pub struct Reconciler<L, S, A> {
     pub abandon_after: TimeDelta,
     /// A payment still waiting at this age goes to an operator.
     pub review_after: TimeDelta,
+    /// A finished payment keeps the customer's email this long (a receipt stays re-sendable).
+    pub email_retention: TimeDelta,
     pub page_size: i32,
 }
 
@@ -63,6 +72,8 @@ pub struct Summary {
     pub anomalies: u32,
     /// The bank or our store did not answer: tried again on the next run.
     pub errors: u32,
+    /// Finished payments whose customer email was removed, the retention period being over.
+    pub emails_forgotten: u32,
     /// The run stopped before the end of the list to stay inside its time limit.
     pub stopped_early: bool,
 }
@@ -76,24 +87,25 @@ enum CheckError {
 }
 
 impl Reconciler<DynamoStore, SesMailer, TbankClient> {
-    /// `TABLE_NAME`, the acquirer's `TBANK_API_URL` / `TBANK_TERMINAL_KEY` / `TBANK_PASSWORD`, the
-    /// mail and seller settings of the callback, `RECONCILE_AFTER_SECS` (default 900),
-    /// `RECONCILE_ABANDON_MARGIN_SECS` (default 3 600: an hour past the form's deadline),
-    /// `RECONCILE_ABANDON_SECS` (default 90 000: 25 h, for payments stored without a deadline) and
-    /// `RECONCILE_REVIEW_SECS` (default 259 200: 72 h, the form's day and the bank's day of
-    /// notification retries, twice over).
+    /// `TABLE_NAME`, the acquirer's `TBANK_API_URL` and the secret (`SECRETS_NAME`: the terminal
+    /// key and password), the mail and seller settings of the callback, `RECONCILE_AFTER_SECS`
+    /// (default 900), `RECONCILE_ABANDON_MARGIN_SECS` (default 3 600: an hour past the form's
+    /// deadline), `RECONCILE_ABANDON_SECS` (default 90 000: 25 h, for payments stored without a
+    /// deadline), `RECONCILE_REVIEW_SECS` (default 259 200: 72 h, the form's day and the bank's day
+    /// of notification retries, twice over) and `EMAIL_RETENTION_DAYS` (default 30).
     pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let env = Env::process();
+        let secrets = Secrets::from_env(&env).await?;
         let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
         let mailer = Mailer::new(SesMailer::from_env(&env).await?, MailFrom::from_env(&env)?);
-        let acquirer = TbankClient::new(TbankSettings::from_env()?)?;
+        let acquirer = TbankClient::new(TbankSettings::from_env()?, secrets)?;
         Ok(Self::configure(&env, store, mailer, acquirer)?)
     }
 }
 
 impl<L, S, A> Reconciler<L, S, A>
 where
-    L: PaymentLedger + EmailLedger + PendingPayments + ReadingsLookup + Sync,
+    L: PaymentLedger + EmailLedger + PendingPayments + CustomerEmailRetention + ReadingsLookup + Sync,
     S: MailSender + Sync,
     A: Acquirer,
 {
@@ -101,6 +113,7 @@ where
     pub const DEFAULT_ABANDON_MARGIN: TimeDelta = TimeDelta::seconds(3600);
     pub const DEFAULT_ABANDON_AFTER: TimeDelta = TimeDelta::seconds(25 * 3600);
     pub const DEFAULT_REVIEW_AFTER: TimeDelta = TimeDelta::seconds(72 * 3600);
+    pub const DEFAULT_EMAIL_RETENTION_DAYS: i64 = 30;
 
     pub fn configure<F: Fn(&str) -> Option<String>>(
         env: &Env<F>,
@@ -112,6 +125,10 @@ where
         let abandon: i64 = env.parse_or("RECONCILE_ABANDON_SECS", Self::DEFAULT_ABANDON_AFTER.num_seconds())?;
         let margin: i64 = env.parse_or("RECONCILE_ABANDON_MARGIN_SECS", Self::DEFAULT_ABANDON_MARGIN.num_seconds())?;
         let review: i64 = env.parse_or("RECONCILE_REVIEW_SECS", Self::DEFAULT_REVIEW_AFTER.num_seconds())?;
+        let retention_days: i64 = env.parse_or("EMAIL_RETENTION_DAYS", Self::DEFAULT_EMAIL_RETENTION_DAYS)?;
+        if !(0..=3650).contains(&retention_days) {
+            return Err(ConfigError::Malformed { name: "EMAIL_RETENTION_DAYS", why: "from 0 to 3650 days".into() });
+        }
         if after < 0 || abandon < after {
             return Err(ConfigError::Malformed {
                 name: "RECONCILE_ABANDON_SECS",
@@ -135,6 +152,7 @@ where
             abandon_margin: TimeDelta::seconds(margin),
             abandon_after: TimeDelta::seconds(abandon),
             review_after: TimeDelta::seconds(review),
+            email_retention: TimeDelta::days(retention_days),
             page_size: 100,
         })
     }
@@ -167,6 +185,12 @@ where
                 None => break,
             }
         }
+        if !summary.stopped_early {
+            self.forget_customer_emails(now, stop_at, &mut summary).await;
+        }
+        if summary.errors > 0 {
+            metrics::count(Metric::ReconciliationErrors, u64::from(summary.errors));
+        }
         tracing::info!(
             checked = summary.checked,
             credited = summary.credited,
@@ -177,14 +201,41 @@ where
             unchanged = summary.unchanged,
             anomalies = summary.anomalies,
             errors = summary.errors,
+            emails_forgotten = summary.emails_forgotten,
             stopped_early = summary.stopped_early,
             "reconciliation summary"
         );
         Ok(summary)
     }
 
+    /// Removes the customer's email from payments finished before the retention period, a page at
+    /// a time, until none is left or the run's time is up. A store failure counts as an error of
+    /// the run: the next one carries on.
+    async fn forget_customer_emails(&self, now: DateTime<Utc>, stop_at: Option<Instant>, summary: &mut Summary) {
+        let finished_before = now - self.email_retention;
+        loop {
+            if stop_at.is_some_and(|stop| Instant::now() >= stop) {
+                summary.stopped_early = true;
+                return;
+            }
+            match self.settlement.ledger.forget_customer_emails(finished_before, self.page_size).await {
+                Ok(pass) => {
+                    summary.emails_forgotten += pass.payments;
+                    if !pass.more {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    summary.errors += 1;
+                    tracing::warn!(error = %e, "customer emails past their retention not removed; next run tries again");
+                    return;
+                }
+            }
+        }
+    }
+
     /// Asks the bank about one payment and applies the answer. `None`: nothing to apply yet.
-    async fn check(&self, payment: &Payment, now: DateTime<Utc>) -> Result<Option<Effect>, CheckError> {
+    async fn check(&self, payment: &PendingPayment, now: DateTime<Utc>) -> Result<Option<Effect>, CheckError> {
         if !payment.status.is_pending() {
             // Credited already, and listed because an email it made due has not gone out (the
             // store keeps it listed until then). The bank has nothing to add: asking it again
@@ -197,7 +248,7 @@ where
             tracing::info!(payment_id = %payment.id, sent, "emails of a credited payment delivered");
             if sent == 0 {
                 // Its emails were settled, but the write that takes it off the list was lost.
-                self.settlement.ledger.unlist_if_mailed(&payment.id).await.map_err(SettleError::from)?;
+                self.settlement.ledger.unlist_if_mailed(&payment.id, now).await.map_err(SettleError::from)?;
             }
             return Ok(None);
         }
@@ -271,7 +322,7 @@ where
 
     /// Nobody paid it: its form closed a margin ago (or, stored without a deadline, it is older
     /// than a form ever lived).
-    fn is_abandoned(&self, payment: &Payment, now: DateTime<Utc>) -> bool {
+    fn is_abandoned(&self, payment: &PendingPayment, now: DateTime<Utc>) -> bool {
         match payment.form_deadline {
             Some(deadline) => now >= deadline + self.abandon_margin,
             None => now - payment.created_at >= self.abandon_after,

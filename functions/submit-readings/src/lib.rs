@@ -37,6 +37,7 @@ use energosbyt::ports::readings::{
     AccountReadingsReader, ReadingsWriter, SaveOutcome, SubmittedReadings, TariffReader,
 };
 use energosbyt::ports::{RequestCounter, StoreError};
+use energosbyt::secrets::Secrets;
 use energosbyt::store::DynamoStore;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -66,8 +67,9 @@ impl App<DynamoStore> {
     /// `READINGS_MAX_KWH_PER_MONTH` (default 10000).
     pub async fn from_env() -> Result<Self, ConfigError> {
         let env = Env::process();
+        let secrets = Secrets::from_env(&env).await?;
         let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
-        let mut app = Self::new(store, MiniAppEdge::from_env(&env)?);
+        let mut app = Self::new(store, MiniAppEdge::from_env(&env, &secrets)?);
         let cache_secs = env.parse_or("TARIFF_CACHE_SECS", tariff_cache::DEFAULT_TTL.as_secs())?;
         app.tariffs = TariffCache::new(Duration::from_secs(cache_secs));
         app.limits.max_kwh_per_month = env.parse_or("READINGS_MAX_KWH_PER_MONTH", app.limits.max_kwh_per_month)?;

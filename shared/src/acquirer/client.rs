@@ -1,23 +1,26 @@
 //! The HTTP client for T-Bank's API v2: signs each request, reads each answer's `Success` before
-//! anything else, and tells a refusal from an unknown outcome.
+//! anything else, and tells a refusal from an unknown outcome. The terminal key and password come
+//! from [`Secrets`]: when the bank refuses them (204 / 205) the secret is read again and, if it
+//! was rotated, the call is made once more with the new ones.
 
 use super::messages::{
     CancelRequest, CancelResponse, InitRequest, InitResponse, OrderState, Outcome, PaymentId, PaymentState,
 };
-use super::token::{self, TerminalPassword};
-use super::{Acquirer, AcquirerError, Unavailability};
+use super::token;
+use super::{Acquirer, AcquirerError, Refusal, Unavailability};
+use crate::metrics::{self, Metric};
+use crate::secrets::{SecretValues, Secrets};
 use reqwest::Url;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
-/// How to reach the bank: read once at start-up.
+/// How to reach the bank: read once at start-up. The terminal's credentials are secrets, not
+/// settings: [`TbankClient::new`] takes them.
 #[derive(Clone, Debug)]
 pub struct TbankSettings {
     /// The API base, e.g. `https://securepay.tinkoff.ru` (with or without the trailing `/v2`).
     pub api_url: String,
-    pub terminal_key: String,
-    pub password: TerminalPassword,
     pub connect_timeout: Duration,
     /// The whole call; kept well under the pay function's own time limit.
     pub timeout: Duration,
@@ -37,22 +40,15 @@ impl TbankSettings {
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(8);
 
-    /// From `TBANK_API_URL`, `TBANK_TERMINAL_KEY` and `TBANK_PASSWORD`, default timeouts.
+    /// From `TBANK_API_URL`, default timeouts.
     pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let required = |name: &'static str| {
-            lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).ok_or(SettingsError::Missing(name))
-        };
+        let api_url = lookup("TBANK_API_URL").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         Ok(Self {
-            api_url: required("TBANK_API_URL")?,
-            terminal_key: required("TBANK_TERMINAL_KEY")?,
-            // A password is taken as it is: spaces could be part of it.
-            password: TerminalPassword::new(
-                lookup("TBANK_PASSWORD").filter(|v| !v.is_empty()).ok_or(SettingsError::Missing("TBANK_PASSWORD"))?,
-            ),
+            api_url: api_url.ok_or(SettingsError::Missing("TBANK_API_URL"))?,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             timeout: Self::DEFAULT_TIMEOUT,
         })
@@ -65,8 +61,8 @@ pub struct TbankClient {
     http: reqwest::Client,
     /// Ends with `/v2/`, so a method name joins onto it.
     base: Url,
-    terminal_key: String,
-    password: TerminalPassword,
+    /// `tbank_terminal_key` and `tbank_password`.
+    credentials: Secrets,
 }
 
 #[derive(Serialize)]
@@ -98,38 +94,58 @@ struct ByOrderId<'a> {
 }
 
 impl TbankClient {
-    pub fn new(settings: TbankSettings) -> Result<Self, SettingsError> {
+    pub fn new(settings: TbankSettings, credentials: Secrets) -> Result<Self, SettingsError> {
         let base = api_base(&settings.api_url).ok_or(SettingsError::BadUrl("TBANK_API_URL"))?;
         let http = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.timeout)
             .build()
             .map_err(|e| SettingsError::Client(e.to_string()))?;
-        Ok(Self { http, base, terminal_key: settings.terminal_key, password: settings.password })
-    }
-
-    pub fn terminal_key(&self) -> &str {
-        &self.terminal_key
+        Ok(Self { http, base, credentials })
     }
 
     /// The signed JSON body of a request: `TerminalKey`, the method's fields, `Token`.
-    fn signed_body<B: Serialize>(&self, body: &B) -> Result<String, AcquirerError> {
-        let unsigned = WithTerminal { terminal_key: &self.terminal_key, body };
+    fn signed_body<B: Serialize>(&self, body: &B, credentials: &SecretValues) -> Result<String, AcquirerError> {
+        let unsigned = WithTerminal { terminal_key: &credentials.tbank_terminal_key, body };
         let invalid = |e: &dyn std::fmt::Display| AcquirerError::InvalidRequest(e.to_string());
         let text = serde_json::to_string(&unsigned).map_err(|e| invalid(&e))?;
-        let token = token::sign_json(&text, self.password.expose()).map_err(|e| invalid(&e))?;
+        let token = token::sign_json(&text, credentials.tbank_password.expose()).map_err(|e| invalid(&e))?;
         serde_json::to_string(&Signed { unsigned: &unsigned, token }).map_err(|e| invalid(&e))
     }
 
-    /// One call to the bank, logged like every outside call (`crate::outside_calls`): method,
-    /// latency, outcome; never the body.
+    /// One call to the bank, and once more when the bank refused our credentials and the secret
+    /// was rotated meanwhile (a refusal is definite: nothing was done, so repeating is safe).
+    /// A refusal that stands is counted (`AcquirerCredentialsRefused`): every payment fails until
+    /// an operator fixes the secret.
     async fn call<B: Serialize, R: DeserializeOwned>(
         &self,
         method: &'static str,
         body: &B,
     ) -> Result<R, AcquirerError> {
+        let credentials = self.credentials.current();
+        let mut result = self.timed(method, body, &credentials).await;
+        if refuses_credentials(&result)
+            && let Some(fresh) = self.credentials.reread_after_refusal(&credentials).await
+        {
+            tracing::warn!(method, "acquirer refused the terminal credentials in memory; trying the secret read again");
+            result = self.timed(method, body, &fresh).await;
+        }
+        if refuses_credentials(&result) {
+            metrics::count(Metric::AcquirerCredentialsRefused, 1);
+        }
+        result
+    }
+
+    /// One exchange, logged like every outside call (`crate::outside_calls`): method, latency,
+    /// outcome; never the body.
+    async fn timed<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        body: &B,
+        credentials: &SecretValues,
+    ) -> Result<R, AcquirerError> {
         let started = std::time::Instant::now();
-        let result = self.exchange(method, body).await;
+        let result = self.exchange(method, body, credentials).await;
         let elapsed_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
         tracing::info!(service = "T-Bank", operation = method, elapsed_ms, failed = result.is_err(), "outside call");
         result
@@ -139,8 +155,9 @@ impl TbankClient {
         &self,
         method: &'static str,
         body: &B,
+        credentials: &SecretValues,
     ) -> Result<R, AcquirerError> {
-        let body = self.signed_body(body)?;
+        let body = self.signed_body(body, credentials)?;
         let url = self.base.join(method).map_err(|e| AcquirerError::InvalidRequest(e.to_string()))?;
         let answer = self
             .http
@@ -169,7 +186,7 @@ impl TbankClient {
             let message = outcome.message.unwrap_or_default();
             let error = AcquirerError::from_failure(outcome.error_code, message);
             match &error {
-                AcquirerError::Declined { refusal: super::Refusal::Credentials, code, .. } => {
+                AcquirerError::Declined { refusal: Refusal::Credentials, code, .. } => {
                     tracing::error!(method, code = %code, "acquirer refused our terminal key or token");
                 }
                 _ => tracing::warn!(method, error = %error, "acquirer call failed"),
@@ -186,6 +203,10 @@ impl TbankClient {
             AcquirerError::Unavailable(Unavailability::Unparsable)
         })
     }
+}
+
+fn refuses_credentials<R>(result: &Result<R, AcquirerError>) -> bool {
+    matches!(result, Err(e) if e.refusal() == Some(Refusal::Credentials))
 }
 
 /// The base URL with exactly one `/v2/` at its end.
@@ -245,15 +266,21 @@ impl Acquirer for TbankClient {
 mod tests {
     use super::*;
 
+    fn credentials() -> SecretValues {
+        SecretValues {
+            tbank_terminal_key: "TinkoffBankTest".into(),
+            tbank_password: token::TerminalPassword::new("TinkoffBankTest"),
+            ..SecretValues::default()
+        }
+    }
+
     fn client() -> TbankClient {
-        TbankClient::new(TbankSettings {
+        let settings = TbankSettings {
             api_url: "http://127.0.0.1:9/".into(),
-            terminal_key: "TinkoffBankTest".into(),
-            password: TerminalPassword::new("TinkoffBankTest"),
             connect_timeout: Duration::from_millis(200),
             timeout: Duration::from_millis(500),
-        })
-        .unwrap()
+        };
+        TbankClient::new(settings, Secrets::fixed(credentials())).unwrap()
     }
 
     #[test]
@@ -272,24 +299,23 @@ mod tests {
     }
 
     #[test]
-    fn settings_come_from_the_environment_names() {
+    fn settings_come_from_the_environment_and_hold_no_credentials() {
         let env = |name: &str| match name {
-            "TBANK_API_URL" => Some("http://127.0.0.1:9101".to_owned()),
+            "TBANK_API_URL" => Some(" http://127.0.0.1:9101 ".to_owned()),
             "TBANK_TERMINAL_KEY" => Some("DemoTerminalKey".to_owned()),
             "TBANK_PASSWORD" => Some("s3cret".to_owned()),
             _ => None,
         };
         let s = TbankSettings::from_lookup(env).unwrap();
-        assert_eq!(s.terminal_key, "DemoTerminalKey");
-        assert_eq!(s.password.expose(), "s3cret");
-        assert!(!format!("{s:?}").contains("s3cret"));
-        let missing = TbankSettings::from_lookup(|n| if n == "TBANK_PASSWORD" { None } else { env(n) });
-        assert_eq!(missing.unwrap_err(), SettingsError::Missing("TBANK_PASSWORD"));
+        assert_eq!(s.api_url, "http://127.0.0.1:9101");
+        assert!(!format!("{s:?}").contains("s3cret") && !format!("{s:?}").contains("DemoTerminalKey"));
+        let missing = TbankSettings::from_lookup(|n| if n == "TBANK_API_URL" { None } else { env(n) });
+        assert_eq!(missing.unwrap_err(), SettingsError::Missing("TBANK_API_URL"));
     }
 
     #[test]
     fn a_request_is_signed_over_the_terminal_key_and_its_root_fields() {
-        let body = client().signed_body(&ByPaymentId { payment_id: &PaymentId::new("13660") }).unwrap();
+        let body = client().signed_body(&ByPaymentId { payment_id: &PaymentId::new("13660") }, &credentials()).unwrap();
         let value: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(value["TerminalKey"], "TinkoffBankTest");
         assert_eq!(value["PaymentId"], "13660");

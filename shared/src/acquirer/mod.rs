@@ -27,6 +27,7 @@ pub use messages::{
 };
 pub use notification::{
     Notification, NotificationError, PaymentNotification, ReceiptEcho, ReceiptNotification, verify_notification,
+    without_buyer_contacts,
 };
 pub use payment_init::{InitError, InitSettings, PaymentInit, VatCodes};
 pub use token::{TerminalPassword, TokenError};

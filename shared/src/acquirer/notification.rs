@@ -152,6 +152,30 @@ pub enum NotificationError {
     Shape(String),
 }
 
+/// A kept `RECEIPT` notification without the buyer's contacts: every `Email` and `Phone` the bank
+/// echoes (in `Receipt`, or anywhere else) removed, everything else as it was, so the receipt can
+/// still be read and mailed to an address given anew. `None` when there was nothing to remove or
+/// the text is not a JSON object. Its Token no longer matches: it was checked when it came.
+pub fn without_buyer_contacts(notification: &str) -> Option<String> {
+    fn strip(value: &mut serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Object(map) => {
+                let before = map.len();
+                map.retain(|key, _| !key.eq_ignore_ascii_case("email") && !key.eq_ignore_ascii_case("phone"));
+                let mut removed = map.len() != before;
+                for nested in map.values_mut() {
+                    removed |= strip(nested);
+                }
+                removed
+            }
+            serde_json::Value::Array(items) => items.iter_mut().fold(false, |removed, item| strip(item) | removed),
+            _ => false,
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_str(notification).ok()?;
+    (value.is_object() && strip(&mut value)).then(|| value.to_string())
+}
+
 /// Checks a notification's Token against the terminal password, then reads it.
 ///
 /// Nothing in an unverified body is trusted or read beyond what the Token check needs.
@@ -230,6 +254,27 @@ mod tests {
         assert_eq!(verify_notification(body, "pw"), Err(NotificationError::Token(TokenError::Missing)));
         let forged = signed(body, "guess");
         assert_eq!(verify_notification(&forged, "pw"), Err(NotificationError::Token(TokenError::Mismatch)));
+    }
+
+    #[test]
+    fn a_kept_receipt_loses_the_buyers_contacts_and_nothing_else() {
+        let kept = r#"{"TerminalKey":"T","OrderId":"7f1c","Success":true,"Status":"RECEIPT","PaymentId":5974256058,"Amount":150005,
+            "FiscalDocumentNumber":64318,"Receipt":{"Email":"buyer@example.ru","Phone":"+79001234567",
+            "Items":[{"Name":"Оплата","Amount":150005}]},"Token":"abc"}"#;
+        let without = without_buyer_contacts(kept).expect("contacts to remove");
+        assert!(!without.contains("buyer@") && !without.contains("+7900"), "{without}");
+        let before: serde_json::Value = serde_json::from_str(kept).unwrap();
+        let after: serde_json::Value = serde_json::from_str(&without).unwrap();
+        assert_eq!(after["PaymentId"], before["PaymentId"], "numbers kept as they were");
+        assert_eq!(after["Receipt"]["Items"], before["Receipt"]["Items"]);
+        assert_eq!(
+            after.as_object().unwrap().keys().collect::<Vec<_>>(),
+            before.as_object().unwrap().keys().collect::<Vec<_>>()
+        );
+        let read: ReceiptNotification = serde_json::from_str(&without).expect("still a receipt notification");
+        assert_eq!(read.fiscal_document_number.as_deref(), Some("64318"));
+        assert_eq!(without_buyer_contacts(&without), None, "nothing left to remove");
+        assert_eq!(without_buyer_contacts("not json"), None);
     }
 
     #[test]

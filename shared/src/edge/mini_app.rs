@@ -10,6 +10,7 @@ use super::throttle::{self, Subject, ThrottleLimits, ThrottleScope};
 use crate::config::{ConfigError, Env};
 use crate::domain::AccountNumber;
 use crate::ports::RequestCounter;
+use crate::secrets::Secrets;
 use chrono::{DateTime, Utc};
 use http::{Method, header};
 use lambda_http::request::RequestContext;
@@ -81,11 +82,11 @@ pub struct MiniAppEdge {
 }
 
 impl MiniAppEdge {
-    /// `VK_APP_ID`, `VK_APP_SECRET`, `FB_APP_SECRET`, `FB_PAGE_ID`, `AUTH_MAX_AGE_SECS` (0 = no
-    /// freshness check), `ALLOWED_ORIGINS`, and the throttle's budgets (`edge::throttle`):
-    /// `THROTTLE_USER_PER_MINUTE`, `THROTTLE_USER_ACCOUNTS_PER_DAY`, `THROTTLE_IP_PER_MINUTE`,
-    /// `THROTTLE_IP_ACCOUNTS_PER_DAY`, `THROTTLE_PAGE_PER_MINUTE`, `THROTTLE_ACCOUNTS_NOTICE_FROM`.
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+    /// `VK_APP_ID`, `FB_PAGE_ID`, `AUTH_MAX_AGE_SECS` (0 = no freshness check), `ALLOWED_ORIGINS`,
+    /// and the throttle's budgets (`edge::throttle`): `THROTTLE_USER_PER_MINUTE`,
+    /// `THROTTLE_USER_ACCOUNTS_PER_DAY`, `THROTTLE_IP_PER_MINUTE`, `THROTTLE_IP_ACCOUNTS_PER_DAY`,
+    /// `THROTTLE_PAGE_PER_MINUTE`, `THROTTLE_ACCOUNTS_NOTICE_FROM`; the signing keys from `keys`.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>, keys: &Secrets) -> Result<Self, ConfigError> {
         let max_age_secs: i64 = env.parse_or("AUTH_MAX_AGE_SECS", 3600)?;
         let defaults = ThrottleLimits::default();
         // Page ids are digits; a number here catches a page name or URL pasted by mistake.
@@ -93,8 +94,7 @@ impl MiniAppEdge {
         Ok(Self {
             auth: AuthConfig {
                 vk_app_id: env.parse("VK_APP_ID")?,
-                vk_app_secret: env.string("VK_APP_SECRET")?.into(),
-                fb_app_secret: env.string("FB_APP_SECRET")?.into(),
+                keys: keys.clone(),
                 fb_page_id: fb_page_id.to_string(),
                 max_age: (max_age_secs > 0).then(|| chrono::Duration::seconds(max_age_secs)),
             },
@@ -145,7 +145,7 @@ impl MiniAppEdge {
             refused
         } else {
             let now = (self.clock)();
-            match auth::authenticate(header_str(&request, header::AUTHORIZATION), &self.auth, now) {
+            match auth::authenticate_fresh(header_str(&request, header::AUTHORIZATION), &self.auth, now).await {
                 Err(e) => authentication_refused(&e).into_response(),
                 Ok(caller) => {
                     let span = tracing::info_span!("caller", user = %caller.id);

@@ -9,7 +9,7 @@ use super::StoreError;
 use crate::acquirer::ReceiptNotification;
 use crate::domain::payment::Card;
 use crate::domain::payment_transition::Transition;
-use crate::domain::{AccountNumber, Money, Payment, PaymentId};
+use crate::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
 use chrono::{DateTime, Utc};
 use std::fmt;
 use std::future::Future;
@@ -255,10 +255,21 @@ pub struct PendingCursor {
     pub position: String,
 }
 
+/// What the list of pending payments holds of each: what reconciliation decides with before it
+/// reads the payment itself. No email, no account, no card: the list keeps no personal data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingPayment {
+    pub id: PaymentId,
+    pub status: PaymentStatus,
+    pub acquirer_payment_id: Option<String>,
+    pub form_deadline: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
 /// One page of pending payments, oldest first.
 #[derive(Clone, Debug)]
 pub struct PendingPage {
-    pub payments: Vec<Payment>,
+    pub payments: Vec<PendingPayment>,
     pub next: Option<PendingCursor>,
 }
 
@@ -274,9 +285,36 @@ pub trait PendingPayments {
         limit: i32,
     ) -> impl Future<Output = Result<PendingPage, StoreError>> + Send;
 
-    /// Takes a credited payment off the list once its emails are settled; nothing otherwise.
-    /// Settling an email does this itself; this is for a payment whose unlisting write was lost.
-    fn unlist_if_mailed(&self, id: &PaymentId) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Takes a credited payment off the list once its emails are settled (it is then finished:
+    /// see [`CustomerEmailRetention`]); nothing otherwise. Settling an email does this itself;
+    /// this is for a payment whose unlisting write was lost.
+    fn unlist_if_mailed(
+        &self,
+        id: &PaymentId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// How many payments a pass of [`CustomerEmailRetention::forget_customer_emails`] cleared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    pub payments: u32,
+    /// More finished payments are older than the cut-off: call again.
+    pub more: bool,
+}
+
+/// The customer's email is kept on a payment while it may be needed — until its emails are sent
+/// (or it failed), and a retention period after that — then removed, with the copies the bank's
+/// receipts echo. A payment under review keeps it for the operator.
+pub trait CustomerEmailRetention {
+    /// Removes the email from up to `limit` payments finished before `finished_before`, oldest
+    /// first. A payment that changed since it was listed (a late capture, a refund under way) is
+    /// left for a later pass.
+    fn forget_customer_emails(
+        &self,
+        finished_before: DateTime<Utc>,
+        limit: i32,
+    ) -> impl Future<Output = Result<Forgotten, StoreError>> + Send;
 }
 
 /// One movement of an account's money. Written once per (payment, movement): a replay cannot

@@ -18,19 +18,24 @@
 //!   `sending:<ts>#<nonce>` while claimed, then `sent:<ts>` or `rejected:<ts>`. Timestamps are
 //!   fixed-width UTC text, so a claim compares with a cut-off as a string inside a condition;
 //! - `unrenderedReceipts`: a string set of the receipts whose email could not be composed yet;
-//!   while it exists the payment stays in the PENDING index.
+//!   while it exists the payment stays listed as PENDING.
+//!
+//! A payment with nothing left to do moves from PENDING to FINISHED in the payments index; once
+//! the retention period is over its `email` is removed, and the buyer's contacts with it from the
+//! receipts kept whole (`forget_customer_emails`).
 
 use super::all_items;
 use super::item::{self, Item};
 use super::keys;
-use super::payments::{self, PENDING, RECEIPT, timestamp};
+use super::payments::{self, FINISHED, INDEX, INDEX_PK, INDEX_SK, PENDING, RECEIPT, timestamp};
 use super::{DynamoStore, unavailable};
 use crate::domain::payment_transition::Transition;
 use crate::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
 use crate::ports::StoreError;
 use crate::ports::ledger::{
-    Applied, BankFacts, CustomerEmail, EmailClaim, EmailLedger, EmailMark, EmailOutcome, LedgerEntry, LedgerReader,
-    Movement, PaymentLedger, PaymentRecord, PendingCursor, PendingPage, PendingPayments, ReceiptSlot, StoredReceipt,
+    Applied, BankFacts, CustomerEmail, CustomerEmailRetention, EmailClaim, EmailLedger, EmailMark, EmailOutcome,
+    Forgotten, LedgerEntry, LedgerReader, Movement, PaymentLedger, PaymentRecord, PendingCursor, PendingPage,
+    PendingPayments, ReceiptSlot, StoredReceipt,
 };
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -266,11 +271,11 @@ impl DynamoStore {
         facts: &BankFacts,
     ) -> Result<Applied, StoreError> {
         let payment = &read.payment;
-        // Paid, and (back) in the sparse PENDING index until its emails are settled
-        // (`settle_email`): a credit found by reconciliation whose email could not go out gets no
-        // notification to retry it, and a late capture of a failed payment had left the index.
+        // Paid, and (back) under PENDING until its emails are settled (`settle_email`): a credit
+        // found by reconciliation whose email could not go out gets no notification to retry it,
+        // and a late capture of a failed payment had finished.
         let mut set =
-            vec!["#status = :paid", "paidAt = :at", "updatedAt = :at", "GSI1PK = :pending", "GSI1SK = :position"];
+            vec!["#status = :paid", "paidAt = :at", "updatedAt = :at", "GSI2PK = :pending", "GSI2SK = :position"];
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(self.payment_key(&payment.id).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
@@ -391,10 +396,19 @@ impl DynamoStore {
             let note = format!("left unsettled past the review time; the bank last said {}", facts.status);
             request = request.expression_attribute_values(":anomaly", item::s(note));
         }
+        if to == PaymentStatus::Failed {
+            // Nothing left to do: the customer's email goes after the retention period.
+            set.push("GSI2PK = :finished");
+            set.push("GSI2SK = :position");
+            request = request
+                .expression_attribute_values(":finished", item::s(FINISHED))
+                .expression_attribute_values(":position", item::s(payments::finished_position(&payment.id, facts.at)));
+        }
         expression.push_str("SET ");
         expression.push_str(&set.join(", "));
-        if !to.is_pending() {
-            expression.push_str(" REMOVE GSI1PK, GSI1SK");
+        if !to.is_pending() && to != PaymentStatus::Failed {
+            // Under review: the operator may need the customer's email, for as long as it takes.
+            expression.push_str(" REMOVE GSI2PK, GSI2SK");
         }
         update_outcome(request.update_expression(expression).send().await)
     }
@@ -439,17 +453,17 @@ impl PendingPayments for DynamoStore {
             Item::from([
                 ("PK".to_owned(), item::s(keys::payment_pk(&cursor.payment))),
                 ("SK".to_owned(), item::s(keys::PAYMENT)),
-                ("GSI1PK".to_owned(), item::s(PENDING)),
-                ("GSI1SK".to_owned(), item::s(&cursor.position)),
+                (INDEX_PK.to_owned(), item::s(PENDING)),
+                (INDEX_SK.to_owned(), item::s(&cursor.position)),
             ])
         });
         let out = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name("GSI1")
-            // `GSI1SK` is `<created at>#<id>`: everything below the cut-off time sorts before it.
-            .key_condition_expression("GSI1PK = :pending AND GSI1SK < :before")
+            .index_name(INDEX)
+            // `GSI2SK` is `<created at>#<id>`: everything below the cut-off time sorts before it.
+            .key_condition_expression("GSI2PK = :pending AND GSI2SK < :before")
             .expression_attribute_values(":pending", item::s(PENDING))
             .expression_attribute_values(":before", item::s(timestamp(created_before)))
             .set_exclusive_start_key(start)
@@ -457,7 +471,7 @@ impl PendingPayments for DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        let payments = out.items().iter().map(payments::decode).collect::<Result<Vec<_>, _>>()?;
+        let payments = out.items().iter().map(payments::decode_pending).collect::<Result<Vec<_>, _>>()?;
         let next = match out.last_evaluated_key() {
             Some(last) => {
                 let pk = item::get_s(last, "PK")?;
@@ -465,24 +479,24 @@ impl PendingPayments for DynamoStore {
                     .strip_prefix("PAYMENT#")
                     .and_then(|id| id.parse().ok())
                     .ok_or_else(|| StoreError::Corrupt("PK: not a payment".into()))?;
-                Some(PendingCursor { payment, position: item::get_s(last, "GSI1SK")?.to_owned() })
+                Some(PendingCursor { payment, position: item::get_s(last, INDEX_SK)?.to_owned() })
             }
             None => None,
         };
         Ok(PendingPage { payments, next })
     }
 
-    /// Takes a credited payment out of the PENDING index once its "payment received" email and
+    /// Moves a credited payment from PENDING to FINISHED once its "payment received" email and
     /// its sale receipt's email (if a receipt was kept) are settled and no kept receipt waits to
     /// be composed. Each settlement calls this after its own write, so whichever of two racing
     /// settlements comes second sees both.
-    async fn unlist_if_mailed(&self, id: &PaymentId) -> Result<(), StoreError> {
+    async fn unlist_if_mailed(&self, id: &PaymentId, at: DateTime<Utc>) -> Result<(), StoreError> {
         // A payment that is not (or no longer) listed fails the condition: nothing to do.
         let receipt_email = email_attribute(&CustomerEmail::Receipt(ReceiptSlot::Sale));
         self.conditional_update(
             id,
-            "REMOVE GSI1PK, GSI1SK",
-            "attribute_exists(GSI1PK) AND (begins_with(#received, :sent) OR begins_with(#received, :rejected)) \
+            "SET GSI2PK = :finished, GSI2SK = :position",
+            "GSI2PK = :pending AND (begins_with(#received, :sent) OR begins_with(#received, :rejected)) \
              AND (attribute_not_exists(#receipt) OR begins_with(#receipt_email, :sent) \
              OR begins_with(#receipt_email, :rejected)) AND attribute_not_exists(#unrendered)",
             &[
@@ -491,7 +505,13 @@ impl PendingPayments for DynamoStore {
                 ("#receipt_email", &receipt_email),
                 ("#unrendered", UNRENDERED),
             ],
-            vec![(":sent", item::s(SENT)), (":rejected", item::s(REJECTED))],
+            vec![
+                (":sent", item::s(SENT)),
+                (":rejected", item::s(REJECTED)),
+                (":pending", item::s(PENDING)),
+                (":finished", item::s(FINISHED)),
+                (":position", item::s(payments::finished_position(id, at))),
+            ],
         )
         .await
         .map(|_| ())
@@ -551,11 +571,19 @@ impl PaymentLedger for DynamoStore {
         let attribute = receipt_attribute(&receipt.slot);
         self.conditional_update(
             id,
-            "SET #receipt = :receipt",
+            // A receipt echoes the buyer's email: one arriving after the payment's email was
+            // removed (a late refund) lists it again, so the copy goes after the retention too.
+            // A listed payment keeps its place.
+            "SET #receipt = :receipt, GSI2PK = if_not_exists(GSI2PK, :finished), \
+             GSI2SK = if_not_exists(GSI2SK, :position)",
             // The first report of a receipt stands: a duplicate must not change what was emailed.
             "attribute_exists(PK) AND attribute_not_exists(#receipt)",
             &[("#receipt", &attribute)],
-            vec![(":receipt", value)],
+            vec![
+                (":receipt", value),
+                (":finished", item::s(FINISHED)),
+                (":position", item::s(payments::finished_position(id, receipt.received_at))),
+            ],
         )
         .await
     }
@@ -630,7 +658,7 @@ impl EmailLedger for DynamoStore {
         if settled {
             // The email is settled either way; still listed, the payment costs the next
             // reconciliation run one read and nothing else.
-            if let Err(e) = self.unlist_if_mailed(&claim.payment).await {
+            if let Err(e) = self.unlist_if_mailed(&claim.payment, at).await {
                 tracing::warn!(payment_id = %claim.payment, error = %e, "a mailed payment stays listed as pending");
             }
         }
@@ -653,7 +681,7 @@ impl EmailLedger for DynamoStore {
     async fn hold_unrendered(&self, payment: &Payment, slot: &ReceiptSlot) -> Result<(), StoreError> {
         self.conditional_update(
             &payment.id,
-            "ADD #unrendered :slot SET GSI1PK = :pending, GSI1SK = :position",
+            "ADD #unrendered :slot SET GSI2PK = :pending, GSI2SK = :position",
             // Never for an email settled meanwhile by another delivery.
             "attribute_exists(PK) AND (attribute_not_exists(#email) OR begins_with(#email, :sending))",
             &[("#unrendered", UNRENDERED), ("#email", &email_attribute(&CustomerEmail::Receipt(slot.clone())))],
@@ -666,6 +694,101 @@ impl EmailLedger for DynamoStore {
         )
         .await
         .map(|_| ())
+    }
+}
+
+impl CustomerEmailRetention for DynamoStore {
+    async fn forget_customer_emails(
+        &self,
+        finished_before: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Forgotten, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX)
+            // `GSI2SK` is `<finished at>#<id>`: everything finished before the cut-off sorts first.
+            .key_condition_expression("GSI2PK = :finished AND GSI2SK < :before")
+            .expression_attribute_values(":finished", item::s(FINISHED))
+            .expression_attribute_values(":before", item::s(timestamp(finished_before)))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut forgotten =
+            Forgotten { payments: 0, more: out.last_evaluated_key().is_some_and(|key| !key.is_empty()) };
+        for listed in out.items() {
+            let pk = item::get_s(listed, "PK")?;
+            let id: PaymentId = pk
+                .strip_prefix("PAYMENT#")
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(|| StoreError::Corrupt("PK: not a payment".into()))?;
+            if self.forget_customer_email(&id, item::get_s(listed, INDEX_SK)?).await? {
+                forgotten.payments += 1;
+            }
+        }
+        Ok(forgotten)
+    }
+}
+
+impl DynamoStore {
+    /// Removes the email from one finished payment and its kept receipts, and takes it off the
+    /// index; `false` when the payment moved on since it was listed at `position`.
+    async fn forget_customer_email(&self, id: &PaymentId, position: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.payment_key(id).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let Some(found) = out.item else {
+            return Ok(false);
+        };
+        // Every kept receipt, rewritten without the buyer's contacts.
+        let mut receipts = Vec::new();
+        for (name, value) in &found {
+            if receipt_slot_of(name).is_none() {
+                continue;
+            }
+            let AttributeValue::M(map) = value else {
+                return Err(StoreError::Corrupt(format!("{name}: expected a map")));
+            };
+            if let Some(without) = crate::acquirer::without_buyer_contacts(item::get_s(map, "notification")?) {
+                let mut kept = map.clone();
+                kept.insert("notification".to_owned(), item::s(without));
+                receipts.push((name.as_str(), AttributeValue::M(kept)));
+            }
+        }
+        let under_review = item::get_s(&found, "status")? == PaymentStatus::NeedsReview.as_str();
+        let expression = if under_review {
+            // Listed again by a receipt while under review: the operator keeps the email.
+            "REMOVE GSI2PK, GSI2SK".to_owned()
+        } else if receipts.is_empty() {
+            "REMOVE email, GSI2PK, GSI2SK".to_owned()
+        } else {
+            let set: Vec<String> = (0..receipts.len()).map(|i| format!("#r{i} = :r{i}")).collect();
+            format!("SET {} REMOVE email, GSI2PK, GSI2SK", set.join(", "))
+        };
+        let placeholders: Vec<(String, String)> =
+            (0..receipts.len()).map(|i| (format!("#r{i}"), format!(":r{i}"))).collect();
+        let mut names = Vec::new();
+        let mut values = vec![(":finished", item::s(FINISHED)), (":position", item::s(position))];
+        if !under_review {
+            for ((name_placeholder, value_placeholder), (name, value)) in placeholders.iter().zip(receipts) {
+                names.push((name_placeholder.as_str(), name));
+                values.push((value_placeholder.as_str(), value));
+            }
+        }
+        // Still where it was listed: one a late capture moved back to PENDING keeps its email
+        // until it finishes again.
+        let forgotten = self
+            .conditional_update(id, &expression, "GSI2PK = :finished AND GSI2SK = :position", &names, values)
+            .await?;
+        Ok(forgotten && !under_review)
     }
 }
 

@@ -1,20 +1,31 @@
 //! The payment item: `PAYMENT#<id>` / `PAYMENT`. While a payment waits for the bank, and once
 //! credited until its "payment received" and receipt emails are settled (and no kept receipt waits
-//! to be composed), it also sits in the sparse `GSI1` partition `PENDING` (sorted by creation
-//! time): that is how reconciliation finds payments whose notifications never came, and credits
-//! whose email could not go out, without a scan. `formDeadline` is the form's `RedirectDueDate`,
-//! fixed when the payment is created.
+//! to be composed), it also sits in the payments index (`GSI2`, sparse) under `PENDING`, sorted by
+//! creation time: that is how reconciliation finds payments whose notifications never came, and
+//! credits whose email could not go out, without a scan. Once nothing is left to send (or it
+//! failed) it moves to `FINISHED`, sorted by when that happened, until the customer's email is
+//! removed after the retention period (`payment_events`). The index projects only what
+//! reconciliation reads: the status, the bank's payment id, the form's deadline (`formDeadline`,
+//! its `RedirectDueDate`, fixed when the payment is created) and the creation time.
 
 use super::item::{self, Item};
 use super::keys;
 use super::{DynamoStore, unavailable};
 use crate::domain::payment::Card;
 use crate::domain::{Payment, PaymentId, PaymentStatus};
+use crate::ports::ledger::PendingPayment;
 use crate::ports::{PaymentReader, PaymentWriter, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
+/// The payments index and its keys.
+pub(crate) const INDEX: &str = "GSI2";
+pub(crate) const INDEX_PK: &str = "GSI2PK";
+pub(crate) const INDEX_SK: &str = "GSI2SK";
+/// Its partition of payments with something left to do.
 pub(crate) const PENDING: &str = "PENDING";
+/// Its partition of payments with nothing left to do, whose customer email is kept a while.
+pub(crate) const FINISHED: &str = "FINISHED";
 
 /// The attribute of the payment item that holds its fiscal receipt, once the bank reported it.
 pub(crate) const RECEIPT: &str = "receipt";
@@ -86,7 +97,9 @@ impl PaymentWriter for DynamoStore {
             .table_name(&self.table)
             .key("PK", item::s(keys::payment_pk(id)))
             .key("SK", item::s(keys::PAYMENT))
-            .update_expression("SET #status = :failed, failure = :reason, updatedAt = :at REMOVE GSI1PK, GSI1SK")
+            .update_expression(
+                "SET #status = :failed, failure = :reason, updatedAt = :at, GSI2PK = :finished, GSI2SK = :position",
+            )
             // Only a payment still waiting may fail: a notification may have moved it on already.
             .condition_expression("#status IN (:new, :authorized)")
             .expression_attribute_names("#status", "status")
@@ -95,6 +108,8 @@ impl PaymentWriter for DynamoStore {
             .expression_attribute_values(":authorized", item::s(PaymentStatus::Authorized.as_str()))
             .expression_attribute_values(":reason", item::s(reason))
             .expression_attribute_values(":at", item::s(timestamp(at)))
+            .expression_attribute_values(":finished", item::s(FINISHED))
+            .expression_attribute_values(":position", item::s(finished_position(id, at)))
             .send()
             .await;
         match result {
@@ -105,9 +120,14 @@ impl PaymentWriter for DynamoStore {
     }
 }
 
-/// The payment's place in the PENDING index: by creation time, then id.
+/// The payment's place under PENDING: by creation time, then id.
 pub(crate) fn pending_position(p: &Payment) -> String {
     format!("{}#{}", timestamp(p.created_at), p.id)
+}
+
+/// The payment's place under FINISHED: by when it was left with nothing to do, then id.
+pub(crate) fn finished_position(id: &PaymentId, at: DateTime<Utc>) -> String {
+    format!("{}#{id}", timestamp(at))
 }
 
 /// Fixed-width UTC with milliseconds: sorts in time order as text.
@@ -135,8 +155,8 @@ pub(crate) fn encode(p: &Payment) -> Result<Item, StoreError> {
         ("updatedAt".to_owned(), item::s(timestamp(p.updated_at))),
     ]);
     if p.status.is_pending() {
-        item.insert("GSI1PK".to_owned(), item::s(PENDING));
-        item.insert("GSI1SK".to_owned(), item::s(pending_position(p)));
+        item.insert(INDEX_PK.to_owned(), item::s(PENDING));
+        item.insert(INDEX_SK.to_owned(), item::s(pending_position(p)));
     }
     if let Some(deadline) = p.form_deadline {
         item.insert(FORM_DEADLINE.to_owned(), item::s(timestamp(deadline)));
@@ -172,7 +192,8 @@ pub(crate) fn decode(item: &Item) -> Result<Payment, StoreError> {
         id,
         account: item::get_s(item, "account")?.parse().map_err(|_| StoreError::Corrupt("account".into()))?,
         amount: item::get_money(item, "amount")?,
-        email: item::get_s(item, "email")?.to_owned(),
+        // Removed once the retention period after its emails is over: empty, never sent to.
+        email: optional("email").unwrap_or_default(),
         caller: item::get_s(item, "caller")?.to_owned(),
         readings_id: optional("readingsId"),
         status: PaymentStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
@@ -183,5 +204,25 @@ pub(crate) fn decode(item: &Item) -> Result<Payment, StoreError> {
         card: item.get("card").map(|_| item::get_de::<Card>(item, "card")).transpose()?,
         created_at: parse_timestamp(item, "createdAt")?,
         updated_at: parse_timestamp(item, "updatedAt")?,
+    })
+}
+
+/// A payment as the payments index projects it.
+pub(crate) fn decode_pending(item: &Item) -> Result<PendingPayment, StoreError> {
+    let pk = item::get_s(item, "PK")?;
+    let id: PaymentId = pk
+        .strip_prefix("PAYMENT#")
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt("PK: not a payment".into()))?;
+    let status = item::get_s(item, "status")?;
+    Ok(PendingPayment {
+        id,
+        status: PaymentStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+        acquirer_payment_id: match item.get("acquirerPaymentId") {
+            Some(AttributeValue::S(v)) => Some(v.clone()),
+            _ => None,
+        },
+        form_deadline: item.get(FORM_DEADLINE).map(|_| parse_timestamp(item, FORM_DEADLINE)).transpose()?,
+        created_at: parse_timestamp(item, "createdAt")?,
     })
 }

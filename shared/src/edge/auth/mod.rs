@@ -12,9 +12,11 @@ pub mod vk;
 
 use std::fmt;
 
+use crate::secrets::{SecretValues, Secrets};
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq as _;
 
 /// Credentials longer than this are refused before any parsing or hashing: real launch queries
 /// stay under 1 KiB and signed requests under 2 KiB, so anything bigger is noise or an attack.
@@ -62,12 +64,22 @@ impl fmt::Debug for Secret {
     }
 }
 
+impl PartialEq for Secret {
+    /// Constant time: whatever compares keys must not tell how much of one it guessed.
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(self.0.ct_eq(&other.0))
+    }
+}
+
+impl Eq for Secret {}
+
 /// What [`authenticate`] checks callers against; built once per Lambda instance.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub vk_app_id: u64,
-    pub vk_app_secret: Secret,
-    pub fb_app_secret: Secret,
+    /// VK's and Facebook's signing keys (`vk_app_secret`, `fb_app_secret`), read again after a
+    /// signature they refuse: see [`authenticate_fresh`].
+    pub keys: Secrets,
     /// The company's Facebook page (`FB_PAGE_ID`): a `signed_request` of any other page is refused.
     pub fb_page_id: String,
     /// The oldest `vk_ts` / `issued_at` accepted. `None` switches the freshness checks (age and
@@ -76,15 +88,11 @@ pub struct AuthConfig {
 }
 
 impl AuthConfig {
-    /// The production rules: credentials at most [`DEFAULT_MAX_AGE`] old.
+    /// The production rules with keys that never rotate: credentials at most
+    /// [`DEFAULT_MAX_AGE`] old.
     pub fn new(vk_app_id: u64, vk_app_secret: Secret, fb_app_secret: Secret, fb_page_id: &str) -> Self {
-        Self {
-            vk_app_id,
-            vk_app_secret,
-            fb_app_secret,
-            fb_page_id: fb_page_id.to_owned(),
-            max_age: Some(DEFAULT_MAX_AGE),
-        }
+        let keys = Secrets::fixed(SecretValues { vk_app_secret, fb_app_secret, ..SecretValues::default() });
+        Self { vk_app_id, keys, fb_page_id: fb_page_id.to_owned(), max_age: Some(DEFAULT_MAX_AGE) }
     }
 }
 
@@ -198,8 +206,36 @@ impl AuthError {
 }
 
 /// Authenticates one request from its raw `Authorization` header value: `VK <launch query>`,
-/// `Bearer <launch query>` or `FB <signed_request>` (scheme case-insensitive).
+/// `Bearer <launch query>` or `FB <signed_request>` (scheme case-insensitive), with the keys in
+/// memory.
 pub fn authenticate(header: Option<&str>, cfg: &AuthConfig, now: DateTime<Utc>) -> Result<Caller, AuthError> {
+    authenticate_with(header, cfg, &cfg.keys.current(), now)
+}
+
+/// [`authenticate`], and when the signature alone was refused, once more with the keys read again
+/// (at most once a minute per instance: see [`Secrets`]): a key rotated in VK or Facebook and in
+/// the secret is accepted without a redeploy.
+pub async fn authenticate_fresh(
+    header: Option<&str>,
+    cfg: &AuthConfig,
+    now: DateTime<Utc>,
+) -> Result<Caller, AuthError> {
+    let keys = cfg.keys.current();
+    match authenticate_with(header, cfg, &keys, now) {
+        Err(AuthError::BadSignature) => match cfg.keys.reread_after_refusal(&keys).await {
+            Some(fresh) => authenticate_with(header, cfg, &fresh, now),
+            None => Err(AuthError::BadSignature),
+        },
+        checked => checked,
+    }
+}
+
+fn authenticate_with(
+    header: Option<&str>,
+    cfg: &AuthConfig,
+    keys: &SecretValues,
+    now: DateTime<Utc>,
+) -> Result<Caller, AuthError> {
     let header = header.ok_or(AuthError::Missing)?;
     if header.len() > MAX_CREDENTIALS_LEN {
         return Err(AuthError::Malformed("oversize"));
@@ -224,10 +260,10 @@ pub fn authenticate(header: Option<&str>, cfg: &AuthConfig, now: DateTime<Utc>) 
     }
 
     if is_vk {
-        let launch = vk::verify(credentials, &cfg.vk_app_secret, cfg.vk_app_id, now, cfg.max_age)?;
+        let launch = vk::verify(credentials, &keys.vk_app_secret, cfg.vk_app_id, now, cfg.max_age)?;
         Ok(Caller { id: CallerId::Vk(launch.user_id), platform: launch.platform })
     } else {
-        let payload = facebook::verify_for_page(credentials, &cfg.fb_app_secret, &cfg.fb_page_id, now, cfg.max_age)?;
+        let payload = facebook::verify_for_page(credentials, &keys.fb_app_secret, &cfg.fb_page_id, now, cfg.max_age)?;
         Ok(Caller { id: payload.caller_id(), platform: None })
     }
 }
@@ -374,7 +410,7 @@ mod tests {
         let printed = format!("{cfg:?}");
         assert!(!printed.contains("s3cr3t"), "{printed}");
         assert!(printed.contains("Secret(***)"));
-        assert_eq!(cfg.vk_app_secret.expose(), b"s3cr3t-vk");
+        assert_eq!(cfg.keys.current().vk_app_secret.expose(), b"s3cr3t-vk");
     }
 
     #[test]

@@ -1,0 +1,198 @@
+//! What IAM lets the functions touch, checked against what they really send, and what the payments
+//! index keeps: DynamoDB Local does not evaluate IAM, so the requests the real handlers send are
+//! read on their way out and compared with the template's conditions.
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_types::config_bag::ConfigBag;
+use chrono::Utc;
+use energosbyt::ports::{AccountImport, PaymentWriter};
+use energosbyt::store::DynamoStore;
+use integration_tests::*;
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+const TEMPLATE: &str = include_str!("../../template.yaml");
+
+/// Every DynamoDB request a client sends: its operation, and for an `UpdateItem` the partition
+/// key and the top-level attribute names it touches (what IAM's `dynamodb:Attributes` holds).
+#[derive(Debug, Clone, Default)]
+struct Requests(Arc<Mutex<Vec<Request>>>);
+
+#[derive(Debug, Clone)]
+enum Request {
+    Update { partition: String, attributes: BTreeSet<String> },
+    Other(String),
+}
+
+impl Intercept for Requests {
+    fn name(&self) -> &'static str {
+        "Requests"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let seen = match context.input().downcast_ref::<UpdateItemInput>() {
+            Some(update) => Request::Update {
+                partition: update
+                    .key()
+                    .and_then(|k| k.get("PK"))
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default(),
+                attributes: attributes_of(update),
+            },
+            // The operation's name only: its input holds the customer's data.
+            None => Request::Other(format!("{:?}", context.input()).chars().take(40).collect()),
+        };
+        self.0.lock().unwrap().push(seen);
+        Ok(())
+    }
+}
+
+/// The top-level attribute names an update names: its key, its `#placeholders`, and the names its
+/// update and condition expressions spell out.
+fn attributes_of(update: &UpdateItemInput) -> BTreeSet<String> {
+    const WORDS: [&str; 16] = [
+        "SET",
+        "REMOVE",
+        "ADD",
+        "DELETE",
+        "AND",
+        "OR",
+        "NOT",
+        "BETWEEN",
+        "IN",
+        "attribute_exists",
+        "attribute_not_exists",
+        "attribute_type",
+        "begins_with",
+        "contains",
+        "size",
+        "if_not_exists",
+    ];
+    let mut names: BTreeSet<String> = update.key().into_iter().flat_map(|k| k.keys().cloned()).collect();
+    names.extend(update.expression_attribute_names().into_iter().flat_map(|n| n.values().cloned()));
+    for expression in [update.update_expression(), update.condition_expression()].into_iter().flatten() {
+        for token in expression.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '#' | ':'))) {
+            let bare =
+                !token.is_empty() && !token.starts_with(['#', ':']) && !token.starts_with(|c: char| c.is_ascii_digit());
+            if bare && !WORDS.contains(&token) && token != "list_append" {
+                names.insert(token.to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// The attributes the readings function may write under `ACCOUNT#…` (template.yaml).
+fn readings_attributes_allowed() -> BTreeSet<String> {
+    let template: serde_norway::Value = serde_norway::from_str(TEMPLATE).unwrap();
+    let statements = template["Resources"]["SubmitReadingsFunction"]["Properties"]["Policies"][0]["Statement"]
+        .as_sequence()
+        .expect("the readings function's policy");
+    let statement =
+        statements.iter().find(|s| s["Sid"].as_str() == Some("WriteReadingsOnly")).expect("WriteReadingsOnly");
+    assert_eq!(
+        statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"][0].as_str(),
+        Some("ACCOUNT#*")
+    );
+    statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+        .as_sequence()
+        .expect("the attribute list")
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn given_submissions_replacements_and_repeats_then_the_readings_function_writes_only_what_iam_lets_it_never_the_balance()
+ {
+    tariffs_loaded().await;
+    let requests = Requests::default();
+    let shared = aws_config::load_from_env().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(requests.clone()).build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), env("TABLE_NAME"));
+    let app = submit_readings::App::new(store.clone(), edge());
+    let number = fresh_account_number();
+    let meters = vec![meter(json!({"id": "M-1", "zoneSet": "single", "digits": 5,
+                                    "lastReadings": {"T1": {"value": 12000, "date": "2026-10-20"}}}))];
+    store.import_account(&account(number, "-10.00", meters), fixed_now()).await.unwrap();
+    requests.0.lock().unwrap().clear();
+
+    for value in [12100, 12150, 12150] {
+        let request = Event::new("POST", &format!("/accounts/{number}/readings"))
+            .vk(&vk_launch(494_075 + value, fixed_now()))
+            .body(&json!({"meterId": "M-1", "values": {"T1": value}}));
+        let response = submit_readings::handle(&app, request.request()).await;
+        assert_eq!(response.status(), 200, "{:?}", body_json(&response));
+    }
+
+    let allowed = readings_attributes_allowed();
+    assert!(!allowed.contains("balance"));
+    let seen = requests.0.lock().unwrap().clone();
+    let mut account_writes = 0;
+    for request in &seen {
+        match request {
+            Request::Update { partition, attributes } if partition.starts_with("ACCOUNT#") => {
+                account_writes += 1;
+                let beyond: Vec<_> = attributes.difference(&allowed).collect();
+                assert!(beyond.is_empty(), "a readings write names {beyond:?}, which IAM refuses");
+            }
+            Request::Update { partition, .. } => {
+                assert!(partition.starts_with("THROTTLE#"), "a write outside the readings' partitions: {partition}")
+            }
+            Request::Other(operation) => {
+                assert!(
+                    !operation.contains("Put") && !operation.contains("Delete") && !operation.contains("Transact"),
+                    "{operation}"
+                )
+            }
+        }
+    }
+    // The repeat of the same figures writes nothing.
+    assert_eq!(account_writes, 2, "a submission and its replacement: {seen:?}");
+}
+
+#[tokio::test]
+async fn given_a_payment_waiting_for_the_bank_then_the_payments_index_holds_what_reconciliation_reads_and_no_personal_data()
+ {
+    let store = store().await;
+    let number = fresh_account_number();
+    store.import_account(&account(number, "0", vec![]), Utc::now()).await.unwrap();
+    let mut payment = new_payment(number, "12.34", Utc::now());
+    payment.acquirer_payment_id = Some("7300000001".into());
+    payment.form_deadline = Some(Utc::now() + chrono::TimeDelta::hours(24));
+    store.create(&payment).await.unwrap();
+
+    let listed = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .index_name("GSI2")
+        .key_condition_expression("GSI2PK = :pending AND GSI2SK >= :from")
+        .expression_attribute_values(":pending", aws_sdk_dynamodb::types::AttributeValue::S("PENDING".into()))
+        .expression_attribute_values(
+            ":from",
+            aws_sdk_dynamodb::types::AttributeValue::S(payment.created_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let item = listed
+        .items()
+        .iter()
+        .find(|i| i.get("PK").and_then(|v| v.as_s().ok()) == Some(&format!("PAYMENT#{}", payment.id)))
+        .expect("the payment is listed");
+    let names: BTreeSet<&str> = item.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["PK", "SK", "GSI2PK", "GSI2SK", "status", "acquirerPaymentId", "formDeadline", "createdAt"])
+    );
+}
