@@ -126,9 +126,11 @@ async fn given_submissions_replacements_and_repeats_then_the_readings_function_w
     store.import_account(&account(number, "-10.00", meters), fixed_now()).await.unwrap();
     requests.0.lock().unwrap().clear();
 
+    // One customer hands in, corrects and repeats (only the submitter may correct).
+    let owner = (uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as u64 + 1;
     for value in [12100, 12150, 12150] {
         let request = Event::new("POST", &format!("/accounts/{number}/readings"))
-            .vk(&vk_launch(494_075 + value, fixed_now()))
+            .vk(&vk_launch(owner, fixed_now()))
             .body(&json!({"meterId": "M-1", "values": {"T1": value}}));
         let response = submit_readings::handle(&app, request.request()).await;
         assert_eq!(response.status(), 200, "{:?}", body_json(&response));

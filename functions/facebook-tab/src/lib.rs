@@ -317,7 +317,8 @@ mod tests {
         let keys = Secrets::load(source.clone(), std::time::Duration::from_secs(3600)).await.unwrap();
         let app = App { keys: keys.clone(), ..app() };
         *source.0.lock().unwrap() = "rotated-tab-secret";
-        let payload = serde_json::json!({"algorithm": "HMAC-SHA256", "issued_at": now().timestamp(), "user_id": "42"});
+        let payload = serde_json::json!({"algorithm": "HMAC-SHA256", "issued_at": now().timestamp(), "user_id": "42",
+            "page": {"id": PAGE}});
         let signed_with_new = facebook::sign(&payload, &Secret::from("rotated-tab-secret"));
 
         let response = handle(&app, post(&form(&signed_with_new), DESKTOP)).await;
