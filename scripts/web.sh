@@ -6,10 +6,11 @@
 #   . scripts/web.sh dev              (from scripts/dev.sh, sourced) build, serve on 127.0.0.1:5173
 #                                     until the caller exits, export WEB_ORIGIN for the functions,
 #                                     print how to open the page as VK and as Facebook would
-#   scripts/web.sh test               (inside make test's test-stack block) seed the demo data,
+#   scripts/web.sh test [file...]     (inside make test's test-stack block) seed the demo data,
 #                                     build, serve on WEB_TEST_PORT (5174), run the functions under
-#                                     `cargo lambda watch` on the test API port, run tests/browser,
-#                                     stop what it started
+#                                     `cargo lambda watch` on the test API port, run every
+#                                     tests/browser/*.test.mjs (or the files named), stop what it
+#                                     started
 #
 # The page has to come from an origin the API allows (ALLOWED_ORIGINS) and the acquirer's form
 # returns to SUCCESS_URL / FAIL_URL: both are set here for the port the page is served on.
@@ -88,7 +89,13 @@ _web_test() {
     svc_start api cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --disable-cors
     wait_port web "$WEB_PORT" 20
     wait_port api "$API_PORT" 120
-    VK_LAUNCH_USER_BASE="$RANDOM" node tests/browser/mini_app.test.mjs
+    local files=("$@") file failed=0
+    [[ ${#files[@]} -gt 0 ]] || files=(tests/browser/*.test.mjs)
+    export VK_LAUNCH_USER_BASE="$RANDOM"
+    for file in "${files[@]}"; do
+        node "$file" || failed=1
+    done
+    return "$failed"
 }
 
 # Debian's chromium for the browser tests (playwright-core drives it; nothing is downloaded by
@@ -125,10 +132,10 @@ case "${1:-}" in
     dev) _web_dev ;;
     test)
         set -euo pipefail
-        _web_test
+        _web_test "${@:2}"
         ;;
     *)
-        _web_log "usage: scripts/web.sh build [dev|test] | test  (dev: sourced from scripts/dev.sh)"
+        _web_log "usage: scripts/web.sh build [dev|test] | test [file...]  (dev: sourced from scripts/dev.sh)"
         exit 2
         ;;
 esac

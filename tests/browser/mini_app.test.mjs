@@ -1,62 +1,34 @@
 // The mini app in a real browser (Debian's chromium driven by playwright-core) against the test
 // stack: the functions under `cargo lambda watch`, DynamoDB Local seeded with the demo accounts,
-// the acquirer sandbox's hosted form and moto's SES. Run by scripts/web.sh test (make test).
-//
-// Environment (set by scripts/web.sh): API_URL, WEB_ORIGIN, AWS_ENDPOINT_URL_SES,
-// SCREENSHOTS_DIR, VK_LAUNCH_USER_BASE.
+// the acquirer sandbox's hosted form and moto's SES. Run by scripts/web.sh test (make test); the
+// environment it needs is listed in support.mjs.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import {
+  API_URL,
+  DESKTOP,
+  FB_TAB,
+  PHONE,
+  SES_URL,
+  SETTLE_MS,
+  WEB_ORIGIN,
+  demo,
+  lastReading,
+  launchChromium,
+  lookUp,
+  openFacebookTab,
+  payOnSandbox,
+  shot,
+} from './support.mjs';
 
-const require = createRequire(new URL('../../web/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
-
-const API_URL = need('API_URL');
-const WEB_ORIGIN = need('WEB_ORIGIN');
-const SES_URL = need('AWS_ENDPOINT_URL_SES');
-const SCREENSHOTS = process.env.SCREENSHOTS_DIR ?? '.run/test/screenshots';
 const USER_BASE = 700000 + Number(process.env.VK_LAUNCH_USER_BASE ?? 0);
 const RUN = Date.now().toString(36);
-const PHONE = { width: 360, height: 740 };
-const DESKTOP = { width: 1280, height: 900 };
-const FB_TAB = { width: 810, height: 900 };
-// A paid payment waits for the sandbox's notification to reach the callback function.
-const SETTLE_MS = 60000;
-
-function need(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run through scripts/web.sh test`);
-  return value.replace(/\/$/, '');
-}
-
-function demo(...args) {
-  return execFileSync('cargo', ['run', '-q', '-p', 'admin', '--bin', 'energosbyt-demo', '--', ...args], {
-    encoding: 'utf8',
-  }).trim();
-}
 
 let browser;
 let userSeq = 0;
 
 before(async () => {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  // launch() gives every run a fresh temporary profile of its own (no --user-data-dir allowed).
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -73,28 +45,6 @@ async function vkPage(viewport, { colorScheme = 'light' } = {}) {
   });
   await page.goto(`${WEB_ORIGIN}/?${launch}`);
   return { page, context, apiUrls };
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-}
-
-async function lookUp(page, account) {
-  await page.locator('input[name=account]').fill(account);
-  await page.getByRole('button', { name: 'Найти', exact: true }).click();
-}
-
-async function payOnSandbox(page, { pan, passcode }) {
-  await page.waitForURL(/\/pay\//, { timeout: 20000 });
-  await page.locator('#pan').fill(pan);
-  await page.locator('#exp').fill('12/30');
-  await page.locator('#cvc').fill('123');
-  await page.locator('form button[type=submit]').click();
-  if (passcode) {
-    await page.locator('#passcode').fill(passcode);
-    await page.locator('form button[type=submit]').click();
-  }
-  await page.waitForURL((url) => url.href.startsWith(`${WEB_ORIGIN}/#/return`), { timeout: 20000 });
 }
 
 async function mailsTo(address) {
@@ -226,11 +176,6 @@ test('an electric-stove account with two meters: the debt offered, one field per
   await context.close();
 });
 
-async function lastReading(page, index) {
-  const hint = await page.getByText(/Прошлые показания \d+/).nth(index).innerText();
-  return Number(hint.match(/Прошлые показания (\d+)/)[1]);
-}
-
 test('a second VK user on the account sees the masked number, not the figures, and cannot replace them', async () => {
   // The first user hands readings in with the number off the meter.
   const first = await vkPage(PHONE);
@@ -315,14 +260,6 @@ test('without launch parameters the page explains where it works instead of fail
   await page.getByText('Откройте приложение во ВКонтакте').waitFor();
   await context.close();
 });
-
-async function openFacebookTab(page, signedRequest) {
-  await page.setContent(
-    `<form method="post" action="${API_URL}/facebook/tab"><input type="hidden" name="signed_request" value="${signedRequest}"></form>`,
-  );
-  await page.evaluate(() => document.forms[0].submit());
-  await page.waitForURL(`${API_URL}/facebook/tab`, { waitUntil: 'commit' });
-}
 
 test('the Facebook tab: the POSTed signed_request opens the app, which looks up as the FB user', async () => {
   const context = await browser.newContext({ viewport: FB_TAB });

@@ -1,7 +1,8 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
-import { Button, Div, FormItem, Group, Header, Input, SimpleCell, Text } from '@vkontakte/vkui';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { Button, Div, FormItem, Group, Header, Input, SimpleCell, Text, VisuallyHidden } from '@vkontakte/vkui';
 import { Problem, intentKeys } from './api.js';
-import { formatRub, isDebt, isZero, maskAccount, parseAmount } from './money.js';
+import { editAccount } from './accountMask.js';
+import { formatRub, isDebt, isZero, parseAmount } from './money.js';
 import { ProblemNote } from './ProblemNote.jsx';
 import { ReadingsForm } from './ReadingsForm.jsx';
 import { goToPaymentForm } from './payment.js';
@@ -30,22 +31,47 @@ function balanceLine(balance) {
   return isDebt(balance) ? `Задолженность ${formatRub(balance)}` : `Переплата ${formatRub(balance)}`;
 }
 
+// A screen's heading that takes the focus when the screen replaces the control that had it, so
+// a keyboard or screen-reader user goes on from there instead of from the top of the page.
+export function useFocusOnShow(shown) {
+  const ref = useRef(null);
+  useEffect(() => {
+    if (shown) ref.current?.focus();
+  }, [shown]);
+  return ref;
+}
+
 export function AccountScreen({ api, launch }) {
-  const [typed, setTyped] = useState(rememberedAccount);
+  // The field's value and where its caret goes after the mask rewrote it.
+  const [field, setField] = useState(() => ({ value: rememberedAccount(), caret: null }));
+  const typed = field.value;
+  const accountInput = useRef(null);
   const [account, setAccount] = useState(null);
   const [problem, setProblem] = useState(null);
   const [loading, setLoading] = useState(false);
   const [readingsMeter, setReadingsMeter] = useState(null);
+  // What a screen reader announces once a look-up is answered (a refusal is an alert of its own).
+  const [announced, setAnnounced] = useState('');
+  const [backFromReadings, setBackFromReadings] = useState(false);
+
+  useLayoutEffect(() => {
+    const input = accountInput.current;
+    if (field.caret !== null && input && document.activeElement === input) {
+      input.setSelectionRange(field.caret, field.caret);
+    }
+  }, [field]);
 
   async function lookUp(number) {
     setLoading(true);
     setProblem(null);
     setAccount(null);
     setReadingsMeter(null);
+    setAnnounced('');
     try {
       const found = await api.lookUp(number);
       remember(found.account);
       setAccount(found);
+      setAnnounced(`Найден лицевой счёт ${found.account}`);
     } catch (error) {
       setProblem(error instanceof Problem ? error : new Problem(0, { title: 'Не удалось найти лицевой счёт.' }));
     } finally {
@@ -67,13 +93,16 @@ export function AccountScreen({ api, launch }) {
         <form
           onSubmit={(event) => {
             event.preventDefault();
+            setBackFromReadings(false);
             if (complete) lookUp(typed);
           }}
         >
           <FormItem
             top="Лицевой счёт"
+            topMultiline
             htmlFor="account"
             bottom="10 цифр, как в квитанции: 12345-678-90"
+            bottomId="account-hint"
           >
             <Input
               id="account"
@@ -81,8 +110,14 @@ export function AccountScreen({ api, launch }) {
               inputMode="numeric"
               autoComplete="off"
               placeholder="12345-678-90"
+              aria-describedby="account-hint"
+              getRef={accountInput}
               value={typed}
-              onChange={(event) => setTyped(maskAccount(event.target.value))}
+              onChange={(event) => {
+                const input = event.target;
+                const caret = input.selectionStart ?? input.value.length;
+                setField(editAccount(typed, input.value, caret, event.nativeEvent?.inputType));
+              }}
             />
           </FormItem>
           <FormItem>
@@ -92,9 +127,21 @@ export function AccountScreen({ api, launch }) {
           </FormItem>
         </form>
         <ProblemNote problem={problem} />
+        <VisuallyHidden role="status" data-testid="look-up-status">
+          {announced}
+        </VisuallyHidden>
       </Group>
       {account && !readingsMeter && (
-        <AccountDetails account={account} api={api} launch={launch} onReadings={setReadingsMeter} />
+        <AccountDetails
+          account={account}
+          api={api}
+          launch={launch}
+          focusHeading={backFromReadings}
+          onReadings={(meter) => {
+            setBackFromReadings(false);
+            setReadingsMeter(meter);
+          }}
+        />
       )}
       {account && readingsMeter && (
         <ReadingsForm
@@ -102,20 +149,30 @@ export function AccountScreen({ api, launch }) {
           meter={readingsMeter}
           api={api}
           launch={launch}
-          onCancel={() => lookUp(account.account)}
+          onCancel={() => {
+            setBackFromReadings(true);
+            lookUp(account.account);
+          }}
         />
       )}
     </>
   );
 }
 
-function AccountDetails({ account, api, launch, onReadings }) {
+function AccountDetails({ account, api, launch, focusHeading, onReadings }) {
   const openMeters = account.meters.filter((meter) => meter.readingsWindow?.open);
   const handedIn = account.meters.filter((meter) => meter.submitted);
   const charged = !isZero(account.chargedByReadings ?? '0');
+  const heading = useFocusOnShow(focusHeading);
   return (
     <>
-      <Group header={<Header>Лицевой счёт {account.account}</Header>}>
+      <Group
+        header={
+          <Header multiline tabIndex={-1} getRootRef={heading}>
+            Лицевой счёт {account.account}
+          </Header>
+        }
+      >
         <SimpleCell multiline subtitle="Адрес" data-testid="address">
           {account.address}
         </SimpleCell>
@@ -136,7 +193,7 @@ function AccountDetails({ account, api, launch, onReadings }) {
       </Group>
       <PaymentForm account={account} api={api} launch={launch} key={account.account + account.balance + account.amountDue} />
       {handedIn.length > 0 && (
-        <Group header={<Header>Показания переданы</Header>}>
+        <Group header={<Header multiline>Показания переданы</Header>}>
           {handedIn.map((meter) => (
             <SimpleCell key={meter.ref} multiline subtitle={`Счётчик ${meter.number}`} data-testid="handed-in">
               {meter.submitted.byYou ? (
@@ -156,14 +213,15 @@ function AccountDetails({ account, api, launch, onReadings }) {
         </Group>
       )}
       {openMeters.length > 0 && (
-        <Group header={<Header>Показания счётчика</Header>}>
+        <Group header={<Header multiline>Показания счётчика</Header>}>
           {openMeters.map((meter) => (
             <Div key={meter.ref} data-testid="meter">
               {meter.submitted && !meter.submitted.byYou ? (
                 <Text>Счётчик {meter.number}: показания за этот месяц уже переданы.</Text>
               ) : (
                 <>
-                  <Text>
+                  {/* Names the meter for the button below: one button per meter, the same words on each. */}
+                  <Text id={`meter-${meter.ref}`}>
                     Счётчик {meter.number}: приём показаний открыт до {formatDate(meter.readingsWindow.to)}.
                   </Text>
                   <Button
@@ -171,6 +229,7 @@ function AccountDetails({ account, api, launch, onReadings }) {
                     mode="secondary"
                     stretched
                     style={{ marginTop: 8 }}
+                    aria-describedby={`meter-${meter.ref}`}
                     onClick={() => onReadings(meter)}
                   >
                     {meter.submitted ? 'Исправить показания' : 'Оплатить по показаниям'}
@@ -222,24 +281,26 @@ export function PaymentForm({ account, api, launch, fixedAmount = null, readings
     }
   }
 
+  const amountWrong = amount !== '' && !parsed;
+  const emailWrong = email !== '' && !emailOk;
   return (
-    <Group header={<Header>{title}</Header>}>
+    <Group header={<Header multiline>{title}</Header>}>
       <form onSubmit={pay} noValidate>
         <FormItem
           top="Сумма, ₽"
+          topMultiline
           htmlFor="amount"
-          status={amount !== '' && !parsed ? 'error' : 'default'}
-          bottom={
-            amount !== '' && !parsed
-              ? 'Введите сумму в рублях, например 1520,37'
-              : 'Без комиссии: зачисляется вся сумма'
-          }
+          status={amountWrong ? 'error' : 'default'}
+          bottom={amountWrong ? 'Введите сумму в рублях, например 1520,37' : 'Без комиссии: зачисляется вся сумма'}
+          bottomId="amount-hint"
         >
           <Input
             id="amount"
             name="amount"
             inputMode="decimal"
             autoComplete="off"
+            aria-describedby="amount-hint"
+            aria-invalid={amountWrong}
             value={amount}
             readOnly={fixedAmount !== null}
             onChange={(event) => setAmount(event.target.value)}
@@ -247,9 +308,11 @@ export function PaymentForm({ account, api, launch, fixedAmount = null, readings
         </FormItem>
         <FormItem
           top="Эл. почта для чека"
+          topMultiline
           htmlFor="email"
-          status={email !== '' && !emailOk ? 'error' : 'default'}
-          bottom={email !== '' && !emailOk ? 'Проверьте адрес почты' : 'Пришлём чек и подтверждение оплаты'}
+          status={emailWrong ? 'error' : 'default'}
+          bottom={emailWrong ? 'Проверьте адрес почты' : 'Пришлём чек и подтверждение оплаты'}
+          bottomId="email-hint"
         >
           <Input
             id="email"
@@ -258,6 +321,8 @@ export function PaymentForm({ account, api, launch, fixedAmount = null, readings
             inputMode="email"
             autoComplete="email"
             placeholder="ivanov@example.ru"
+            aria-describedby="email-hint"
+            aria-invalid={emailWrong}
             value={email}
             onChange={(event) => setEmail(event.target.value)}
           />

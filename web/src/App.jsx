@@ -81,7 +81,7 @@ export function App({ launch }) {
             <SplitCol autoSpaced>
               <View activePanel="main">
                 <Panel id="main">
-                  <PanelHeader>Оплата электроэнергии</PanelHeader>
+                  <PanelHeader typographyProps={{ Component: 'h1' }}>Оплата электроэнергии</PanelHeader>
                   {screen}
                 </Panel>
               </View>

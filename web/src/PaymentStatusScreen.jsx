@@ -128,20 +128,22 @@ export function PaymentStatusScreen({ api, launch, paymentId }) {
 function Outcome({ title, status, icon, children, back = true }) {
   return (
     <Group>
-      <Placeholder
-        icon={icon}
-        title={title}
-        data-payment-status={status}
-        action={
-          back ? (
+      <Placeholder.Container data-payment-status={status}>
+        {icon && <Placeholder.Icon>{icon}</Placeholder.Icon>}
+        {/* The same live region in every state, so each change («Оплата прошла», «Оплата не прошла»)
+            is read out when it comes, without taking the focus. */}
+        <div role="status" aria-atomic="true">
+          <Placeholder.Title Component="h2">{title}</Placeholder.Title>
+          <Placeholder.Description>{children}</Placeholder.Description>
+        </div>
+        {back && (
+          <Placeholder.Actions>
             <Button size="l" onClick={backToAccount}>
               К лицевому счёту
             </Button>
-          ) : undefined
-        }
-      >
-        {children}
-      </Placeholder>
+          </Placeholder.Actions>
+        )}
+      </Placeholder.Container>
     </Group>
   );
 }

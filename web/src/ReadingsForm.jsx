@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'react';
-import { Button, Checkbox, FormItem, Group, Header, Input, SimpleCell, Text, Div } from '@vkontakte/vkui';
+import { Button, Checkbox, FormItem, Group, Header, Input, SimpleCell, Text, Div, VisuallyHidden } from '@vkontakte/vkui';
 import { Problem } from './api.js';
 import { formatRub, isZero } from './money.js';
 import { ProblemNote } from './ProblemNote.jsx';
-import { PaymentForm, formatDate } from './AccountScreen.jsx';
+import { PaymentForm, formatDate, useFocusOnShow } from './AccountScreen.jsx';
 import { forgetMeterNumber, meterNumberProblem, recallMeterNumber, rememberMeterNumber } from './meterNumbers.js';
 
 // «Оплатить по показаниям»: the number printed on the meter (typed once, then remembered), one
@@ -21,6 +21,10 @@ export function ReadingsForm({ account, meter, api, launch, onCancel }) {
   const [problem, setProblem] = useState(null);
   const [busy, setBusy] = useState(false);
   const [accepted, setAccepted] = useState(null);
+  // The form's heading takes the focus from the button that opened it, the answer's heading from
+  // the button that sent it: both buttons are gone by then.
+  const formHeading = useFocusOnShow(!accepted);
+  const acceptedHeading = useFocusOnShow(Boolean(accepted));
 
   useEffect(() => {
     let current = true;
@@ -60,10 +64,24 @@ export function ReadingsForm({ account, meter, api, launch, onCancel }) {
     }
   }
 
+  // Present from the start, so the news that the readings were accepted is announced when it comes.
+  const status = (
+    <VisuallyHidden role="status" data-testid="readings-status">
+      {accepted ? `Показания приняты. К оплате по лицевому счёту ${formatRub(accepted.amountToPay)}` : ''}
+    </VisuallyHidden>
+  );
+
   if (accepted) {
     return (
       <>
-        <Group header={<Header>Показания приняты</Header>}>
+        {status}
+        <Group
+          header={
+            <Header multiline tabIndex={-1} getRootRef={acceptedHeading}>
+              Показания приняты
+            </Header>
+          }
+        >
           {meter.zones.map((zone) => (
             <SimpleCell key={zone} multiline subtitle={zoneLabel(meter, zone)}>
               {accepted.consumption?.[zone] ?? 0} кВт·ч × {formatRub(accepted.tariffs?.[zone])}
@@ -106,76 +124,90 @@ export function ReadingsForm({ account, meter, api, launch, onCancel }) {
     );
   }
 
+  const numberWrong = Boolean(numberTouched && numberRefusal);
   return (
-    <Group header={<Header>Показания: счётчик {meter.number}</Header>}>
-      <form onSubmit={submit} noValidate>
-        <FormItem
-          top="Номер счётчика"
-          htmlFor="meter-number"
-          status={numberTouched && numberRefusal ? 'error' : 'default'}
-          bottom={
-            numberTouched && numberRefusal
-              ? numberRefusal
-              : `Номер указан на корпусе счётчика (${meter.number}): введите его полностью`
-          }
-        >
-          <Input
-            id="meter-number"
-            name="meter-number"
-            autoComplete="off"
-            value={number}
-            onChange={(event) => {
-              setNumber(event.target.value);
-              setNumberTouched(true);
-            }}
-          />
-        </FormItem>
-        {meter.zones.map((zone) => {
-          const last = meter.lastReadings?.[zone];
-          const typed = values[zone];
-          const refusal = typed.trim() === '' ? null : readingProblem(typed);
-          const hint = last
-            ? `Прошлые показания ${last.value} от ${formatDate(last.date)}. Целые кВт·ч, цифры до запятой`
-            : 'Целые кВт·ч, цифры до запятой, как на счётчике';
-          return (
-            <FormItem
-              key={zone}
-              top={`${zoneLabel(meter, zone)}, кВт·ч`}
-              htmlFor={`reading-${zone}`}
-              status={refusal ? 'error' : 'default'}
-              bottom={refusal ?? hint}
-            >
-              <Input
-                id={`reading-${zone}`}
-                name={`reading-${zone}`}
-                inputMode="numeric"
-                autoComplete="off"
-                value={typed}
-                onChange={(event) => setValues({ ...values, [zone]: event.target.value })}
-              />
-            </FormItem>
-          );
-        })}
-        {askRollover && (
-          <FormItem>
-            <Checkbox checked={rollover} onChange={(event) => setRollover(event.target.checked)}>
-              Счётчик прошёл через ноль (показания начались заново)
-            </Checkbox>
+    <>
+      {status}
+      <Group
+        header={
+          <Header multiline tabIndex={-1} getRootRef={formHeading}>
+            Показания: счётчик {meter.number}
+          </Header>
+        }
+      >
+        <form onSubmit={submit} noValidate>
+          <FormItem
+            top="Номер счётчика"
+            topMultiline
+            htmlFor="meter-number"
+            status={numberWrong ? 'error' : 'default'}
+            bottom={numberWrong ? numberRefusal : `Номер указан на корпусе счётчика (${meter.number}): введите его полностью`}
+            bottomId="meter-number-hint"
+          >
+            <Input
+              id="meter-number"
+              name="meter-number"
+              autoComplete="off"
+              aria-describedby="meter-number-hint"
+              aria-invalid={numberWrong}
+              value={number}
+              onChange={(event) => {
+                setNumber(event.target.value);
+                setNumberTouched(true);
+              }}
+            />
           </FormItem>
-        )}
-        <ProblemNote problem={problem} />
-        <FormItem>
-          <Button type="submit" size="l" stretched disabled={!complete || busy} loading={busy}>
-            Рассчитать сумму
-          </Button>
-        </FormItem>
-        <FormItem>
-          <Button size="l" mode="tertiary" stretched onClick={onCancel}>
-            Отмена
-          </Button>
-        </FormItem>
-      </form>
-    </Group>
+          {meter.zones.map((zone) => {
+            const last = meter.lastReadings?.[zone];
+            const typed = values[zone];
+            const refusal = typed.trim() === '' ? null : readingProblem(typed);
+            const hint = last
+              ? `Прошлые показания ${last.value} от ${formatDate(last.date)}. Целые кВт·ч, цифры до запятой`
+              : 'Целые кВт·ч, цифры до запятой, как на счётчике';
+            return (
+              <FormItem
+                key={zone}
+                top={`${zoneLabel(meter, zone)}, кВт·ч`}
+                topMultiline
+                htmlFor={`reading-${zone}`}
+                status={refusal ? 'error' : 'default'}
+                bottom={refusal ?? hint}
+                bottomId={`reading-${zone}-hint`}
+              >
+                <Input
+                  id={`reading-${zone}`}
+                  name={`reading-${zone}`}
+                  inputMode="numeric"
+                  autoComplete="off"
+                  aria-describedby={`reading-${zone}-hint`}
+                  aria-invalid={Boolean(refusal)}
+                  value={typed}
+                  onChange={(event) => setValues({ ...values, [zone]: event.target.value })}
+                />
+              </FormItem>
+            );
+          })}
+          {askRollover && (
+            <FormItem>
+              <Checkbox checked={rollover} onChange={(event) => setRollover(event.target.checked)}>
+                Счётчик прошёл через ноль (показания начались заново)
+              </Checkbox>
+            </FormItem>
+          )}
+          <ProblemNote problem={problem} />
+          <FormItem>
+            <Button type="submit" size="l" stretched disabled={!complete || busy} loading={busy}>
+              Рассчитать сумму
+            </Button>
+          </FormItem>
+          <FormItem>
+            <Button size="l" mode="tertiary" stretched onClick={onCancel}>
+              Отмена
+            </Button>
+          </FormItem>
+        </form>
+      </Group>
+    </>
   );
 }
 

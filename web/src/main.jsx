@@ -2,6 +2,9 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import bridge from '@vkontakte/vk-bridge';
 import '@vkontakte/vkui/dist/vkui.css';
+// After VKUI's own stylesheet: the same theme classes and components, later in the cascade.
+import './contrast.css';
+import './text-size.css';
 import { detectLaunch } from './launch.js';
 import { App } from './App.jsx';
 

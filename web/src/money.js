@@ -24,10 +24,3 @@ export function parseAmount(typed) {
   const normalized = `${String(Number(whole))}.${fraction.padEnd(2, '0')}`;
   return /^0\.00$/.test(normalized) ? null : normalized;
 }
-
-// The 5-3-2 mask as the customer types: "1000000001" → "10000-000-01".
-export function maskAccount(typed) {
-  const digits = String(typed).replace(/\D/g, '').slice(0, 10);
-  const parts = [digits.slice(0, 5), digits.slice(5, 8), digits.slice(8, 10)].filter(Boolean);
-  return parts.join('-');
-}
