@@ -3,10 +3,13 @@
 //! every function shares (caller authentication, problem+json, CORS), and the secrets they sign and
 //! verify with (`secrets`), read at run time.
 //!
-//! Domain code (`domain`) never sees Lambda or AWS types; functions never build a DynamoDB
+//! The business flows (`app`) take the ports and answer typed outcomes; functions translate HTTP
+//! to them. Domain code (`domain`) never sees Lambda or AWS types; functions never build a DynamoDB
 //! expression (`store` does).
 
 pub mod acquirer;
+#[cfg(feature = "adapters")]
+pub mod app;
 pub mod config;
 pub mod domain;
 pub mod edge;

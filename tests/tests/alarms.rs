@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use energosbyt::acquirer::{TbankClient, TbankSettings, TerminalPassword};
+use energosbyt::app::reconciliation::Reconciler;
 use energosbyt::config::Env;
 use energosbyt::domain::payment_transition::Transition;
 use energosbyt::domain::{AccountNumber, Payment, PaymentStatus};
@@ -18,7 +19,6 @@ use energosbyt::ports::{AccountImport, PaymentWriter};
 use energosbyt::secrets::{SecretValues, Secrets};
 use energosbyt::store::DynamoStore;
 use integration_tests::*;
-use reconcile_payments::Reconciler;
 use serde_json::{Value, json};
 use std::sync::Mutex;
 
@@ -169,7 +169,7 @@ async fn given_the_bank_refusing_the_terminal_password_then_a_payment_is_refused
         store: store().await,
         acquirer: TbankClient::new(TbankSettings::from_env().unwrap(), secrets).unwrap(),
         edge,
-        settings: pay::PaySettings::from_env(&Env::process()).unwrap(),
+        settings: energosbyt::app::payment_registration::PaySettings::from_env(&Env::process()).unwrap(),
     };
     let number = fresh_account_number();
     store().await.import_account(&account(number, "-10", vec![]), Utc::now()).await.unwrap();

@@ -72,7 +72,7 @@ impl Customer {
                 store: store().await,
                 acquirer: integration_tests::acquirer(),
                 edge: real_time,
-                settings: pay::PaySettings::from_env(&config).unwrap(),
+                settings: energosbyt::app::payment_registration::PaySettings::from_env(&config).unwrap(),
             },
             callback: payment_callback::App::configure(
                 &config,

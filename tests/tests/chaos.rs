@@ -31,6 +31,7 @@
 use benches::nearest_rank;
 use chrono::{TimeDelta, Utc};
 use energosbyt::acquirer::{Acquirer, CancelRequest, PaymentId as AcquirerPaymentId, TbankClient, TbankSettings};
+use energosbyt::app::reconciliation::Reconciler;
 use energosbyt::config::Env;
 use energosbyt::domain::{AccountNumber, Money, PaymentId, PaymentStatus};
 use energosbyt::edge::throttle::ThrottleLimits;
@@ -41,7 +42,6 @@ use energosbyt::ports::{AccountImport, AccountReader};
 use energosbyt::store::DynamoStore;
 use integration_tests::{Event, account, body_json, edge, env, vk_launch};
 use lambda_http::{Body, Response};
-use reconcile_payments::Reconciler;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -668,7 +668,8 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
         store: store.clone(),
         acquirer: acquirer.clone(),
         edge: pay_edge,
-        settings: pay::PaySettings::from_env(&process_env).expect("the payment settings"),
+        settings: energosbyt::app::payment_registration::PaySettings::from_env(&process_env)
+            .expect("the payment settings"),
     };
     let pay_figures = Mutex::new(PayFigures::default());
     let (first, rest) = intents.split_at_mut(knobs.payments / 3);

@@ -635,7 +635,8 @@ async fn pay_app() -> pay::App<DynamoStore, energosbyt::acquirer::TbankClient> {
         acquirer: energosbyt::acquirer::TbankClient::new(settings, integration_tests::demo_secrets())
             .expect("a client for the sandbox"),
         edge,
-        settings: pay::PaySettings::from_env(&Env::process()).expect("local.env sets the payment settings"),
+        settings: energosbyt::app::payment_registration::PaySettings::from_env(&Env::process())
+            .expect("local.env sets the payment settings"),
     }
 }
 

@@ -45,7 +45,8 @@ async fn given_an_allowed_origin_when_the_browser_asks_before_each_call_then_eve
         store: store.clone(),
         acquirer: acquirer(),
         edge: deployed_edge(),
-        settings: pay::PaySettings::from_env(&energosbyt::config::Env::process()).unwrap(),
+        settings: energosbyt::app::payment_registration::PaySettings::from_env(&energosbyt::config::Env::process())
+            .unwrap(),
     };
     let number = fresh_account_number();
     for origin in [OWN_PAGE, VK_HOSTING] {

@@ -7,6 +7,7 @@
 //! tests, and the tests of this file run one at a time (a run takes whatever its cut-off lists).
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use energosbyt::app::reconciliation::Reconciler;
 use energosbyt::config::Env;
 use energosbyt::domain::payment_transition::Transition;
 use energosbyt::domain::{Payment, PaymentStatus};
@@ -16,7 +17,6 @@ use energosbyt::ports::ledger::{BankFacts, CustomerEmailRetention, PaymentLedger
 use energosbyt::ports::{AccountImport, PaymentReader, PaymentWriter};
 use energosbyt::store::DynamoStore;
 use integration_tests::*;
-use reconcile_payments::Reconciler;
 use serde_json::{Value, json};
 use std::sync::Mutex;
 

@@ -340,7 +340,8 @@ async fn look_ups_payments_and_readings_share_one_budget_and_the_payment_status_
         store: lookup.store.clone(),
         acquirer: integration_tests::acquirer(),
         edge: clocked_edge(),
-        settings: pay::PaySettings::from_env(&Env::process()).expect("local.env sets the payment settings"),
+        settings: energosbyt::app::payment_registration::PaySettings::from_env(&Env::process())
+            .expect("local.env sets the payment settings"),
     };
     let readings = submit_readings::App::new(lookup.store.clone(), clocked_edge());
     start_clock();

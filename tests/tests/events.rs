@@ -69,7 +69,8 @@ async fn pay_events_answer_the_status_in_their_name() {
     edge.clock = chrono::Utc::now;
     edge.auth.max_age = None;
     let acquirer = integration_tests::acquirer();
-    let settings = pay::PaySettings::from_env(&energosbyt::config::Env::process()).unwrap();
+    let settings =
+        energosbyt::app::payment_registration::PaySettings::from_env(&energosbyt::config::Env::process()).unwrap();
     let app = pay::App { store: store().await, acquirer, edge, settings };
     for (path, status, mut request) in events_of("pay") {
         if let Some(key) = request.headers().get(pay::IDEMPOTENCY_KEY).and_then(|k| k.to_str().ok()) {

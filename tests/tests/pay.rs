@@ -14,6 +14,7 @@ use energosbyt::acquirer::{
     Acquirer, AcquirerError, CancelRequest, CancelResponse, InitRequest, InitResponse, OrderState, PaymentState,
     TbankClient, TbankSettings, Unavailability,
 };
+use energosbyt::app::payment_registration::PaySettings;
 use energosbyt::config::Env;
 use energosbyt::domain::payment_request::PaymentLimits;
 use energosbyt::domain::{AccountNumber, PaymentId};
@@ -23,7 +24,7 @@ use energosbyt::ports::AccountImport;
 use energosbyt::store::DynamoStore;
 use integration_tests::*;
 use lambda_http::{Body, Request, Response};
-use pay::{App, PaySettings, handle};
+use pay::{App, handle};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

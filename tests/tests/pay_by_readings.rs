@@ -97,7 +97,7 @@ async fn paying_by_readings_lists_them_in_the_email_refuses_foreign_ids_and_logs
         store: store().await,
         acquirer: integration_tests::acquirer(),
         edge: real_time_edge(),
-        settings: pay::PaySettings::from_env(&Env::process()).unwrap(),
+        settings: energosbyt::app::payment_registration::PaySettings::from_env(&Env::process()).unwrap(),
     };
     let email = format!("reader-{}@example.ru", uuid::Uuid::new_v4().simple());
     let post = |account: String| {

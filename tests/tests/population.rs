@@ -33,6 +33,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use energosbyt::acquirer::{TbankClient, TbankSettings};
+use energosbyt::app::tariff_cache::TariffCache;
 use energosbyt::config::Env;
 use energosbyt::domain::account::TariffGroup;
 use energosbyt::domain::{Zone, ZoneSet};
@@ -55,7 +56,6 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use submit_readings::tariff_cache::TariffCache;
 
 const TARIFF_FILE: &str = include_str!("../../data/tariffs.json");
 /// The default seed: a failure reproduces with the same seed (and `POPULATION_ONLY`).
@@ -177,7 +177,7 @@ impl Services {
     async fn new(max_kwh_per_month: u64) -> Self {
         let config = Env::process();
         let mut readings = submit_readings::App::new(store().await, clocked_edge());
-        readings.limits.max_kwh_per_month = max_kwh_per_month;
+        readings.settings.limits.max_kwh_per_month = max_kwh_per_month;
         let mut real_time = edge();
         real_time.clock = Utc::now;
         let mailer = SesMailer::from_env(&config).await.unwrap();
@@ -190,7 +190,7 @@ impl Services {
                 acquirer: TbankClient::new(TbankSettings::from_env().unwrap(), integration_tests::demo_secrets())
                     .unwrap(),
                 edge: real_time,
-                settings: pay::PaySettings::from_env(&config).unwrap(),
+                settings: energosbyt::app::payment_registration::PaySettings::from_env(&config).unwrap(),
             },
             callback: payment_callback::App::configure(
                 &config,

@@ -342,7 +342,7 @@ async fn given_the_owners_readings_id_when_a_stranger_pays_with_it_then_it_is_re
         )
         .unwrap(),
         edge: pay_edge,
-        settings: pay::PaySettings::from_env(&Env::process()).unwrap(),
+        settings: energosbyt::app::payment_registration::PaySettings::from_env(&Env::process()).unwrap(),
     };
     let post = |caller: Caller, readings_id: Option<&str>| {
         let mut body = json!({"account": number.to_string(), "amount": amount, "email": "stranger@example.ru"});

@@ -11,6 +11,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use energosbyt::acquirer::{Acquirer, InitSettings, PaymentInit, TbankClient};
+use energosbyt::app::reconciliation::{ABANDONED, Reconciler};
 use energosbyt::config::Env;
 use energosbyt::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
 use energosbyt::mail::ses::SesMailer;
@@ -21,7 +22,6 @@ use energosbyt::ports::ledger::{
 use energosbyt::ports::{AccountImport, AccountReader, PaymentWriter};
 use energosbyt::store::DynamoStore;
 use integration_tests::{Event, account, env, fresh_account_number, sign_notification, store};
-use reconcile_payments::{ABANDONED, Reconciler};
 use serde_json::{Value, json};
 
 /// Where the sandbox posts notifications for these payments: nothing listens there.

@@ -195,7 +195,7 @@ async fn given_the_terminal_password_rotated_when_the_bank_refuses_the_old_one_t
         store: store().await,
         acquirer: TbankClient::new(settings, secrets.clone()).unwrap(),
         edge,
-        settings: pay::PaySettings::from_env(&Env::process()).unwrap(),
+        settings: energosbyt::app::payment_registration::PaySettings::from_env(&Env::process()).unwrap(),
     };
     let number = fresh_account_number();
     store().await.import_account(&account(number, "-99.90", vec![]), Utc::now()).await.unwrap();

@@ -16,6 +16,7 @@ use benches::{
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use energosbyt::acquirer::{Acquirer, TbankClient, TbankSettings};
+use energosbyt::app::payment_registration::PaySettings;
 use energosbyt::config::Env;
 use energosbyt::domain::payment_request::PaymentRequest;
 use energosbyt::domain::readings::billing_month;
@@ -28,7 +29,7 @@ use energosbyt::ports::{RequestCounter, Tally};
 use energosbyt::secrets::Secrets;
 use energosbyt::store::DynamoStore;
 use lambda_http::Body;
-use pay::{App as PayApp, PaySettings};
+use pay::App as PayApp;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -245,8 +246,14 @@ async fn pay(calls: usize, warmup: usize, account: &str) -> Result<(), BenchErro
             .init
             .form_deadline(now)
             .map_err(|e| BenchError::Config(format!("no form can open now: {e}")))?;
-        let init = pay::init_request(&app.settings, &payment, &PaymentId::random(), now, deadline)
-            .map_err(|e| BenchError::Config(format!("the Init body cannot be built: {e}")))?;
+        let init = energosbyt::app::payment_registration::init_request(
+            &app.settings,
+            &payment,
+            &PaymentId::random(),
+            now,
+            deadline,
+        )
+        .map_err(|e| BenchError::Config(format!("the Init body cannot be built: {e}")))?;
         let started = Instant::now();
         app.acquirer.init(&init).await.map_err(|e| BenchError::Baseline(format!("Init failed: {e}")))?;
         Ok::<_, BenchError>((started.elapsed(), 0))

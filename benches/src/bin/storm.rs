@@ -17,6 +17,7 @@
 use benches::{RequestCount, nearest_rank};
 use chrono::Utc;
 use energosbyt::acquirer::token;
+use energosbyt::app::settlement::Settlement;
 use energosbyt::config::Env;
 use energosbyt::domain::account::TariffGroup;
 use energosbyt::domain::address_mask::Address;
@@ -26,7 +27,6 @@ use energosbyt::ports::ledger::{LedgerReader, Movement, PaymentLedger};
 use energosbyt::ports::{AccountImport, AccountReader, PaymentWriter};
 use energosbyt::store::DynamoStore;
 use lambda_http::Body;
-use payment_callback::settlement::Settlement;
 use payment_callback::{App, handle};
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};

@@ -1,18 +1,7 @@
-//! The answers of the pay function: camelCase, money as decimal strings, the account masked.
+//! The status answer of the pay function (the `201` is `app::payment_registration::PaymentCreated`): camelCase, money as decimal strings, the account masked.
 
 use energosbyt::domain::{Money, Payment, PaymentStatus};
 use serde::Serialize;
-
-/// `201` to `POST /payments`: where to send the customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PaymentCreated {
-    pub payment_id: String,
-    /// The bank's hosted form: card entry and 3-D Secure happen there, never with us.
-    pub payment_url: String,
-    pub amount: Money,
-    pub status: PaymentStatus,
-}
 
 /// `200` to `GET /payments/{id}`: what the returning page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

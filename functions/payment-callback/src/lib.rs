@@ -9,14 +9,13 @@
 //! once more against the secret read again (a rotated password needs no redeploy); a refusal that
 //! stands is counted (`NotificationsRefused`), since a wrong password refuses every notification.
 //!
-//! What a notification does to the payment is decided in [`settlement`], which the scheduled
-//! reconciliation runs as well.
-
-pub mod settlement;
+//! What a notification does to the payment is decided in `energosbyt::app::settlement`, which the
+//! scheduled reconciliation runs as well.
 
 use energosbyt::acquirer::{
     Notification, NotificationError, PaymentNotification, TokenError, acquirer_event, verify_notification,
 };
+use energosbyt::app::settlement::{Effect, ReceiptOutcome, SettleError, Settlement};
 use energosbyt::config::{ConfigError, Env};
 use energosbyt::domain::PaymentId;
 use energosbyt::domain::card_brand::CardBrand;
@@ -31,7 +30,6 @@ use energosbyt::secrets::{SecretValues, Secrets};
 use energosbyt::store::DynamoStore;
 use http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use settlement::{Effect, ReceiptOutcome, SettleError, Settlement};
 use subtle::ConstantTimeEq;
 
 /// Notifications are a few hundred bytes; a receipt with its echoed items a few kilobytes.

@@ -1,5 +1,4 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use reconcile_payments::Reconciler;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Kept free at the end of each run: the summary is logged and the answer returned in time.
@@ -8,7 +7,7 @@ const MARGIN: Duration = Duration::from_secs(10);
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     energosbyt::telemetry::init();
-    let reconciler = Reconciler::from_env().await?;
+    let reconciler = reconcile_payments::from_env().await?;
     reconciler.settlement.ledger.warm_up().await;
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let reconciler = &reconciler;

@@ -17,9 +17,10 @@
 //! meter handed in this month counted once.
 
 use chrono::{DateTime, Utc};
+use energosbyt::app::readings_submission::Accepted;
 use energosbyt::domain::meter_number_mask::masked;
-use energosbyt::domain::{AmountDue, ChargeLine, Meter, MeterRef, Money, YearMonth, Zone};
-use energosbyt::ports::readings::{ReadingsId, SubmittedReadings};
+use energosbyt::domain::{ChargeLine, MeterRef, Money, YearMonth, Zone};
+use energosbyt::ports::readings::ReadingsId;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -50,12 +51,13 @@ pub struct ReadingsView {
 }
 
 impl ReadingsView {
-    pub fn new(readings: &SubmittedReadings, typed: &str, meter: (MeterRef, &Meter), due: &AmountDue) -> Self {
+    pub fn new(accepted: &Accepted, typed: &str) -> Self {
+        let (readings, due) = (&accepted.saved, &accepted.due);
         Self {
             readings_id: readings.readings_id.clone(),
             meter_id: typed.to_owned(),
-            meter_ref: meter.0,
-            meter_number: masked(meter.1),
+            meter_ref: accepted.meter_ref,
+            meter_number: masked(&accepted.meter),
             billing_month: readings.billing_month,
             values: readings.accepted.values.clone(),
             consumption: readings.accepted.consumption.clone(),

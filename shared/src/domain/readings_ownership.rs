@@ -3,6 +3,8 @@
 //! A Facebook page visitor who never authorised the app shares one id with every such visitor of
 //! the page, so they hand in nothing and own nothing.
 
+use super::caller::CallerId;
+
 /// Who asks to see or hand in readings, as the edge verified them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Submitter {
@@ -33,6 +35,13 @@ impl Submitter {
             Self::User(id) => Some(id),
             Self::AnonymousVisitor => None,
         }
+    }
+}
+
+impl From<&CallerId> for Submitter {
+    /// A page's anonymous visitor is nobody in particular: they own no readings.
+    fn from(id: &CallerId) -> Self {
+        if id.is_anonymous() { Self::AnonymousVisitor } else { Self::User(id.to_string()) }
     }
 }
 

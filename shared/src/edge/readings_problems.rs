@@ -27,6 +27,7 @@
 //! the rules refuse are 422: the request is well-formed JSON, its content is not acceptable.
 
 use super::Problem;
+use crate::app::readings_submission::SubmissionError;
 use crate::domain::readings::ZoneLabel;
 use crate::domain::{ReadingsError, TariffError, ZoneSet};
 use chrono::NaiveDate;
@@ -99,6 +100,25 @@ impl From<TariffError> for Problem {
         match e {
             TariffError::NotFound { date, .. } => Problem::tariff_not_loaded(date),
             _ => Problem::tariff_unavailable(),
+        }
+    }
+}
+
+impl From<SubmissionError> for Problem {
+    fn from(e: SubmissionError) -> Self {
+        use SubmissionError as E;
+        match e {
+            E::NeedsLogin => Problem::readings_need_login(),
+            E::AccountNotFound => Problem::account_not_found(),
+            E::MeterNotFound => Problem::meter_not_found(),
+            E::MeterNumberWrong { attempts_left } => Problem::meter_number_wrong(attempts_left),
+            E::MeterNumberAttemptsExhausted { retry_after_secs } => {
+                Problem::meter_number_attempts_exhausted(retry_after_secs)
+            }
+            E::SubmittedByAnother => Problem::readings_submitted_by_another(),
+            E::Readings(e) => Problem::from(e),
+            E::Tariff(e) => Problem::from(e),
+            E::Unavailable => Problem::unavailable(),
         }
     }
 }

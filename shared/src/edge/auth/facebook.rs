@@ -20,8 +20,7 @@ const BASE64URL_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// The caller id of a visitor who never authorised the app ends with this.
-const ANONYMOUS_SUFFIX: &str = "anon";
+use crate::domain::caller::ANONYMOUS_SUFFIX;
 
 /// A verified payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,10 +54,6 @@ impl FbPayload {
             (None, None) => CallerId::Facebook(ANONYMOUS_SUFFIX.to_owned()),
         }
     }
-}
-
-pub(super) fn is_anonymous_id(id: &str) -> bool {
-    id == ANONYMOUS_SUFFIX || id.ends_with(&format!(":{ANONYMOUS_SUFFIX}"))
 }
 
 /// Verifies a `signed_request`: signature over the payload segment exactly as received, then

@@ -96,44 +96,7 @@ impl AuthConfig {
     }
 }
 
-/// A verified caller identity: the key for per-user throttling and for "who did this" in records.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum CallerId {
-    /// A VK user id (`vk_user_id`), always positive.
-    Vk(u64),
-    /// A Facebook app-scoped user id (digits), or for a visitor who never authorised the app, a
-    /// page-wide anonymous identity — see [`facebook::FbPayload::caller_id`].
-    Facebook(String),
-}
-
-impl CallerId {
-    /// True for a Facebook page visitor who never authorised the app: the id is shared by every such
-    /// visitor of the page, so a throttle should give it a page-wide budget and key it further by
-    /// the source address rather than treat it as one person.
-    pub fn is_anonymous(&self) -> bool {
-        match self {
-            Self::Vk(_) => false,
-            Self::Facebook(id) => facebook::is_anonymous_id(id),
-        }
-    }
-}
-
-impl From<&CallerId> for crate::domain::readings_ownership::Submitter {
-    /// A page's anonymous visitor is nobody in particular: they own no readings.
-    fn from(id: &CallerId) -> Self {
-        if id.is_anonymous() { Self::AnonymousVisitor } else { Self::User(id.to_string()) }
-    }
-}
-
-impl fmt::Display for CallerId {
-    /// `vk:494075`, `fb:123`, `fb:page:42:anon` — stable, used as throttle keys.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Vk(id) => write!(f, "vk:{id}"),
-            Self::Facebook(id) => write!(f, "fb:{id}"),
-        }
-    }
-}
+pub use crate::domain::caller::CallerId;
 
 /// The authenticated caller of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]

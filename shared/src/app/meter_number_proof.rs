@@ -1,13 +1,13 @@
-//! The proof of presence for one submission: the number typed against the account's meters
-//! (`domain::meter_number`), counted against the account's daily budget of wrong numbers
-//! (`domain::meter_number_budget`) through the request counter port.
+//! The meter-number proof of presence for one readings submission: the number typed against the
+//! account's meters (`domain::meter_number`), counted against the account's daily budget of wrong
+//! numbers (`domain::meter_number_budget`) through the request counter port. Decides nothing else.
 
+use super::readings_submission::SubmissionError;
+use crate::domain::meter_number::{TypedMeterNumber, proved_meter};
+use crate::domain::meter_number_budget::{self as budget, BudgetDay, Verdict};
+use crate::domain::{AccountNumber, Meter, MeterRef};
+use crate::ports::{RequestCounter, Tallied, Tally};
 use chrono::{DateTime, Utc};
-use energosbyt::domain::meter_number::{TypedMeterNumber, proved_meter};
-use energosbyt::domain::meter_number_budget::{self as budget, BudgetDay, Verdict};
-use energosbyt::domain::{AccountNumber, Meter, MeterRef};
-use energosbyt::edge::Problem;
-use energosbyt::ports::{RequestCounter, Tallied, Tally};
 
 /// The meter the typed number proves, with its reference; or the refusal: a wrong number (422)
 /// or the day's budget spent (429, the right number included). A counter fault refuses too
@@ -19,7 +19,7 @@ pub async fn prove<'a, C: RequestCounter>(
     typed: &TypedMeterNumber,
     only: Option<MeterRef>,
     now: DateTime<Utc>,
-) -> Result<(MeterRef, &'a Meter), Problem> {
+) -> Result<(MeterRef, &'a Meter), SubmissionError> {
     let day = BudgetDay::at(now);
     let proved = proved_meter(meters, typed, only);
     let checks_key = budget::checks_key(account);
@@ -37,14 +37,14 @@ pub async fn prove<'a, C: RequestCounter>(
         (Verdict::Proved, Some(found)) => Ok(found),
         (Verdict::Exhausted, _) => {
             tracing::warn!(account = %account.masked(), "readings refused: the day's wrong meter numbers are spent");
-            Err(Problem::meter_number_attempts_exhausted(day.retry_after_secs))
+            Err(SubmissionError::MeterNumberAttemptsExhausted { retry_after_secs: day.retry_after_secs })
         }
         (Verdict::Wrong { attempts_left }, _) => {
             tracing::info!(account = %account.masked(), attempts_left, "readings refused: wrong meter number");
-            Err(Problem::meter_number_wrong(attempts_left))
+            Err(SubmissionError::MeterNumberWrong { attempts_left })
         }
         // `after_right` is asked only when a meter was proved.
-        (Verdict::Proved, None) => Err(Problem::meter_number_wrong(0)),
+        (Verdict::Proved, None) => Err(SubmissionError::MeterNumberWrong { attempts_left: 0 }),
     }
 }
 
@@ -53,7 +53,7 @@ async fn count_today<C: RequestCounter>(
     counter: &C,
     key: &str,
     day: &BudgetDay,
-) -> Result<u64, energosbyt::ports::StoreError> {
+) -> Result<u64, crate::ports::StoreError> {
     let tally = Tally { key, day_start: day.start_unix, minute_start: day.start_unix, account: None };
     match counter.tally(&tally).await? {
         Tallied::Counted { minute, .. } => Ok(minute),
@@ -62,7 +62,7 @@ async fn count_today<C: RequestCounter>(
     }
 }
 
-fn counter_fault(e: &energosbyt::ports::StoreError, account: &AccountNumber) -> Problem {
+fn counter_fault(e: &crate::ports::StoreError, account: &AccountNumber) -> SubmissionError {
     tracing::error!(error = %e, account = %account.masked(), "meter number counters unavailable");
-    Problem::unavailable()
+    SubmissionError::Unavailable
 }

@@ -1,10 +1,11 @@
 //! Each Lambda instance keeps the tariff table of a group for a few minutes: prices change twice a
-//! year, and the read it saves is a third of a submission's DynamoDB requests.
+//! year, and the read it saves is a third of a submission's DynamoDB requests. It caches; it
+//! never prices anything (`domain::charge` does).
 
-use energosbyt::domain::account::TariffGroup;
-use energosbyt::domain::{TariffError, TariffTable};
-use energosbyt::ports::StoreError;
-use energosbyt::ports::readings::TariffReader;
+use crate::domain::account::TariffGroup;
+use crate::domain::{TariffError, TariffTable};
+use crate::ports::StoreError;
+use crate::ports::readings::TariffReader;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -61,7 +62,7 @@ impl TariffCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use energosbyt::domain::{Tariff, TariffBasis, Zone, ZoneSet};
+    use crate::domain::{Tariff, TariffBasis, Zone, ZoneSet};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     struct CountingReader {

@@ -1,29 +1,22 @@
-//! Applying what the bank reports to a payment, then sending the customer's emails: the one flow
-//! both the callback (notifications) and the reconciliation (`GetState` / `CheckOrder`) run.
-//!
-//! 1. Read the payment, turn the bank's status into the state machine's event, let
-//!    [`payment_transition::apply`] decide, write the transition conditionally. A condition that
-//!    fails means another delivery changed the payment first: read again and decide again, so a
-//!    duplicate ends as `Unchanged` and a racing refund is re-decided on fresh figures.
-//! 2. Once the payment is credited, send each email that is still due — "payment received",
-//!    then every fiscal receipt the bank reported — each under a claim on the payment item, so
-//!    that it goes out once however many deliveries race, and again only if its sender died
-//!    holding the claim.
+//! Settlement: what the bank reports (a notification, or reconciliation's `GetState` /
+//! `CheckOrder`) applied to a payment — the bank's status turned into the state machine's event,
+//! [`payment_transition::apply`] deciding, the transition written conditionally with its money.
+//! A condition that fails means another delivery changed the payment first: read again and decide
+//! again, so a duplicate ends as `Unchanged` and a racing refund is re-decided on fresh figures.
+//! The emails a credit makes due are sent by `customer_emails`; nothing here speaks HTTP.
 
+use super::customer_emails::slot_name;
+use crate::acquirer::{PaymentStatus as BankStatus, ReceiptNotification, UnmappedStatus, follows_capture};
+use crate::config::{ConfigError, Env};
+use crate::domain::fiscal_receipt::FiscalReceiptError;
+use crate::domain::payment_transition::{self, AcquirerEvent, Attempt, Transition};
+use crate::domain::{FiscalReceipt, Money, Payment, PaymentId, PaymentStatus, SellerRequisites};
+use crate::mail::{MailSender, Mailer};
+use crate::metrics::{self, Metric};
+use crate::ports::StoreError;
+use crate::ports::ledger::{Applied, BankFacts, EmailLedger, PaymentLedger, PaymentRecord, ReceiptSlot, StoredReceipt};
+use crate::ports::readings::ReadingsLookup;
 use chrono::{DateTime, TimeDelta, Utc};
-use energosbyt::acquirer::{PaymentStatus as BankStatus, ReceiptNotification, UnmappedStatus, follows_capture};
-use energosbyt::config::{ConfigError, Env};
-use energosbyt::domain::fiscal_receipt::FiscalReceiptError;
-use energosbyt::domain::payment_transition::{self, AcquirerEvent, Attempt, Transition};
-use energosbyt::domain::{FiscalReceipt, Money, Payment, PaymentId, PaymentStatus, SellerRequisites, ZoneSet};
-use energosbyt::mail::{HandedInReading, MailSender, Mailer, OutgoingEmail, PaymentReceived, RenderError};
-use energosbyt::metrics::{self, Metric};
-use energosbyt::ports::StoreError;
-use energosbyt::ports::ledger::{
-    Applied, BankFacts, CustomerEmail, EmailClaim, EmailLedger, EmailOutcome, PaymentLedger, PaymentRecord,
-    ReceiptSlot, StoredReceipt,
-};
-use energosbyt::ports::readings::{ReadingsId, ReadingsLookup};
 use std::time::Duration;
 
 /// Reads and conditional writes per delivery before giving up with a 5xx (the bank re-sends).
@@ -320,171 +313,6 @@ where
         Ok(Some(ReceiptOutcome::Kept(Box::new(record))))
     }
 
-    /// The readings paid with `payment` ("Оплатить по показаниям"), for its success email. None
-    /// when it was a plain payment, or when the figures were replaced since (the email then says
-    /// nothing about readings rather than showing figures that were not paid for).
-    async fn handed_in_readings(&self, payment: &Payment) -> Result<Vec<HandedInReading>, SettleError> {
-        let Some(id) = payment.readings_id.as_deref().and_then(|id| id.parse::<ReadingsId>().ok()) else {
-            return Ok(Vec::new());
-        };
-        let Some(submitted) = self.ledger.readings_by_id(&payment.account, &id).await? else {
-            return Ok(Vec::new());
-        };
-        let zone_set = match submitted.accepted.values.len() {
-            1 => ZoneSet::Single,
-            2 => ZoneSet::TwoZone,
-            _ => ZoneSet::ThreeZone,
-        };
-        Ok(HandedInReading::of(&submitted.accepted, zone_set))
-    }
-
-    /// Sends every email of a credited payment that is still due, "payment received" first.
-    /// Returns how many this call sent. A payment not credited yet sends nothing: its receipt
-    /// waits for the credit.
-    ///
-    /// `record` is what the caller read before its own write. A credit and its receipt may be
-    /// written at the same moment by two instances (a callback and another callback or the
-    /// reconciliation), each having read the payment before the other's write; reading it again
-    /// here, after our write, means at least one of the two sees both, so the receipt email is
-    /// never left unsent. Only needed while one of the two is missing from `record`.
-    pub async fn deliver_due_emails(&self, record: &PaymentRecord) -> Result<usize, SettleError> {
-        let fresh;
-        let record = if !record.payment.status.was_credited() || record.receipt(&ReceiptSlot::Sale).is_none() {
-            fresh = self.ledger.payment_record(&record.payment.id).await?;
-            fresh.as_ref().unwrap_or(record)
-        } else {
-            record
-        };
-        let payment = &record.payment;
-        if !payment.status.was_credited() {
-            return Ok(0);
-        }
-        let now = (self.clock)();
-        let abandoned_before = now - self.email_claim_timeout;
-        let mut sent = 0;
-
-        let received = CustomerEmail::PaymentReceived;
-        if record.email_due(&received, abandoned_before) {
-            let paid_at = record.paid_at.unwrap_or(payment.updated_at);
-            let readings = self.handed_in_readings(payment).await?;
-            let message = PaymentReceived { payment, paid_at, readings: &readings };
-            let due = Due { now, abandoned_before, since: paid_at };
-            if self.send_once(payment, &received, due, || self.mailer.render_payment_received(&message)).await? {
-                sent += 1;
-            }
-        }
-
-        for receipt in &record.receipts {
-            let email = CustomerEmail::Receipt(receipt.slot.clone());
-            if !record.email_due(&email, abandoned_before) {
-                continue;
-            }
-            let fiscal = serde_json::from_str::<ReceiptNotification>(&receipt.notification)
-                .map_err(|e| e.to_string())
-                .and_then(|n| FiscalReceipt::from_notification(&n, payment, &self.seller).map_err(|e| e.to_string()));
-            let fiscal = match fiscal {
-                Ok(fiscal) => fiscal,
-                Err(reason) => {
-                    // Kept, and due still: once configuration supplies what it lacks, the next
-                    // delivery or reconciliation run sends it.
-                    metrics::count(Metric::ReceiptsUnrendered, 1);
-                    tracing::warn!(
-                        anomaly = "receipt_unrendered",
-                        payment_id = %payment.id,
-                        slot = slot_name(&receipt.slot),
-                        reason,
-                        "a kept receipt cannot be composed yet; its email stays due"
-                    );
-                    self.ledger.hold_unrendered(payment, &receipt.slot).await?;
-                    continue;
-                }
-            };
-            // Due once both the credit and the receipt are there.
-            let since = record.paid_at.map_or(receipt.received_at, |paid_at| paid_at.max(receipt.received_at));
-            let due = Due { now, abandoned_before, since };
-            if self.send_once(payment, &email, due, || self.mailer.render_fiscal_receipt(&fiscal)).await? {
-                sent += 1;
-            }
-        }
-        Ok(sent)
-    }
-
-    /// Claims, renders, sends and records one email. True when this call sent it.
-    async fn send_once(
-        &self,
-        payment: &Payment,
-        email: &CustomerEmail,
-        due: Due,
-        render: impl FnOnce() -> Result<OutgoingEmail, RenderError>,
-    ) -> Result<bool, SettleError> {
-        let Some(claim) = self.ledger.claim_email(&payment.id, email, due.now, due.abandoned_before).await? else {
-            // Sent, refused for good, or being sent right now by another delivery.
-            return Ok(false);
-        };
-        let kind = email_kind(email);
-        let outgoing = match render() {
-            Ok(outgoing) => outgoing,
-            Err(e) => {
-                tracing::warn!(payment_id = %payment.id, email = kind, error = %e, "email cannot be composed; not retried");
-                metrics::count(Metric::EmailsUndelivered, 1);
-                self.ledger.settle_email(&claim, EmailOutcome::Rejected, (self.clock)()).await?;
-                return Ok(false);
-            }
-        };
-        match self.mailer.sender().send(&outgoing).await {
-            Ok(message_id) => {
-                let ours = self.mark_sent(&claim).await?;
-                if !ours {
-                    tracing::warn!(payment_id = %payment.id, email = kind, "email claim was taken over while sending");
-                }
-                tracing::info!(payment_id = %payment.id, email = kind, message_id = %message_id, "customer email sent");
-                metrics::count(Metric::EmailsSent, 1);
-                Ok(true)
-            }
-            Err(e) if e.is_retryable() => {
-                metrics::count(Metric::EmailsFailed, 1);
-                let overdue_for = due.now - due.since;
-                if overdue_for >= self.email_overdue {
-                    metrics::count(Metric::EmailsUndelivered, 1);
-                    tracing::warn!(
-                        payment_id = %payment.id,
-                        email = kind,
-                        due_minutes = overdue_for.num_minutes(),
-                        error = %e,
-                        "email still cannot be sent after its retries; it stays due"
-                    );
-                }
-                self.ledger.release_email(&claim).await?;
-                Err(SettleError::MailUnavailable(e.to_string()))
-            }
-            Err(e) => {
-                tracing::warn!(payment_id = %payment.id, email = kind, error = %e, "email refused for good; not retried");
-                metrics::count(Metric::EmailsFailed, 1);
-                metrics::count(Metric::EmailsUndelivered, 1);
-                self.ledger.settle_email(&claim, EmailOutcome::Rejected, (self.clock)()).await?;
-                Ok(false)
-            }
-        }
-    }
-
-    /// Records an email SES has accepted. Should this write be lost, the claim stays until the
-    /// claim timeout and the email is then sent a second time (SES takes no idempotency key), so
-    /// the write is retried through a short storage outage (about 6 s in all, inside the
-    /// function's 10 s) rather than given up after the SDK's own attempts.
-    async fn mark_sent(&self, claim: &EmailClaim) -> Result<bool, StoreError> {
-        let mut attempt = 0;
-        loop {
-            match self.ledger.settle_email(claim, EmailOutcome::Sent, (self.clock)()).await {
-                Err(e) if attempt < MARK_SENT_PAUSES.len() => {
-                    tracing::warn!(error = %e, attempt, "an accepted email is not marked sent yet; trying again");
-                    tokio::time::sleep(MARK_SENT_PAUSES[attempt]).await;
-                    attempt += 1;
-                }
-                settled => return settled,
-            }
-        }
-    }
-
     fn log_anomaly(
         &self,
         payment: &Payment,
@@ -508,30 +336,6 @@ where
             reported = reported.map(tracing::field::display),
             "anomaly"
         );
-    }
-}
-
-/// When an attempt is made and since when its email has been due.
-#[derive(Clone, Copy)]
-struct Due {
-    now: DateTime<Utc>,
-    abandoned_before: DateTime<Utc>,
-    since: DateTime<Utc>,
-}
-
-fn email_kind(email: &CustomerEmail) -> &'static str {
-    match email {
-        CustomerEmail::PaymentReceived => "payment_received",
-        CustomerEmail::Receipt(slot) => slot_name(slot),
-    }
-}
-
-/// For logs: which receipt, without its document number.
-fn slot_name(slot: &ReceiptSlot) -> &'static str {
-    match slot {
-        ReceiptSlot::Sale => "fiscal_receipt",
-        ReceiptSlot::Refund { .. } => "refund_receipt",
-        ReceiptSlot::Unidentified { .. } => "unidentified_receipt",
     }
 }
 
@@ -582,15 +386,6 @@ fn written(record: &mut PaymentRecord, transition: &Transition, facts: &BankFact
         | Transition::OtherAttempt => {}
     }
 }
-
-/// Pauses between attempts to record an email SES has accepted.
-const MARK_SENT_PAUSES: [Duration; 5] = [
-    Duration::from_millis(250),
-    Duration::from_millis(500),
-    Duration::from_secs(1),
-    Duration::from_secs(2),
-    Duration::from_secs(2),
-];
 
 /// A short pause before reading again, longer each time and spread, so racing deliveries of one
 /// payment stop colliding.

@@ -1,0 +1,626 @@
+//! Payment registration: a checked payment request registered with the bank once per
+//! `Idempotency-Key` (the rule itself is `app::idempotency`), whatever is retried. Answers a typed
+//! outcome or a [`RegistrationError`]; the pay function maps those to HTTP, nothing here does.
+//!
+//! The payment is written `NEW` before `Init` (so a notification or the reconciliation always
+//! finds it), then completed with the bank's `PaymentId` and form URL. A definite refusal marks it
+//! `FAILED`; an unknown outcome leaves it `NEW` for the reconciliation (`CheckOrder`).
+//!
+//! # A retry after an unknown outcome never makes a second payable payment
+//!
+//! Our payment id is the bank's `OrderId`, and the bank refuses a second `Init` for an `OrderId`
+//! it holds (error 20 / 623). So when the bank's answer is lost, the idempotency key is released
+//! but stays bound to the payment id ([`Lease::release`]), and a
+//! retry with the same key resumes that payment instead of starting a new one:
+//!
+//! - the payment already has its form URL (the answer was recorded) → that URL again;
+//! - it is still `NEW` without one → `Init` again with the same `OrderId` and the same form
+//!   deadline (fixed when the payment was created, so a retry never keeps a form open longer than
+//!   the reconciliation waits). If the first `Init` never reached the bank, this creates the one
+//!   payment. If it did, the bank refuses the repeated `OrderId`: that payment exists but its form
+//!   URL is lost, so nobody can pay it. It is cancelled (`CheckOrder` finds it, `Cancel` ends it)
+//!   and a new payment takes its place, bound to the key — unless its form has been opened or
+//!   paid, when nothing new is started. The same happens when its deadline leaves no time for a
+//!   form;
+//! - it is `FAILED` (replaced or refused before) → a new payment takes its place.
+//!
+//! At any moment at most one payment per request can be paid at the bank.
+
+use super::idempotency::{self, Claim, IdempotencyPolicy, Lease};
+use crate::acquirer::{
+    Acquirer, AcquirerError, CancelRequest, InitError, InitRequest, InitSettings, PaymentInit, Refusal, Unavailability,
+    VatCodes,
+};
+use crate::config::{ConfigError, Env};
+use crate::domain::form_deadline::{self, FormDeadlineError};
+use crate::domain::payment_request::{PaymentLimits, PaymentRequest};
+use crate::domain::readings_ownership::Submitter;
+use crate::domain::{AccountNumber, CallerId, Money, Payment, PaymentId, PaymentStatus};
+use crate::metrics::{self, Metric};
+use crate::ports::idempotency::{IdempotencyKey, IdempotencyScope, IdempotencyStore, RecordedResponse};
+use crate::ports::readings::{ReadingsId, ReadingsLookup};
+use crate::ports::{AccountReader, PaymentReader, PaymentWriter};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// What every payment shares: limits, the `Init` settings, the idempotency policy.
+#[derive(Clone, Debug)]
+pub struct PaySettings {
+    pub limits: PaymentLimits,
+    pub init: InitSettings,
+    pub idempotency: IdempotencyPolicy,
+}
+
+impl PaySettings {
+    /// `PAYMENT_MIN` / `PAYMENT_MAX` (roubles, default 1.00 / 500000.00), `SUCCESS_URL`,
+    /// `FAIL_URL`, `NOTIFICATION_URL` (empty: the terminal's own), `VAT_CODE_20` / `VAT_CODE_22`.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let min = env.parse_or("PAYMENT_MIN", Money::from_kopecks(100))?;
+        let max = env.parse_or("PAYMENT_MAX", Money::from_kopecks(50_000_000))?;
+        let limits = PaymentLimits::new(min, max).ok_or_else(|| ConfigError::Malformed {
+            name: "PAYMENT_MIN",
+            why: "must be positive and not above PAYMENT_MAX".into(),
+        })?;
+        let notification_url = env.string_or("NOTIFICATION_URL", "");
+        if !notification_url.is_empty() {
+            check_http_url("NOTIFICATION_URL", &notification_url)?;
+        }
+        let success_url = env.string("SUCCESS_URL")?;
+        check_http_url("SUCCESS_URL", &success_url)?;
+        let fail_url = env.string("FAIL_URL")?;
+        check_http_url("FAIL_URL", &fail_url)?;
+        let mut init = InitSettings::new(notification_url, success_url, fail_url);
+        init.vat_codes = VatCodes::from_lookup(|name| match name {
+            "VAT_CODE_20" => env.string("VAT_CODE_20").ok(),
+            "VAT_CODE_22" => env.string("VAT_CODE_22").ok(),
+            _ => None,
+        });
+        Ok(Self { limits, init, idempotency: IdempotencyPolicy::default() })
+    }
+}
+
+/// The bank refuses a non-http(s) URL in `Init` with a code that reads as "try later": catch it at
+/// start-up instead.
+fn check_http_url(name: &'static str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(ConfigError::Malformed { name, why: "not an http(s) URL".into() })
+    }
+}
+
+/// `201` to `POST /payments`: where to send the customer. Recorded under the key and replayed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentCreated {
+    pub payment_id: String,
+    /// The bank's hosted form: card entry and 3-D Secure happen there, never with us.
+    pub payment_url: String,
+    pub amount: Money,
+    pub status: PaymentStatus,
+}
+
+/// Why a payment was not registered. Each variant is answered once, by the pay function's edge
+/// (`edge::payment_problems`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistrationError {
+    #[error("no such account")]
+    AccountNotFound,
+    /// The readings named are not this account's current ones, or not the caller's.
+    #[error("the readings named are not this caller's current ones")]
+    ReadingsNotFound,
+    #[error("the same payment is being created by another request")]
+    InProgress,
+    #[error("the idempotency key was used for another payment")]
+    KeyReused,
+    #[error("the VAT rate changes in {retry_after_secs} s; no form can open before")]
+    VatRateChanging { retry_after_secs: u64 },
+    #[error("the email is too long for the bank's receipt")]
+    EmailTooLongForReceipt,
+    #[error("the bank refused the payment")]
+    AcquirerRefused,
+    #[error("the bank did not answer in time")]
+    AcquirerTimeout,
+    #[error("the bank is unavailable")]
+    AcquirerUnavailable,
+    /// Our own fault (store, configuration): logged where it happened.
+    #[error("unavailable")]
+    Unavailable,
+}
+
+/// What a registration answers: the first answer for a key, or the one recorded for it before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registered {
+    Created(RecordedResponse),
+    Replayed(RecordedResponse),
+}
+
+/// The payment's id to be (unless a retry resumes an earlier one) and its form's deadline, once
+/// every check that needs no I/O has passed: nothing is written for a request refused here.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    candidate: PaymentId,
+}
+
+/// What the bank would refuse in the `Init` body, and whether a form can open now at all: checked
+/// before the key is claimed, so a refused request does not use up its key.
+pub fn check(
+    settings: &PaySettings,
+    request: &PaymentRequest,
+    now: DateTime<Utc>,
+) -> Result<Checked, RegistrationError> {
+    let candidate = PaymentId::random();
+    let deadline = settings.init.form_deadline(now).map_err(|e| deadline_error(&e, now))?;
+    init_request(settings, request, &candidate, now, deadline).map_err(|e| match e {
+        InitError::EmailTooLong => RegistrationError::EmailTooLongForReceipt,
+        other => {
+            tracing::error!(error = %other, "the Init body cannot be built");
+            RegistrationError::Unavailable
+        }
+    })?;
+    Ok(Checked { candidate })
+}
+
+/// The account must exist; the edge runs this read beside its throttle counter.
+pub async fn known_account<S: AccountReader>(store: &S, account: &AccountNumber) -> Result<(), RegistrationError> {
+    match store.account(account).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => {
+            tracing::info!(account = %account.masked(), "payment for an unknown account refused");
+            Err(RegistrationError::AccountNotFound)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, account = %account.masked(), "account read failed");
+            Err(RegistrationError::Unavailable)
+        }
+    }
+}
+
+/// Registers `request` for `caller` under `key`, after [`check`] and [`known_account`].
+pub async fn register<S, A>(
+    store: &S,
+    acquirer: &A,
+    settings: &PaySettings,
+    request: &PaymentRequest,
+    caller: &CallerId,
+    key: IdempotencyKey,
+    checked: Checked,
+    now: DateTime<Utc>,
+) -> Result<Registered, RegistrationError>
+where
+    S: PaymentReader + PaymentWriter + IdempotencyStore + ReadingsLookup + Sync,
+    A: Acquirer,
+{
+    let masked = request.account.masked();
+    if let Some(readings_id) = &request.readings_id {
+        check_readings(store, &request.account, readings_id, &Submitter::from(caller)).await?;
+    }
+    let scope = IdempotencyScope { caller: caller.to_string(), key };
+    let policy = settings.idempotency;
+    let candidate = checked.candidate;
+    let claim = idempotency::claim(store, &scope, &request.fingerprint(), candidate.as_str(), now, policy)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "idempotency claim failed");
+            RegistrationError::Unavailable
+        })?;
+    let mut lease = match claim {
+        Claim::Acquired(lease) => lease,
+        Claim::Replay(recorded) => {
+            tracing::info!(account = %masked, status = recorded.status, "payment answer replayed");
+            metrics::count(Metric::DuplicatesAbsorbed, 1);
+            return Ok(Registered::Replayed(recorded));
+        }
+        Claim::InProgress => {
+            tracing::info!(account = %masked, "the same payment is being created by another request");
+            return Err(RegistrationError::InProgress);
+        }
+        Claim::Mismatch => {
+            tracing::info!(account = %masked, "idempotency key reused for another payment");
+            return Err(RegistrationError::KeyReused);
+        }
+    };
+    if lease.resumed {
+        tracing::info!(account = %masked, payment_id = %lease.resource, "resuming an unfinished attempt");
+    }
+    let flow = Flow { store, acquirer, settings, request, caller, now };
+    let outcome = flow.register(&mut lease).await;
+    flow.end_lease(lease, outcome).await
+}
+
+/// A payment "by readings" must name this account's current submission: not another account's,
+/// and not figures replaced since (the amount the customer saw would not be what is billed). And
+/// it must be the caller's own: the success email lists the figures paid for, which only their
+/// submitter sees. Anyone else's is refused as if it did not exist, so the answer tells nothing
+/// about it; paying the account without it stays open to everyone.
+async fn check_readings<S: ReadingsLookup>(
+    store: &S,
+    account: &AccountNumber,
+    id: &ReadingsId,
+    asking: &Submitter,
+) -> Result<(), RegistrationError> {
+    match store.readings_by_id(account, id).await {
+        Ok(Some(readings)) if asking.handed_in(&readings.caller) => Ok(()),
+        Ok(Some(_)) => {
+            tracing::info!(account = %account.masked(), "payment names readings another user handed in");
+            Err(RegistrationError::ReadingsNotFound)
+        }
+        Ok(None) => {
+            tracing::info!(account = %account.masked(), "payment names readings this account does not have");
+            Err(RegistrationError::ReadingsNotFound)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "readings read failed");
+            Err(RegistrationError::Unavailable)
+        }
+    }
+}
+
+/// The `Init` body of one payment: what [`PaymentInit`] builds, with the payment id on the return
+/// URLs and without `NotificationURL` when the terminal's own is used. `deadline` is the
+/// payment's own form deadline, the same for every `Init` of it.
+pub fn init_request(
+    settings: &PaySettings,
+    request: &PaymentRequest,
+    id: &PaymentId,
+    now: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+) -> Result<InitRequest, InitError> {
+    let payment = PaymentInit {
+        order_id: id.as_str(),
+        account: request.account,
+        amount: request.amount,
+        email: request.email.expose(),
+        now,
+        deadline,
+    };
+    let mut body = payment.build(&settings.init)?;
+    body.success_url = Some(with_payment_id(&settings.init.success_url, id));
+    body.fail_url = Some(with_payment_id(&settings.init.fail_url, id));
+    if settings.init.notification_url.is_empty() {
+        body.notification_url = None;
+    }
+    Ok(body)
+}
+
+/// Adds `paymentId=<id>` the way the bank adds its own parameters: to the end of the URL, after
+/// `?` or `&`. A hash-routed page (`https://app/#/return`) then finds ours and the bank's together
+/// in its route (`#/return?paymentId=…&Success=true…`).
+fn with_payment_id(url: &str, id: &PaymentId) -> String {
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{joiner}paymentId={id}")
+}
+
+/// No form can open now: the VAT rate changes before the bank's shortest form life is over.
+fn deadline_error(e: &FormDeadlineError, now: DateTime<Utc>) -> RegistrationError {
+    match e.retry_after_secs(now) {
+        Some(secs) => {
+            tracing::info!(retry_after = secs, "payment refused: the VAT rate changes in less than a minute");
+            RegistrationError::VatRateChanging { retry_after_secs: secs }
+        }
+        None => {
+            tracing::error!(error = %e, "the form's lifetime is misconfigured");
+            RegistrationError::Unavailable
+        }
+    }
+}
+
+/// One registration's ports, settings and request.
+struct Flow<'a, S, A> {
+    store: &'a S,
+    acquirer: &'a A,
+    settings: &'a PaySettings,
+    request: &'a PaymentRequest,
+    caller: &'a CallerId,
+    now: DateTime<Utc>,
+}
+
+/// What became of a request.
+enum Outcome {
+    /// The bank holds the payment and the customer has its form URL.
+    Created(PaymentCreated),
+    /// Nothing payable exists for this attempt: the key can be forgotten.
+    Refused(RegistrationError),
+    /// The bank may hold a payment for it: the key keeps the payment id for a retry.
+    Unsettled(RegistrationError),
+}
+
+/// What one `Init` did.
+enum InitOutcome {
+    Created(PaymentCreated),
+    /// The bank already holds a payment for this `OrderId`.
+    OrderTaken,
+    /// The payment's form deadline leaves no time to open its form.
+    FormClosed,
+    Refused(RegistrationError),
+    Unsettled(RegistrationError),
+}
+
+impl<S, A> Flow<'_, S, A>
+where
+    S: PaymentReader + PaymentWriter + IdempotencyStore + Sync,
+    A: Acquirer,
+{
+    async fn register(&self, lease: &mut Lease) -> Outcome {
+        let Ok(id) = lease.resource.parse::<PaymentId>() else {
+            tracing::error!("the idempotency record holds no payment id");
+            return Outcome::Unsettled(RegistrationError::Unavailable);
+        };
+        let first = if lease.resumed {
+            let earlier = match self.store.payment(&id).await {
+                Ok(earlier) => earlier,
+                Err(e) => {
+                    tracing::error!(error = %e, payment_id = %id, "payment read failed");
+                    return Outcome::Unsettled(RegistrationError::Unavailable);
+                }
+            };
+            match earlier {
+                // The crash came before the payment was written: nothing was sent to the bank.
+                None => self.create_and_init(&id).await,
+                Some(payment) => match (&payment.payment_url, payment.status) {
+                    (Some(url), _) => {
+                        tracing::info!(payment_id = %id, "the bank's answer was recorded before");
+                        return Outcome::Created(PaymentCreated {
+                            payment_id: id.to_string(),
+                            payment_url: url.clone(),
+                            amount: payment.amount,
+                            status: payment.status,
+                        });
+                    }
+                    (None, PaymentStatus::New) => match self.open_deadline(&payment) {
+                        Some(deadline) => self.send_init(&id, deadline).await,
+                        None => InitOutcome::FormClosed,
+                    },
+                    (None, status) => {
+                        tracing::info!(payment_id = %id, status = status.as_str(), "the earlier payment ended; starting anew");
+                        return self.replace(lease).await;
+                    }
+                },
+            }
+        } else {
+            self.create_and_init(&id).await
+        };
+        match first {
+            InitOutcome::Created(created) => Outcome::Created(created),
+            InitOutcome::Refused(problem) => Outcome::Refused(problem),
+            InitOutcome::Unsettled(problem) => Outcome::Unsettled(problem),
+            InitOutcome::OrderTaken => {
+                tracing::warn!(payment_id = %id, "the bank holds this payment from an attempt whose answer was lost");
+                self.supersede(lease, &id).await
+            }
+            InitOutcome::FormClosed => {
+                tracing::info!(payment_id = %id, "the earlier payment's form deadline has passed; replacing it");
+                self.supersede(lease, &id).await
+            }
+        }
+    }
+
+    /// The deadline of a resumed payment's form, while a form can still open with it. Payments stored
+    /// before deadlines were kept get the one their creation would have given them.
+    fn open_deadline(&self, payment: &Payment) -> Option<DateTime<Utc>> {
+        let deadline = payment.form_deadline.or_else(|| self.settings.init.form_deadline(payment.created_at).ok())?;
+        form_deadline::is_open(deadline, self.now).then_some(deadline)
+    }
+
+    /// The bank may hold a payment for `old` whose form nobody has (its `Init` answer was lost, or
+    /// its deadline has passed): cancel what is still open there and start another.
+    async fn supersede(&self, lease: &mut Lease, old: &PaymentId) -> Outcome {
+        use crate::acquirer::PaymentStatus as AtBank;
+        let order = match self.acquirer.check_order(old.as_str()).await {
+            Ok(order) => order,
+            Err(e) => return Outcome::Unsettled(unknown_outcome(&e)),
+        };
+        for attempt in &order.payments {
+            match attempt.status {
+                AtBank::New => {
+                    if let Err(e) = self.acquirer.cancel(&CancelRequest::whole(attempt.payment_id.clone())).await {
+                        tracing::warn!(error = %e, payment_id = %old, "cancelling the lost attempt failed");
+                        return Outcome::Unsettled(unknown_outcome(&e));
+                    }
+                    tracing::info!(payment_id = %old, acquirer_payment_id = %attempt.payment_id, "lost attempt cancelled");
+                }
+                ref status if status.is_failed() => {}
+                ref status => {
+                    // Someone has its form URL after all (the form was opened, or paid): never start a
+                    // second payment beside it. The notifications and the reconciliation settle it.
+                    tracing::warn!(payment_id = %old, status = %status, "the lost attempt is in use; not replacing it");
+                    return Outcome::Unsettled(RegistrationError::InProgress);
+                }
+            }
+        }
+        if let Err(e) = self.store.mark_failed(old, "superseded", self.now).await {
+            tracing::error!(error = %e, payment_id = %old, "marking the replaced payment failed");
+            return Outcome::Unsettled(RegistrationError::Unavailable);
+        }
+        self.replace(lease).await
+    }
+
+    /// A new payment for the request, bound to the key in place of the one that cannot be used.
+    async fn replace(&self, lease: &mut Lease) -> Outcome {
+        let id = PaymentId::random();
+        if let Err(e) = lease.rebind(self.store, id.as_str()).await {
+            tracing::error!(error = %e, "binding the new payment to the idempotency key failed");
+            return Outcome::Unsettled(RegistrationError::Unavailable);
+        }
+        match self.create_and_init(&id).await {
+            InitOutcome::Created(created) => Outcome::Created(created),
+            InitOutcome::Refused(problem) => Outcome::Refused(problem),
+            InitOutcome::Unsettled(problem) => Outcome::Unsettled(problem),
+            InitOutcome::OrderTaken => {
+                tracing::error!(payment_id = %id, "the bank holds a payment for a fresh random id");
+                self.mark_failed(&id, "order-taken").await;
+                Outcome::Refused(RegistrationError::AcquirerRefused)
+            }
+            InitOutcome::FormClosed => {
+                tracing::error!(payment_id = %id, "a fresh payment's form closed before it opened");
+                self.mark_failed(&id, "form-closed").await;
+                Outcome::Refused(RegistrationError::Unavailable)
+            }
+        }
+    }
+
+    async fn create_and_init(&self, id: &PaymentId) -> InitOutcome {
+        // Fixed once, here: every later `Init` of this payment sends the same deadline.
+        let deadline = match self.settings.init.form_deadline(self.now) {
+            Ok(deadline) => deadline,
+            Err(e) => return InitOutcome::Refused(deadline_error(&e, self.now)),
+        };
+        let payment = Payment {
+            id: id.clone(),
+            account: self.request.account,
+            amount: self.request.amount,
+            email: self.request.email.expose().to_owned(),
+            caller: self.caller.to_string(),
+            readings_id: self.request.readings_id.as_ref().map(|r| r.as_str().to_owned()),
+            status: PaymentStatus::New,
+            acquirer_payment_id: None,
+            payment_url: None,
+            form_deadline: Some(deadline),
+            refunded: Money::ZERO,
+            card: None,
+            created_at: self.now,
+            updated_at: self.now,
+        };
+        if let Err(e) = self.store.create(&payment).await {
+            tracing::error!(error = %e, payment_id = %id, "payment write failed");
+            return InitOutcome::Unsettled(RegistrationError::Unavailable);
+        }
+        self.send_init(id, deadline).await
+    }
+
+    async fn send_init(&self, id: &PaymentId, deadline: DateTime<Utc>) -> InitOutcome {
+        let body = match init_request(self.settings, self.request, id, self.now, deadline) {
+            Ok(body) => body,
+            Err(e) => {
+                // Checked before the key was claimed; only a changed configuration gets here.
+                tracing::error!(error = %e, payment_id = %id, "the Init body cannot be built");
+                self.mark_failed(id, "init-body").await;
+                return InitOutcome::Refused(RegistrationError::Unavailable);
+            }
+        };
+        match self.acquirer.init(&body).await {
+            Ok(answer) => {
+                if answer.amount != self.request.amount || answer.order_id != id.as_str() {
+                    // The callback compares the captured amount with ours before crediting anything.
+                    tracing::error!(payment_id = %id, echoed_amount = %answer.amount, "the bank echoed another order or amount");
+                }
+                let recorded =
+                    self.store.record_init(id, answer.payment_id.as_str(), &answer.payment_url, self.now).await;
+                if let Err(e) = recorded {
+                    // The customer can pay all the same: the callback finds the payment by its OrderId.
+                    tracing::error!(error = %e, payment_id = %id, "recording the bank's answer failed");
+                }
+                InitOutcome::Created(PaymentCreated {
+                    payment_id: id.to_string(),
+                    payment_url: answer.payment_url,
+                    amount: self.request.amount,
+                    status: PaymentStatus::New,
+                })
+            }
+            Err(e) if e.refusal() == Some(Refusal::OrderConflict) => InitOutcome::OrderTaken,
+            Err(e) if e.outcome_unknown() => {
+                tracing::warn!(error = %e, payment_id = %id, "the bank's answer to Init is unknown; the payment stays NEW");
+                InitOutcome::Unsettled(unknown_outcome(&e))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, payment_id = %id, "the bank refused the payment");
+                self.mark_failed(id, e.code().unwrap_or("request-not-sent")).await;
+                InitOutcome::Refused(match e {
+                    AcquirerError::Declined { .. } => RegistrationError::AcquirerRefused,
+                    // Nothing was sent: our fault, not the bank's.
+                    _ => RegistrationError::Unavailable,
+                })
+            }
+        }
+    }
+
+    /// The payment will never be paid; a failure to record it is left to the reconciliation.
+    async fn mark_failed(&self, id: &PaymentId, reason: &str) {
+        if let Err(e) = self.store.mark_failed(id, reason, self.now).await {
+            tracing::error!(error = %e, payment_id = %id, "marking the payment failed did not succeed");
+        }
+    }
+
+    /// Ends the lease as the outcome requires and answers.
+    async fn end_lease(&self, lease: Lease, outcome: Outcome) -> Result<Registered, RegistrationError> {
+        match outcome {
+            Outcome::Created(created) => {
+                tracing::info!(payment_id = %created.payment_id, amount = %created.amount, "payment created");
+                metrics::count(Metric::PaymentsCreated, 1);
+                let recorded = RecordedResponse {
+                    status: 201,
+                    body: serde_json::to_string(&created).expect("our response types serialise"),
+                };
+                if let Err(e) = lease.complete(self.store, &recorded, self.now, self.settings.idempotency).await {
+                    // The payment stands; a retry with the key resumes it and finds the same form URL.
+                    tracing::error!(error = %e, "recording the answer for replay failed");
+                }
+                Ok(Registered::Created(recorded))
+            }
+            Outcome::Refused(error) => {
+                if let Err(e) = lease.forget(self.store).await {
+                    tracing::error!(error = %e, "freeing the idempotency key failed");
+                }
+                Err(error)
+            }
+            Outcome::Unsettled(error) => {
+                if let Err(e) = lease.release(self.store).await {
+                    tracing::error!(error = %e, "releasing the idempotency key failed; it frees itself within a minute");
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+fn unknown_outcome(e: &AcquirerError) -> RegistrationError {
+    match e {
+        AcquirerError::Unavailable(Unavailability::Timeout) => RegistrationError::AcquirerTimeout,
+        _ => RegistrationError::AcquirerUnavailable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_payment_id_joins_the_return_url_as_the_bank_joins_its_own() {
+        let id: PaymentId = "0f8fad5bd9cb469fa16570867728950e".parse().unwrap();
+        assert_eq!(
+            with_payment_id("https://app.example.ru/#/return", &id),
+            "https://app.example.ru/#/return?paymentId=0f8fad5bd9cb469fa16570867728950e"
+        );
+        assert_eq!(
+            with_payment_id("https://app.example.ru/return?from=vk", &id),
+            "https://app.example.ru/return?from=vk&paymentId=0f8fad5bd9cb469fa16570867728950e"
+        );
+    }
+
+    #[test]
+    fn settings_refuse_limits_and_urls_that_could_not_work() {
+        fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> Env<impl Fn(&str) -> Option<String> + 'a> {
+            Env::from_fn(move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+        }
+        let urls =
+            [("SUCCESS_URL", "https://app.example.ru/#/return"), ("FAIL_URL", "https://app.example.ru/#/return")];
+        let settings = PaySettings::from_env(&env(&urls)).unwrap();
+        assert_eq!(settings.limits.min.to_string(), "1.00");
+        assert_eq!(settings.limits.max.to_string(), "500000.00");
+        assert_eq!(settings.init.vat_codes, VatCodes::default());
+
+        let inverted = [
+            ("SUCCESS_URL", "https://a.ru"),
+            ("FAIL_URL", "https://a.ru"),
+            ("PAYMENT_MIN", "100"),
+            ("PAYMENT_MAX", "10"),
+        ];
+        assert!(matches!(PaySettings::from_env(&env(&inverted)), Err(ConfigError::Malformed { .. })));
+        let relative = [("SUCCESS_URL", "/return"), ("FAIL_URL", "https://a.ru")];
+        assert!(matches!(
+            PaySettings::from_env(&env(&relative)),
+            Err(ConfigError::Malformed { name: "SUCCESS_URL", .. })
+        ));
+        assert!(matches!(PaySettings::from_env(&env(&[])), Err(ConfigError::Missing("SUCCESS_URL"))));
+    }
+}
