@@ -101,7 +101,7 @@ fn last(date: DateTime<Utc>) -> String {
 async fn a_months_submissions_are_exported_once_and_corrections_go_out_with_the_next_run() {
     tariffs_loaded().await;
     let now = month_of_its_own();
-    let month = energosbyt::domain::readings::billing_month(now);
+    let month = energosbyt::domain::year_month::billing_month(now);
     let app = app_at(now).await;
     let day = last(now);
     let two = imported(json!({"id": "M-2", "zoneSet": "twoZone",
@@ -160,7 +160,7 @@ async fn a_months_submissions_are_exported_once_and_corrections_go_out_with_the_
 async fn a_submission_corrected_while_it_is_exported_stays_for_the_next_run() {
     tariffs_loaded().await;
     let now = month_of_its_own();
-    let month = energosbyt::domain::readings::billing_month(now);
+    let month = energosbyt::domain::year_month::billing_month(now);
     let app = app_at(now).await;
     let number =
         imported(json!({"id": "M-1", "zoneSet": "single", "lastReadings": {"T1": {"value": 100, "date": last(now)}}}))

@@ -19,7 +19,7 @@ use energosbyt::acquirer::{Acquirer, TbankClient, TbankSettings};
 use energosbyt::app::payment_registration::PaySettings;
 use energosbyt::config::Env;
 use energosbyt::domain::payment_request::PaymentRequest;
-use energosbyt::domain::readings::billing_month;
+use energosbyt::domain::year_month::billing_month;
 use energosbyt::domain::{AccountNumber, PaymentId};
 use energosbyt::edge::MiniAppEdge;
 use energosbyt::edge::auth::Secret;

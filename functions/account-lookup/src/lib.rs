@@ -2,14 +2,14 @@
 //! meters (masked numbers) with their last readings, readings window and whether readings were
 //! handed in this billing month (with the figures for the user who handed them in).
 //!
-//! One DynamoDB read: a Query of the account's partition returns the profile and this month's
+//! HTTP only: the read is `energosbyt::app::lookup`. One DynamoDB read: a Query of the account's partition returns the profile and this month's
 //! readings submissions together, run beside the throttle's one counter write.
 
 mod view;
 
+use energosbyt::app::lookup::look_up;
 use energosbyt::config::{ConfigError, Env};
 use energosbyt::domain::AccountNumber;
-use energosbyt::domain::readings::billing_month;
 use energosbyt::domain::readings_ownership::Submitter;
 use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
@@ -42,27 +42,19 @@ pub async fn handle<S: AccountReadingsReader + RequestCounter + Sync>(
 ) -> Response<Body> {
     app.edge
         .serve(&app.store, ThrottleScope::Accounts, &[Method::GET], request, |request, context| {
-            look_up(app, request, context)
+            show(app, request, context)
         })
         .await
 }
 
-async fn look_up<S: AccountReadingsReader>(
+async fn show<S: AccountReadingsReader>(
     app: &App<S>,
     request: Request,
     context: CallerContext<'_>,
 ) -> Result<Response<Body>, Problem> {
     let raw = energosbyt::edge::mini_app::path_param(&request, "account", 1).unwrap_or_default();
     let number: AccountNumber = raw.parse()?;
-    let read = app.store.account_with_readings(&number, billing_month(context.now));
-    let found = context.admission.read(Some(&number), read).await?.map_err(|e| {
-        tracing::error!(error = %e, account = %number.masked(), "account read failed");
-        Problem::unavailable()
-    })?;
-    let Some(found) = found else {
-        tracing::info!(account = %number.masked(), "account not found");
-        return Err(Problem::account_not_found());
-    };
+    let found = context.admission.read(Some(&number), look_up(&app.store, &number, context.now)).await??;
     tracing::info!(account = %number.masked(), "account shown");
     let asking = Submitter::from(&context.caller.id);
     Ok(response::json(StatusCode::OK, &AccountView::new(&found, &asking, context.now)))

@@ -10,13 +10,14 @@ mod view;
 
 use energosbyt::acquirer::{Acquirer, SettingsError, TbankClient, TbankSettings};
 use energosbyt::app::payment_registration::{self as registration, PaySettings, Registered};
+use energosbyt::app::payment_status::payment_status;
 use energosbyt::config::{ConfigError, Env};
 use energosbyt::domain::PaymentId;
 use energosbyt::domain::payment_request::PaymentRequest;
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
-use energosbyt::ports::idempotency::{IdempotencyKey, IdempotencyStore, RecordedResponse};
+use energosbyt::ports::idempotency::{IdempotencyKey, IdempotencyStore};
 use energosbyt::ports::readings::ReadingsLookup;
 use energosbyt::ports::{AccountReader, PaymentReader, PaymentWriter, RequestCounter};
 use energosbyt::secrets::Secrets;
@@ -115,7 +116,7 @@ where
     let payment = PaymentRequest::from_json(request.body().as_ref(), &app.settings.limits).inspect_err(|e| {
         tracing::info!(error = %e, "payment request refused");
     })?;
-    let checked = registration::check(&app.settings, &payment, context.now)?;
+    let checked = registration::check(&app.settings, &payment, key, context.now)?;
     // The throttle's verdict comes with the account read; every write is after it.
     context.admission.read(Some(&payment.account), registration::known_account(&app.store, &payment.account)).await??;
     let registered = registration::register(
@@ -124,23 +125,23 @@ where
         &app.settings,
         &payment,
         &context.caller.id,
-        key,
         checked,
         context.now,
     )
     .await?;
-    match registered {
-        Registered::Created(recorded) => recorded_response(&recorded, false),
-        Registered::Replayed(recorded) => recorded_response(&recorded, true),
-    }
-}
-
-/// The answer recorded for a key, byte for byte, whether it is the first or a replay.
-fn recorded_response(recorded: &RecordedResponse, replayed: bool) -> Result<Response<Body>, Problem> {
+    let (recorded, replayed) = match registered {
+        Registered::Created(recorded) => (recorded, false),
+        Registered::Replayed(recorded) => (recorded, true),
+    };
     let status = StatusCode::from_u16(recorded.status).map_err(|_| {
         tracing::error!(status = recorded.status, "the recorded answer has no valid status");
         Problem::unavailable()
     })?;
+    Ok(recorded_response(status, &recorded.body, replayed))
+}
+
+/// The answer recorded for a key, byte for byte, whether it is the first or a replay.
+fn recorded_response(status: StatusCode, body: &str, replayed: bool) -> Response<Body> {
     let mut builder = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
@@ -148,7 +149,7 @@ fn recorded_response(recorded: &RecordedResponse, replayed: bool) -> Result<Resp
     if replayed {
         builder = builder.header(IDEMPOTENT_REPLAYED, "true");
     }
-    Ok(builder.body(Body::Text(recorded.body.clone())).expect("a valid response"))
+    builder.body(Body::Text(body.to_owned())).expect("a valid response")
 }
 
 async fn status<S, A>(app: &App<S, A>, request: Request, context: CallerContext<'_>) -> Result<Response<Body>, Problem>
@@ -157,24 +158,9 @@ where
 {
     let raw = path_param(&request, "id", 1).unwrap_or_default();
     let id: PaymentId = raw.parse().map_err(|_| Problem::invalid_payment_id())?;
-    let found = context.admission.read(None, app.store.payment_with_receipt(&id)).await?.map_err(|e| {
-        tracing::error!(error = %e, payment_id = %id, "payment read failed");
-        Problem::unavailable()
-    })?;
-    match found {
-        Some((payment, receipt)) if payment.caller == context.caller.id.to_string() => {
-            tracing::info!(payment_id = %id, status = payment.status.as_str(), "payment status shown");
-            Ok(response::json(StatusCode::OK, &PaymentView::new(&payment, receipt)))
-        }
-        Some(_) => {
-            tracing::warn!(payment_id = %id, "payment status asked by another caller");
-            Err(Problem::payment_not_found())
-        }
-        None => {
-            tracing::info!(payment_id = %id, "payment status asked for an unknown payment");
-            Err(Problem::payment_not_found())
-        }
-    }
+    let (payment, receipt) =
+        context.admission.read(None, payment_status(&app.store, &id, &context.caller.id)).await??;
+    Ok(response::json(StatusCode::OK, &PaymentView::new(&payment, receipt)))
 }
 
 #[cfg(test)]

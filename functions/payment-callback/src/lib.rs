@@ -12,19 +12,14 @@
 //! What a notification does to the payment is decided in `energosbyt::app::settlement`, which the
 //! scheduled reconciliation runs as well.
 
-use energosbyt::acquirer::{
-    Notification, NotificationError, PaymentNotification, TokenError, acquirer_event, verify_notification,
-};
-use energosbyt::app::settlement::{Effect, ReceiptOutcome, SettleError, Settlement};
+use energosbyt::acquirer::{Notification, NotificationError, TokenError, verify_notification};
+use energosbyt::app::settlement::{NotificationOutcome, Settlement};
 use energosbyt::config::{ConfigError, Env};
-use energosbyt::domain::PaymentId;
-use energosbyt::domain::card_brand::CardBrand;
-use energosbyt::domain::payment::Card;
 use energosbyt::edge::Problem;
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, MailSender, Mailer};
 use energosbyt::metrics::{self, Metric};
-use energosbyt::ports::ledger::{BankFacts, EmailLedger, PaymentLedger};
+use energosbyt::ports::ledger::{EmailLedger, PaymentLedger};
 use energosbyt::ports::readings::ReadingsLookup;
 use energosbyt::secrets::{SecretValues, Secrets};
 use energosbyt::store::DynamoStore;
@@ -115,22 +110,6 @@ fn ok() -> Response<Body> {
         .expect("a valid response")
 }
 
-fn malformed() -> Problem {
-    Problem::bad_request("notification-malformed", "Уведомление не разобрано: ожидается JSON эквайера")
-}
-
-fn unsigned() -> Problem {
-    Problem::new(StatusCode::UNAUTHORIZED, "notification-unsigned", "Уведомление не подписано или подпись неверна")
-}
-
-fn other_terminal() -> Problem {
-    Problem::new(StatusCode::FORBIDDEN, "notification-other-terminal", "Уведомление адресовано другому терминалу")
-}
-
-fn too_large() -> Problem {
-    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "notification-too-large", "Уведомление слишком велико")
-}
-
 pub async fn handle<L, S>(app: &App<L, S>, request: Request) -> Response<Body>
 where
     L: PaymentLedger + EmailLedger + ReadingsLookup + Sync,
@@ -152,13 +131,13 @@ where
     }
     let raw = match request.body() {
         Body::Text(text) => text.as_str(),
-        Body::Binary(bytes) => std::str::from_utf8(bytes).map_err(|_| malformed())?,
+        Body::Binary(bytes) => std::str::from_utf8(bytes).map_err(|_| Problem::notification_malformed())?,
         Body::Empty => "",
-        _ => return Err(malformed()),
+        _ => return Err(Problem::notification_malformed()),
     };
     if raw.len() > MAX_BODY_BYTES {
         tracing::warn!(bytes = raw.len(), "notification refused: too large");
-        return Err(too_large());
+        return Err(Problem::notification_too_large());
     }
     let credentials = app.secrets.current();
     let mut checked = verified(raw, &credentials);
@@ -169,89 +148,24 @@ where
         checked = verified(raw, &fresh);
     }
     let notification = checked.map_err(|refusal| match refusal {
-        Refusal::Unsigned => unsigned(),
+        Refusal::Unsigned => Problem::notification_unsigned(),
         Refusal::BadToken => {
             metrics::count(Metric::NotificationsRefused, 1);
-            unsigned()
+            Problem::notification_unsigned()
         }
         Refusal::OtherTerminal => {
             metrics::count(Metric::NotificationsRefused, 1);
-            other_terminal()
+            Problem::notification_other_terminal()
         }
-        Refusal::Malformed => malformed(),
+        Refusal::Malformed => Problem::notification_malformed(),
     })?;
-    let Ok(id) = notification.order_id().parse::<PaymentId>() else {
-        return Ok(unknown_order(&notification));
-    };
-    let settlement = &app.settlement;
-    let record = match &notification {
-        Notification::Payment(n) => {
-            let facts = facts_of(n, (settlement.clock)());
-            let settled = settlement
-                .apply_event(&id, |payment| acquirer_event(&n.status, Some(n.amount), payment.amount), &facts)
-                .await
-                .map_err(|e| fault(&id, &e))?;
-            let Some(settled) = settled else {
-                return Ok(unknown_order(&notification));
-            };
-            tracing::info!(
-                payment_id = %id,
-                bank_status = %n.status,
-                effect = settled.effect.kind(),
-                status = settled.record.payment.status.as_str(),
-                "payment notification applied"
-            );
-            if settled.effect == Effect::RefundBeforeCredit {
-                // Not an error of the bank's: its next delivery finds the payment credited.
-                return Err(Problem::unavailable());
-            }
-            settled.record
+    match app.settlement.settle_notification(&notification, raw).await {
+        Ok(NotificationOutcome::DeliverAgain) => Err(Problem::unavailable()),
+        Ok(NotificationOutcome::Applied | NotificationOutcome::UnknownOrder | NotificationOutcome::NotThisPayment) => {
+            Ok(ok())
         }
-        Notification::Receipt(r) => {
-            let outcome = settlement.accept_receipt(r, raw, &id).await.map_err(|e| fault(&id, &e))?;
-            match outcome {
-                None => return Ok(unknown_order(&notification)),
-                // Delivering it again would not make it this payment's: it is logged as an anomaly.
-                Some(ReceiptOutcome::NotThisPayment(_)) => return Ok(ok()),
-                Some(ReceiptOutcome::Kept(record)) => *record,
-            }
-        }
-    };
-    settlement.deliver_due_emails(&record).await.map_err(|e| fault(&id, &e))?;
-    Ok(ok())
-}
-
-/// A correctly signed notification about an order we never made: nothing to apply, and nothing
-/// the bank could fix by delivering it again.
-fn unknown_order(notification: &Notification) -> Response<Body> {
-    metrics::count(Metric::Anomalies, 1);
-    let order: String = notification.order_id().chars().take(40).collect();
-    tracing::warn!(
-        anomaly = "unknown_order",
-        order_id = %order,
-        acquirer_payment_id = %notification.payment_id(),
-        amount = %notification.amount(),
-        "anomaly"
-    );
-    ok()
-}
-
-/// Our own fault: logged, answered 503 so the bank delivers the notification again.
-fn fault(id: &PaymentId, error: &SettleError) -> Problem {
-    tracing::error!(payment_id = %id, error = %error, "notification not applied; the bank will deliver it again");
-    Problem::unavailable()
-}
-
-fn facts_of(n: &PaymentNotification, at: chrono::DateTime<chrono::Utc>) -> BankFacts {
-    BankFacts {
-        status: n.status.as_str().to_owned(),
-        acquirer_payment_id: Some(n.payment_id.as_str().to_owned()),
-        card: n
-            .pan
-            .as_deref()
-            .filter(|pan| !pan.trim().is_empty())
-            .map(|pan| Card { pan: pan.trim().to_owned(), brand: CardBrand::of_pan(pan).name().to_owned() }),
-        at,
+        // Our own fault, logged by the flow: answered 503 so the bank delivers it again.
+        Err(_) => Err(Problem::unavailable()),
     }
 }
 
@@ -260,12 +174,12 @@ mod tests {
     use super::*;
     use chrono::{DateTime, Utc};
     use energosbyt::acquirer::token;
-    use energosbyt::domain::Payment;
     use energosbyt::domain::payment_transition::Transition;
+    use energosbyt::domain::{Payment, PaymentId};
     use energosbyt::mail::{MailError, MessageId, OutgoingEmail};
     use energosbyt::ports::StoreError;
     use energosbyt::ports::ledger::{
-        Applied, CustomerEmail, EmailClaim, EmailOutcome, PaymentRecord, ReceiptSlot, StoredReceipt,
+        Applied, BankFacts, CustomerEmail, EmailClaim, EmailOutcome, PaymentRecord, ReceiptSlot, StoredReceipt,
     };
 
     /// A store that must not be touched: a refused notification changes nothing.

@@ -78,12 +78,11 @@ impl ReadingsRequest {
 
 impl From<BodyError> for Problem {
     fn from(e: BodyError) -> Self {
-        const SHAPE: &str = r#"нужен JSON вида {"meterId": "номер на счётчике", "meterRef": 1, "values": {"T1": 12500}, "confirmRollover": false}"#;
         match e {
             BodyError::TooLarge => Problem::payload_too_large(MAX_BODY_BYTES),
-            BodyError::Empty => Problem::invalid_readings_request(format!("Тело запроса пустое: {SHAPE}")),
-            BodyError::NotJson => Problem::invalid_readings_request(format!("Тело запроса — не JSON: {SHAPE}")),
-            BodyError::Shape(why) => Problem::invalid_readings_request(format!("Запрос не по форме ({why}): {SHAPE}")),
+            BodyError::Empty => Problem::readings_body_empty(),
+            BodyError::NotJson => Problem::readings_body_not_json(),
+            BodyError::Shape(why) => Problem::readings_body_misshapen(&why),
         }
     }
 }

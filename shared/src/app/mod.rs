@@ -8,8 +8,10 @@
 
 pub mod customer_emails;
 pub mod idempotency;
+pub mod lookup;
 pub mod meter_number_proof;
 pub mod payment_registration;
+pub mod payment_status;
 pub mod readings_submission;
 pub mod reconciliation;
 pub mod settlement;

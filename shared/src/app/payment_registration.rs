@@ -140,6 +140,7 @@ pub enum Registered {
 #[derive(Debug, Clone)]
 pub struct Checked {
     candidate: PaymentId,
+    key: IdempotencyKey,
 }
 
 /// What the bank would refuse in the `Init` body, and whether a form can open now at all: checked
@@ -147,6 +148,7 @@ pub struct Checked {
 pub fn check(
     settings: &PaySettings,
     request: &PaymentRequest,
+    key: IdempotencyKey,
     now: DateTime<Utc>,
 ) -> Result<Checked, RegistrationError> {
     let candidate = PaymentId::random();
@@ -158,7 +160,7 @@ pub fn check(
             RegistrationError::Unavailable
         }
     })?;
-    Ok(Checked { candidate })
+    Ok(Checked { candidate, key })
 }
 
 /// The account must exist; the edge runs this read beside its throttle counter.
@@ -183,7 +185,6 @@ pub async fn register<S, A>(
     settings: &PaySettings,
     request: &PaymentRequest,
     caller: &CallerId,
-    key: IdempotencyKey,
     checked: Checked,
     now: DateTime<Utc>,
 ) -> Result<Registered, RegistrationError>
@@ -195,7 +196,7 @@ where
     if let Some(readings_id) = &request.readings_id {
         check_readings(store, &request.account, readings_id, &Submitter::from(caller)).await?;
     }
-    let scope = IdempotencyScope { caller: caller.to_string(), key };
+    let scope = IdempotencyScope { caller: caller.to_string(), key: checked.key };
     let policy = settings.idempotency;
     let candidate = checked.candidate;
     let claim = idempotency::claim(store, &scope, &request.fingerprint(), candidate.as_str(), now, policy)

@@ -15,9 +15,10 @@ use super::meter_number_proof;
 use super::tariff_cache::{self, TariffCache, TariffLoadError};
 use crate::config::{ConfigError, Env};
 use crate::domain::meter_number::TypedMeterNumber;
-use crate::domain::readings::{self, billing_month};
+use crate::domain::readings;
 use crate::domain::readings_ownership::Submitter;
 use crate::domain::readings_window::moscow_date;
+use crate::domain::year_month::billing_month;
 use crate::domain::{
     AccountNumber, AmountDue, CallerId, Meter, MeterRef, ReadingsError, ReadingsLimits, Submission, TariffError,
     charge::charge,

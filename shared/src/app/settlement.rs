@@ -6,9 +6,14 @@
 //! The emails a credit makes due are sent by `customer_emails`; nothing here speaks HTTP.
 
 use super::customer_emails::slot_name;
-use crate::acquirer::{PaymentStatus as BankStatus, ReceiptNotification, UnmappedStatus, follows_capture};
+use crate::acquirer::{
+    Notification, PaymentNotification, PaymentStatus as BankStatus, ReceiptNotification, UnmappedStatus,
+    acquirer_event, follows_capture,
+};
 use crate::config::{ConfigError, Env};
+use crate::domain::CardBrand;
 use crate::domain::fiscal_receipt::FiscalReceiptError;
+use crate::domain::payment::Card;
 use crate::domain::payment_transition::{self, AcquirerEvent, Attempt, Transition};
 use crate::domain::{FiscalReceipt, Money, Payment, PaymentId, PaymentStatus, SellerRequisites};
 use crate::mail::{MailSender, Mailer};
@@ -337,6 +342,101 @@ where
             "anomaly"
         );
     }
+}
+
+/// What a verified notification came to; every one but [`Self::DeliverAgain`] is delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotificationOutcome {
+    /// Applied (or already applied), and the emails it made due have gone out.
+    Applied,
+    /// A correctly signed notification about an order we never made: nothing to apply, and
+    /// nothing the bank could fix by delivering it again.
+    UnknownOrder,
+    /// A refund reported before the credit it refunds: the bank's next delivery finds it credited.
+    DeliverAgain,
+    /// A receipt that can never be this payment's: logged as an anomaly; delivering it again
+    /// would not change that.
+    NotThisPayment,
+}
+
+impl<L, S> Settlement<L, S>
+where
+    L: PaymentLedger + EmailLedger + ReadingsLookup + Sync,
+    S: MailSender + Sync,
+{
+    /// Applies one notification whose Token and terminal were verified (`raw` is its body, kept
+    /// with a receipt), then sends the emails it made due. An error is our own fault, logged here:
+    /// the bank delivers the notification again.
+    pub async fn settle_notification(
+        &self,
+        notification: &Notification,
+        raw: &str,
+    ) -> Result<NotificationOutcome, SettleError> {
+        let Ok(id) = notification.order_id().parse::<PaymentId>() else {
+            return Ok(unknown_order(notification));
+        };
+        let fault = |e: SettleError| {
+            tracing::error!(payment_id = %id, error = %e, "notification not applied; the bank will deliver it again");
+            e
+        };
+        let record = match notification {
+            Notification::Payment(n) => {
+                let facts = facts_of(n, (self.clock)());
+                let settled = self
+                    .apply_event(&id, |payment| acquirer_event(&n.status, Some(n.amount), payment.amount), &facts)
+                    .await
+                    .map_err(fault)?;
+                let Some(settled) = settled else {
+                    return Ok(unknown_order(notification));
+                };
+                tracing::info!(
+                    payment_id = %id,
+                    bank_status = %n.status,
+                    effect = settled.effect.kind(),
+                    status = settled.record.payment.status.as_str(),
+                    "payment notification applied"
+                );
+                if settled.effect == Effect::RefundBeforeCredit {
+                    return Ok(NotificationOutcome::DeliverAgain);
+                }
+                settled.record
+            }
+            Notification::Receipt(r) => match self.accept_receipt(r, raw, &id).await.map_err(fault)? {
+                None => return Ok(unknown_order(notification)),
+                Some(ReceiptOutcome::NotThisPayment(_)) => return Ok(NotificationOutcome::NotThisPayment),
+                Some(ReceiptOutcome::Kept(record)) => *record,
+            },
+        };
+        self.deliver_due_emails(&record).await.map_err(fault)?;
+        Ok(NotificationOutcome::Applied)
+    }
+}
+
+fn facts_of(n: &PaymentNotification, at: DateTime<Utc>) -> BankFacts {
+    BankFacts {
+        status: n.status.as_str().to_owned(),
+        acquirer_payment_id: Some(n.payment_id.as_str().to_owned()),
+        card: n
+            .pan
+            .as_deref()
+            .filter(|pan| !pan.trim().is_empty())
+            .map(|pan| Card { pan: pan.trim().to_owned(), brand: CardBrand::of_pan(pan).name().to_owned() }),
+        at,
+    }
+}
+
+/// Logged and counted for an operator.
+fn unknown_order(notification: &Notification) -> NotificationOutcome {
+    metrics::count(Metric::Anomalies, 1);
+    let order: String = notification.order_id().chars().take(40).collect();
+    tracing::warn!(
+        anomaly = "unknown_order",
+        order_id = %order,
+        acquirer_payment_id = %notification.payment_id(),
+        amount = %notification.amount(),
+        "anomaly"
+    );
+    NotificationOutcome::UnknownOrder
 }
 
 fn effect_of(transition: &Transition) -> Effect {

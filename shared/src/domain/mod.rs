@@ -25,6 +25,7 @@ pub mod readings_ownership;
 pub mod readings_window;
 pub mod tariff;
 pub mod vat;
+pub mod year_month;
 
 pub use account::Account;
 pub use account_number::{AccountNumber, AccountNumberError};
@@ -37,6 +38,7 @@ pub use fiscal_receipt::{FiscalReceipt, FiscalReceiptError, SellerRequisites};
 pub use meter::{Meter, MeterId, MeterRef, Reading, Zone, ZoneSet};
 pub use money::{Money, MoneyError};
 pub use payment::{Payment, PaymentId, PaymentStatus};
-pub use readings::{AcceptedReadings, ReadingsError, ReadingsLimits, Submission, YearMonth};
+pub use readings::{AcceptedReadings, ReadingsError, ReadingsLimits, Submission};
 pub use readings_window::{ReadingsWindow, WindowState};
 pub use tariff::{Tariff, TariffBasis, TariffError, TariffId, TariffTable};
+pub use year_month::YearMonth;

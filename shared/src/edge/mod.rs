@@ -7,6 +7,8 @@ pub mod cors;
 #[cfg(feature = "adapters")]
 pub mod mini_app;
 #[cfg(feature = "adapters")]
+mod notification_problems;
+#[cfg(feature = "adapters")]
 mod payment_problems;
 #[cfg(feature = "adapters")]
 pub mod problem;

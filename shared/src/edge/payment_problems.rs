@@ -3,6 +3,7 @@
 
 use super::Problem;
 use crate::app::payment_registration::RegistrationError;
+use crate::app::payment_status::StatusError;
 use crate::domain::email::EmailError;
 use crate::domain::payment_request::{MAX_BODY_BYTES, PaymentRequestError};
 use crate::ports::idempotency::IdempotencyKeyError;
@@ -170,6 +171,33 @@ impl Problem {
     }
 }
 
+impl From<RegistrationError> for Problem {
+    fn from(e: RegistrationError) -> Self {
+        use RegistrationError as E;
+        match e {
+            E::AccountNotFound => Problem::account_not_found().with("field", "account"),
+            E::ReadingsNotFound => Problem::from(PaymentRequestError::BadReadingsId),
+            E::InProgress => Problem::payment_in_progress(),
+            E::KeyReused => Problem::idempotency_key_reused(),
+            E::VatRateChanging { retry_after_secs } => Problem::vat_rate_changing(retry_after_secs),
+            E::EmailTooLongForReceipt => Problem::email_too_long_for_receipt(),
+            E::AcquirerRefused => Problem::acquirer_refused(),
+            E::AcquirerTimeout => Problem::acquirer_timeout(),
+            E::AcquirerUnavailable => Problem::acquirer_unavailable(),
+            E::Unavailable => Problem::unavailable(),
+        }
+    }
+}
+
+impl From<StatusError> for Problem {
+    fn from(e: StatusError) -> Self {
+        match e {
+            StatusError::NotFound => Problem::payment_not_found(),
+            StatusError::Unavailable => Problem::unavailable(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,23 +245,5 @@ mod tests {
         let changing = Problem::vat_rate_changing(30);
         assert_eq!((changing.status, changing.retry_after_secs), (StatusCode::SERVICE_UNAVAILABLE, Some(30)));
         assert_eq!(Problem::acquirer_refused().type_uri(), "/problems/acquirer-refused");
-    }
-}
-
-impl From<RegistrationError> for Problem {
-    fn from(e: RegistrationError) -> Self {
-        use RegistrationError as E;
-        match e {
-            E::AccountNotFound => Problem::account_not_found().with("field", "account"),
-            E::ReadingsNotFound => Problem::from(PaymentRequestError::BadReadingsId),
-            E::InProgress => Problem::payment_in_progress(),
-            E::KeyReused => Problem::idempotency_key_reused(),
-            E::VatRateChanging { retry_after_secs } => Problem::vat_rate_changing(retry_after_secs),
-            E::EmailTooLongForReceipt => Problem::email_too_long_for_receipt(),
-            E::AcquirerRefused => Problem::acquirer_refused(),
-            E::AcquirerTimeout => Problem::acquirer_timeout(),
-            E::AcquirerUnavailable => Problem::acquirer_unavailable(),
-            E::Unavailable => Problem::unavailable(),
-        }
     }
 }

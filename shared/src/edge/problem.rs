@@ -127,6 +127,15 @@ impl Problem {
 
 // Domain errors a caller can cause, each mapped once.
 
+impl From<crate::app::lookup::LookupError> for Problem {
+    fn from(e: crate::app::lookup::LookupError) -> Self {
+        match e {
+            crate::app::lookup::LookupError::AccountNotFound => Problem::account_not_found(),
+            crate::app::lookup::LookupError::Unavailable => Problem::unavailable(),
+        }
+    }
+}
+
 impl From<crate::domain::AccountNumberError> for Problem {
     fn from(e: crate::domain::AccountNumberError) -> Self {
         Problem::bad_request("invalid-account-number", "Номер лицевого счёта — 10 цифр, например 12345-678-90").detail(

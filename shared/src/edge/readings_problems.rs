@@ -104,6 +104,9 @@ impl From<TariffError> for Problem {
     }
 }
 
+/// What a readings body looks like, for the developer of a client that sent another.
+const READINGS_SHAPE: &str = r#"нужен JSON вида {"meterId": "номер на счётчике", "meterRef": 1, "values": {"T1": 12500}, "confirmRollover": false}"#;
+
 impl From<SubmissionError> for Problem {
     fn from(e: SubmissionError) -> Self {
         use SubmissionError as E;
@@ -190,6 +193,19 @@ impl Problem {
     /// type. `detail` says which, in words the customer's developer can act on.
     pub fn invalid_readings_request(detail: impl Into<String>) -> Self {
         Problem::bad_request("invalid-request", "Не удалось прочитать показания из запроса").detail(detail)
+    }
+
+    pub fn readings_body_empty() -> Self {
+        Problem::invalid_readings_request(format!("Тело запроса пустое: {READINGS_SHAPE}"))
+    }
+
+    pub fn readings_body_not_json() -> Self {
+        Problem::invalid_readings_request(format!("Тело запроса — не JSON: {READINGS_SHAPE}"))
+    }
+
+    /// `why`: the parser's words, naming the field.
+    pub fn readings_body_misshapen(why: &str) -> Self {
+        Problem::invalid_readings_request(format!("Запрос не по форме ({why}): {READINGS_SHAPE}"))
     }
 
     pub fn payload_too_large(limit_bytes: usize) -> Self {

@@ -5,11 +5,15 @@
 //! binary talks to AWS, DynamoDB Local, or a DynamoDB-compatible service hosted elsewhere.
 
 mod accounts;
+mod email_ledger;
+mod email_retention;
 mod idempotency;
 mod item;
 mod keys;
-mod payment_events;
+mod payment_ledger;
+mod payment_record;
 mod payments;
+mod pending_payments;
 mod readings;
 mod tariffs;
 mod throttle;

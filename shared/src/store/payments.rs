@@ -4,7 +4,7 @@
 //! creation time: that is how reconciliation finds payments whose notifications never came, and
 //! credits whose email could not go out, without a scan. Once nothing is left to send (or it
 //! failed) it moves to `FINISHED`, sorted by when that happened, until the customer's email is
-//! removed after the retention period (`payment_events`). The index projects only what
+//! removed after the retention period (`email_retention`). The index projects only what
 //! reconciliation reads: the status, the bank's payment id, the form's deadline (`formDeadline`,
 //! its `RedirectDueDate`, fixed when the payment is created) and the creation time.
 

@@ -1,0 +1,37 @@
+//! The account look-up: the account with this billing month's readings submissions, in one read.
+//! What of it a caller may see (masked address and meter numbers, figures only to their
+//! submitter) is the look-up function's view; this module reads and decides nothing about HTTP.
+
+use crate::domain::AccountNumber;
+use crate::domain::year_month::billing_month;
+use crate::ports::readings::{AccountReadings, AccountReadingsReader};
+use chrono::{DateTime, Utc};
+
+/// Why there is nothing to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    #[error("no such account")]
+    AccountNotFound,
+    /// Our own fault (the store): logged here.
+    #[error("unavailable")]
+    Unavailable,
+}
+
+/// The account `number` as of `now`'s billing month.
+pub async fn look_up<S: AccountReadingsReader>(
+    store: &S,
+    number: &AccountNumber,
+    now: DateTime<Utc>,
+) -> Result<AccountReadings, LookupError> {
+    match store.account_with_readings(number, billing_month(now)).await {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => {
+            tracing::info!(account = %number.masked(), "account not found");
+            Err(LookupError::AccountNotFound)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, account = %number.masked(), "account read failed");
+            Err(LookupError::Unavailable)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! [`EmailLedger`] on DynamoDB: the claims and marks (`email#…` on the payment item) that make each
+//! customer email go out once. Conditional writes only; the rule that uses them is
+//! `app::customer_emails`.
+
+use super::DynamoStore;
+use super::item::{self};
+use super::payment_record::{REJECTED, SENDING, SENT, UNRENDERED, email_attribute, receipt_attribute};
+use super::payments::{self, PENDING, timestamp};
+use crate::domain::{Payment, PaymentId};
+use crate::ports::StoreError;
+use crate::ports::ledger::{CustomerEmail, EmailClaim, EmailLedger, EmailOutcome, PendingPayments, ReceiptSlot};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+
+impl EmailLedger for DynamoStore {
+    async fn claim_email(
+        &self,
+        payment: &PaymentId,
+        email: &CustomerEmail,
+        now: DateTime<Utc>,
+        abandoned_before: DateTime<Utc>,
+    ) -> Result<Option<EmailClaim>, StoreError> {
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let token = format!("{SENDING}{}#{}", timestamp(now), &nonce[..12]);
+        let attribute = email_attribute(email);
+        let claimed = self
+            .conditional_update(
+                payment,
+                "SET #email = :claim",
+                "attribute_exists(PK) AND (attribute_not_exists(#email) \
+                 OR (begins_with(#email, :sending) AND #email < :abandoned))",
+                &[("#email", &attribute)],
+                vec![
+                    (":claim", item::s(&token)),
+                    (":sending", item::s(SENDING)),
+                    (":abandoned", item::s(format!("{SENDING}{}", timestamp(abandoned_before)))),
+                ],
+            )
+            .await?;
+        Ok(claimed.then(|| EmailClaim { payment: payment.clone(), email: email.clone(), token }))
+    }
+
+    async fn settle_email(
+        &self,
+        claim: &EmailClaim,
+        outcome: EmailOutcome,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mark = match outcome {
+            EmailOutcome::Sent => format!("{SENT}{}", timestamp(at)),
+            EmailOutcome::Rejected => format!("{REJECTED}{}", timestamp(at)),
+        };
+        let attribute = email_attribute(&claim.email);
+        let settled = match &claim.email {
+            CustomerEmail::PaymentReceived => {
+                self.conditional_update(
+                    &claim.payment,
+                    "SET #email = :mark",
+                    "#email = :claim",
+                    &[("#email", &attribute)],
+                    vec![(":mark", item::s(mark)), (":claim", item::s(&claim.token))],
+                )
+                .await?
+            }
+            CustomerEmail::Receipt(slot) => {
+                // Composed at last (or refused for good): no longer held back.
+                self.conditional_update(
+                    &claim.payment,
+                    "SET #email = :mark DELETE #unrendered :slot",
+                    "#email = :claim",
+                    &[("#email", &attribute), ("#unrendered", UNRENDERED)],
+                    vec![
+                        (":mark", item::s(mark)),
+                        (":claim", item::s(&claim.token)),
+                        (":slot", AttributeValue::Ss(vec![receipt_attribute(slot)])),
+                    ],
+                )
+                .await?
+            }
+        };
+        if settled {
+            // The email is settled either way; still listed, the payment costs the next
+            // reconciliation run one read and nothing else.
+            if let Err(e) = self.unlist_if_mailed(&claim.payment, at).await {
+                tracing::warn!(payment_id = %claim.payment, error = %e, "a mailed payment stays listed as pending");
+            }
+        }
+        Ok(settled)
+    }
+
+    async fn release_email(&self, claim: &EmailClaim) -> Result<(), StoreError> {
+        let attribute = email_attribute(&claim.email);
+        self.conditional_update(
+            &claim.payment,
+            "REMOVE #email",
+            "#email = :claim",
+            &[("#email", &attribute)],
+            vec![(":claim", item::s(&claim.token))],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn hold_unrendered(&self, payment: &Payment, slot: &ReceiptSlot) -> Result<(), StoreError> {
+        self.conditional_update(
+            &payment.id,
+            "ADD #unrendered :slot SET GSI2PK = :pending, GSI2SK = :position",
+            // Never for an email settled meanwhile by another delivery.
+            "attribute_exists(PK) AND (attribute_not_exists(#email) OR begins_with(#email, :sending))",
+            &[("#unrendered", UNRENDERED), ("#email", &email_attribute(&CustomerEmail::Receipt(slot.clone())))],
+            vec![
+                (":slot", AttributeValue::Ss(vec![receipt_attribute(slot)])),
+                (":sending", item::s(SENDING)),
+                (":pending", item::s(PENDING)),
+                (":position", item::s(payments::pending_position(payment))),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+}

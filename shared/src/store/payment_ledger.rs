@@ -1,0 +1,422 @@
+//! [`PaymentLedger`] and [`LedgerReader`] on DynamoDB: the credit transaction. A credit or a refund
+//! is one `TransactWriteItems` of three actions, in this order:
+//! 1. the payment's transition, conditional on the payment being as it was read;
+//! 2. the profile's `balance` moved by the amount (`attribute_exists`: never a phantom account);
+//! 3. a ledger entry (`ACCOUNT#<n>` / `LEDGER#…`) with `attribute_not_exists(PK)`, keyed by payment
+//!    and movement.
+//!
+//! So a duplicate delivery, however concurrent, fails a condition and changes nothing. Emails are
+//! not written here (`email_ledger`).
+
+use super::all_items;
+use super::item::{self, Item};
+use super::keys;
+use super::payment_record::{decode_record, parse_time, receipt_attribute};
+use super::payments::{self, FINISHED, PENDING, timestamp};
+use super::{DynamoStore, unavailable};
+use crate::domain::payment_transition::Transition;
+use crate::domain::{AccountNumber, Money, PaymentId, PaymentStatus};
+use crate::ports::StoreError;
+use crate::ports::ledger::{
+    Applied, BankFacts, LedgerEntry, LedgerReader, Movement, PaymentLedger, PaymentRecord, StoredReceipt,
+};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+
+/// Positions of the actions in a money transaction: `CancellationReasons` come in this order.
+const PAYMENT_ACTION: usize = 0;
+const ACCOUNT_ACTION: usize = 1;
+const LEDGER_ACTION: usize = 2;
+
+fn build_failed(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("a request could not be built: {e}"))
+}
+
+/// The outcome of a money transaction that DynamoDB cancelled.
+fn cancelled(
+    error: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> Result<Applied, StoreError> {
+    let Some(service) = error.as_service_error() else {
+        return Err(unavailable(error));
+    };
+    if service.is_transaction_in_progress_exception() {
+        return Ok(Applied::Stale);
+    }
+    let TransactWriteItemsError::TransactionCanceledException(cancel) = service else {
+        return Err(unavailable(error));
+    };
+    let reasons: Vec<&str> = cancel.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
+    let failed = |action: usize| reasons.get(action).copied() == Some("ConditionalCheckFailed");
+    if failed(PAYMENT_ACTION) || reasons.contains(&"TransactionConflict") {
+        return Ok(Applied::Stale);
+    }
+    if failed(ACCOUNT_ACTION) {
+        return Ok(Applied::AccountMissing);
+    }
+    if failed(LEDGER_ACTION) {
+        // The movement is in the ledger while the payment does not show it: only a write outside
+        // this module could do that. Reading again settles nothing, but neither does moving money.
+        tracing::error!(reasons = ?reasons, "ledger entry exists for a payment that does not show it");
+        return Ok(Applied::Stale);
+    }
+    Err(StoreError::Unavailable(format!("transaction cancelled: {reasons:?}")))
+}
+
+fn update_outcome<E, R>(
+    result: Result<E, SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>>,
+) -> Result<Applied, StoreError>
+where
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(Applied::Written),
+        Err(e)
+            if e.as_service_error().is_some_and(|se| {
+                se.is_conditional_check_failed_exception() || se.is_transaction_conflict_exception()
+            }) =>
+        {
+            Ok(Applied::Stale)
+        }
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+impl DynamoStore {
+    pub(super) fn payment_key(&self, id: &PaymentId) -> [(&'static str, AttributeValue); 2] {
+        [("PK", item::s(keys::payment_pk(id))), ("SK", item::s(keys::PAYMENT))]
+    }
+
+    fn balance_update(&self, account: &AccountNumber, delta: Money) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("PK", item::s(keys::account_pk(account)))
+            .key("SK", item::s(keys::PROFILE))
+            .update_expression("SET balance = balance + :delta")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":delta", item::money(delta))
+            .build()
+            .map_err(build_failed)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    fn ledger_put(
+        &self,
+        entry: &LedgerEntry,
+        acquirer_payment_id: Option<&str>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let (sk, kind) = match &entry.movement {
+            Movement::Credit => (keys::ledger_credit_sk(&entry.payment), "CREDIT"),
+            Movement::Refund { total_refunded } => (keys::ledger_refund_sk(&entry.payment, *total_refunded), "REFUND"),
+        };
+        let mut attributes = Item::from([
+            ("PK".to_owned(), item::s(keys::account_pk(&entry.account))),
+            ("SK".to_owned(), item::s(sk)),
+            ("kind".to_owned(), item::s(kind)),
+            ("amount".to_owned(), item::money(entry.amount)),
+            ("paymentId".to_owned(), item::s(entry.payment.as_str())),
+            ("at".to_owned(), item::s(timestamp(entry.at))),
+        ]);
+        if let Movement::Refund { total_refunded } = &entry.movement {
+            attributes.insert("totalRefunded".to_owned(), item::money(*total_refunded));
+        }
+        if let Some(pid) = acquirer_payment_id {
+            attributes.insert("acquirerPaymentId".to_owned(), item::s(pid));
+        }
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(attributes))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(build_failed)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    async fn transact(&self, actions: Vec<TransactWriteItem>) -> Result<Applied, StoreError> {
+        match self.client.transact_write_items().set_transact_items(Some(actions)).send().await {
+            Ok(_) => Ok(Applied::Written),
+            Err(e) => cancelled(e),
+        }
+    }
+
+    async fn write_credit(
+        &self,
+        read: &PaymentRecord,
+        amount: Money,
+        anomaly: Option<&str>,
+        facts: &BankFacts,
+    ) -> Result<Applied, StoreError> {
+        let payment = &read.payment;
+        // Paid, and (back) under PENDING until its emails are settled (`settle_email`): a credit
+        // found by reconciliation whose email could not go out gets no notification to retry it,
+        // and a late capture of a failed payment had finished.
+        let mut set =
+            vec!["#status = :paid", "paidAt = :at", "updatedAt = :at", "GSI2PK = :pending", "GSI2SK = :position"];
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.payment_key(&payment.id).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+            // Only a payment still as read (waiting, failed or under review: never credited) is
+            // credited: whoever got here first did it, and a change meanwhile is decided again.
+            .condition_expression("#status = :read_status")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":paid", item::s(PaymentStatus::Paid.as_str()))
+            .expression_attribute_values(":read_status", item::s(payment.status.as_str()))
+            .expression_attribute_values(":pending", item::s(PENDING))
+            .expression_attribute_values(":position", item::s(payments::pending_position(payment)))
+            .expression_attribute_values(":at", item::s(timestamp(facts.at)));
+        if let Some(what) = anomaly {
+            // In the same write as the credit: the note cannot be lost after the money moved.
+            set.push("anomaly = :anomaly");
+            set.push("anomalyAt = :at");
+            update = update.expression_attribute_values(":anomaly", item::s(what));
+        }
+        if let Some(pid) = &facts.acquirer_payment_id {
+            // The attempt that captured the money, even when `Init`'s answer named another.
+            set.push("acquirerPaymentId = :pid");
+            update = update.expression_attribute_values(":pid", item::s(pid));
+        }
+        if let Some(card) = &facts.card {
+            set.push("card = :card");
+            update = update.expression_attribute_values(":card", item::to_attr(card)?);
+        }
+        let update = update.update_expression(format!("SET {}", set.join(", "))).build().map_err(build_failed)?;
+        let entry = LedgerEntry {
+            account: payment.account,
+            payment: payment.id.clone(),
+            movement: Movement::Credit,
+            amount,
+            at: facts.at,
+        };
+        self.transact(vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.balance_update(&payment.account, amount)?,
+            self.ledger_put(&entry, facts.acquirer_payment_id.as_deref())?,
+        ])
+        .await
+    }
+
+    async fn write_refund(
+        &self,
+        read: &PaymentRecord,
+        amount: Money,
+        total_refunded: Money,
+        status: PaymentStatus,
+        facts: &BankFacts,
+    ) -> Result<Applied, StoreError> {
+        let payment = &read.payment;
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.payment_key(&payment.id).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+            .update_expression("SET #status = :status, refunded = :total, updatedAt = :at")
+            // The refunded sum as read: a concurrent refund of the same payment makes us read again.
+            .condition_expression("#status = :read_status AND refunded = :read_refunded")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", item::s(status.as_str()))
+            .expression_attribute_values(":total", item::money(total_refunded))
+            .expression_attribute_values(":at", item::s(timestamp(facts.at)))
+            .expression_attribute_values(":read_status", item::s(payment.status.as_str()))
+            .expression_attribute_values(":read_refunded", item::money(payment.refunded))
+            .build()
+            .map_err(build_failed)?;
+        let entry = LedgerEntry {
+            account: payment.account,
+            payment: payment.id.clone(),
+            movement: Movement::Refund { total_refunded },
+            amount: -amount,
+            at: facts.at,
+        };
+        self.transact(vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.balance_update(&payment.account, -amount)?,
+            self.ledger_put(&entry, facts.acquirer_payment_id.as_deref())?,
+        ])
+        .await
+    }
+
+    async fn write_progress(
+        &self,
+        read: &PaymentRecord,
+        to: PaymentStatus,
+        facts: &BankFacts,
+    ) -> Result<Applied, StoreError> {
+        let payment = &read.payment;
+        let mut set = vec!["#status = :to", "updatedAt = :at"];
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.payment_key(&payment.id).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+            .condition_expression("#status = :read_status")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":to", item::s(to.as_str()))
+            .expression_attribute_values(":read_status", item::s(payment.status.as_str()))
+            .expression_attribute_values(":at", item::s(timestamp(facts.at)));
+        if let Some(pid) = &facts.acquirer_payment_id {
+            // Fills in an id whose `Init` answer was lost; never replaces the one recorded.
+            set.push("acquirerPaymentId = if_not_exists(acquirerPaymentId, :pid)");
+            request = request.expression_attribute_values(":pid", item::s(pid));
+        }
+        if let Some(card) = &facts.card {
+            set.push("card = :card");
+            request = request.expression_attribute_values(":card", item::to_attr(card)?);
+        }
+        let mut expression = String::new();
+        if to == PaymentStatus::Failed {
+            set.push("failure = :failure");
+            request = request.expression_attribute_values(":failure", item::s(&facts.status));
+        }
+        if to == PaymentStatus::NeedsReview {
+            // An anomaly noted before (an amount mismatch, a missing account) says more: kept.
+            set.push("anomaly = if_not_exists(anomaly, :anomaly)");
+            set.push("anomalyAt = if_not_exists(anomalyAt, :at)");
+            let note = format!("left unsettled past the review time; the bank last said {}", facts.status);
+            request = request.expression_attribute_values(":anomaly", item::s(note));
+        }
+        if to == PaymentStatus::Failed {
+            // Nothing left to do: the customer's email goes after the retention period.
+            set.push("GSI2PK = :finished");
+            set.push("GSI2SK = :position");
+            request = request
+                .expression_attribute_values(":finished", item::s(FINISHED))
+                .expression_attribute_values(":position", item::s(payments::finished_position(&payment.id, facts.at)));
+        }
+        expression.push_str("SET ");
+        expression.push_str(&set.join(", "));
+        if !to.is_pending() && to != PaymentStatus::Failed {
+            // Under review: the operator may need the customer's email, for as long as it takes.
+            expression.push_str(" REMOVE GSI2PK, GSI2SK");
+        }
+        update_outcome(request.update_expression(expression).send().await)
+    }
+
+    /// A conditional update of one attribute: `Ok(false)` when the condition did not hold.
+    pub(super) async fn conditional_update(
+        &self,
+        id: &PaymentId,
+        expression: &str,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.payment_key(id).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+            .update_expression(expression)
+            .condition_expression(condition);
+        for (placeholder, name) in names {
+            request = request.expression_attribute_names(*placeholder, *name);
+        }
+        for (placeholder, value) in values {
+            request = request.expression_attribute_values(placeholder, value);
+        }
+        match update_outcome(request.send().await)? {
+            Applied::Written => Ok(true),
+            _ => Ok(false),
+        }
+    }
+}
+
+impl PaymentLedger for DynamoStore {
+    async fn payment_record(&self, id: &PaymentId) -> Result<Option<PaymentRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.payment_key(id).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.map(|item| decode_record(&item)).transpose()
+    }
+
+    async fn apply_transition(
+        &self,
+        read: &PaymentRecord,
+        transition: &Transition,
+        facts: &BankFacts,
+    ) -> Result<Applied, StoreError> {
+        match *transition {
+            Transition::Credit { amount, anomaly } => self.write_credit(read, amount, anomaly, facts).await,
+            Transition::Refund { amount, total_refunded, status } => {
+                self.write_refund(read, amount, total_refunded, status, facts).await
+            }
+            Transition::Progress(to) => self.write_progress(read, to, facts).await,
+            Transition::Unchanged
+            | Transition::AmountMismatch { .. }
+            | Transition::Anomaly(_)
+            | Transition::OtherAttempt => Ok(Applied::Written),
+        }
+    }
+
+    async fn note_anomaly(&self, id: &PaymentId, anomaly: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conditional_update(
+            id,
+            "SET anomaly = :anomaly, anomalyAt = :at",
+            "attribute_exists(PK)",
+            &[],
+            vec![(":anomaly", item::s(anomaly)), (":at", item::s(timestamp(at)))],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn keep_receipt(&self, id: &PaymentId, receipt: &StoredReceipt) -> Result<bool, StoreError> {
+        let value = AttributeValue::M(Item::from([
+            ("notification".to_owned(), item::s(&receipt.notification)),
+            ("receivedAt".to_owned(), item::s(timestamp(receipt.received_at))),
+        ]));
+        let attribute = receipt_attribute(&receipt.slot);
+        self.conditional_update(
+            id,
+            // A receipt echoes the buyer's email: one arriving after the payment's email was
+            // removed (a late refund) lists it again, so the copy goes after the retention too.
+            // A listed payment keeps its place.
+            "SET #receipt = :receipt, GSI2PK = if_not_exists(GSI2PK, :finished), \
+             GSI2SK = if_not_exists(GSI2SK, :position)",
+            // The first report of a receipt stands: a duplicate must not change what was emailed.
+            "attribute_exists(PK) AND attribute_not_exists(#receipt)",
+            &[("#receipt", &attribute)],
+            vec![
+                (":receipt", value),
+                (":finished", item::s(FINISHED)),
+                (":position", item::s(payments::finished_position(id, receipt.received_at))),
+            ],
+        )
+        .await
+    }
+}
+
+impl LedgerReader for DynamoStore {
+    async fn ledger_entries(&self, account: &AccountNumber) -> Result<Vec<LedgerEntry>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :ledger)")
+            .expression_attribute_values(":pk", item::s(keys::account_pk(account)))
+            .expression_attribute_values(":ledger", item::s(keys::LEDGER_PREFIX))
+            .consistent_read(true);
+        all_items(query).await?.iter().map(|entry| decode_entry(*account, entry)).collect()
+    }
+}
+
+fn decode_entry(account: AccountNumber, entry: &Item) -> Result<LedgerEntry, StoreError> {
+    let movement = match item::get_s(entry, "kind")? {
+        "CREDIT" => Movement::Credit,
+        "REFUND" => Movement::Refund { total_refunded: item::get_money(entry, "totalRefunded")? },
+        other => return Err(StoreError::Corrupt(format!("ledger kind {other}"))),
+    };
+    Ok(LedgerEntry {
+        account,
+        payment: item::get_s(entry, "paymentId")?
+            .parse()
+            .map_err(|_| StoreError::Corrupt("ledger paymentId".into()))?,
+        movement,
+        amount: item::get_money(entry, "amount")?,
+        at: parse_time(item::get_s(entry, "at")?, "at")?,
+    })
+}

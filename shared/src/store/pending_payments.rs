@@ -1,0 +1,89 @@
+//! [`PendingPayments`] on DynamoDB: the payments index's PENDING list the reconciliation walks,
+//! oldest first. A payment with nothing left to do moves from PENDING to FINISHED; it never moves
+//! money.
+
+use super::item::{self, Item};
+use super::keys;
+use super::payment_record::{PAYMENT_RECEIVED_EMAIL, REJECTED, SENT, UNRENDERED, email_attribute};
+use super::payments::{self, FINISHED, INDEX, INDEX_PK, INDEX_SK, PENDING, RECEIPT, timestamp};
+use super::{DynamoStore, unavailable};
+use crate::domain::PaymentId;
+use crate::ports::StoreError;
+use crate::ports::ledger::{CustomerEmail, PendingCursor, PendingPage, PendingPayments, ReceiptSlot};
+use chrono::{DateTime, Utc};
+
+impl PendingPayments for DynamoStore {
+    async fn pending_payments(
+        &self,
+        created_before: DateTime<Utc>,
+        after: Option<&PendingCursor>,
+        limit: i32,
+    ) -> Result<PendingPage, StoreError> {
+        let start = after.map(|cursor| {
+            Item::from([
+                ("PK".to_owned(), item::s(keys::payment_pk(&cursor.payment))),
+                ("SK".to_owned(), item::s(keys::PAYMENT)),
+                (INDEX_PK.to_owned(), item::s(PENDING)),
+                (INDEX_SK.to_owned(), item::s(&cursor.position)),
+            ])
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX)
+            // `GSI2SK` is `<created at>#<id>`: everything below the cut-off time sorts before it.
+            .key_condition_expression("GSI2PK = :pending AND GSI2SK < :before")
+            .expression_attribute_values(":pending", item::s(PENDING))
+            .expression_attribute_values(":before", item::s(timestamp(created_before)))
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let payments = out.items().iter().map(payments::decode_pending).collect::<Result<Vec<_>, _>>()?;
+        let next = match out.last_evaluated_key() {
+            Some(last) => {
+                let pk = item::get_s(last, "PK")?;
+                let payment = pk
+                    .strip_prefix("PAYMENT#")
+                    .and_then(|id| id.parse().ok())
+                    .ok_or_else(|| StoreError::Corrupt("PK: not a payment".into()))?;
+                Some(PendingCursor { payment, position: item::get_s(last, INDEX_SK)?.to_owned() })
+            }
+            None => None,
+        };
+        Ok(PendingPage { payments, next })
+    }
+
+    /// Moves a credited payment from PENDING to FINISHED once its "payment received" email and
+    /// its sale receipt's email (if a receipt was kept) are settled and no kept receipt waits to
+    /// be composed. Each settlement calls this after its own write, so whichever of two racing
+    /// settlements comes second sees both.
+    async fn unlist_if_mailed(&self, id: &PaymentId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        // A payment that is not (or no longer) listed fails the condition: nothing to do.
+        let receipt_email = email_attribute(&CustomerEmail::Receipt(ReceiptSlot::Sale));
+        self.conditional_update(
+            id,
+            "SET GSI2PK = :finished, GSI2SK = :position",
+            "GSI2PK = :pending AND (begins_with(#received, :sent) OR begins_with(#received, :rejected)) \
+             AND (attribute_not_exists(#receipt) OR begins_with(#receipt_email, :sent) \
+             OR begins_with(#receipt_email, :rejected)) AND attribute_not_exists(#unrendered)",
+            &[
+                ("#received", PAYMENT_RECEIVED_EMAIL),
+                ("#receipt", RECEIPT),
+                ("#receipt_email", &receipt_email),
+                ("#unrendered", UNRENDERED),
+            ],
+            vec![
+                (":sent", item::s(SENT)),
+                (":rejected", item::s(REJECTED)),
+                (":pending", item::s(PENDING)),
+                (":finished", item::s(FINISHED)),
+                (":position", item::s(payments::finished_position(id, at))),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+}
