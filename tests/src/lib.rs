@@ -126,7 +126,7 @@ pub fn new_payment(account: AccountNumber, amount: &str, created_at: DateTime<Ut
         account,
         amount: amount.parse().unwrap(),
         email: format!("payer-{}@example.ru", uuid::Uuid::new_v4().simple()),
-        caller: "vk:494075".into(),
+        caller: "vk:494075".parse().unwrap(),
         readings_id: None,
         status: energosbyt::domain::PaymentStatus::New,
         acquirer_payment_id: None,

@@ -251,7 +251,9 @@ async fn given_ses_unreachable_then_an_email_is_counted_undelivered_only_once_it
     let store = store().await;
     let record = store.payment_record(&payment.id).await.unwrap().unwrap();
     let facts = BankFacts {
-        status: "CONFIRMED".into(),
+        status: energosbyt::ports::ledger::ReportedStatus::Bank(energosbyt::acquirer::PaymentStatus::parse(
+            "CONFIRMED",
+        )),
         acquirer_payment_id: payment.acquirer_payment_id.clone(),
         card: None,
         at: created,

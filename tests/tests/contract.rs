@@ -747,7 +747,14 @@ async fn a_payment_refused_before_a_vat_change_and_one_under_review_answer_as_th
     let payment = new_payment(number, 1_000_000_000 + (uuid::Uuid::new_v4().as_u128() % 9_000_000_000) as u64).await;
     let store = store().await;
     let read = store.payment_record(&payment.id).await.unwrap().expect("the payment");
-    let facts = BankFacts { status: "AUTHORIZED".into(), acquirer_payment_id: None, card: None, at: Utc::now() };
+    let facts = BankFacts {
+        status: energosbyt::ports::ledger::ReportedStatus::Bank(energosbyt::acquirer::PaymentStatus::parse(
+            "AUTHORIZED",
+        )),
+        acquirer_payment_id: None,
+        card: None,
+        at: Utc::now(),
+    };
     store.apply_transition(&read, &Transition::Progress(PaymentStatus::NeedsReview), &facts).await.unwrap();
     app.edge.clock = Utc::now;
     let owner = vk_launch(494_075, Utc::now());
@@ -775,7 +782,7 @@ async fn new_payment(number: AccountNumber, acquirer_id: u64) -> Payment {
         account: number,
         amount: "250.00".parse().unwrap(),
         email: format!("payer-{}@example.ru", uuid::Uuid::new_v4().simple()),
-        caller: "vk:494075".into(),
+        caller: "vk:494075".parse().unwrap(),
         readings_id: None,
         status: PaymentStatus::New,
         acquirer_payment_id: Some(acquirer_id.to_string()),

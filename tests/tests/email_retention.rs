@@ -199,7 +199,14 @@ async fn given_a_payment_under_review_then_the_operator_keeps_its_email_and_a_wa
     let waiting = payment_at(at).await;
     let reviewed = payment_at(at).await;
     let record = store.payment_record(&reviewed.id).await.unwrap().unwrap();
-    let facts = BankFacts { status: "AUTHORIZED".into(), acquirer_payment_id: None, card: None, at };
+    let facts = BankFacts {
+        status: energosbyt::ports::ledger::ReportedStatus::Bank(energosbyt::acquirer::PaymentStatus::parse(
+            "AUTHORIZED",
+        )),
+        acquirer_payment_id: None,
+        card: None,
+        at,
+    };
     store.apply_transition(&record, &Transition::Progress(PaymentStatus::NeedsReview), &facts).await.unwrap();
     // Its receipt comes while it is under review: kept, and listed for the email's removal.
     deliver(&callback().await, receipt(&reviewed)).await;

@@ -114,7 +114,7 @@ async fn payment_callback_events_answer_the_status_in_their_name() {
         account: number,
         amount: "1520.37".parse().unwrap(),
         email: email.clone(),
-        caller: "vk:494075".into(),
+        caller: "vk:494075".parse().unwrap(),
         readings_id: None,
         status: PaymentStatus::New,
         acquirer_payment_id: Some("7000000001".into()),

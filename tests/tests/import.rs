@@ -55,7 +55,7 @@ async fn money_moved_after_the_export_survives_a_re_import() {
         account: number,
         amount: "500.00".parse().unwrap(),
         email: "ivanov@example.ru".into(),
-        caller: "vk:1".into(),
+        caller: "vk:1".parse().unwrap(),
         readings_id: None,
         status: PaymentStatus::New,
         acquirer_payment_id: Some("77".into()),
@@ -68,8 +68,14 @@ async fn money_moved_after_the_export_survives_a_re_import() {
     };
     store.create(&payment).await.unwrap();
     let read = store.payment_record(&payment.id).await.unwrap().unwrap();
-    let facts =
-        BankFacts { status: "CONFIRMED".into(), acquirer_payment_id: Some("77".into()), card: None, at: credited_at };
+    let facts = BankFacts {
+        status: energosbyt::ports::ledger::ReportedStatus::Bank(energosbyt::acquirer::PaymentStatus::parse(
+            "CONFIRMED",
+        )),
+        acquirer_payment_id: Some("77".into()),
+        card: None,
+        at: credited_at,
+    };
     store.apply_transition(&read, &Transition::Credit { amount: payment.amount, anomaly: None }, &facts).await.unwrap();
     let balance = |store: energosbyt::store::DynamoStore| async move {
         store.account(&number).await.unwrap().unwrap().balance.signed().to_string()

@@ -13,7 +13,7 @@ use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, Mailer};
 use energosbyt::ports::ledger::{
     Applied, BankFacts, CustomerEmail, LedgerEntry, LedgerReader, Movement, PaymentLedger, PaymentRecord,
-    PendingPayments, ReceiptSlot,
+    PendingPayments, ReceiptSlot, ReportedStatus,
 };
 use energosbyt::ports::{AccountImport, AccountReader, PaymentReader, PaymentWriter};
 use energosbyt::store::DynamoStore;
@@ -101,7 +101,7 @@ async fn given(balance: &str, amount: &str) -> Given {
         account: number,
         amount: amount.parse().unwrap(),
         email: fresh_email(),
-        caller: "vk:494075".into(),
+        caller: "vk:494075".parse().unwrap(),
         readings_id: None,
         status: PaymentStatus::New,
         acquirer_payment_id: Some(acquirer_id.to_string()),
@@ -201,7 +201,7 @@ async fn authorized_then_confirmed_credits_the_account_once_and_sends_one_email_
     let record = g.record().await;
     assert_eq!(record.payment.status, PaymentStatus::Paid);
     assert_eq!(
-        record.payment.card.as_ref().map(|c| (c.pan.as_str(), c.brand.as_str())),
+        record.payment.card.as_ref().map(|c| (c.pan.as_str(), c.brand.name())),
         Some(("220138******0013", "Мир"))
     );
     assert!(record.paid_at.is_some());
@@ -511,7 +511,7 @@ async fn given_a_payment_under_review_when_the_bank_confirms_it_then_it_is_credi
     let g = given("0", "77.00").await;
     // What the reconciliation does to a payment left waiting past its review time.
     let facts = BankFacts {
-        status: "AUTHORIZED".into(),
+        status: ReportedStatus::Bank(energosbyt::acquirer::PaymentStatus::Authorized),
         acquirer_payment_id: Some(g.acquirer_id.to_string()),
         card: None,
         at: Utc::now(),
@@ -705,7 +705,7 @@ async fn a_card_payment_at_the_sandbox_credits_the_account_and_mails_both_emails
         account: number,
         amount: m("845.10"),
         email: fresh_email(),
-        caller: "vk:494075".into(),
+        caller: "vk:494075".parse().unwrap(),
         readings_id: None,
         status: PaymentStatus::New,
         acquirer_payment_id: None,
@@ -778,6 +778,6 @@ async fn a_card_payment_at_the_sandbox_credits_the_account_and_mails_both_emails
     assert_eq!(g.ledger().await.len(), 1);
     let record = g.record().await;
     assert_eq!(record.payment.status, PaymentStatus::Paid);
-    assert_eq!(record.payment.card.map(|c| c.brand), Some("Мир".to_owned()));
+    assert_eq!(record.payment.card.map(|c| c.brand.name()), Some("Мир"));
     assert_eq!(g.mails().await, (1, 1));
 }

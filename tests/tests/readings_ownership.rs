@@ -266,7 +266,7 @@ async fn given_two_instances_racing_when_another_users_submission_is_saved_over_
         owners.billing_month,
         accepted,
         owners.charge.clone(),
-        format!("vk:{}", user()),
+        format!("vk:{}", user()).parse().unwrap(),
         fixed_now(),
     );
 

@@ -11,11 +11,12 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use energosbyt::acquirer::{Acquirer, InitSettings, PaymentInit, TbankClient};
-use energosbyt::app::reconciliation::{ABANDONED, Reconciler};
+use energosbyt::app::reconciliation::Reconciler;
 use energosbyt::config::Env;
 use energosbyt::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, Mailer};
+use energosbyt::ports::ledger::ABANDONED;
 use energosbyt::ports::ledger::{
     LedgerReader, PaymentLedger, PaymentRecord, PendingPage, PendingPayments, ReceiptSlot,
 };
@@ -106,7 +107,7 @@ impl Customer {
             account: number,
             amount: amount.parse().unwrap(),
             email: format!("payer-{}@example.ru", uuid::Uuid::new_v4().simple()),
-            caller: "vk:494075".into(),
+            caller: "vk:494075".parse().unwrap(),
             readings_id: None,
             status: PaymentStatus::New,
             acquirer_payment_id: None,

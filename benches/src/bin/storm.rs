@@ -101,7 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             account: number,
             amount,
             email: format!("storm-{i}-{:x}@example.ru", run & 0xffff_ffff),
-            caller: "vk:1".into(),
+            caller: "vk:1".parse().unwrap(),
             readings_id: None,
             status: PaymentStatus::New,
             acquirer_payment_id: Some((6_000_000_000u64 + i as u64).to_string()),

@@ -7,7 +7,7 @@
 
 mod view;
 
-use energosbyt::app::lookup::look_up;
+use energosbyt::app::lookup;
 use energosbyt::config::{ConfigError, Env};
 use energosbyt::domain::AccountNumber;
 use energosbyt::domain::readings_ownership::Submitter;
@@ -54,8 +54,8 @@ async fn show<S: AccountReadingsReader>(
 ) -> Result<Response<Body>, Problem> {
     let raw = energosbyt::edge::mini_app::path_param(&request, "account", 1).unwrap_or_default();
     let number: AccountNumber = raw.parse()?;
-    let found = context.admission.read(Some(&number), look_up(&app.store, &number, context.now)).await??;
-    tracing::info!(account = %number.masked(), "account shown");
+    let read = context.admission.read(Some(&number), lookup::read(&app.store, &number, context.now)).await?;
+    let found = lookup::shown(read, &number)?;
     let asking = Submitter::from(&context.caller.id);
     Ok(response::json(StatusCode::OK, &AccountView::new(&found, &asking, context.now)))
 }

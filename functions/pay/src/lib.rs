@@ -118,7 +118,11 @@ where
     })?;
     let checked = registration::check(&app.settings, &payment, key, context.now)?;
     // The throttle's verdict comes with the account read; every write is after it.
-    context.admission.read(Some(&payment.account), registration::known_account(&app.store, &payment.account)).await??;
+    let read = context
+        .admission
+        .read(Some(&payment.account), registration::read_account(&app.store, &payment.account))
+        .await?;
+    registration::known_account(read, &payment.account)?;
     let registered = registration::register(
         &app.store,
         &app.acquirer,

@@ -89,7 +89,9 @@ where
     };
     let input = ReadingsInput { meter_number, meter_ref: body.meter_ref, submission: body.submission };
     // The throttle's verdict comes with this read, before anything is written.
-    let found = context.admission.read(Some(&number), submission::account(&app.store, &number, context.now)).await??;
+    let read =
+        context.admission.read(Some(&number), submission::read_account(&app.store, &number, context.now)).await?;
+    let found = submission::found(read, &number)?;
     let accepted = submission::submit(&app.store, &app.settings, found, &input, &submitter, context.now).await?;
     Ok(response::json(StatusCode::OK, &ReadingsView::new(&accepted, &body.meter_id)))
 }

@@ -13,7 +13,7 @@ use crate::ports::StoreError;
 use crate::ports::ledger::{
     CustomerEmail, EmailClaim, EmailLedger, EmailOutcome, PaymentLedger, PaymentRecord, ReceiptSlot,
 };
-use crate::ports::readings::{ReadingsId, ReadingsLookup};
+use crate::ports::readings::ReadingsLookup;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -26,10 +26,10 @@ where
     /// when it was a plain payment, or when the figures were replaced since (the email then says
     /// nothing about readings rather than showing figures that were not paid for).
     async fn handed_in_readings(&self, payment: &Payment) -> Result<Vec<HandedInReading>, SettleError> {
-        let Some(id) = payment.readings_id.as_deref().and_then(|id| id.parse::<ReadingsId>().ok()) else {
+        let Some(id) = &payment.readings_id else {
             return Ok(Vec::new());
         };
-        let Some(submitted) = self.ledger.readings_by_id(&payment.account, &id).await? else {
+        let Some(submitted) = self.ledger.readings_by_id(&payment.account, id).await? else {
             return Ok(Vec::new());
         };
         let zone_set = match submitted.accepted.values.len() {

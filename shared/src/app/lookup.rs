@@ -4,6 +4,7 @@
 
 use crate::domain::AccountNumber;
 use crate::domain::year_month::billing_month;
+use crate::ports::StoreError;
 use crate::ports::readings::{AccountReadings, AccountReadingsReader};
 use chrono::{DateTime, Utc};
 
@@ -17,14 +18,27 @@ pub enum LookupError {
     Unavailable,
 }
 
-/// The account `number` as of `now`'s billing month.
-pub async fn look_up<S: AccountReadingsReader>(
+/// The account `number` as of `now`'s billing month: the one read, which the edge runs beside its
+/// throttle counter. Decides and logs nothing, so a refused request leaves no trace of the account;
+/// [`shown`] reads the answer.
+pub async fn read<S: AccountReadingsReader>(
     store: &S,
     number: &AccountNumber,
     now: DateTime<Utc>,
+) -> Result<Option<AccountReadings>, StoreError> {
+    store.account_with_readings(number, billing_month(now)).await
+}
+
+/// What [`read`] found, once the request was admitted.
+pub fn shown(
+    read: Result<Option<AccountReadings>, StoreError>,
+    number: &AccountNumber,
 ) -> Result<AccountReadings, LookupError> {
-    match store.account_with_readings(number, billing_month(now)).await {
-        Ok(Some(found)) => Ok(found),
+    match read {
+        Ok(Some(found)) => {
+            tracing::info!(account = %number.masked(), "account shown");
+            Ok(found)
+        }
         Ok(None) => {
             tracing::info!(account = %number.masked(), "account not found");
             Err(LookupError::AccountNotFound)

@@ -35,11 +35,11 @@ use crate::config::{ConfigError, Env};
 use crate::domain::form_deadline::{self, FormDeadlineError};
 use crate::domain::payment_request::{PaymentLimits, PaymentRequest};
 use crate::domain::readings_ownership::Submitter;
-use crate::domain::{AccountNumber, CallerId, Money, Payment, PaymentId, PaymentStatus};
+use crate::domain::{Account, AccountNumber, CallerId, Money, Payment, PaymentId, PaymentStatus};
 use crate::metrics::{self, Metric};
 use crate::ports::idempotency::{IdempotencyKey, IdempotencyScope, IdempotencyStore, RecordedResponse};
 use crate::ports::readings::{ReadingsId, ReadingsLookup};
-use crate::ports::{AccountReader, PaymentReader, PaymentWriter};
+use crate::ports::{AccountReader, PaymentReader, PaymentWriter, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -163,9 +163,18 @@ pub fn check(
     Ok(Checked { candidate, key })
 }
 
-/// The account must exist; the edge runs this read beside its throttle counter.
-pub async fn known_account<S: AccountReader>(store: &S, account: &AccountNumber) -> Result<(), RegistrationError> {
-    match store.account(account).await {
+/// The account must exist: the edge runs this read beside its throttle counter, and
+/// [`known_account`] reads its answer once the request is admitted.
+pub async fn read_account<S: AccountReader>(store: &S, account: &AccountNumber) -> Result<Option<Account>, StoreError> {
+    store.account(account).await
+}
+
+/// Whether [`read_account`] found the account.
+pub fn known_account(
+    read: Result<Option<Account>, StoreError>,
+    account: &AccountNumber,
+) -> Result<(), RegistrationError> {
+    match read {
         Ok(Some(_)) => Ok(()),
         Ok(None) => {
             tracing::info!(account = %account.masked(), "payment for an unknown account refused");
@@ -471,8 +480,8 @@ where
             account: self.request.account,
             amount: self.request.amount,
             email: self.request.email.expose().to_owned(),
-            caller: self.caller.to_string(),
-            readings_id: self.request.readings_id.as_ref().map(|r| r.as_str().to_owned()),
+            caller: self.caller.clone(),
+            readings_id: self.request.readings_id.clone(),
             status: PaymentStatus::New,
             acquirer_payment_id: None,
             payment_url: None,

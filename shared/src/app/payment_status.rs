@@ -21,7 +21,7 @@ pub async fn payment_status<S: PaymentReader + Sync>(
     asking: &CallerId,
 ) -> Result<(Payment, bool), StatusError> {
     match store.payment_with_receipt(id).await {
-        Ok(Some((payment, receipt))) if payment.caller == asking.to_string() => {
+        Ok(Some((payment, receipt))) if payment.caller == *asking => {
             tracing::info!(payment_id = %id, status = payment.status.as_str(), "payment status shown");
             Ok((payment, receipt))
         }

@@ -113,13 +113,21 @@ pub fn submitter(caller: &CallerId) -> Result<Submitter, SubmissionError> {
 }
 
 /// The account with this billing month's submissions, in one read; the edge runs it beside its
-/// throttle counter.
-pub async fn account<S: AccountReadingsReader>(
+/// throttle counter. Decides and logs nothing: [`found`] reads the answer once admitted.
+pub async fn read_account<S: AccountReadingsReader>(
     store: &S,
     number: &AccountNumber,
     now: DateTime<Utc>,
+) -> Result<Option<AccountReadings>, StoreError> {
+    store.account_with_readings(number, billing_month(now)).await
+}
+
+/// What [`read_account`] found.
+pub fn found(
+    read: Result<Option<AccountReadings>, StoreError>,
+    number: &AccountNumber,
 ) -> Result<AccountReadings, SubmissionError> {
-    match store.account_with_readings(number, billing_month(now)).await {
+    match read {
         Ok(Some(found)) => Ok(found),
         Ok(None) => {
             tracing::info!(account = %number.masked(), "account not found");

@@ -26,15 +26,12 @@ use crate::mail::{MailSender, Mailer};
 use crate::metrics::{self, Metric};
 use crate::ports::StoreError;
 use crate::ports::ledger::{
-    BankFacts, CustomerEmailRetention, EmailLedger, PaymentLedger, PendingPayment, PendingPayments,
+    BankFacts, CustomerEmailRetention, EmailLedger, PaymentLedger, PendingPayment, PendingPayments, ReportedStatus,
 };
 use crate::ports::readings::ReadingsLookup;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use std::time::Instant;
-
-/// The bank status recorded on a payment failed because nobody paid it.
-pub const ABANDONED: &str = "ABANDONED";
 
 pub struct Reconciler<L, S, A> {
     pub settlement: Settlement<L, S>,
@@ -248,22 +245,28 @@ where
                 attempt.map(|a| (a.status.clone(), a.amount, a.payment_id.clone()))
             }
         };
-        let facts = |status: &str, id: Option<&AcquirerPaymentId>| BankFacts {
-            status: status.to_owned(),
+        let facts = |status: ReportedStatus, id: Option<&AcquirerPaymentId>| BankFacts {
+            status,
             acquirer_payment_id: id.map(|id| id.as_str().to_owned()),
             card: None,
             at: now,
         };
-        let bank_status = answer.as_ref().map(|(status, _, _)| status.as_str().to_owned());
+        let bank_status = answer.as_ref().map(|(status, _, _)| status.clone());
         let bank_id = answer.as_ref().map(|(_, _, id)| id.clone());
         let settled = match answer {
             Some((status, _, id)) if abandoned && matches!(status, BankStatus::New | BankStatus::FormShowed) => {
                 self.settlement
-                    .apply_event(&payment.id, |_| Ok(AcquirerEvent::Failed), &facts(ABANDONED, Some(&id)))
+                    .apply_event(
+                        &payment.id,
+                        |_| Ok(AcquirerEvent::Failed),
+                        &facts(ReportedStatus::Abandoned, Some(&id)),
+                    )
                     .await?
             }
             None if abandoned => {
-                self.settlement.apply_event(&payment.id, |_| Ok(AcquirerEvent::Failed), &facts(ABANDONED, None)).await?
+                self.settlement
+                    .apply_event(&payment.id, |_| Ok(AcquirerEvent::Failed), &facts(ReportedStatus::Abandoned, None))
+                    .await?
             }
             None => None,
             Some((status, amount, id)) => {
@@ -272,7 +275,7 @@ where
                     .apply_event(
                         &payment.id,
                         |p| acquirer_event(&status, reported, p.amount),
-                        &facts(status.as_str(), Some(&id)),
+                        &facts(ReportedStatus::Bank(status.clone()), Some(&id)),
                     )
                     .await?
             }
@@ -280,7 +283,7 @@ where
         let still_waiting = settled.as_ref().is_none_or(|s| s.record.payment.status.is_pending());
         let settled = if still_waiting && now - payment.created_at >= self.review_after {
             // Whatever the bank said, it settled nothing in all this time: an operator's turn.
-            let last = bank_status.as_deref().unwrap_or("nothing");
+            let last = bank_status.map_or(ReportedStatus::Silent, ReportedStatus::Bank);
             let to_review = facts(last, bank_id.as_ref());
             self.settlement.apply_event(&payment.id, |_| Ok(AcquirerEvent::Overdue), &to_review).await?
         } else {

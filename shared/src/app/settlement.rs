@@ -7,11 +7,9 @@
 
 use super::customer_emails::slot_name;
 use crate::acquirer::{
-    Notification, PaymentNotification, PaymentStatus as BankStatus, ReceiptNotification, UnmappedStatus,
-    acquirer_event, follows_capture,
+    Notification, PaymentNotification, ReceiptNotification, UnmappedStatus, acquirer_event, follows_capture,
 };
 use crate::config::{ConfigError, Env};
-use crate::domain::CardBrand;
 use crate::domain::fiscal_receipt::FiscalReceiptError;
 use crate::domain::payment::Card;
 use crate::domain::payment_transition::{self, AcquirerEvent, Attempt, Transition};
@@ -19,7 +17,9 @@ use crate::domain::{FiscalReceipt, Money, Payment, PaymentId, PaymentStatus, Sel
 use crate::mail::{MailSender, Mailer};
 use crate::metrics::{self, Metric};
 use crate::ports::StoreError;
-use crate::ports::ledger::{Applied, BankFacts, EmailLedger, PaymentLedger, PaymentRecord, ReceiptSlot, StoredReceipt};
+use crate::ports::ledger::{
+    Applied, BankFacts, EmailLedger, PaymentLedger, PaymentRecord, ReceiptSlot, ReportedStatus, StoredReceipt,
+};
 use crate::ports::readings::ReadingsLookup;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::time::Duration;
@@ -201,8 +201,8 @@ where
             };
             let payment = &record.payment;
             let of_attempt = Attempt::of(payment.acquirer_payment_id.as_deref(), facts.acquirer_payment_id.as_deref());
-            let refund_after_capture =
-                matches!(event, AcquirerEvent::Refunded { .. }) && follows_capture(&BankStatus::parse(&facts.status));
+            let refund_after_capture = matches!(event, AcquirerEvent::Refunded { .. })
+                && matches!(&facts.status, ReportedStatus::Bank(status) if follows_capture(status));
             if refund_after_capture && !payment.status.was_credited() {
                 // Its CONFIRMED has not been applied yet (whichever attempt it is of: the capture
                 // will be credited, and its attempt then becomes the credited one). Read as a
@@ -414,13 +414,9 @@ where
 
 fn facts_of(n: &PaymentNotification, at: DateTime<Utc>) -> BankFacts {
     BankFacts {
-        status: n.status.as_str().to_owned(),
+        status: ReportedStatus::Bank(n.status.clone()),
         acquirer_payment_id: Some(n.payment_id.as_str().to_owned()),
-        card: n
-            .pan
-            .as_deref()
-            .filter(|pan| !pan.trim().is_empty())
-            .map(|pan| Card { pan: pan.trim().to_owned(), brand: CardBrand::of_pan(pan).name().to_owned() }),
+        card: n.pan.as_deref().and_then(Card::of_pan),
         at,
     }
 }

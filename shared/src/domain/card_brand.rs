@@ -2,6 +2,7 @@
 //! (`220138******0047`, first 6 and last 4 known), and that is enough to name the brand on the
 //! customer's emails.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// The brands the acquirer accepts, and `Unknown` for anything else (or too few known digits).
@@ -52,6 +53,22 @@ impl CardBrand {
 impl fmt::Display for CardBrand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Stored as its name, the form the payment item has always held.
+impl Serialize for CardBrand {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+/// A name this service never wrote reads as [`CardBrand::Unknown`]: the brand only names the
+/// card in an email.
+impl<'de> Deserialize<'de> for CardBrand {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Ok([Self::Mir, Self::Visa, Self::Mastercard].into_iter().find(|b| b.name() == name).unwrap_or(Self::Unknown))
     }
 }
 

@@ -466,7 +466,7 @@ mod tests {
             account: "2961432809".parse().unwrap(),
             amount: m(amount),
             email: "ivanov@example.ru".into(),
-            caller: "vk:494075".into(),
+            caller: "vk:494075".parse().unwrap(),
             readings_id: None,
             status: PaymentStatus::Paid,
             acquirer_payment_id: Some("5974256058".into()),

@@ -1,7 +1,8 @@
 //! A payment as we keep it: our id is the acquirer's `OrderId`, so a notification finds it in one
 //! read.
 
-use super::{AccountNumber, Money};
+use super::readings_id::ReadingsId;
+use super::{AccountNumber, CallerId, CardBrand, Money};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -109,11 +110,19 @@ impl PaymentStatus {
     }
 }
 
-/// The masked card the bank reports (`430000******0777`) and its brand.
+/// The masked card the bank reports (`430000******0777`) and its brand, told once from the PAN.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Card {
     pub pan: String,
-    pub brand: String,
+    pub brand: CardBrand,
+}
+
+impl Card {
+    /// The card of a masked PAN as the bank reports it; none for an empty one.
+    pub fn of_pan(pan: &str) -> Option<Self> {
+        let pan = pan.trim();
+        (!pan.is_empty()).then(|| Self { pan: pan.to_owned(), brand: CardBrand::of_pan(pan) })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -125,9 +134,9 @@ pub struct Payment {
     /// Where the success message and the receipt go; never logged.
     pub email: String,
     /// The verified VK/Facebook user who created it (`vk:494075`): only they may read its status.
-    pub caller: String,
+    pub caller: CallerId,
     /// A readings submission paid with it ("Оплатить по показаниям").
-    pub readings_id: Option<String>,
+    pub readings_id: Option<ReadingsId>,
     pub status: PaymentStatus,
     /// The acquirer's `PaymentId`, once `Init` answered.
     pub acquirer_payment_id: Option<String>,

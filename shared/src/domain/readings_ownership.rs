@@ -9,7 +9,7 @@ use super::caller::CallerId;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Submitter {
     /// A verified user, as a submission stores them (`vk:494075`, `fb:1234`).
-    User(String),
+    User(CallerId),
     /// A page visitor without an identity of their own.
     AnonymousVisitor,
 }
@@ -22,7 +22,7 @@ impl Submitter {
 
     /// Whether they handed in the submission stored with `caller`: they see its figures and may
     /// replace it.
-    pub fn handed_in(&self, caller: &str) -> bool {
+    pub fn handed_in(&self, caller: &CallerId) -> bool {
         match self {
             Self::User(id) => id == caller,
             Self::AnonymousVisitor => false,
@@ -30,7 +30,7 @@ impl Submitter {
     }
 
     /// What a new submission stores as its `caller`; `None` for a visitor, who hands in nothing.
-    pub fn caller(&self) -> Option<&str> {
+    pub fn caller(&self) -> Option<&CallerId> {
         match self {
             Self::User(id) => Some(id),
             Self::AnonymousVisitor => None,
@@ -41,7 +41,7 @@ impl Submitter {
 impl From<&CallerId> for Submitter {
     /// A page's anonymous visitor is nobody in particular: they own no readings.
     fn from(id: &CallerId) -> Self {
-        if id.is_anonymous() { Self::AnonymousVisitor } else { Self::User(id.to_string()) }
+        if id.is_anonymous() { Self::AnonymousVisitor } else { Self::User(id.clone()) }
     }
 }
 
@@ -51,19 +51,20 @@ mod tests {
 
     #[test]
     fn given_a_stored_submission_when_asked_then_only_its_user_owns_it() {
-        let owner = Submitter::User("vk:494075".into());
-        assert!(owner.handed_in("vk:494075"));
-        assert!(!Submitter::User("vk:494076".into()).handed_in("vk:494075"));
-        assert!(!Submitter::User("fb:494075".into()).handed_in("vk:494075"));
+        let id = |s: &str| s.parse::<CallerId>().unwrap();
+        let owner = Submitter::User(id("vk:494075"));
+        assert!(owner.handed_in(&id("vk:494075")));
+        assert!(!Submitter::User(id("vk:494076")).handed_in(&id("vk:494075")));
+        assert!(!Submitter::User(id("fb:494075")).handed_in(&id("vk:494075")));
         assert!(owner.may_hand_in());
-        assert_eq!(owner.caller(), Some("vk:494075"));
+        assert_eq!(owner.caller(), Some(&id("vk:494075")));
     }
 
     #[test]
     fn given_an_anonymous_visitor_when_asked_then_they_own_nothing_not_even_what_was_stored_under_the_shared_id() {
         let visitor = Submitter::AnonymousVisitor;
         assert!(!visitor.may_hand_in());
-        assert!(!visitor.handed_in("fb:page:42:anon"));
+        assert!(!visitor.handed_in(&"fb:page:42:anon".parse().unwrap()));
         assert_eq!(visitor.caller(), None);
     }
 }

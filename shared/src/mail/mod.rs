@@ -24,7 +24,7 @@ pub use crate::ports::mail::{MailError, MailSender, MessageId, OutgoingEmail};
 pub use qr::QrImageError;
 
 use crate::config::{ConfigError, Env};
-use crate::domain::card_brand::{CardBrand, last_four};
+use crate::domain::card_brand::last_four;
 use crate::domain::email::Email;
 use crate::domain::fiscal_receipt::SettlementSign;
 use crate::domain::readings::ZoneLabel;
@@ -181,7 +181,7 @@ impl<S> Mailer<S> {
             payment_id: payment.id.to_string(),
             bank_payment_id: payment.acquirer_payment_id.clone(),
             card: payment.card.as_ref().map(|card| {
-                let brand = CardBrand::of_pan(&card.pan);
+                let brand = card.brand;
                 match last_four(&card.pan) {
                     Some(tail) => format!("{brand} •••• {tail}"),
                     None => brand.to_string(),

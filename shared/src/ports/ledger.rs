@@ -6,7 +6,7 @@
 //! or concurrent notification changes nothing the second time: the conditions do it, not locks.
 
 use super::StoreError;
-use crate::acquirer::ReceiptNotification;
+use crate::acquirer::{PaymentStatus as BankStatus, ReceiptNotification};
 use crate::domain::payment::Card;
 use crate::domain::payment_transition::Transition;
 use crate::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
@@ -142,12 +142,42 @@ impl fmt::Debug for StoredReceipt {
     }
 }
 
+/// The failure reason recorded on a payment nobody tried to pay.
+pub const ABANDONED: &str = "ABANDONED";
+
+/// Whose word a change of a payment rests on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReportedStatus {
+    /// The bank's status (`CONFIRMED`, `REJECTED`, …), as the bank named it.
+    Bank(BankStatus),
+    /// The reconciliation gave up on a payment nobody tried to pay (written `ABANDONED`).
+    Abandoned,
+    /// The bank said nothing about the payment in all the time it was asked.
+    Silent,
+}
+
+impl ReportedStatus {
+    /// As recorded on the payment (a failure's reason) and logged.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Bank(status) => status.as_str(),
+            Self::Abandoned => ABANDONED,
+            Self::Silent => "nothing",
+        }
+    }
+}
+
+impl fmt::Display for ReportedStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What came with a bank status besides the status itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BankFacts {
-    /// The status as the bank named it (`CONFIRMED`, `REJECTED`, …), or `ABANDONED` when the
-    /// reconciliation gives up on a payment nobody tried to pay. Kept as a failure's reason.
-    pub status: String,
+    /// What was reported; kept as a failure's reason.
+    pub status: ReportedStatus,
     /// The bank's id of the attempt the status is about.
     pub acquirer_payment_id: Option<String>,
     /// The masked card, when the bank named one.

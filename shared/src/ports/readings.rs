@@ -9,7 +9,7 @@ use super::{ImportOutcome, StoreError};
 use crate::domain::account::TariffGroup;
 pub use crate::domain::readings_id::{ReadingsId, ReadingsIdError};
 use crate::domain::{
-    AcceptedReadings, Account, AccountNumber, AmountDue, Charge, MeterId, Tariff, TariffId, YearMonth, Zone,
+    AcceptedReadings, Account, AccountNumber, AmountDue, CallerId, Charge, MeterId, Tariff, TariffId, YearMonth, Zone,
 };
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -30,7 +30,7 @@ pub struct SubmittedReadings {
     pub submitted_at: DateTime<Utc>,
     /// The verified caller (`vk:494075`): who handed this in, the only one who sees its figures
     /// and may replace it (`domain::readings_ownership`).
-    pub caller: String,
+    pub caller: CallerId,
     /// 1 for the month's first submission of the meter, +1 for each replacement.
     pub version: u32,
     /// When the billing export last took this version; `None` until then.
@@ -45,7 +45,7 @@ impl SubmittedReadings {
         billing_month: YearMonth,
         accepted: AcceptedReadings,
         charge: Charge,
-        caller: String,
+        caller: CallerId,
         now: DateTime<Utc>,
     ) -> Self {
         let content_hash = content_hash(&accepted, &charge);
@@ -238,7 +238,7 @@ mod tests {
             YearMonth::new(2026, 11).unwrap(),
             accepted,
             charge,
-            "vk:1".into(),
+            "vk:1".parse().unwrap(),
             Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap(),
         )
     }

@@ -264,7 +264,7 @@ impl DynamoStore {
         let mut expression = String::new();
         if to == PaymentStatus::Failed {
             set.push("failure = :failure");
-            request = request.expression_attribute_values(":failure", item::s(&facts.status));
+            request = request.expression_attribute_values(":failure", item::s(facts.status.as_str()));
         }
         if to == PaymentStatus::NeedsReview {
             // An anomaly noted before (an amount mismatch, a missing account) says more: kept.

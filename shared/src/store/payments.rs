@@ -148,7 +148,7 @@ pub(crate) fn encode(p: &Payment) -> Result<Item, StoreError> {
         ("account".to_owned(), item::s(p.account.digits())),
         ("amount".to_owned(), item::money(p.amount)),
         ("email".to_owned(), item::s(&p.email)),
-        ("caller".to_owned(), item::s(&p.caller)),
+        ("caller".to_owned(), item::s(p.caller.to_string())),
         ("status".to_owned(), item::s(p.status.as_str())),
         ("refunded".to_owned(), item::money(p.refunded)),
         ("createdAt".to_owned(), item::s(timestamp(p.created_at))),
@@ -162,7 +162,7 @@ pub(crate) fn encode(p: &Payment) -> Result<Item, StoreError> {
         item.insert(FORM_DEADLINE.to_owned(), item::s(timestamp(deadline)));
     }
     let optional = [
-        ("readingsId", p.readings_id.as_deref()),
+        ("readingsId", p.readings_id.as_ref().map(|r| r.as_str())),
         ("acquirerPaymentId", p.acquirer_payment_id.as_deref()),
         ("paymentUrl", p.payment_url.as_deref()),
     ];
@@ -194,8 +194,10 @@ pub(crate) fn decode(item: &Item) -> Result<Payment, StoreError> {
         amount: item::get_money(item, "amount")?,
         // Removed once the retention period after its emails is over: empty, never sent to.
         email: optional("email").unwrap_or_default(),
-        caller: item::get_s(item, "caller")?.to_owned(),
-        readings_id: optional("readingsId"),
+        caller: item::get_s(item, "caller")?.parse().map_err(|_| StoreError::Corrupt("caller".into()))?,
+        readings_id: optional("readingsId")
+            .map(|id| id.parse().map_err(|_| StoreError::Corrupt("readingsId".into())))
+            .transpose()?,
         status: PaymentStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
         acquirer_payment_id: optional("acquirerPaymentId"),
         payment_url: optional("paymentUrl"),

@@ -91,7 +91,7 @@ impl ReadingsWriter for DynamoStore {
             // nothing, and the answer stays the stored one.
             .condition_expression("attribute_not_exists(PK) OR (#caller = :caller AND contentHash <> :hash)")
             .expression_attribute_names("#caller", "caller")
-            .expression_attribute_values(":caller", item::s(&readings.caller))
+            .expression_attribute_values(":caller", item::s(readings.caller.to_string()))
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":zero", item::n(0))
             .expression_attribute_values(":one", item::n(1))
@@ -246,7 +246,7 @@ fn attributes(r: &SubmittedReadings) -> Result<Vec<(&'static str, AttributeValue
         ("charge", item::money(r.charge.total)),
         ("contentHash", item::s(&r.content_hash)),
         ("submittedAt", item::s(timestamp(r.submitted_at))),
-        ("caller", item::s(&r.caller)),
+        ("caller", item::s(r.caller.to_string())),
         ("exported", AttributeValue::Bool(false)),
         ("GSI1PK", item::s(keys::readings_month_pk(r.billing_month))),
         ("GSI1SK", item::s(keys::readings_month_sk(&r.account, r.meter_id()))),
@@ -306,7 +306,7 @@ fn decode(found: &Item) -> Result<SubmittedReadings, StoreError> {
         charge: Charge { lines, total: item::get_money(found, "charge")? },
         content_hash: item::get_s(found, "contentHash")?.to_owned(),
         submitted_at: time_of("submittedAt")?,
-        caller: item::get_s(found, "caller")?.to_owned(),
+        caller: item::get_s(found, "caller")?.parse().map_err(|_| corrupt("caller", "malformed"))?,
         version: u32::try_from(item::get_u64(found, "version")?).map_err(|_| corrupt("version", "out of range"))?,
         exported_at,
     })
