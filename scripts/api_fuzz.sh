@@ -18,7 +18,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-log() { printf '[api-fuzz] %s\n' "$*" >&2; }
+LOG_TAG=api-fuzz
+# shellcheck source=scripts/log.sh
+. "$ROOT/scripts/log.sh"
 
 mode="${1:-}"
 case "$mode" in

@@ -15,8 +15,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-log() { printf '[build] %s\n' "$*" >&2; }
-die() { printf '[build] error: %s\n' "$*" >&2; exit 1; }
+LOG_TAG=build
+# shellcheck source=scripts/log.sh
+. "$ROOT/scripts/log.sh"
 
 bash scripts/tools.sh lambda
 CARGO_LAMBDA="$ROOT/.tools/venv/bin/cargo-lambda"

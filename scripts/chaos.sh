@@ -21,7 +21,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-die() { printf '[chaos] error: %s\n' "$*" >&2; exit 1; }
+LOG_TAG=chaos
+# shellcheck source=scripts/log.sh
+. "$ROOT/scripts/log.sh"
 
 size="${1:-quick}"
 case "$size" in

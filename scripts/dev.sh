@@ -21,7 +21,9 @@ cd "$ROOT"
 . scripts/services.sh
 
 FUNCTIONS=(account-lookup pay submit-readings payment-callback)
-log() { printf '[dev] %s\n' "$*" >&2; }
+LOG_TAG=dev
+# shellcheck source=scripts/log.sh
+. "$ROOT/scripts/log.sh"
 
 owns_stack=0
 follower=""

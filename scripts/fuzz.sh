@@ -41,8 +41,9 @@ TRIPLE="$(rustc -vV | sed -n 's/^host: //p')"
 BIN_DIR="$ROOT/fuzz/target/$TRIPLE/release"
 LOGS="$ROOT/.run/fuzz"
 
-log() { printf '[fuzz] %s\n' "$*" >&2; }
-die() { printf '[fuzz] error: %s\n' "$*" >&2; exit 1; }
+LOG_TAG=fuzz
+# shellcheck source=scripts/log.sh
+. "$ROOT/scripts/log.sh"
 
 # Inputs longer than a real one by a margin: each size limit of the parsers is crossed too.
 max_len() {

@@ -23,7 +23,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-die() { printf '[population] error: %s\n' "$*" >&2; exit 1; }
+LOG_TAG=population
+# shellcheck source=scripts/log.sh
+. "$ROOT/scripts/log.sh"
 
 size="${1:-full}"
 case "$size" in

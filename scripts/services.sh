@@ -2,25 +2,21 @@
 # Starting and stopping the local stand-ins, for bash scripts: `. scripts/services.sh`.
 #
 # Each service runs in a session of its own (setsid), so it and everything it spawns (cargo,
-# the function binaries, a JVM's helpers) can be found again by session id and nothing else.
-# Its pid file holds "<pid> <start time>": the start time (field 22 of /proc/<pid>/stat) tells a
-# live service from an unrelated process that got the same pid after a crash or a reboot. Stopping
-# signals exactly the processes of that session: never a process found by name.
+# the function binaries, a JVM's helpers) can be found again by session id (ps) and nothing else.
+# Its pid file holds "<pid> <start time>". Stopping signals exactly the processes of that
+# session: never a process found by name.
 #
 # Expects STACK_RUN_DIR (from scripts/env.sh); pid files and logs live there.
 
 _svc_log() { printf '[%s] %s\n' "${STACK_PROFILE:-stack}" "$*" >&2; }
 
-# Field N (1-based, as in proc(5)) of /proc/<pid>/stat, printed; empty when the process is gone.
-# The command name (field 2) may hold spaces and parentheses, so fields are counted after its
-# ')'. Builtins only: the session scan below calls this for every process on the machine.
-_svc_stat_field() {
-    local pid="$1" field="$2" stat rest
-    local -a fields
-    { read -r stat <"/proc/$pid/stat"; } 2>/dev/null || return 0
-    rest="${stat##*) }"
-    read -r -a fields <<<"$rest"
-    printf '%s' "${fields[field - 3]:-}"
+# When the process started, as ps tells it; empty when it is gone. With the pid it tells a live
+# service from an unrelated process that got the same pid after a crash or a reboot.
+_svc_started() {
+    local at
+    at="$(ps -o lstart= -p "$1" 2>/dev/null)" || return 0
+    # shellcheck disable=SC2086 # one space between words, however ps pads them
+    echo $at
 }
 
 _svc_pidfile() { printf '%s/%s.pid' "$STACK_RUN_DIR" "$1"; }
@@ -31,8 +27,8 @@ svc_pid() {
     local pidfile pid started
     pidfile="$(_svc_pidfile "$1")"
     [[ -f "$pidfile" ]] || return 1
-    read -r pid started <"$pidfile" || return 1
-    [[ -n "$pid" && "$(_svc_stat_field "$pid" 22)" == "$started" ]] || return 1
+    IFS=' ' read -r pid started <"$pidfile" || return 1
+    [[ -n "$pid" && "$(_svc_started "$pid")" == "$started" ]] || return 1
     printf '%s' "$pid"
 }
 
@@ -55,33 +51,21 @@ svc_start() {
     setsid "$@" </dev/null >>"$log" 2>&1 &
     pid=$!
     # Until setsid() has run, the child still belongs to our session.
-    while sid="$(_svc_stat_field "$pid" 6)" && [[ -n "$sid" && "$sid" != "$pid" ]]; do
+    while sid="$(ps -o sid= -p "$pid")" && ((sid != pid)); do
         ((++tries < 100)) || break
         sleep 0.01
     done
-    if [[ "$(_svc_stat_field "$pid" 6)" != "$pid" ]]; then
+    if (($(ps -o sid= -p "$pid" || echo 0) != pid)); then
         _svc_log "$name exited at once; last lines of $log:"
         tail -n 20 "$log" >&2
         return 1
     fi
-    printf '%s %s\n' "$pid" "$(_svc_stat_field "$pid" 22)" >"$(_svc_pidfile "$name")"
+    printf '%s %s\n' "$pid" "$(_svc_started "$pid")" >"$(_svc_pidfile "$name")"
 }
 
-# Pids of every live process in session <sid>.
+# Pids of every live process in session <sid>; a zombie is already dead, and its parent reaps it.
 _svc_session_members() {
-    local sid="$1" path pid stat rest
-    local -a fields
-    for path in /proc/[0-9]*/stat; do
-        { read -r stat <"$path"; } 2>/dev/null || continue
-        rest="${stat##*) }"
-        read -r -a fields <<<"$rest"
-        # A zombie is already dead; its parent (init, for a service whose starter has exited)
-        # reaps it in its own time.
-        if [[ "${fields[3]:-}" == "$sid" && "${fields[0]}" != Z ]]; then
-            pid="${path#/proc/}"
-            printf '%s\n' "${pid%/stat}"
-        fi
-    done
+    ps -e -o pid=,sid=,stat= | awk -v sid="$1" '$2 == sid && $3 !~ /^Z/ { print $1 }'
 }
 
 # svc_stop <name>: TERM to the service's session, KILL to whatever is left after 10 s.
@@ -89,14 +73,16 @@ svc_stop() {
     local name="$1" pidfile pid started members waited=0
     pidfile="$(_svc_pidfile "$name")"
     [[ -f "$pidfile" ]] || return 0
-    read -r pid started <"$pidfile" || true
+    IFS=' ' read -r pid started <"$pidfile" || true
     if [[ -z "${pid:-}" ]]; then
         rm -f "$pidfile"
         return 0
     fi
     # A live process with another start time reused the pid: ours is gone, and its session with
     # it (the kernel does not hand out a pid still in use as a session id).
-    if [[ -e "/proc/$pid" && "$(_svc_stat_field "$pid" 22)" != "$started" ]]; then
+    local now
+    now="$(_svc_started "$pid")"
+    if [[ -n "$now" && "$now" != "$started" ]]; then
         rm -f "$pidfile"
         return 0
     fi
@@ -126,8 +112,8 @@ svc_kill() {
     local name="$1" pidfile pid started members waited=0
     pidfile="$(_svc_pidfile "$name")"
     [[ -f "$pidfile" ]] || return 0
-    read -r pid started <"$pidfile" || true
-    if [[ -n "${pid:-}" && "$(_svc_stat_field "$pid" 22)" == "$started" ]]; then
+    IFS=' ' read -r pid started <"$pidfile" || true
+    if [[ -n "${pid:-}" && "$(_svc_started "$pid")" == "$started" ]]; then
         members="$(_svc_session_members "$pid")"
         if [[ -n "$members" ]]; then
             _svc_log "killing $name (SIGKILL)"

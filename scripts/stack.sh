@@ -30,7 +30,9 @@ DEMO_DATA="data/demo.json"
 # Every service this script (or scripts/dev.sh, for api) may have started, stopped in this order.
 SERVICES=(api sandbox ses dynamodb)
 
-die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+LOG_TAG=stack
+# shellcheck source=scripts/log.sh
+. "$ROOT/scripts/log.sh"
 note() { printf '[%s] %s\n' "$STACK_PROFILE" "$*" >&2; }
 
 load_stack() {

@@ -20,7 +20,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+LOG_TAG=test
+# shellcheck source=scripts/log.sh
+. "$ROOT/scripts/log.sh"
 suite_started=$SECONDS
 
 step "tools"

@@ -32,8 +32,9 @@ CARGO_FUZZ_VERSION="0.13.2"
 SCHEMATHESIS_PIP_SPEC="schemathesis==4.32.5"
 CHECKOV_PIP_SPEC="checkov==3.3.30"
 
-log() { printf '[tools] %s\n' "$*" >&2; }
-die() { printf '[tools] error: %s\n' "$*" >&2; exit 1; }
+LOG_TAG=tools
+# shellcheck source=scripts/log.sh
+. "$ROOT/scripts/log.sh"
 
 require() {
     command -v "$1" >/dev/null 2>&1 || die "'$1' not found: $2"

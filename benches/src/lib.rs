@@ -1,15 +1,10 @@
 //! What the handler benchmarks share: latency statistics, API Gateway HTTP API v2 events with
 //! freshly signed VK launch parameters, and a DynamoDB client that counts its requests.
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
 use chrono::{DateTime, Utc};
 use energosbyt::edge::auth::{Secret, vk};
 use lambda_http::Request;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -116,32 +111,9 @@ pub fn comparison_table(series: &[&Series]) -> Option<String> {
     Some(table)
 }
 
-/// Counts every HTTP request the DynamoDB client sends (retries included), so a figure per call
-/// shows what a handler costs in round trips, not only in time.
-#[derive(Debug, Clone, Default)]
-pub struct RequestCount(Arc<AtomicU64>);
-
-impl RequestCount {
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-impl Intercept for RequestCount {
-    fn name(&self) -> &'static str {
-        "RequestCount"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-}
+/// Counts every HTTP request a client sends (retries included), so a figure per call shows what a
+/// handler costs in round trips, not only in time: the functions' own interceptor.
+pub use energosbyt::outside_calls::OutsideCalls as RequestCount;
 
 /// A DynamoDB client from the environment (the local stand-in's endpoint), counting its requests.
 pub async fn counted_dynamodb_client() -> (aws_sdk_dynamodb::Client, RequestCount) {

@@ -121,7 +121,7 @@ async fn lookup(calls: usize, warmup: usize, account: &str) -> Result<(), BenchE
 
     let handler_call = async || {
         let request = request_of(&event)?;
-        let before = count.get();
+        let before = count.requests();
         let started = Instant::now();
         let response = account_lookup::handle(&app, request).await;
         let elapsed = started.elapsed();
@@ -133,11 +133,11 @@ async fn lookup(calls: usize, warmup: usize, account: &str) -> Result<(), BenchE
                 body: body_text(response.body()),
             });
         }
-        Ok((elapsed, count.get() - before))
+        Ok((elapsed, count.requests() - before))
     };
     // The profile item of the account, keyed as the store keys it.
     let get_item = async || {
-        let before = count.get();
+        let before = count.requests();
         let started = Instant::now();
         let found = client
             .get_item()
@@ -153,13 +153,13 @@ async fn lookup(calls: usize, warmup: usize, account: &str) -> Result<(), BenchE
         if found.item.is_none() {
             return Err(BenchError::Baseline(format!("{account} is not in {table}: seed the demo data")));
         }
-        Ok::<_, BenchError>((elapsed, count.get() - before))
+        Ok::<_, BenchError>((elapsed, count.requests() - before))
     };
 
     // The handler's own store calls through the store, without the edge and the view: what is
     // left of the handler's time over this is authentication, event handling and JSON.
     let store_calls = async || {
-        let before = count.get();
+        let before = count.requests();
         let started = Instant::now();
         let now = Utc::now();
         let (day_start, _) = energosbyt::edge::throttle::moscow_day(now);
@@ -170,7 +170,7 @@ async fn lookup(calls: usize, warmup: usize, account: &str) -> Result<(), BenchE
             tokio::join!(app.store.tally(&tally), app.store.account_with_readings(&number, billing_month(now)));
         let elapsed = started.elapsed();
         match (counted, found) {
-            (Ok(_), Ok(Some(_))) => Ok((elapsed, count.get() - before)),
+            (Ok(_), Ok(Some(_))) => Ok((elapsed, count.requests() - before)),
             _ => Err(BenchError::Baseline(format!("the store calls of {account} failed or found nothing"))),
         }
     };
@@ -225,7 +225,7 @@ async fn pay(calls: usize, warmup: usize, account: &str) -> Result<(), BenchErro
         let mut event = event.clone();
         event["headers"]["idempotency-key"] = json!(format!("bench-{}", uuid::Uuid::new_v4()));
         let request = request_of(&event)?;
-        let before = count.get();
+        let before = count.requests();
         let started = Instant::now();
         let response = pay::handle(&app, request).await;
         let elapsed = started.elapsed();
@@ -237,7 +237,7 @@ async fn pay(calls: usize, warmup: usize, account: &str) -> Result<(), BenchErro
                 body: body_text(response.body()),
             });
         }
-        Ok((elapsed, count.get() - before))
+        Ok((elapsed, count.requests() - before))
     };
     let init_call = async || {
         let now = Utc::now();

@@ -188,7 +188,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     eprintln!("storm: {deliveries} deliveries ({} unique, {duplicates} duplicates), {senders} senders…", unique.len());
     let queue = Arc::new(Mutex::new(VecDeque::from(queue)));
     let redeliveries = Arc::new(AtomicU64::new(0));
-    let requests_before = requests.get();
+    let requests_before = requests.requests();
     let started = Instant::now();
     let sending: Vec<_> = (0..senders)
         .map(|_| {
@@ -223,7 +223,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         latencies.extend(sender.await?);
     }
     let elapsed = started.elapsed();
-    let storm_requests = requests.get() - requests_before;
+    let storm_requests = requests.requests() - requests_before;
     latencies.sort();
 
     // Every balance to the kopeck, every ledger against it, every payment's emails.

@@ -16,6 +16,8 @@ use energosbyt::edge::auth::{AuthError, facebook};
 use energosbyt::secrets::Secrets;
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
+use minijinja::{Environment, UndefinedBehavior, Value, context};
+use std::sync::OnceLock;
 
 /// Facebook's form carries one short field; anything much bigger is not Facebook.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -81,14 +83,14 @@ pub enum TabRefusal {
 
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
     if request.method() != Method::POST {
-        let mut response = page(StatusCode::METHOD_NOT_ALLOWED, app, &message_page(NOT_FROM_FACEBOOK));
+        let mut response = page(StatusCode::METHOD_NOT_ALLOWED, app, &message_page(Message::NotFromFacebook));
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
     let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     if is_phone(user_agent) {
         tracing::info!("facebook tab opened on a phone");
-        return page(StatusCode::OK, app, &message_page(DESKTOP_ONLY));
+        return page(StatusCode::OK, app, &message_page(Message::DesktopOnly));
     }
     match verified_signed_request(app, request.body()).await {
         Ok(signed_request) => {
@@ -97,7 +99,7 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         }
         Err(refusal) => {
             tracing::info!(reason = %refusal, "facebook tab refused");
-            page(StatusCode::UNAUTHORIZED, app, &message_page(NOT_FROM_FACEBOOK))
+            page(StatusCode::UNAUTHORIZED, app, &message_page(Message::NotFromFacebook))
         }
     }
 }
@@ -135,39 +137,59 @@ fn is_phone(user_agent: &str) -> bool {
     ["Mobi", "iPhone", "FBAN/", "FBAV/"].iter().any(|marker| user_agent.contains(marker))
 }
 
-const DESKTOP_ONLY: (&str, &str) = (
-    "Оплата электроэнергии",
-    "Оплата на странице Facebook работает в браузере компьютера или планшета. Откройте эту страницу \
-     на компьютере или оплатите в мини-приложении ВКонтакте.",
-);
+/// The tab's pages, their markup and Russian texts (`templates/`), through the emails' template
+/// engine. Values are escaped here, for the place they go, and handed over as safe.
+fn pages() -> &'static Environment<'static> {
+    static PAGES: OnceLock<Environment<'static>> = OnceLock::new();
+    PAGES.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        for (name, source) in [
+            ("app.html", include_str!("../templates/app.html")),
+            ("message.html", include_str!("../templates/message.html")),
+        ] {
+            // Part of the binary, and a unit test renders each one: a parse error cannot ship.
+            env.add_template(name, source).expect("a bundled page template parses");
+        }
+        env
+    })
+}
 
-const NOT_FROM_FACEBOOK: (&str, &str) = (
-    "Не удалось открыть оплату",
-    "Откройте вкладку «Оплата электроэнергии» на странице Мосэнергосбыта в Facebook ещё раз. \
-     Если ошибка повторится, обновите страницу.",
-);
+/// Which message page: the tab on a phone, or a tab that is not Facebook's.
+#[derive(Clone, Copy)]
+enum Message {
+    DesktopOnly,
+    NotFromFacebook,
+}
 
-fn message_page((title, text): (&str, &str)) -> String {
-    format!(
-        "<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
-         <style>body{{font:16px/1.5 -apple-system,system-ui,Roboto,Arial,sans-serif;margin:24px;color:#222}}</style>\
-         </head><body><h1>{title}</h1><p>{text}</p></body></html>"
-    )
+fn message_page(message: Message) -> String {
+    let name = match message {
+        Message::DesktopOnly => "desktop_only",
+        Message::NotFromFacebook => "not_from_facebook",
+    };
+    render("message.html", context! { message => name })
 }
 
 fn app_page(app: &App, signed_request: &str) -> String {
     let launch = serde_json::json!({ "signedRequest": signed_request, "apiUrl": app.api_url });
-    let web = html_attribute(&app.web_origin);
-    format!(
-        "<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Оплата электроэнергии</title>\
-         <link rel=\"stylesheet\" crossorigin href=\"{web}/{APP_STYLESHEET}\">\
-         <script type=\"application/json\" id=\"fb-launch\">{launch}</script>\
-         <script type=\"module\" crossorigin src=\"{web}/{APP_SCRIPT}\"></script>\
-         </head><body><div id=\"root\"></div></body></html>",
-        launch = script_json(&launch),
+    render(
+        "app.html",
+        context! {
+            web => Value::from_safe_string(html_attribute(&app.web_origin)),
+            stylesheet => Value::from_safe_string(APP_STYLESHEET.to_owned()),
+            script => Value::from_safe_string(APP_SCRIPT.to_owned()),
+            launch => Value::from_safe_string(script_json(&launch)),
+        },
     )
+}
+
+fn render(name: &str, values: Value) -> String {
+    let page = pages().get_template(name).and_then(|template| template.render(values));
+    // The templates are bundled and tested; only a bug gets here.
+    page.unwrap_or_else(|e| {
+        tracing::error!(error = %e, page = name, "a tab page cannot be rendered");
+        String::new()
+    })
 }
 
 /// JSON inside `<script>`: `<`, `>` and `&` escaped so no value can close the element.
