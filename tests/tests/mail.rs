@@ -8,7 +8,7 @@ use energosbyt::acquirer::ReceiptNotification;
 use energosbyt::config::Env;
 use energosbyt::domain::payment::Card;
 use energosbyt::domain::{
-    AcceptedReadings, FiscalReceipt, MeterId, Money, Payment, PaymentId, PaymentStatus, SellerRequisites, Zone, ZoneSet,
+    AcceptedReadings, MeterId, Money, Payment, PaymentId, PaymentStatus, SellerRequisites, Zone, ZoneSet,
 };
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{DeliveryError, HandedInReading, MailError, MailFrom, Mailer, PaymentReceived};
@@ -248,7 +248,7 @@ async fn the_customer_receives_the_receipt_with_its_qr_code_inline() {
     let mailer = Mailer::new(ses_mailer().await, from());
     let recipient = fresh_recipient();
     let payment = payment(&recipient);
-    let receipt = FiscalReceipt::from_notification(&receipt_notification(&payment), &payment, &seller()).unwrap();
+    let receipt = receipt_notification(&payment).fiscal_receipt(&payment, &seller()).unwrap();
 
     let id = mailer.send_fiscal_receipt(&receipt).await.expect("sent");
 
@@ -340,7 +340,7 @@ async fn receipt_text_at_new_year(issued: &str, tax: Option<&str>) -> String {
         notification["Receipt"]["Items"][0]["Tax"] = json!(tax);
     }
     let notification: ReceiptNotification = serde_json::from_value(notification).unwrap();
-    let receipt = FiscalReceipt::from_notification(&notification, &payment, &seller()).unwrap();
+    let receipt = notification.fiscal_receipt(&payment, &seller()).unwrap();
     mailer.send_fiscal_receipt(&receipt).await.expect("sent");
     let sent = sent_to(&recipient).await;
     assert_eq!(sent.len(), 1);

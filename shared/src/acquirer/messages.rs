@@ -6,6 +6,7 @@
 //! flags are read leniently.
 
 use crate::domain::Money;
+pub use crate::domain::fiscal_receipt::{PaymentMethod, PaymentObject, Taxation};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -239,17 +240,6 @@ impl Receipt {
     }
 }
 
-/// The seller's taxation system (`osn` for a VAT payer such as Mosenergosbyt).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Taxation {
-    Osn,
-    UsnIncome,
-    UsnIncomeOutcome,
-    Esn,
-    Patent,
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ReceiptItem {
@@ -265,25 +255,6 @@ pub struct ReceiptItem {
     pub payment_object: PaymentObject,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measurement_unit: Option<String>,
-}
-
-/// Tag 1214, the payment method.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentMethod {
-    FullPrepayment,
-    Prepayment,
-    Advance,
-    FullPayment,
-}
-
-/// Tag 1212, what is being paid for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentObject {
-    Commodity,
-    Service,
-    Payment,
 }
 
 /// `Init`'s answer on success.

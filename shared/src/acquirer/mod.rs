@@ -16,6 +16,7 @@ mod event;
 mod messages;
 mod notification;
 mod payment_init;
+mod receipt_report;
 pub mod token;
 
 #[cfg(feature = "adapters")]

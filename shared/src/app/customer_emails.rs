@@ -6,7 +6,7 @@
 
 use super::settlement::{SettleError, Settlement};
 use crate::acquirer::ReceiptNotification;
-use crate::domain::{FiscalReceipt, Payment, ZoneSet};
+use crate::domain::{Payment, ZoneSet};
 use crate::mail::{HandedInReading, MailSender, OutgoingEmail, PaymentReceived, RenderError};
 use crate::metrics::{self, Metric};
 use crate::ports::StoreError;
@@ -83,7 +83,7 @@ where
             }
             let fiscal = serde_json::from_str::<ReceiptNotification>(&receipt.notification)
                 .map_err(|e| e.to_string())
-                .and_then(|n| FiscalReceipt::from_notification(&n, payment, &self.seller).map_err(|e| e.to_string()));
+                .and_then(|n| n.fiscal_receipt(payment, &self.seller).map_err(|e| e.to_string()));
             let fiscal = match fiscal {
                 Ok(fiscal) => fiscal,
                 Err(reason) => {

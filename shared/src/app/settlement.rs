@@ -13,7 +13,7 @@ use crate::config::{ConfigError, Env};
 use crate::domain::fiscal_receipt::FiscalReceiptError;
 use crate::domain::payment::Card;
 use crate::domain::payment_transition::{self, AcquirerEvent, Attempt, Transition};
-use crate::domain::{FiscalReceipt, Money, Payment, PaymentId, PaymentStatus, SellerRequisites};
+use crate::domain::{Money, Payment, PaymentId, PaymentStatus, SellerRequisites};
 use crate::mail::{MailSender, Mailer};
 use crate::metrics::{self, Metric};
 use crate::ports::StoreError;
@@ -292,7 +292,7 @@ where
         let Some(mut record) = self.ledger.payment_record(id).await? else {
             return Ok(None);
         };
-        if let Err(e) = FiscalReceipt::check_of_payment(notification, &record.payment) {
+        if let Err(e) = notification.check_of_payment(&record.payment) {
             metrics::count(Metric::Anomalies, 1);
             tracing::warn!(
                 anomaly = "receipt_not_of_this_payment",

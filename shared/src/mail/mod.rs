@@ -8,7 +8,7 @@
 //! ```ignore
 //! let mailer = Mailer::new(SesMailer::from_env(&env).await?, MailFrom::from_env(&env)?);
 //! let sent = mailer.send_payment_received(&PaymentReceived { payment: &p, paid_at, readings: &[] }).await;
-//! let receipt = FiscalReceipt::from_notification(&notification, &p, &seller)?;
+//! let receipt = notification.fiscal_receipt(&p, &seller)?;
 //! let sent = mailer.send_fiscal_receipt(&receipt).await;
 //! ```
 //!

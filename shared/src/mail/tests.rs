@@ -1,6 +1,6 @@
 use super::*;
-use crate::acquirer::{PaymentMethod, PaymentObject, Taxation};
 use crate::domain::fiscal_receipt::FiscalItem;
+use crate::domain::fiscal_receipt::{PaymentMethod, PaymentObject, Taxation};
 use crate::domain::payment::Card;
 use crate::domain::vat::VatRate;
 use crate::domain::{Money, PaymentStatus, Zone};
