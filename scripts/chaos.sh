@@ -36,13 +36,7 @@ bash scripts/tools.sh stack
 . scripts/env.sh chaos
 . scripts/services.sh
 
-# Another run's stack would mix its payments and mail into this one's checks.
-for service in dynamodb ses sandbox; do
-    if svc_running "$service"; then
-        die "the chaos stack is already running (scripts/stack.sh status chaos): another run, or a" \
-            "left-over one to stop with 'scripts/stack.sh down chaos'"
-    fi
-done
+svc_refuse_running "another run, or a left-over one to stop with 'scripts/stack.sh down chaos'"
 
 # Built before the stack starts, so a long compile does not keep the stand-ins waiting.
 cargo test -p integration-tests --test chaos --no-run

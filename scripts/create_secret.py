@@ -16,9 +16,9 @@ import json
 import os
 import sys
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+import stand_in
 
 # The secret's JSON keys and the local.env variables holding their demo values.
 KEYS = {
@@ -37,12 +37,7 @@ def main() -> int:
         print(f"create_secret: {', '.join(missing)} must be set (scripts/env.sh)", file=sys.stderr)
         return 2
     value = json.dumps({key: os.environ[variable] for key, variable in KEYS.items()})
-    client = boto3.client(
-        "secretsmanager",
-        endpoint_url=endpoint,
-        region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 3}),
-    )
+    client = stand_in.client("secretsmanager", endpoint)
     try:
         try:
             client.create_secret(Name=name, SecretString=value)

@@ -44,12 +44,8 @@ bash scripts/tools.sh stack
 . scripts/env.sh test
 . scripts/services.sh
 
-for service in dynamodb ses sandbox; do
-    if svc_running "$service"; then
-        die "a test stack is already running ($service): stop it with 'make stack-down STACK=test'" \
-            "or move this run with TEST_DYNAMODB_PORT, TEST_SES_PORT and TEST_SANDBOX_PORT"
-    fi
-done
+svc_refuse_running "stop it with 'make stack-down STACK=test'" \
+    "or move this run with TEST_DYNAMODB_PORT, TEST_SES_PORT and TEST_SANDBOX_PORT"
 
 # Built before the stack starts, so a long compile does not keep the stand-ins waiting.
 cargo test -p integration-tests --test population --no-run

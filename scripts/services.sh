@@ -126,6 +126,19 @@ svc_kill() {
     rm -f "$pidfile"
 }
 
+# svc_refuse_running <advice...>: exits when a stand-in of this stack is running already — another
+# run's payments and mail would mix into this one's checks, and its stack would be stopped under
+# its owner's feet at the end of this run.
+svc_refuse_running() {
+    local service
+    for service in dynamodb ses sandbox; do
+        if svc_running "$service"; then
+            _svc_log "error: the $STACK_PROFILE stack is already running ($service): $*"
+            exit 1
+        fi
+    done
+}
+
 # wait_http <name> <url> <seconds>: polls until the URL answers any HTTP status. Fails early
 # when the service dies, showing the end of its log.
 wait_http() {

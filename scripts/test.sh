@@ -48,15 +48,7 @@ step "test stack"
 (
     . scripts/env.sh test
     . scripts/services.sh
-    # A stack left by someone else (another `make test`, `make stack-up STACK=test`) would be
-    # stopped under its owner's feet at the end of this run: refuse instead.
-    for service in dynamodb ses sandbox; do
-        if svc_running "$service"; then
-            echo "a test stack is already running ($service); stop it with" \
-                "'make stack-down STACK=test' and try again" >&2
-            exit 1
-        fi
-    done
+    svc_refuse_running "stop it with 'make stack-down STACK=test' and try again"
     trap 'bash scripts/stack.sh down test' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM

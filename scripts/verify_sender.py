@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import sys
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+import stand_in
 
 
 def main() -> int:
@@ -23,12 +23,7 @@ def main() -> int:
     if not sender or not endpoint:
         print("verify_sender: SES_SENDER and AWS_ENDPOINT_URL_SES must be set", file=sys.stderr)
         return 2
-    client = boto3.client(
-        "ses",
-        endpoint_url=endpoint,
-        region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 3}),
-    )
+    client = stand_in.client("ses", endpoint)
     try:
         client.verify_email_identity(EmailAddress=sender)
         identities = client.list_identities(IdentityType="EmailAddress")["Identities"]

@@ -55,7 +55,8 @@ async fn show<S: AccountReadingsReader>(
     let raw = energosbyt::edge::mini_app::path_param(&request, "account", 1).unwrap_or_default();
     let number: AccountNumber = raw.parse()?;
     let read = context.admission.read(Some(&number), lookup::read(&app.store, &number, context.now)).await?;
-    let found = lookup::shown(read, &number)?;
+    let found = lookup::found(read, &number)?;
+    tracing::info!(account = %number.masked(), "account shown");
     let asking = Submitter::from(&context.caller.id);
     Ok(response::json(StatusCode::OK, &AccountView::new(&found, &asking, context.now)))
 }

@@ -25,7 +25,8 @@
 mod request;
 mod view;
 
-use energosbyt::app::readings_submission::{self as submission, ReadingsInput, ReadingsSettings};
+use energosbyt::app::lookup;
+use energosbyt::app::readings_submission::{self as submission, ReadingsInput, ReadingsSettings, SubmissionError};
 use energosbyt::config::{ConfigError, Env};
 use energosbyt::domain::AccountNumber;
 use energosbyt::edge::mini_app::path_param;
@@ -89,9 +90,8 @@ where
     };
     let input = ReadingsInput { meter_number, meter_ref: body.meter_ref, submission: body.submission };
     // The throttle's verdict comes with this read, before anything is written.
-    let read =
-        context.admission.read(Some(&number), submission::read_account(&app.store, &number, context.now)).await?;
-    let found = submission::found(read, &number)?;
+    let read = context.admission.read(Some(&number), lookup::read(&app.store, &number, context.now)).await?;
+    let found = lookup::found(read, &number).map_err(SubmissionError::from)?;
     let accepted = submission::submit(&app.store, &app.settings, found, &input, &submitter, context.now).await?;
     Ok(response::json(StatusCode::OK, &ReadingsView::new(&accepted, &body.meter_id)))
 }

@@ -20,7 +20,7 @@ pub enum LookupError {
 
 /// The account `number` as of `now`'s billing month: the one read, which the edge runs beside its
 /// throttle counter. Decides and logs nothing, so a refused request leaves no trace of the account;
-/// [`shown`] reads the answer.
+/// [`found`] reads the answer.
 pub async fn read<S: AccountReadingsReader>(
     store: &S,
     number: &AccountNumber,
@@ -29,16 +29,11 @@ pub async fn read<S: AccountReadingsReader>(
     store.account_with_readings(number, billing_month(now)).await
 }
 
-/// What [`read`] found, once the request was admitted.
-pub fn shown(
-    read: Result<Option<AccountReadings>, StoreError>,
-    number: &AccountNumber,
-) -> Result<AccountReadings, LookupError> {
+/// What a read of an account found, once the request was admitted: the account, or why there is
+/// none (logged here, by the masked number). Every flow that starts from an account reads it so.
+pub fn found<T>(read: Result<Option<T>, StoreError>, number: &AccountNumber) -> Result<T, LookupError> {
     match read {
-        Ok(Some(found)) => {
-            tracing::info!(account = %number.masked(), "account shown");
-            Ok(found)
-        }
+        Ok(Some(found)) => Ok(found),
         Ok(None) => {
             tracing::info!(account = %number.masked(), "account not found");
             Err(LookupError::AccountNotFound)

@@ -27,6 +27,7 @@
 //! At any moment at most one payment per request can be paid at the bank.
 
 use super::idempotency::{self, Claim, IdempotencyPolicy, Lease};
+use super::lookup::{self, LookupError};
 use crate::acquirer::{
     Acquirer, AcquirerError, CancelRequest, InitError, InitRequest, InitSettings, PaymentInit, Refusal, Unavailability,
     VatCodes,
@@ -174,17 +175,10 @@ pub fn known_account(
     read: Result<Option<Account>, StoreError>,
     account: &AccountNumber,
 ) -> Result<(), RegistrationError> {
-    match read {
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => {
-            tracing::info!(account = %account.masked(), "payment for an unknown account refused");
-            Err(RegistrationError::AccountNotFound)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, account = %account.masked(), "account read failed");
-            Err(RegistrationError::Unavailable)
-        }
-    }
+    lookup::found(read, account).map(drop).map_err(|e| match e {
+        LookupError::AccountNotFound => RegistrationError::AccountNotFound,
+        LookupError::Unavailable => RegistrationError::Unavailable,
+    })
 }
 
 /// Registers `request` for `caller` under `key`, after [`check`] and [`known_account`].

@@ -11,6 +11,7 @@
 //! answer with nothing written. Only the verified user who handed it in replaces it, checked again
 //! in the write itself.
 
+use super::lookup::LookupError;
 use super::meter_number_proof;
 use super::tariff_cache::{self, TariffCache, TariffLoadError};
 use crate::config::{ConfigError, Env};
@@ -24,9 +25,7 @@ use crate::domain::{
     charge::charge,
 };
 use crate::metrics::{self, Metric};
-use crate::ports::readings::{
-    AccountReadings, AccountReadingsReader, ReadingsWriter, SaveOutcome, SubmittedReadings, TariffReader,
-};
+use crate::ports::readings::{AccountReadings, ReadingsWriter, SaveOutcome, SubmittedReadings, TariffReader};
 use crate::ports::{RequestCounter, StoreError};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -68,6 +67,15 @@ pub struct ReadingsInput {
 }
 
 /// Why a submission was refused. Each variant is answered once, by `edge::readings_problems`.
+impl From<LookupError> for SubmissionError {
+    fn from(e: LookupError) -> Self {
+        match e {
+            LookupError::AccountNotFound => Self::AccountNotFound,
+            LookupError::Unavailable => Self::Unavailable,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SubmissionError {
     #[error("a page visitor who never logged in hands in no readings")]
@@ -112,32 +120,8 @@ pub fn submitter(caller: &CallerId) -> Result<Submitter, SubmissionError> {
     }
 }
 
-/// The account with this billing month's submissions, in one read; the edge runs it beside its
-/// throttle counter. Decides and logs nothing: [`found`] reads the answer once admitted.
-pub async fn read_account<S: AccountReadingsReader>(
-    store: &S,
-    number: &AccountNumber,
-    now: DateTime<Utc>,
-) -> Result<Option<AccountReadings>, StoreError> {
-    store.account_with_readings(number, billing_month(now)).await
-}
-
-/// What [`read_account`] found.
-pub fn found(
-    read: Result<Option<AccountReadings>, StoreError>,
-    number: &AccountNumber,
-) -> Result<AccountReadings, SubmissionError> {
-    match read {
-        Ok(Some(found)) => Ok(found),
-        Ok(None) => {
-            tracing::info!(account = %number.masked(), "account not found");
-            Err(SubmissionError::AccountNotFound)
-        }
-        Err(e) => Err(store_fault(&e, number)),
-    }
-}
-
-/// Checks, prices and stores `input` for the account `found` ([`account`]).
+/// Checks, prices and stores `input` for the account `found` (read as a look-up reads it,
+/// `app::lookup`).
 pub async fn submit<S>(
     store: &S,
     settings: &ReadingsSettings,

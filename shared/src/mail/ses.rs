@@ -6,8 +6,8 @@
 
 use super::{MailError, MailSender, MessageId, OutgoingEmail};
 use crate::config::{ConfigError, Env};
+use crate::outside_calls::{OutsideCalls, timeouts};
 use aws_sdk_ses::Client;
-use aws_sdk_ses::config::timeout::TimeoutConfig;
 use aws_sdk_ses::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ses::operation::send_raw_email::SendRawEmailError;
 use aws_sdk_ses::primitives::Blob;
@@ -40,14 +40,8 @@ impl SesMailer {
     /// the log line of every call.
     pub fn client_config(shared: &aws_config::SdkConfig) -> aws_sdk_ses::config::Builder {
         aws_sdk_ses::config::Builder::from(shared)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Self::CONNECT_TIMEOUT)
-                    .operation_attempt_timeout(Self::ATTEMPT_TIMEOUT)
-                    .operation_timeout(Self::OPERATION_TIMEOUT)
-                    .build(),
-            )
-            .interceptor(crate::outside_calls::OutsideCalls::new())
+            .timeout_config(timeouts(Self::CONNECT_TIMEOUT, Self::ATTEMPT_TIMEOUT, Self::OPERATION_TIMEOUT))
+            .interceptor(OutsideCalls::new())
     }
 
     pub fn new(client: Client, sender: impl Into<String>) -> Self {

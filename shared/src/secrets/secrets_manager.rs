@@ -5,8 +5,8 @@
 
 use super::{Fetch, SecretSource, SecretValues, Secrets, SecretsError};
 use crate::config::{ConfigError, Env};
+use crate::outside_calls::{OutsideCalls, timeouts};
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::config::timeout::TimeoutConfig;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use std::time::Duration;
 
@@ -32,14 +32,8 @@ impl SecretsManager {
     pub async fn client_from_env() -> Client {
         let shared = aws_config::load_from_env().await;
         let config = aws_sdk_secretsmanager::config::Builder::from(&shared)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Self::CONNECT_TIMEOUT)
-                    .operation_attempt_timeout(Self::ATTEMPT_TIMEOUT)
-                    .operation_timeout(Self::OPERATION_TIMEOUT)
-                    .build(),
-            )
-            .interceptor(crate::outside_calls::OutsideCalls::new())
+            .timeout_config(timeouts(Self::CONNECT_TIMEOUT, Self::ATTEMPT_TIMEOUT, Self::OPERATION_TIMEOUT))
+            .interceptor(OutsideCalls::new())
             .build();
         Client::from_conf(config)
     }

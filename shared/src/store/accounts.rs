@@ -14,11 +14,7 @@ use chrono::{DateTime, Utc};
 impl AccountReader for DynamoStore {
     async fn account(&self, number: &AccountNumber) -> Result<Option<Account>, StoreError> {
         let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("PK", item::s(keys::account_pk(number)))
-            .key("SK", item::s(keys::PROFILE))
+            .get_at(keys::account_pk(number), keys::PROFILE)
             // A customer who has just paid must see the credited balance.
             .consistent_read(true)
             .send()
@@ -51,7 +47,7 @@ impl AccountImport for DynamoStore {
             let mut item = encode(account)?;
             item.insert("balance".to_owned(), item::money(account.balance.signed() + since_export));
             item.insert("exportedAt".to_owned(), item::s(&exported));
-            let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+            let mut put = self.put_item().set_item(Some(item));
             put = match &stored {
                 None => put.condition_expression("attribute_not_exists(PK)"),
                 Some((at, balance)) => put
@@ -75,11 +71,7 @@ impl DynamoStore {
     /// The stored profile's export time and balance, if the account exists.
     async fn stored_export(&self, number: &AccountNumber) -> Result<Option<(String, Money)>, StoreError> {
         let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("PK", item::s(keys::account_pk(number)))
-            .key("SK", item::s(keys::PROFILE))
+            .get_at(keys::account_pk(number), keys::PROFILE)
             .projection_expression("exportedAt, balance")
             .consistent_read(true)
             .send()

@@ -3,7 +3,7 @@
 //! `app::customer_emails`.
 
 use super::DynamoStore;
-use super::item::{self};
+use super::item;
 use super::payment_record::{REJECTED, SENDING, SENT, UNRENDERED, email_attribute, receipt_attribute};
 use super::payments::{self, PENDING, timestamp};
 use crate::domain::{Payment, PaymentId};

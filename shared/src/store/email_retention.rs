@@ -2,10 +2,10 @@
 //! `email` is removed, and the buyer's contacts with it from the receipts kept whole. Touches
 //! nothing else.
 
-use super::item::{self};
+use super::item;
 use super::payment_record::receipt_slot_of;
 use super::payments::{FINISHED, INDEX, INDEX_SK, timestamp};
-use super::{DynamoStore, unavailable};
+use super::{DynamoStore, keys, unavailable};
 use crate::domain::{PaymentId, PaymentStatus};
 use crate::ports::StoreError;
 use crate::ports::ledger::{CustomerEmailRetention, Forgotten};
@@ -19,9 +19,7 @@ impl CustomerEmailRetention for DynamoStore {
         limit: i32,
     ) -> Result<Forgotten, StoreError> {
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_items()
             .index_name(INDEX)
             // `GSI2SK` is `<finished at>#<id>`: everything finished before the cut-off sorts first.
             .key_condition_expression("GSI2PK = :finished AND GSI2SK < :before")
@@ -51,15 +49,8 @@ impl DynamoStore {
     /// Removes the email from one finished payment and its kept receipts, and takes it off the
     /// index; `false` when the payment moved on since it was listed at `position`.
     async fn forget_customer_email(&self, id: &PaymentId, position: &str) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.payment_key(id).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
+        let out =
+            self.get_at(keys::payment_pk(id), keys::PAYMENT).consistent_read(true).send().await.map_err(unavailable)?;
         let Some(found) = out.item else {
             return Ok(false);
         };

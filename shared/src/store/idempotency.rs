@@ -13,6 +13,7 @@ use crate::ports::idempotency::{
     Begin, IdempotencyError, IdempotencyRecord, IdempotencyScope, IdempotencyStore, RecordState, RecordedResponse,
 };
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 const SK: &str = "IDEMPOTENCY";
@@ -95,9 +96,7 @@ fn decode(item: &Item) -> Result<IdempotencyRecord, StoreError> {
 impl IdempotencyStore for DynamoStore {
     async fn begin(&self, scope: &IdempotencyScope, record: &IdempotencyRecord, now: i64) -> Result<Begin, StoreError> {
         let result = self
-            .client
             .put_item()
-            .table_name(&self.table)
             .set_item(Some(encode(scope, record)))
             .condition_expression("attribute_not_exists(PK) OR expiresAt < :now")
             .expression_attribute_values(":now", item::n(now))
@@ -135,11 +134,7 @@ impl IdempotencyStore for DynamoStore {
         locked_until: i64,
     ) -> Result<bool, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", item::s(pk(scope)))
-            .key("SK", item::s(SK))
+            .update_at(pk(scope), SK)
             .update_expression("SET lockToken = :lock, lockedUntil = :until")
             .condition_expression("#status = :in_progress AND lockToken = :seen")
             .expression_attribute_names("#status", "status")
@@ -157,19 +152,10 @@ impl IdempotencyStore for DynamoStore {
     }
 
     async fn rebind(&self, scope: &IdempotencyScope, lock: &str, resource: &str) -> Result<(), IdempotencyError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", item::s(pk(scope)))
-            .key("SK", item::s(SK))
-            .update_expression("SET resourceId = :resource")
-            .condition_expression("lockToken = :lock")
-            .expression_attribute_values(":lock", item::s(lock))
-            .expression_attribute_values(":resource", item::s(resource))
-            .send()
-            .await;
-        lock_result(result)
+        let update = self.update_at(pk(scope), SK).update_expression("SET resourceId = :resource");
+        lock_result(
+            self.while_locked(update, lock).expression_attribute_values(":resource", item::s(resource)).send().await,
+        )
     }
 
     async fn complete(
@@ -179,57 +165,43 @@ impl IdempotencyStore for DynamoStore {
         response: &RecordedResponse,
         expires_at: i64,
     ) -> Result<(), IdempotencyError> {
+        let update = self.update_at(pk(scope), SK).update_expression(
+            "SET #status = :completed, responseStatus = :code, responseBody = :body, expiresAt = :expires \
+             REMOVE lockToken, lockedUntil",
+        );
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", item::s(pk(scope)))
-            .key("SK", item::s(SK))
-            .update_expression(
-                "SET #status = :completed, responseStatus = :code, responseBody = :body, expiresAt = :expires \
-                 REMOVE lockToken, lockedUntil",
-            )
-            .condition_expression("lockToken = :lock")
+            .while_locked(update, lock)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":completed", item::s(COMPLETED))
             .expression_attribute_values(":code", item::n(response.status))
             .expression_attribute_values(":body", item::s(&response.body))
             .expression_attribute_values(":expires", item::n(expires_at))
-            .expression_attribute_values(":lock", item::s(lock))
             .send()
             .await;
         lock_result(result)
     }
 
     async fn release(&self, scope: &IdempotencyScope, lock: &str) -> Result<(), IdempotencyError> {
+        // Expired since the epoch: the next attempt with the same request takes over at once.
+        let update = self.update_at(pk(scope), SK).update_expression("SET lockedUntil = :expired");
+        lock_result(self.while_locked(update, lock).expression_attribute_values(":expired", item::n(0)).send().await)
+    }
+
+    async fn forget(&self, scope: &IdempotencyScope, lock: &str) -> Result<(), IdempotencyError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", item::s(pk(scope)))
-            .key("SK", item::s(SK))
-            // Expired since the epoch: the next attempt with the same request takes over at once.
-            .update_expression("SET lockedUntil = :expired")
+            .delete_at(pk(scope), SK)
             .condition_expression("lockToken = :lock")
-            .expression_attribute_values(":expired", item::n(0))
             .expression_attribute_values(":lock", item::s(lock))
             .send()
             .await;
         lock_result(result)
     }
+}
 
-    async fn forget(&self, scope: &IdempotencyScope, lock: &str) -> Result<(), IdempotencyError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("PK", item::s(pk(scope)))
-            .key("SK", item::s(SK))
-            .condition_expression("lockToken = :lock")
-            .expression_attribute_values(":lock", item::s(lock))
-            .send()
-            .await;
-        lock_result(result)
+impl DynamoStore {
+    /// `update`, on condition that the attempt holding `lock` still holds the record.
+    fn while_locked(&self, update: UpdateItemFluentBuilder, lock: &str) -> UpdateItemFluentBuilder {
+        update.condition_expression("lockToken = :lock").expression_attribute_values(":lock", item::s(lock))
     }
 }
 

@@ -22,6 +22,11 @@ use crate::outside_calls::OutsideCalls;
 use crate::ports::StoreError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
+use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -59,19 +64,37 @@ impl DynamoStore {
         &self.table
     }
 
+    /// A GetItem of the item at `pk` / `sk` in the table.
+    fn get_at(&self, pk: impl Into<String>, sk: impl Into<String>) -> GetItemFluentBuilder {
+        self.client.get_item().table_name(&self.table).key("PK", item::s(pk)).key("SK", item::s(sk))
+    }
+
+    /// An UpdateItem of the item at `pk` / `sk` in the table.
+    fn update_at(&self, pk: impl Into<String>, sk: impl Into<String>) -> UpdateItemFluentBuilder {
+        self.client.update_item().table_name(&self.table).key("PK", item::s(pk)).key("SK", item::s(sk))
+    }
+
+    /// A DeleteItem of the item at `pk` / `sk` in the table.
+    fn delete_at(&self, pk: impl Into<String>, sk: impl Into<String>) -> DeleteItemFluentBuilder {
+        self.client.delete_item().table_name(&self.table).key("PK", item::s(pk)).key("SK", item::s(sk))
+    }
+
+    /// A PutItem into the table.
+    fn put_item(&self) -> PutItemFluentBuilder {
+        self.client.put_item().table_name(&self.table)
+    }
+
+    /// A Query of the table (or, with `index_name`, of an index).
+    fn query_items(&self) -> QueryFluentBuilder {
+        self.client.query().table_name(&self.table)
+    }
+
     /// Opens the connection (DNS, TCP, TLS, credentials) during init rather than on the first
     /// customer's request: one read of a key that never exists, within the read permission every
     /// function already has.
     pub async fn warm_up(&self) {
         let started = std::time::Instant::now();
-        let result = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("PK", item::s("WARMUP"))
-            .key("SK", item::s("WARMUP"))
-            .send()
-            .await;
+        let result = self.get_at("WARMUP", "WARMUP").send().await;
         match result {
             Ok(_) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "store connection warmed"),
             Err(e) => tracing::warn!(error = %describe(&e), "store warm-up failed; the first request will retry"),

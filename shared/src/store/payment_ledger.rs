@@ -243,10 +243,7 @@ impl DynamoStore {
         let payment = &read.payment;
         let mut set = vec!["#status = :to", "updatedAt = :at"];
         let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.payment_key(&payment.id).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+            .update_at(keys::payment_pk(&payment.id), keys::PAYMENT)
             .condition_expression("#status = :read_status")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":to", item::s(to.as_str()))
@@ -300,10 +297,7 @@ impl DynamoStore {
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<bool, StoreError> {
         let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.payment_key(id).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+            .update_at(keys::payment_pk(id), keys::PAYMENT)
             .update_expression(expression)
             .condition_expression(condition);
         for (placeholder, name) in names {
@@ -321,15 +315,8 @@ impl DynamoStore {
 
 impl PaymentLedger for DynamoStore {
     async fn payment_record(&self, id: &PaymentId) -> Result<Option<PaymentRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.payment_key(id).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
+        let out =
+            self.get_at(keys::payment_pk(id), keys::PAYMENT).consistent_read(true).send().await.map_err(unavailable)?;
         out.item.map(|item| decode_record(&item)).transpose()
     }
 
@@ -393,9 +380,7 @@ impl PaymentLedger for DynamoStore {
 impl LedgerReader for DynamoStore {
     async fn ledger_entries(&self, account: &AccountNumber) -> Result<Vec<LedgerEntry>, StoreError> {
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_items()
             .key_condition_expression("PK = :pk AND begins_with(SK, :ledger)")
             .expression_attribute_values(":pk", item::s(keys::account_pk(account)))
             .expression_attribute_values(":ledger", item::s(keys::LEDGER_PREFIX))

@@ -40,25 +40,15 @@ impl PaymentReader for DynamoStore {
 
     /// The callback records the bank's `RECEIPT` notification on the payment item as `receipt`.
     async fn payment_with_receipt(&self, id: &PaymentId) -> Result<Option<(Payment, bool)>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("PK", item::s(keys::payment_pk(id)))
-            .key("SK", item::s(keys::PAYMENT))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
+        let out =
+            self.get_at(keys::payment_pk(id), keys::PAYMENT).consistent_read(true).send().await.map_err(unavailable)?;
         out.item.map(|item| Ok((decode(&item)?, item.contains_key(RECEIPT)))).transpose()
     }
 }
 
 impl PaymentWriter for DynamoStore {
     async fn create(&self, payment: &Payment) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
+        self.put_item()
             .set_item(Some(encode(payment)?))
             .condition_expression("attribute_not_exists(PK)")
             .send()
@@ -74,11 +64,7 @@ impl PaymentWriter for DynamoStore {
         payment_url: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", item::s(keys::payment_pk(id)))
-            .key("SK", item::s(keys::PAYMENT))
+        self.update_at(keys::payment_pk(id), keys::PAYMENT)
             .update_expression("SET acquirerPaymentId = :pid, paymentUrl = :url, updatedAt = :at")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":pid", item::s(acquirer_payment_id))
@@ -92,11 +78,7 @@ impl PaymentWriter for DynamoStore {
 
     async fn mark_failed(&self, id: &PaymentId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", item::s(keys::payment_pk(id)))
-            .key("SK", item::s(keys::PAYMENT))
+            .update_at(keys::payment_pk(id), keys::PAYMENT)
             .update_expression(
                 "SET #status = :failed, failure = :reason, updatedAt = :at, GSI2PK = :finished, GSI2SK = :position",
             )

@@ -28,9 +28,7 @@ impl PendingPayments for DynamoStore {
             ])
         });
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_items()
             .index_name(INDEX)
             // `GSI2SK` is `<created at>#<id>`: everything below the cut-off time sorts before it.
             .key_condition_expression("GSI2PK = :pending AND GSI2SK < :before")

@@ -41,9 +41,7 @@ impl AccountReadingsReader for DynamoStore {
         // submission, and the filter (which may not name the keys) keeps the month's. Ledger
         // entries (`LEDGER#…`) sort before the range and are never read.
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_items()
             .key_condition_expression("PK = :pk AND SK BETWEEN :profile AND :readings_end")
             .filter_expression("attribute_not_exists(billingMonth) OR billingMonth = :month")
             .expression_attribute_values(":pk", item::s(keys::account_pk(number)))
@@ -69,12 +67,10 @@ impl AccountReadingsReader for DynamoStore {
 
 impl ReadingsWriter for DynamoStore {
     async fn save_readings(&self, readings: &SubmittedReadings) -> Result<SaveOutcome, StoreError> {
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", item::s(keys::account_pk(&readings.account)))
-            .key("SK", item::s(keys::reading_sk(readings.meter_id(), readings.billing_month)));
+        let mut request = self.update_at(
+            keys::account_pk(&readings.account),
+            keys::reading_sk(readings.meter_id(), readings.billing_month),
+        );
         let mut set = Vec::new();
         for (i, (name, value)) in attributes(readings)?.into_iter().enumerate() {
             set.push(format!("#a{i} = :a{i}"));
@@ -134,9 +130,7 @@ impl ReadingsLookup for DynamoStore {
         // The id does not name the meter, but an account has a handful of meters: one Query of
         // its submissions, filtered to the id.
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_items()
             .key_condition_expression("PK = :pk AND begins_with(SK, :reading)")
             .filter_expression("readingsId = :id")
             .expression_attribute_values(":pk", item::s(keys::account_pk(account)))
@@ -156,9 +150,7 @@ impl ReadingsExport for DynamoStore {
         after: Option<PageCursor>,
     ) -> Result<ReadingsPage, StoreError> {
         let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_items()
             .index_name(MONTH_INDEX)
             .key_condition_expression("GSI1PK = :month")
             .expression_attribute_values(":month", item::s(keys::readings_month_pk(month)))
@@ -180,11 +172,10 @@ impl ReadingsExport for DynamoStore {
 
     async fn mark_exported(&self, readings: &SubmittedReadings, at: DateTime<Utc>) -> Result<MarkOutcome, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", item::s(keys::account_pk(&readings.account)))
-            .key("SK", item::s(keys::reading_sk(readings.meter_id(), readings.billing_month)))
+            .update_at(
+                keys::account_pk(&readings.account),
+                keys::reading_sk(readings.meter_id(), readings.billing_month),
+            )
             .update_expression("SET exported = :yes, exportedAt = :at")
             // Only the version that was written out: a replacement since then stays unexported.
             .condition_expression("readingsId = :id")

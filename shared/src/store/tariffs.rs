@@ -17,9 +17,7 @@ use chrono::NaiveDate;
 impl TariffReader for DynamoStore {
     async fn tariffs(&self, group: &TariffGroup) -> Result<Vec<Tariff>, StoreError> {
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_items()
             .key_condition_expression("PK = :pk")
             .expression_attribute_values(":pk", item::s(keys::tariff_pk(group)));
         all_items(query).await?.iter().map(decode).collect()
@@ -35,9 +33,7 @@ impl TariffImport for DynamoStore {
              OR attribute_not_exists(#basis) OR #basis <> :basis",
         );
         let mut request = self
-            .client
             .put_item()
-            .table_name(&self.table)
             .set_item(Some(encode(tariff)?))
             .expression_attribute_names("#source", "source")
             .expression_attribute_names("#basis", "basis")
@@ -62,9 +58,7 @@ impl TariffImport for DynamoStore {
 
     async fn stored_tariff_ids(&self, group: &TariffGroup) -> Result<Vec<TariffId>, StoreError> {
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_items()
             .key_condition_expression("PK = :pk")
             .projection_expression("SK")
             .expression_attribute_values(":pk", item::s(keys::tariff_pk(group)));
@@ -81,11 +75,7 @@ impl TariffImport for DynamoStore {
     }
 
     async fn remove_tariff(&self, id: &TariffId) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("PK", item::s(keys::tariff_pk(&id.group)))
-            .key("SK", item::s(keys::tariff_sk(id.zone_set, id.zone, id.valid_from)))
+        self.delete_at(keys::tariff_pk(&id.group), keys::tariff_sk(id.zone_set, id.zone, id.valid_from))
             .send()
             .await
             .map_err(unavailable)?;

@@ -18,11 +18,7 @@ impl RequestCounter for DynamoStore {
         let this_minute = minute_name(tally.minute_start);
         let mut add = "ADD #minute :one".to_owned();
         let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", item::s(keys::throttle_pk(tally.key, tally.day_start)))
-            .key("SK", item::s("COUNT"))
+            .update_at(keys::throttle_pk(tally.key, tally.day_start), "COUNT")
             .expression_attribute_names("#minute", &this_minute)
             .expression_attribute_values(":one", item::n(1))
             .expression_attribute_values(":expires", item::n(tally.day_start + 2 * DAY_SECS))
