@@ -139,7 +139,11 @@ async fn a_months_submissions_are_exported_once_and_corrections_go_out_with_the_
     );
     let stored = item(&two, "M-2", month).await;
     assert_eq!(stored["exported"], AttributeValue::Bool(true));
-    assert_eq!(stored["exportedAt"], AttributeValue::S("2026-11-20T12:00:00Z".into()));
+    assert_eq!(
+        stored["exportedAt"],
+        AttributeValue::S("2026-11-20T12:00:00.000Z".into()),
+        "the table's one timestamp format"
+    );
 
     let (again, lines) = export(month, false).await;
     assert_eq!((again.exported, lines.len()), (0, 0), "a re-run exports nothing new");

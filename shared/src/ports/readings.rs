@@ -11,7 +11,7 @@ pub use crate::domain::readings_id::{ReadingsId, ReadingsIdError};
 use crate::domain::{
     AcceptedReadings, Account, AccountNumber, AmountDue, CallerId, Charge, MeterId, Tariff, TariffId, YearMonth, Zone,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -56,7 +56,8 @@ impl SubmittedReadings {
             accepted,
             charge,
             content_hash,
-            submitted_at: now,
+            // To the second, as the customer is shown it and as it has always been kept.
+            submitted_at: now.trunc_subsecs(0),
             caller,
             version: 1,
             exported_at: None,

@@ -9,7 +9,7 @@ use crate::domain::{Account, AccountNumber, Balance, Meter, Money};
 use crate::ports::ledger::LedgerReader;
 use crate::ports::{AccountImport, AccountReader, ImportOutcome, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 impl AccountReader for DynamoStore {
     async fn account(&self, number: &AccountNumber) -> Result<Option<Account>, StoreError> {
@@ -30,11 +30,13 @@ impl AccountImport for DynamoStore {
     /// top rather than lost. The write is conditional on the balance read, so a credit landing
     /// between the read and the write makes the import start over instead of being overwritten.
     async fn import_account(&self, account: &Account, exported_at: DateTime<Utc>) -> Result<ImportOutcome, StoreError> {
-        // Fixed-width UTC text: compares in time order as a string.
-        let exported = exported_at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let exported = item::timestamp(exported_at);
         for _ in 0..IMPORT_ATTEMPTS {
             let stored = self.stored_export(&account.number).await?;
-            if stored.as_ref().is_some_and(|(at, _)| at.as_str() >= exported.as_str()) {
+            // Compared as times to the second, as exports are dated (and profiles imported before
+            // hold whole seconds).
+            let stored_at = stored.as_ref().map(|(at, _)| item::parse_time(at, "exportedAt")).transpose()?;
+            if stored_at.is_some_and(|at| at.trunc_subsecs(0) >= exported_at.trunc_subsecs(0)) {
                 return Ok(ImportOutcome::AlreadyCurrent);
             }
             let since_export: Money = self

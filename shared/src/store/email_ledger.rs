@@ -5,7 +5,7 @@
 use super::DynamoStore;
 use super::item;
 use super::payment_record::{REJECTED, SENDING, SENT, UNRENDERED, email_attribute, receipt_attribute};
-use super::payments::{self, PENDING, timestamp};
+use super::payments::{self, PENDING};
 use crate::domain::{Payment, PaymentId};
 use crate::ports::StoreError;
 use crate::ports::ledger::{CustomerEmail, EmailClaim, EmailLedger, EmailOutcome, PendingPayments, ReceiptSlot};
@@ -21,7 +21,7 @@ impl EmailLedger for DynamoStore {
         abandoned_before: DateTime<Utc>,
     ) -> Result<Option<EmailClaim>, StoreError> {
         let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let token = format!("{SENDING}{}#{}", timestamp(now), &nonce[..12]);
+        let token = format!("{SENDING}{}#{}", item::timestamp(now), &nonce[..12]);
         let attribute = email_attribute(email);
         let claimed = self
             .conditional_update(
@@ -33,7 +33,7 @@ impl EmailLedger for DynamoStore {
                 vec![
                     (":claim", item::s(&token)),
                     (":sending", item::s(SENDING)),
-                    (":abandoned", item::s(format!("{SENDING}{}", timestamp(abandoned_before)))),
+                    (":abandoned", item::s(format!("{SENDING}{}", item::timestamp(abandoned_before)))),
                 ],
             )
             .await?;
@@ -47,8 +47,8 @@ impl EmailLedger for DynamoStore {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mark = match outcome {
-            EmailOutcome::Sent => format!("{SENT}{}", timestamp(at)),
-            EmailOutcome::Rejected => format!("{REJECTED}{}", timestamp(at)),
+            EmailOutcome::Sent => format!("{SENT}{}", item::timestamp(at)),
+            EmailOutcome::Rejected => format!("{REJECTED}{}", item::timestamp(at)),
         };
         let attribute = email_attribute(&claim.email);
         let settled = match &claim.email {

@@ -4,7 +4,7 @@
 
 use super::item;
 use super::payment_record::receipt_slot_of;
-use super::payments::{FINISHED, INDEX, INDEX_SK, timestamp};
+use super::payments::{FINISHED, INDEX, INDEX_SK};
 use super::{DynamoStore, keys, unavailable};
 use crate::domain::{PaymentId, PaymentStatus};
 use crate::ports::StoreError;
@@ -24,7 +24,7 @@ impl CustomerEmailRetention for DynamoStore {
             // `GSI2SK` is `<finished at>#<id>`: everything finished before the cut-off sorts first.
             .key_condition_expression("GSI2PK = :finished AND GSI2SK < :before")
             .expression_attribute_values(":finished", item::s(FINISHED))
-            .expression_attribute_values(":before", item::s(timestamp(finished_before)))
+            .expression_attribute_values(":before", item::s(item::timestamp(finished_before)))
             .limit(limit)
             .send()
             .await

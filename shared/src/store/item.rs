@@ -4,11 +4,30 @@
 use crate::domain::Money;
 use crate::ports::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::str::FromStr;
 
 pub type Item = HashMap<String, AttributeValue>;
+
+/// The table's one timestamp format: fixed-width UTC with milliseconds
+/// (`2026-11-25T09:42:00.123Z`), so it sorts in time order as text, inside a condition too.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// A timestamp as [`timestamp`] writes it, or as items written before it read (whole seconds,
+/// `2026-11-25T09:42:00Z`): any RFC 3339 time.
+pub fn parse_time(text: &str, what: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+pub fn get_time(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
+    parse_time(get_s(item, name)?, name)
+}
 
 pub fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -54,4 +73,26 @@ pub fn get_u64(item: &Item, name: &str) -> Result<u64, StoreError> {
 pub fn get_de<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
     let value = item.get(name).cloned().ok_or_else(|| StoreError::Corrupt(format!("{name}: missing")))?;
     serde_dynamo::from_attribute_value(value).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::SubsecRound;
+
+    #[test]
+    fn given_a_time_when_written_then_it_reads_back_to_the_millisecond_and_sorts_as_text() {
+        let at = DateTime::parse_from_rfc3339("2026-11-25T09:42:00.123456Z").unwrap().with_timezone(&Utc);
+        assert_eq!(timestamp(at), "2026-11-25T09:42:00.123Z");
+        assert_eq!(parse_time(&timestamp(at), "at").unwrap(), at.trunc_subsecs(3));
+        let later = at + chrono::TimeDelta::milliseconds(900);
+        assert!(timestamp(at) < timestamp(later));
+    }
+
+    #[test]
+    fn given_an_item_written_in_whole_seconds_when_read_then_it_is_the_same_time() {
+        let old = parse_time("2026-11-20T12:00:00Z", "submittedAt").unwrap();
+        assert_eq!(timestamp(old), "2026-11-20T12:00:00.000Z");
+        assert!(parse_time("20.11.2026 12:00", "submittedAt").is_err());
+    }
 }

@@ -11,8 +11,8 @@
 use super::all_items;
 use super::item::{self, Item};
 use super::keys;
-use super::payment_record::{decode_record, parse_time, receipt_attribute};
-use super::payments::{self, FINISHED, PENDING, timestamp};
+use super::payment_record::{decode_record, receipt_attribute};
+use super::payments::{self, FINISHED, PENDING};
 use super::{DynamoStore, unavailable};
 use crate::domain::payment_transition::Transition;
 use crate::domain::{AccountNumber, Money, PaymentId, PaymentStatus};
@@ -116,7 +116,7 @@ impl DynamoStore {
             ("kind".to_owned(), item::s(kind)),
             ("amount".to_owned(), item::money(entry.amount)),
             ("paymentId".to_owned(), item::s(entry.payment.as_str())),
-            ("at".to_owned(), item::s(timestamp(entry.at))),
+            ("at".to_owned(), item::s(item::timestamp(entry.at))),
         ]);
         if let Movement::Refund { total_refunded } = &entry.movement {
             attributes.insert("totalRefunded".to_owned(), item::money(*total_refunded));
@@ -164,7 +164,7 @@ impl DynamoStore {
             .expression_attribute_values(":read_status", item::s(payment.status.as_str()))
             .expression_attribute_values(":pending", item::s(PENDING))
             .expression_attribute_values(":position", item::s(payments::pending_position(payment)))
-            .expression_attribute_values(":at", item::s(timestamp(facts.at)));
+            .expression_attribute_values(":at", item::s(item::timestamp(facts.at)));
         if let Some(what) = anomaly {
             // In the same write as the credit: the note cannot be lost after the money moved.
             set.push("anomaly = :anomaly");
@@ -214,7 +214,7 @@ impl DynamoStore {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", item::s(status.as_str()))
             .expression_attribute_values(":total", item::money(total_refunded))
-            .expression_attribute_values(":at", item::s(timestamp(facts.at)))
+            .expression_attribute_values(":at", item::s(item::timestamp(facts.at)))
             .expression_attribute_values(":read_status", item::s(payment.status.as_str()))
             .expression_attribute_values(":read_refunded", item::money(payment.refunded))
             .build()
@@ -248,7 +248,7 @@ impl DynamoStore {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":to", item::s(to.as_str()))
             .expression_attribute_values(":read_status", item::s(payment.status.as_str()))
-            .expression_attribute_values(":at", item::s(timestamp(facts.at)));
+            .expression_attribute_values(":at", item::s(item::timestamp(facts.at)));
         if let Some(pid) = &facts.acquirer_payment_id {
             // Fills in an id whose `Init` answer was lost; never replaces the one recorded.
             set.push("acquirerPaymentId = if_not_exists(acquirerPaymentId, :pid)");
@@ -345,7 +345,7 @@ impl PaymentLedger for DynamoStore {
             "SET anomaly = :anomaly, anomalyAt = :at",
             "attribute_exists(PK)",
             &[],
-            vec![(":anomaly", item::s(anomaly)), (":at", item::s(timestamp(at)))],
+            vec![(":anomaly", item::s(anomaly)), (":at", item::s(item::timestamp(at)))],
         )
         .await
         .map(|_| ())
@@ -354,7 +354,7 @@ impl PaymentLedger for DynamoStore {
     async fn keep_receipt(&self, id: &PaymentId, receipt: &StoredReceipt) -> Result<bool, StoreError> {
         let value = AttributeValue::M(Item::from([
             ("notification".to_owned(), item::s(&receipt.notification)),
-            ("receivedAt".to_owned(), item::s(timestamp(receipt.received_at))),
+            ("receivedAt".to_owned(), item::s(item::timestamp(receipt.received_at))),
         ]));
         let attribute = receipt_attribute(&receipt.slot);
         self.conditional_update(
@@ -402,6 +402,6 @@ fn decode_entry(account: AccountNumber, entry: &Item) -> Result<LedgerEntry, Sto
             .map_err(|_| StoreError::Corrupt("ledger paymentId".into()))?,
         movement,
         amount: item::get_money(entry, "amount")?,
-        at: parse_time(item::get_s(entry, "at")?, "at")?,
+        at: item::parse_time(item::get_s(entry, "at")?, "at")?,
     })
 }

@@ -18,7 +18,6 @@ use super::payments::{self, RECEIPT};
 use crate::ports::StoreError;
 use crate::ports::ledger::{CustomerEmail, EmailMark, PaymentRecord, ReceiptSlot, StoredReceipt};
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Utc};
 
 pub(super) const PAID_AT: &str = "paidAt";
 pub(super) const ANOMALY: &str = "anomaly";
@@ -64,21 +63,15 @@ pub(super) fn email_of(attribute: &str) -> Option<CustomerEmail> {
     attribute.strip_prefix(EMAIL_PREFIX).and_then(receipt_slot_of).map(CustomerEmail::Receipt)
 }
 
-pub(super) fn parse_time(text: &str, what: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-}
-
 pub(super) fn parse_mark(value: &str) -> Result<EmailMark, StoreError> {
     let corrupt = || StoreError::Corrupt(format!("email mark {value:?}"));
     if let Some(rest) = value.strip_prefix(SENDING) {
         let since = rest.split_once('#').map_or(rest, |(at, _nonce)| at);
-        Ok(EmailMark::Sending { since: parse_time(since, "email claim").map_err(|_| corrupt())? })
+        Ok(EmailMark::Sending { since: item::parse_time(since, "email claim").map_err(|_| corrupt())? })
     } else if let Some(at) = value.strip_prefix(SENT) {
-        Ok(EmailMark::Sent { at: parse_time(at, "email sent").map_err(|_| corrupt())? })
+        Ok(EmailMark::Sent { at: item::parse_time(at, "email sent").map_err(|_| corrupt())? })
     } else if let Some(at) = value.strip_prefix(REJECTED) {
-        Ok(EmailMark::Rejected { at: parse_time(at, "email rejected").map_err(|_| corrupt())? })
+        Ok(EmailMark::Rejected { at: item::parse_time(at, "email rejected").map_err(|_| corrupt())? })
     } else {
         Err(corrupt())
     }
@@ -87,7 +80,7 @@ pub(super) fn parse_mark(value: &str) -> Result<EmailMark, StoreError> {
 pub(crate) fn decode_record(item: &Item) -> Result<PaymentRecord, StoreError> {
     let payment = payments::decode(item)?;
     let paid_at = match item.get(PAID_AT) {
-        Some(AttributeValue::S(t)) => Some(parse_time(t, PAID_AT)?),
+        Some(AttributeValue::S(t)) => Some(item::parse_time(t, PAID_AT)?),
         _ => None,
     };
     let anomaly = match item.get(ANOMALY) {
@@ -104,7 +97,7 @@ pub(crate) fn decode_record(item: &Item) -> Result<PaymentRecord, StoreError> {
             receipts.push(StoredReceipt {
                 slot,
                 notification: item::get_s(map, "notification")?.to_owned(),
-                received_at: parse_time(item::get_s(map, "receivedAt")?, "receivedAt")?,
+                received_at: item::parse_time(item::get_s(map, "receivedAt")?, "receivedAt")?,
             });
         } else if let Some(email) = email_of(name) {
             let AttributeValue::S(mark) = value else {
@@ -129,7 +122,8 @@ pub(super) fn slot_order(slot: &ReceiptSlot) -> (u8, usize, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::payments::timestamp;
+    use crate::store::item::timestamp;
+    use chrono::{DateTime, Utc};
 
     #[test]
     fn email_and_receipt_attributes_read_back_as_what_they_name() {

@@ -69,7 +69,7 @@ impl PaymentWriter for DynamoStore {
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":pid", item::s(acquirer_payment_id))
             .expression_attribute_values(":url", item::s(payment_url))
-            .expression_attribute_values(":at", item::s(timestamp(at)))
+            .expression_attribute_values(":at", item::s(item::timestamp(at)))
             .send()
             .await
             .map_err(unavailable)?;
@@ -89,7 +89,7 @@ impl PaymentWriter for DynamoStore {
             .expression_attribute_values(":new", item::s(PaymentStatus::New.as_str()))
             .expression_attribute_values(":authorized", item::s(PaymentStatus::Authorized.as_str()))
             .expression_attribute_values(":reason", item::s(reason))
-            .expression_attribute_values(":at", item::s(timestamp(at)))
+            .expression_attribute_values(":at", item::s(item::timestamp(at)))
             .expression_attribute_values(":finished", item::s(FINISHED))
             .expression_attribute_values(":position", item::s(finished_position(id, at)))
             .send()
@@ -104,23 +104,12 @@ impl PaymentWriter for DynamoStore {
 
 /// The payment's place under PENDING: by creation time, then id.
 pub(crate) fn pending_position(p: &Payment) -> String {
-    format!("{}#{}", timestamp(p.created_at), p.id)
+    format!("{}#{}", item::timestamp(p.created_at), p.id)
 }
 
 /// The payment's place under FINISHED: by when it was left with nothing to do, then id.
 pub(crate) fn finished_position(id: &PaymentId, at: DateTime<Utc>) -> String {
-    format!("{}#{id}", timestamp(at))
-}
-
-/// Fixed-width UTC with milliseconds: sorts in time order as text.
-pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
-fn parse_timestamp(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(item::get_s(item, name)?)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+    format!("{}#{id}", item::timestamp(at))
 }
 
 pub(crate) fn encode(p: &Payment) -> Result<Item, StoreError> {
@@ -133,15 +122,15 @@ pub(crate) fn encode(p: &Payment) -> Result<Item, StoreError> {
         ("caller".to_owned(), item::s(p.caller.to_string())),
         ("status".to_owned(), item::s(p.status.as_str())),
         ("refunded".to_owned(), item::money(p.refunded)),
-        ("createdAt".to_owned(), item::s(timestamp(p.created_at))),
-        ("updatedAt".to_owned(), item::s(timestamp(p.updated_at))),
+        ("createdAt".to_owned(), item::s(item::timestamp(p.created_at))),
+        ("updatedAt".to_owned(), item::s(item::timestamp(p.updated_at))),
     ]);
     if p.status.is_pending() {
         item.insert(INDEX_PK.to_owned(), item::s(PENDING));
         item.insert(INDEX_SK.to_owned(), item::s(pending_position(p)));
     }
     if let Some(deadline) = p.form_deadline {
-        item.insert(FORM_DEADLINE.to_owned(), item::s(timestamp(deadline)));
+        item.insert(FORM_DEADLINE.to_owned(), item::s(item::timestamp(deadline)));
     }
     let optional = [
         ("readingsId", p.readings_id.as_ref().map(|r| r.as_str())),
@@ -183,11 +172,11 @@ pub(crate) fn decode(item: &Item) -> Result<Payment, StoreError> {
         status: PaymentStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
         acquirer_payment_id: optional("acquirerPaymentId"),
         payment_url: optional("paymentUrl"),
-        form_deadline: item.get(FORM_DEADLINE).map(|_| parse_timestamp(item, FORM_DEADLINE)).transpose()?,
+        form_deadline: item.get(FORM_DEADLINE).map(|_| item::get_time(item, FORM_DEADLINE)).transpose()?,
         refunded: item::get_money(item, "refunded")?,
         card: item.get("card").map(|_| item::get_de::<Card>(item, "card")).transpose()?,
-        created_at: parse_timestamp(item, "createdAt")?,
-        updated_at: parse_timestamp(item, "updatedAt")?,
+        created_at: item::get_time(item, "createdAt")?,
+        updated_at: item::get_time(item, "updatedAt")?,
     })
 }
 
@@ -206,7 +195,7 @@ pub(crate) fn decode_pending(item: &Item) -> Result<PendingPayment, StoreError> 
             Some(AttributeValue::S(v)) => Some(v.clone()),
             _ => None,
         },
-        form_deadline: item.get(FORM_DEADLINE).map(|_| parse_timestamp(item, FORM_DEADLINE)).transpose()?,
-        created_at: parse_timestamp(item, "createdAt")?,
+        form_deadline: item.get(FORM_DEADLINE).map(|_| item::get_time(item, FORM_DEADLINE)).transpose()?,
+        created_at: item::get_time(item, "createdAt")?,
     })
 }

@@ -5,7 +5,7 @@
 use super::item::{self, Item};
 use super::keys;
 use super::payment_record::{PAYMENT_RECEIVED_EMAIL, REJECTED, SENT, UNRENDERED, email_attribute};
-use super::payments::{self, FINISHED, INDEX, INDEX_PK, INDEX_SK, PENDING, RECEIPT, timestamp};
+use super::payments::{self, FINISHED, INDEX, INDEX_PK, INDEX_SK, PENDING, RECEIPT};
 use super::{DynamoStore, unavailable};
 use crate::domain::PaymentId;
 use crate::ports::StoreError;
@@ -33,7 +33,7 @@ impl PendingPayments for DynamoStore {
             // `GSI2SK` is `<created at>#<id>`: everything below the cut-off time sorts before it.
             .key_condition_expression("GSI2PK = :pending AND GSI2SK < :before")
             .expression_attribute_values(":pending", item::s(PENDING))
-            .expression_attribute_values(":before", item::s(timestamp(created_before)))
+            .expression_attribute_values(":before", item::s(item::timestamp(created_before)))
             .set_exclusive_start_key(start)
             .limit(limit)
             .send()

@@ -20,7 +20,7 @@ use crate::ports::readings::{
 };
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, HashMap};
 
 /// How long a submission stays after it was handed in. The billing system is the record of
@@ -180,7 +180,7 @@ impl ReadingsExport for DynamoStore {
             // Only the version that was written out: a replacement since then stays unexported.
             .condition_expression("readingsId = :id")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .expression_attribute_values(":at", item::s(timestamp(at)))
+            .expression_attribute_values(":at", item::s(item::timestamp(at)))
             .expression_attribute_values(":id", item::s(readings.readings_id.as_str()))
             .send()
             .await;
@@ -202,11 +202,6 @@ fn cursor(key: HashMap<String, AttributeValue>) -> Result<PageCursor, StoreError
         })
         .collect::<Result<BTreeMap<_, _>, _>>()
         .map(PageCursor)
-}
-
-/// Fixed-width UTC text: sorts in time order as a string.
-fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Everything a save writes besides the keys, the version and `exportedAt`.
@@ -236,7 +231,7 @@ fn attributes(r: &SubmittedReadings) -> Result<Vec<(&'static str, AttributeValue
         ("lines", AttributeValue::M(lines)),
         ("charge", item::money(r.charge.total)),
         ("contentHash", item::s(&r.content_hash)),
-        ("submittedAt", item::s(timestamp(r.submitted_at))),
+        ("submittedAt", item::s(item::timestamp(r.submitted_at))),
         ("caller", item::s(r.caller.to_string())),
         ("exported", AttributeValue::Bool(false)),
         ("GSI1PK", item::s(keys::readings_month_pk(r.billing_month))),
@@ -269,11 +264,7 @@ fn decode(found: &Item) -> Result<SubmittedReadings, StoreError> {
         Some(AttributeValue::Bool(b)) => Ok(*b),
         _ => Err(corrupt(name, "expected a boolean")),
     };
-    let time_of = |name: &str| {
-        DateTime::parse_from_rfc3339(item::get_s(found, name)?)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| corrupt(name, "not a timestamp"))
-    };
+    let time_of = |name: &str| item::get_time(found, name);
     let exported_at = match found.get("exportedAt") {
         Some(_) => Some(time_of("exportedAt")?),
         None => None,
