@@ -125,7 +125,7 @@ pub fn new_payment(account: AccountNumber, amount: &str, created_at: DateTime<Ut
         id: energosbyt::domain::PaymentId::random(),
         account,
         amount: amount.parse().unwrap(),
-        email: format!("payer-{}@example.ru", uuid::Uuid::new_v4().simple()),
+        email: Some(format!("payer-{}@example.ru", uuid::Uuid::new_v4().simple()).parse().unwrap()),
         caller: "vk:494075".parse().unwrap(),
         readings_id: None,
         status: energosbyt::domain::PaymentStatus::New,

@@ -781,7 +781,7 @@ async fn new_payment(number: AccountNumber, acquirer_id: u64) -> Payment {
         id: PaymentId::random(),
         account: number,
         amount: "250.00".parse().unwrap(),
-        email: format!("payer-{}@example.ru", uuid::Uuid::new_v4().simple()),
+        email: Some(format!("payer-{}@example.ru", uuid::Uuid::new_v4().simple()).parse().unwrap()),
         caller: "vk:494075".parse().unwrap(),
         readings_id: None,
         status: PaymentStatus::New,

@@ -113,7 +113,7 @@ async fn payment_callback_events_answer_the_status_in_their_name() {
         id: id.clone(),
         account: number,
         amount: "1520.37".parse().unwrap(),
-        email: email.clone(),
+        email: Some(email.parse().unwrap()),
         caller: "vk:494075".parse().unwrap(),
         readings_id: None,
         status: PaymentStatus::New,

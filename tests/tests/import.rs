@@ -54,7 +54,7 @@ async fn money_moved_after_the_export_survives_a_re_import() {
         id: PaymentId::random(),
         account: number,
         amount: "500.00".parse().unwrap(),
-        email: "ivanov@example.ru".into(),
+        email: Some("ivanov@example.ru".parse().unwrap()),
         caller: "vk:1".parse().unwrap(),
         readings_id: None,
         status: PaymentStatus::New,

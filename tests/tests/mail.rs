@@ -39,7 +39,7 @@ fn payment(email: &str) -> Payment {
         id: PaymentId::random(),
         account: fresh_account_number(),
         amount: "1500.05".parse().unwrap(),
-        email: email.to_owned(),
+        email: Some(email.parse().unwrap()),
         caller: "vk:494075".parse().unwrap(),
         readings_id: None,
         status: PaymentStatus::Paid,
@@ -63,7 +63,7 @@ fn receipt_notification(payment: &Payment) -> ReceiptNotification {
         "EcrRegNumber": "0000000001047231", "FiscalDocumentNumber": 64318,
         "FiscalDocumentAttribute": 2918241905u64, "Type": "Income", "Ofd": "ООО «Такском»",
         "Url": "https://nalog.ru", "SettlePlace": "https://vk.com/app51234567",
-        "Receipt": {"Email": payment.email, "Taxation": "osn", "FfdVersion": "1.2", "Items": [{
+        "Receipt": {"Email": payment.email_address(), "Taxation": "osn", "FfdVersion": "1.2", "Items": [{
             "Name": format!("Оплата электроэнергии, л/с {}", payment.account),
             "Price": payment.amount.kopecks(), "Quantity": 1, "Amount": payment.amount.kopecks(),
             "Tax": "vat22", "PaymentMethod": "full_payment", "PaymentObject": "service",
@@ -331,7 +331,7 @@ async fn receipt_text_at_new_year(issued: &str, tax: Option<&str>) -> String {
         "EcrRegNumber": "0000000001047231", "FiscalDocumentNumber": 64318,
         "FiscalDocumentAttribute": 2918241905u64, "Type": "Income", "Ofd": "ООО «Такском»",
         "SettlePlace": "https://vk.com/app51234567",
-        "Receipt": {"Email": payment.email, "Taxation": "osn", "Items": [{
+        "Receipt": {"Email": payment.email_address(), "Taxation": "osn", "Items": [{
             "Name": format!("Оплата электроэнергии, л/с {}", payment.account),
             "Price": payment.amount.kopecks(), "Quantity": 1, "Amount": payment.amount.kopecks(),
             "PaymentMethod": "full_payment", "PaymentObject": "service"}]}

@@ -100,7 +100,7 @@ async fn given(balance: &str, amount: &str) -> Given {
         id: PaymentId::random(),
         account: number,
         amount: amount.parse().unwrap(),
-        email: fresh_email(),
+        email: Some(fresh_email().parse().unwrap()),
         caller: "vk:494075".parse().unwrap(),
         readings_id: None,
         status: PaymentStatus::New,
@@ -142,7 +142,7 @@ impl Given {
             "EcrRegNumber": "0000000001047231", "FiscalDocumentNumber": 64318,
             "FiscalDocumentAttribute": 2918241905u64, "Type": "Income", "Ofd": "ООО «Такском»",
             "Url": "https://nalog.ru", "QrCodeUrl": "https://ofd.example.ru/qr", "SettlePlace": "https://vk.com/app51234567",
-            "Receipt": {"Email": self.payment.email, "Taxation": "osn", "FfdVersion": "1.2", "Items": [{
+            "Receipt": {"Email": self.payment.email_address(), "Taxation": "osn", "FfdVersion": "1.2", "Items": [{
                 "Name": format!("Оплата электроэнергии, л/с {}", self.account), "Price": kopecks,
                 "Quantity": 1, "Amount": kopecks, "Tax": "vat22", "PaymentMethod": "full_payment",
                 "PaymentObject": "service", "MeasurementUnit": "шт"}]}
@@ -170,7 +170,7 @@ impl Given {
             .map(Vec::as_slice)
             .unwrap_or_default()
             .iter()
-            .filter(|m| m["destinations"].to_string().contains(&self.payment.email))
+            .filter(|m| m["destinations"].to_string().contains(self.payment.email_address()))
             .map(|m| m["raw_data"].as_str().unwrap_or_default().to_owned())
             .collect();
         let with = |needle: String| raws.iter().filter(|raw| raw.contains(&needle)).count();
@@ -704,7 +704,7 @@ async fn a_card_payment_at_the_sandbox_credits_the_account_and_mails_both_emails
         id: PaymentId::random(),
         account: number,
         amount: m("845.10"),
-        email: fresh_email(),
+        email: Some(fresh_email().parse().unwrap()),
         caller: "vk:494075".parse().unwrap(),
         readings_id: None,
         status: PaymentStatus::New,
@@ -726,7 +726,7 @@ async fn a_card_payment_at_the_sandbox_credits_the_account_and_mails_both_emails
         order_id: payment.id.as_str(),
         account: number,
         amount: payment.amount,
-        email: &payment.email,
+        email: payment.email_address(),
         now,
         deadline: settings.form_deadline(now).unwrap(),
     }

@@ -61,7 +61,7 @@ impl Bank {
             order_id: payment.id.as_str(),
             account: payment.account,
             amount: payment.amount,
-            email: &payment.email,
+            email: payment.email_address(),
             now,
             deadline: settings.form_deadline(now).unwrap(),
         }
@@ -106,7 +106,7 @@ impl Customer {
             id: PaymentId::random(),
             account: number,
             amount: amount.parse().unwrap(),
-            email: format!("payer-{}@example.ru", uuid::Uuid::new_v4().simple()),
+            email: Some(format!("payer-{}@example.ru", uuid::Uuid::new_v4().simple()).parse().unwrap()),
             caller: "vk:494075".parse().unwrap(),
             readings_id: None,
             status: PaymentStatus::New,
@@ -401,7 +401,7 @@ fn documented_receipt(customer: &Customer, acquirer_id: u64) -> Value {
         "Amount": kopecks, "FiscalNumber": 7, "ShiftNumber": 112, "ReceiptDatetime": "2026-11-20T15:21:05+03:00",
         "FnNumber": "9282000100072197", "EcrRegNumber": "0000000001047231", "FiscalDocumentNumber": 3812,
         "FiscalDocumentAttribute": 1837776948u64, "Type": "Income",
-        "Receipt": {"Email": customer.payment.email, "Taxation": "osn", "FfdVersion": "1.2", "Items": [{
+        "Receipt": {"Email": customer.payment.email_address(), "Taxation": "osn", "FfdVersion": "1.2", "Items": [{
             "Name": format!("Оплата электроэнергии, л/с {}", customer.account), "Price": kopecks, "Quantity": 1,
             "Amount": kopecks, "Tax": "vat22", "PaymentMethod": "full_payment", "PaymentObject": "service",
             "MeasurementUnit": "шт"}]}

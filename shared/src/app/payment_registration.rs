@@ -473,7 +473,7 @@ where
             id: id.clone(),
             account: self.request.account,
             amount: self.request.amount,
-            email: self.request.email.expose().to_owned(),
+            email: Some(self.request.email.clone()),
             caller: self.caller.clone(),
             readings_id: self.request.readings_id.clone(),
             status: PaymentStatus::New,

@@ -1,6 +1,7 @@
 //! A payment as we keep it: our id is the acquirer's `OrderId`, so a notification finds it in one
 //! read.
 
+use super::email::Email;
 use super::readings_id::ReadingsId;
 use super::{AccountNumber, CallerId, CardBrand, Money};
 use chrono::{DateTime, Utc};
@@ -131,8 +132,9 @@ pub struct Payment {
     pub account: AccountNumber,
     /// Exactly what the customer pays and what is credited: there is no commission.
     pub amount: Money,
-    /// Where the success message and the receipt go; never logged.
-    pub email: String,
+    /// Where the success message and the receipt go; never logged. `None` once removed after the
+    /// retention period: nothing is sent to it then.
+    pub email: Option<Email>,
     /// The verified VK/Facebook user who created it (`vk:494075`): only they may read its status.
     pub caller: CallerId,
     /// A readings submission paid with it ("Оплатить по показаниям").
@@ -149,6 +151,13 @@ pub struct Payment {
     pub card: Option<Card>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Payment {
+    /// The customer's address, or "" once it was removed.
+    pub fn email_address(&self) -> &str {
+        self.email.as_ref().map_or("", Email::expose)
+    }
 }
 
 #[cfg(test)]

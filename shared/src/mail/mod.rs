@@ -172,7 +172,11 @@ impl<S> Mailer<S> {
 
     fn compose_payment_received(&self, message: &PaymentReceived<'_>) -> Result<Composed, RenderError> {
         let payment = message.payment;
-        let to = mailbox(&payment.email).map_err(|_| RenderError::InvalidRecipient)?;
+        let to = payment
+            .email
+            .as_ref()
+            .ok_or(RenderError::InvalidRecipient)
+            .and_then(|email| mailbox(email.expose()).map_err(|_| RenderError::InvalidRecipient))?;
         let view = PaymentReceivedView {
             seller_name: self.from.name.clone(),
             account: payment.account.to_string(),

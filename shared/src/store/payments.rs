@@ -118,7 +118,6 @@ pub(crate) fn encode(p: &Payment) -> Result<Item, StoreError> {
         ("SK".to_owned(), item::s(keys::PAYMENT)),
         ("account".to_owned(), item::s(p.account.digits())),
         ("amount".to_owned(), item::money(p.amount)),
-        ("email".to_owned(), item::s(&p.email)),
         ("caller".to_owned(), item::s(p.caller.to_string())),
         ("status".to_owned(), item::s(p.status.as_str())),
         ("refunded".to_owned(), item::money(p.refunded)),
@@ -128,6 +127,9 @@ pub(crate) fn encode(p: &Payment) -> Result<Item, StoreError> {
     if p.status.is_pending() {
         item.insert(INDEX_PK.to_owned(), item::s(PENDING));
         item.insert(INDEX_SK.to_owned(), item::s(pending_position(p)));
+    }
+    if let Some(email) = &p.email {
+        item.insert("email".to_owned(), item::s(email.expose()));
     }
     if let Some(deadline) = p.form_deadline {
         item.insert(FORM_DEADLINE.to_owned(), item::s(item::timestamp(deadline)));
@@ -164,7 +166,8 @@ pub(crate) fn decode(item: &Item) -> Result<Payment, StoreError> {
         account: item::get_s(item, "account")?.parse().map_err(|_| StoreError::Corrupt("account".into()))?,
         amount: item::get_money(item, "amount")?,
         // Removed once the retention period after its emails is over: empty, never sent to.
-        email: optional("email").unwrap_or_default(),
+        // An address that no longer parses could not be written to either: nothing to send to.
+        email: optional("email").and_then(|email| email.parse().ok()),
         caller: item::get_s(item, "caller")?.parse().map_err(|_| StoreError::Corrupt("caller".into()))?,
         readings_id: optional("readingsId")
             .map(|id| id.parse().map_err(|_| StoreError::Corrupt("readingsId".into())))
