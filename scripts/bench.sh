@@ -228,6 +228,7 @@ if wants 12; then
         side() {
             local name="$1"
             shift
+            : >"$OUT/side-$name.log"
             python3 benches/fake_runtime_api.py --name "$name" --event "$(event_for "$name")" --runs "$COLD_RUNS" \
                 --warm "$WARM_CALLS" --log "$OUT/side-$name.log" --json "$records" "$@" >/dev/null
         }
