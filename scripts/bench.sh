@@ -8,12 +8,15 @@
 #      with the demo data; stopped however the run ends
 #   4. handlers against their baselines (benches/src/bin/bench_handlers.rs), the callback storm,
 #      cold starts through a fake runtime API (benches/fake_runtime_api.py), the look-up mix under
-#      wrk against `cargo lambda watch --release`
+#      wrk against `cargo lambda watch --release`, and side by side under that fake runtime: the
+#      limit (benches/src/bin/limit_getitem.rs), the Python peer (benches/peer/lookup.py) and
+#      every function, cold and warm (benches/side_by_side.py)
 #
 # The report goes to target/bench/report.md (and the terminal); logs to target/bench/.
-# Knobs: BENCH_STACK (test, or dev when the test stack is busy), BENCH_LOOKUP_CALLS (2000),
-# BENCH_PAY_CALLS (500), BENCH_COLD_RUNS (5),
-# BENCH_WRK_SECONDS (15), STORM_PAYMENTS (2500), STORM_SENDERS (8).
+# Knobs: BENCH_STACK (test, or dev when the test stack is busy), BENCH_SECTIONS (the report's
+# sections to run: "1 2 3 4 5 12"), BENCH_LOOKUP_CALLS (2000), BENCH_PAY_CALLS (500),
+# BENCH_COLD_RUNS (5), BENCH_WARM_CALLS (500), BENCH_WRK_SECONDS (15), STORM_PAYMENTS (2500),
+# STORM_SENDERS (8).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +28,11 @@ FUNCTIONS=(account-lookup pay submit-readings payment-callback reconcile-payment
 LOOKUP_CALLS="${BENCH_LOOKUP_CALLS:-2000}"
 PAY_CALLS="${BENCH_PAY_CALLS:-500}"
 COLD_RUNS="${BENCH_COLD_RUNS:-5}"
+WARM_CALLS="${BENCH_WARM_CALLS:-500}"
+SECTIONS=" ${BENCH_SECTIONS:-1 2 3 4 5 12} "
+# The Python peer's runtime: the official runtime interface client, boto3 and Powertools' event
+# handler, pinned; in its own venv so the stand-ins' boto3 never moves it.
+PEER_PIP_SPEC="awslambdaric==4.2.2 boto3==1.44.5 botocore==1.44.5 aws-lambda-powertools==3.37.0"
 WRK_SECONDS="${BENCH_WRK_SECONDS:-15}"
 # The stand-ins' ports and table (scripts/env.sh); the test stack unless BENCH_STACK=dev.
 STACK_NAME="${BENCH_STACK:-test}"
@@ -32,6 +40,19 @@ STACK_NAME="${BENCH_STACK:-test}"
 step() { printf '\n==> %s\n' "$*" >&2; }
 emit() { printf '%s\n' "$*" | tee -a "$REPORT"; }
 die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+wants() { [[ "$SECTIONS" == *" $1 "* ]]; }
+
+# The event each function is measured with (the published examples; a scheduled event for
+# reconciliation, written at the cold-start step).
+event_for() {
+    case "$1" in
+        account-lookup | limit-getitem | python-peer) echo events/account-lookup/200-found.json ;;
+        pay) echo events/pay/201-created.json ;;
+        submit-readings) echo events/submit-readings/200-accepted.json ;;
+        payment-callback) echo events/payment-callback/200-confirmed.json ;;
+        reconcile-payments) echo "$OUT/scheduled-event.json" ;;
+    esac
+}
 
 mkdir -p "$OUT"
 : >"$REPORT"
@@ -46,6 +67,14 @@ if ! command -v wrk >/dev/null; then
     else
         sudo apt-get install -y -qq wrk >/dev/null
     fi
+fi
+if wants 12 && [[ ! -f .tools/stamps/peer || "$(cat .tools/stamps/peer)" != "$PEER_PIP_SPEC" ]]; then
+    rm -rf .tools/peer
+    command -v python3.11 >/dev/null || die "the Python peer runs on Python 3.11 (python3.11 not found)"
+    python3.11 -m venv .tools/peer
+    # shellcheck disable=SC2086 # the spec is a list of requirement strings
+    .tools/peer/bin/pip install --quiet --disable-pip-version-check $PEER_PIP_SPEC
+    mkdir -p .tools/stamps && printf '%s' "$PEER_PIP_SPEC" >.tools/stamps/peer
 fi
 
 step "release build"
@@ -79,66 +108,69 @@ step "$STACK_NAME stack, seeded with the demo data"
 bash scripts/stack.sh up "$STACK_NAME"
 bash scripts/stack.sh seed "$STACK_NAME"
 
-step "look-up handler against a bare GetItem ($LOOKUP_CALLS calls each)"
-emit ""
-emit "## 1. Look-up handler vs bare GetItem (in-process, DynamoDB Local)"
-emit ""
-# The functions' metric lines (CloudWatch EMF, on stdout) are not part of the report.
-target/release/bench-handlers lookup --calls "$LOOKUP_CALLS" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
-
-step "pay handler against the sandbox's Init alone ($PAY_CALLS calls each)"
-emit ""
-emit "## 2. Pay handler vs the sandbox Init alone (in-process)"
-emit ""
-target/release/bench-handlers pay --calls "$PAY_CALLS" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
-
-step "the callback storm"
-emit ""
-emit "## 3. Callback storm (benches/src/bin/storm.rs)"
-emit ""
-emit '```text'
-storm_rc=0
-STORM_PAYMENTS="${STORM_PAYMENTS:-2500}" STORM_SENDERS="${STORM_SENDERS:-8}" \
-    target/release/storm >"$OUT/storm.txt" 2>"$OUT/storm.log" || storm_rc=$?
-# Its figures, and the discrepancies it found (on stderr) when the exactly-once check fails.
-grep -v '^{' "$OUT/storm.txt" | tee -a "$REPORT"
-grep -E '^(WRONG|Error)' "$OUT/storm.log" | head -n 20 | tee -a "$REPORT" || true
-emit '```'
-if ((storm_rc != 0)); then
-    emit ""
-    emit "**The storm's exactly-once check FAILED (exit $storm_rc); see the lines above.**"
-fi
-
-step "cold starts through a fake runtime API ($COLD_RUNS per function)"
-# The published events carry fixed launch timestamps: the freshness check is off for them only.
-scheduled="$OUT/scheduled-event.json"
-cat >"$scheduled" <<'EOF'
+# What reconciliation is woken with (EventBridge's scheduled event).
+cat >"$OUT/scheduled-event.json" <<'EOF'
 {"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
  "account": "123456789012", "time": "2026-11-20T12:00:00Z", "region": "eu-central-1",
  "resources": ["arn:aws:events:eu-central-1:123456789012:rule/reconcile-payments"], "detail": {}}
 EOF
-emit ""
-emit "## 4. Per function: binary, cold start, first request, memory"
-emit ""
-emit "| binary | stripped size MiB | init ms, median (min–max) | first request ms, median (min–max) | VmHWM MiB | event: answer |"
-emit "|---|---:|---:|---:|---:|---|"
-for function in "${FUNCTIONS[@]}"; do
-    case "$function" in
-        account-lookup) event=events/account-lookup/200-found.json ;;
-        pay) event=events/pay/201-created.json ;;
-        submit-readings) event=events/submit-readings/200-accepted.json ;;
-        payment-callback) event=events/payment-callback/200-confirmed.json ;;
-        reconcile-payments) event="$scheduled" ;;
-    esac
-    AUTH_MAX_AGE_SECS=0 python3 benches/fake_runtime_api.py --binary "target/release/$function" \
-        --event "$event" --runs "$COLD_RUNS" --log "$OUT/cold-$function.log" | tee -a "$REPORT"
-done
 
-step "the look-up mix under wrk against cargo lambda watch --release"
-launch="$(target/release/bench-handlers launch --user 700002)"
-lua="$OUT/lookup_mix.lua"
-# Five demo accounts and one number nobody has (a typo: 404), round robin.
-cat >"$lua" <<EOF
+if wants 1; then
+    step "look-up handler against a bare GetItem ($LOOKUP_CALLS calls each)"
+    emit ""
+    emit "## 1. Look-up handler vs bare GetItem (in-process, DynamoDB Local)"
+    emit ""
+    # The functions' metric lines (CloudWatch EMF, on stdout) are not part of the report.
+    target/release/bench-handlers lookup --calls "$LOOKUP_CALLS" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
+fi
+
+if wants 2; then
+    step "pay handler against the sandbox's Init alone ($PAY_CALLS calls each)"
+    emit ""
+    emit "## 2. Pay handler vs the sandbox Init alone (in-process)"
+    emit ""
+    target/release/bench-handlers pay --calls "$PAY_CALLS" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
+fi
+
+if wants 3; then
+    step "the callback storm"
+    emit ""
+    emit "## 3. Callback storm (benches/src/bin/storm.rs)"
+    emit ""
+    emit '```text'
+    storm_rc=0
+    STORM_PAYMENTS="${STORM_PAYMENTS:-2500}" STORM_SENDERS="${STORM_SENDERS:-8}" \
+        target/release/storm >"$OUT/storm.txt" 2>"$OUT/storm.log" || storm_rc=$?
+    # Its figures, and the discrepancies it found (on stderr) when the exactly-once check fails.
+    grep -v '^{' "$OUT/storm.txt" | tee -a "$REPORT"
+    grep -E '^(WRONG|Error)' "$OUT/storm.log" | head -n 20 | tee -a "$REPORT" || true
+    emit '```'
+    if ((storm_rc != 0)); then
+        emit ""
+        emit "**The storm's exactly-once check FAILED (exit $storm_rc); see the lines above.**"
+    fi
+fi
+
+if wants 4; then
+    step "cold starts through a fake runtime API ($COLD_RUNS per function)"
+    emit ""
+    emit "## 4. Per function: binary, cold start, first request, memory"
+    emit ""
+    emit "| binary | stripped size MiB | init ms, median (min–max) | first request ms, median (min–max) | VmHWM MiB | event: answer |"
+    emit "|---|---:|---:|---:|---:|---|"
+    # The published events carry fixed launch timestamps: the freshness check is off for them only.
+    for function in "${FUNCTIONS[@]}"; do
+        AUTH_MAX_AGE_SECS=0 python3 benches/fake_runtime_api.py --binary "target/release/$function" \
+            --event "$(event_for "$function")" --runs "$COLD_RUNS" --log "$OUT/cold-$function.log" | tee -a "$REPORT"
+    done
+fi
+
+if wants 5; then
+    step "the look-up mix under wrk against cargo lambda watch --release"
+    launch="$(target/release/bench-handlers launch --user 700002)"
+    lua="$OUT/lookup_mix.lua"
+    # Five demo accounts and one number nobody has (a typo: 404), round robin.
+    cat >"$lua" <<EOF
 local paths = {"/accounts/10000-000-01", "/accounts/10000-000-02", "/accounts/10000-000-03",
                "/accounts/10000-000-04", "/accounts/10000-000-05", "/accounts/99999-999-99"}
 local i = 0
@@ -149,37 +181,74 @@ request = function()
   return wrk.format("GET", paths[i])
 end
 EOF
-# The throttle still counts every request (one UpdateItem), it just never refuses here.
-export THROTTLE_USER_PER_MINUTE=1000000000 THROTTLE_IP_PER_MINUTE=1000000000 THROTTLE_PAGE_PER_MINUTE=1000000000
-export THROTTLE_USER_ACCOUNTS_PER_DAY=1000000000 THROTTLE_IP_ACCOUNTS_PER_DAY=1000000000
-svc_start api cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --disable-cors --release
-wait_port api "$API_PORT" 120
-# The first request per function builds it (release, LTO): wait for a real answer.
-status=""
-for _ in $(seq 1 300); do
-    status="$(curl -s -o /dev/null -w '%{http_code}' --max-time 600 -H "Authorization: VK $launch" \
-        "$API_URL/accounts/10000-000-01" || true)"
-    [[ "$status" == 200 ]] && break
-    sleep 2
-done
-[[ "$status" == 200 ]] || die "the look-up under cargo lambda watch answered '$status'; see $(svc_log_file api)"
-emit ""
-emit "## 5. Local API under wrk (cargo lambda watch --release, look-up mix: 5 accounts + 1 unknown)"
-emit ""
-emit "| connections | requests/s | p50 ms | p99 ms | non-2xx (the 404s) | requests |"
-emit "|---:|---:|---:|---:|---:|---:|"
-wrk -t1 -c1 -d3s -s "$lua" "$API_URL" >/dev/null
-for connections in 1 8 32; do
-    threads=$((connections < 2 ? 1 : 2))
-    wrk -t"$threads" -c"$connections" -d"${WRK_SECONDS}s" --latency -s "$lua" "$API_URL" >"$OUT/wrk-c$connections.txt"
-    awk -v c="$connections" '
-        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-        /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
-        /requests in/ { total = $1 } /Non-2xx/ { non2xx = $NF } /^Requests\/sec/ { rps = $2 }
-        END { printf "| %d | %.0f | %.2f | %.2f | %d | %d |\n", c, rps, p50, p99, non2xx, total }
-    ' "$OUT/wrk-c$connections.txt" | tee -a "$REPORT"
-done
-svc_stop api
+    # The throttle still counts every request (one UpdateItem), it just never refuses here.
+    export THROTTLE_USER_PER_MINUTE=1000000000 THROTTLE_IP_PER_MINUTE=1000000000 THROTTLE_PAGE_PER_MINUTE=1000000000
+    export THROTTLE_USER_ACCOUNTS_PER_DAY=1000000000 THROTTLE_IP_ACCOUNTS_PER_DAY=1000000000
+    svc_start api cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --disable-cors --release
+    wait_port api "$API_PORT" 120
+    # The first request per function builds it (release, LTO): wait for a real answer.
+    status=""
+    for _ in $(seq 1 300); do
+        status="$(curl -s -o /dev/null -w '%{http_code}' --max-time 600 -H "Authorization: VK $launch" \
+            "$API_URL/accounts/10000-000-01" || true)"
+        [[ "$status" == 200 ]] && break
+        sleep 2
+    done
+    [[ "$status" == 200 ]] || die "the look-up under cargo lambda watch answered '$status'; see $(svc_log_file api)"
+    emit ""
+    emit "## 5. Local API under wrk (cargo lambda watch --release, look-up mix: 5 accounts + 1 unknown)"
+    emit ""
+    emit "| connections | requests/s | p50 ms | p99 ms | non-2xx (the 404s) | requests |"
+    emit "|---:|---:|---:|---:|---:|---:|"
+    wrk -t1 -c1 -d3s -s "$lua" "$API_URL" >/dev/null
+    for connections in 1 8 32; do
+        threads=$((connections < 2 ? 1 : 2))
+        wrk -t"$threads" -c"$connections" -d"${WRK_SECONDS}s" --latency -s "$lua" "$API_URL" >"$OUT/wrk-c$connections.txt"
+        awk -v c="$connections" '
+            function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+            /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
+            /requests in/ { total = $1 } /Non-2xx/ { non2xx = $NF } /^Requests\/sec/ { rps = $2 }
+            END { printf "| %d | %.0f | %.2f | %.2f | %d | %d |\n", c, rps, p50, p99, non2xx, total }
+        ' "$OUT/wrk-c$connections.txt" | tee -a "$REPORT"
+    done
+    svc_stop api
+fi
+
+if wants 12; then
+    step "side by side under the fake runtime: the limit, the Python peer, the functions ($COLD_RUNS cold starts, $WARM_CALLS warm calls each)"
+    records="$OUT/side-by-side.jsonl"
+    : >"$records"
+    (
+        # Every warm call must be served, not refused: the throttle's budgets are lifted for this
+        # step only (its counter is still written on every call). The published events carry
+        # fixed launch timestamps, so the freshness check is off as in section 4.
+        export AUTH_MAX_AGE_SECS=0
+        export THROTTLE_USER_PER_MINUTE=1000000000 THROTTLE_IP_PER_MINUTE=1000000000 THROTTLE_PAGE_PER_MINUTE=1000000000
+        export THROTTLE_USER_ACCOUNTS_PER_DAY=1000000000 THROTTLE_IP_ACCOUNTS_PER_DAY=1000000000
+        side() {
+            local name="$1"
+            shift
+            : >"$OUT/side-$name.log"
+            python3 benches/fake_runtime_api.py --name "$name" --event "$(event_for "$name")" --runs "$COLD_RUNS" \
+                --warm "$WARM_CALLS" --log "$OUT/side-$name.log" --json "$records" "$@" >/dev/null
+        }
+        side limit-getitem --binary target/release/limit-getitem
+        # Lambda's Python runtime writes no bytecode next to the handler (its code is read-only).
+        side python-peer --command "$ROOT/.tools/peer/bin/python -m awslambdaric lookup.handler" \
+            --env "PYTHONPATH=$ROOT/benches/peer" --env PYTHONDONTWRITEBYTECODE=1
+        for function in "${FUNCTIONS[@]}"; do
+            side "$function" --binary "target/release/$function"
+        done
+    )
+    emit ""
+    emit "## 12. Side by side under one runtime: the limit, the Python peer and the functions"
+    emit ""
+    emit "$COLD_RUNS cold starts each under benches/fake_runtime_api.py, then $WARM_CALLS warm calls in a row to the last" \
+        "process (round trip: event handed over -> response posted); medians of the cold starts, percentiles" \
+        "of the warm calls; ratios to the limit (benches/src/bin/limit_getitem.rs)."
+    emit ""
+    python3 benches/side_by_side.py "$records" | tee -a "$REPORT"
+fi
 
 emit ""
 emit "Total: $((SECONDS - bench_started)) s. Raw outputs and logs: target/bench/."

@@ -270,3 +270,24 @@ fn given_a_deployment_then_it_routes_exactly_what_the_local_router_routes() {
     deployed.sort();
     assert_eq!(deployed, local, "GET /facebook/tab and every OPTIONS included");
 }
+
+/// Starving the bank's notifications can only be shown in AWS (the stage's route throttles are API
+/// Gateway's); what decides it is in the template, so it is checked here: the callback route has a
+/// throttle of its own, not the mini-app routes' default, and its function keeps concurrency no
+/// mini-app flood can take.
+#[test]
+fn given_a_flood_on_the_mini_app_routes_then_the_banks_route_keeps_a_throttle_and_concurrency_of_its_own() {
+    let template = template();
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    let own = &api["RouteSettings"]["POST /callbacks/tbank"];
+    let default = &api["DefaultRouteSettings"];
+    for limit in ["ThrottlingBurstLimit", "ThrottlingRateLimit"] {
+        let (tag, parameter) = tagged(&own[limit]);
+        assert_eq!(tag, "!Ref", "{limit}");
+        let parameter = parameter.as_str().expect("a parameter name");
+        assert_ne!(Some(parameter), tagged(&default[limit]).1.as_str(), "{limit}: not the mini-app routes' default");
+        assert!(template["Parameters"][parameter]["Default"].as_u64().is_some_and(|n| n > 0), "{parameter}");
+    }
+    let reserved = &template["Resources"]["PaymentCallbackFunction"]["Properties"]["ReservedConcurrentExecutions"];
+    assert!(reserved.as_u64().is_some_and(|n| n > 0), "the callback reserves concurrency: {reserved:?}");
+}
