@@ -134,6 +134,7 @@ pub fn new_payment(account: AccountNumber, amount: &str, created_at: DateTime<Ut
         form_deadline: None,
         refunded: energosbyt::domain::Money::ZERO,
         card: None,
+        method: energosbyt::domain::PayMethod::Card,
         created_at,
         updated_at: created_at,
     }

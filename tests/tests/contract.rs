@@ -790,6 +790,7 @@ async fn new_payment(number: AccountNumber, acquirer_id: u64) -> Payment {
         form_deadline: None,
         refunded: Money::ZERO,
         card: None,
+        method: energosbyt::domain::PayMethod::Card,
         created_at: now,
         updated_at: now,
     };

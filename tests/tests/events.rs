@@ -122,6 +122,7 @@ async fn payment_callback_events_answer_the_status_in_their_name() {
         form_deadline: None,
         refunded: Money::ZERO,
         card: None,
+        method: energosbyt::domain::PayMethod::Card,
         created_at: now,
         updated_at: now,
     };

@@ -63,6 +63,7 @@ async fn money_moved_after_the_export_survives_a_re_import() {
         form_deadline: None,
         refunded: Money::ZERO,
         card: None,
+        method: energosbyt::domain::PayMethod::Card,
         created_at: credited_at,
         updated_at: credited_at,
     };

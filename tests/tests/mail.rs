@@ -48,6 +48,7 @@ fn payment(email: &str) -> Payment {
         form_deadline: None,
         refunded: Money::ZERO,
         card: Some(Card { pan: "220138******0047".into(), brand: energosbyt::domain::CardBrand::Mir }),
+        method: energosbyt::domain::PayMethod::Card,
         created_at: at,
         updated_at: at,
     }

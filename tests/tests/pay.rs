@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
 use energosbyt::acquirer::{
     Acquirer, AcquirerError, CancelRequest, CancelResponse, InitRequest, InitResponse, OrderState, PaymentState,
-    TbankClient, TbankSettings, Unavailability,
+    QrRequest, QrResponse, TbankClient, TbankSettings, Unavailability,
 };
 use energosbyt::app::payment_registration::PaySettings;
 use energosbyt::config::Env;
@@ -428,6 +428,10 @@ impl Acquirer for RecordingAcquirer {
         })
     }
 
+    async fn get_qr(&self, _: &QrRequest) -> Result<QrResponse, AcquirerError> {
+        Err(AcquirerError::InvalidRequest("not expected here".into()))
+    }
+
     async fn get_state(&self, _: &energosbyt::acquirer::PaymentId) -> Result<PaymentState, AcquirerError> {
         Err(AcquirerError::InvalidRequest("not expected here".into()))
     }
@@ -759,6 +763,10 @@ impl<A: Acquirer> Acquirer for TimedAcquirer<A> {
         let answer = self.inner.init(request).await;
         self.inits.lock().unwrap().push(started.elapsed());
         answer
+    }
+
+    async fn get_qr(&self, request: &QrRequest) -> Result<QrResponse, AcquirerError> {
+        self.inner.get_qr(request).await
     }
 
     async fn get_state(&self, id: &energosbyt::acquirer::PaymentId) -> Result<PaymentState, AcquirerError> {

@@ -109,6 +109,7 @@ async fn given(balance: &str, amount: &str) -> Given {
         form_deadline: None,
         refunded: Money::ZERO,
         card: None,
+        method: energosbyt::domain::PayMethod::Card,
         created_at: now,
         updated_at: now,
     };
@@ -713,6 +714,7 @@ async fn a_card_payment_at_the_sandbox_credits_the_account_and_mails_both_emails
         form_deadline: None,
         refunded: Money::ZERO,
         card: None,
+        method: energosbyt::domain::PayMethod::Card,
         created_at: now,
         updated_at: now,
     };

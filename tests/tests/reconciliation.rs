@@ -115,6 +115,7 @@ impl Customer {
             form_deadline,
             refunded: Money::ZERO,
             card: None,
+            method: energosbyt::domain::PayMethod::Card,
             created_at,
             updated_at: created_at,
         };

@@ -109,6 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             form_deadline: None,
             refunded: Money::ZERO,
             card: None,
+            method: energosbyt::domain::PayMethod::Card,
             created_at: now,
             updated_at: now,
         };

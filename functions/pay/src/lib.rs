@@ -1,19 +1,20 @@
-//! `POST /payments`: registers a payment with the acquirer and answers the bank's form URL, once
-//! per `Idempotency-Key`. `GET /payments/{id}`: the payment's status for the page the bank sends
+//! `POST /payments`: registers a payment with the acquirer and answers the bank's form URL (or,
+//! for `method: sbp`, the СБП link and its QR code as SVG), once per `Idempotency-Key`. `GET /payments/{id}`: the payment's status for the page the bank sends
 //! the customer back to.
 //!
 //! HTTP only: the registration flow is `energosbyt::app::payment_registration`, its errors are
 //! answered by `edge::payment_problems`. Everything a caller can get wrong is checked before
 //! anything is written, so a refused request leaves no payment and does not use up its key.
 
+mod sbp_qr;
 mod view;
 
 use energosbyt::acquirer::{Acquirer, SettingsError, TbankClient, TbankSettings};
 use energosbyt::app::payment_registration::{self as registration, PaySettings, Registered};
 use energosbyt::app::payment_status::payment_status;
 use energosbyt::config::{ConfigError, Env};
-use energosbyt::domain::PaymentId;
 use energosbyt::domain::payment_request::PaymentRequest;
+use energosbyt::domain::{PayMethod, PaymentId};
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
@@ -141,10 +142,27 @@ where
         tracing::error!(status = recorded.status, "the recorded answer has no valid status");
         Problem::unavailable()
     })?;
-    Ok(recorded_response(status, &recorded.body, replayed))
+    Ok(recorded_response(status, &with_sbp_qr(&recorded.body), replayed))
 }
 
-/// The answer recorded for a key, byte for byte, whether it is the first or a replay.
+/// A СБП answer with the QR code of its link (`qrSvg`), drawn afresh for every answer instead of
+/// kept with the recorded one. Any other answer as it was recorded.
+fn with_sbp_qr(body: &str) -> String {
+    let Ok(serde_json::Value::Object(mut answer)) = serde_json::from_str(body) else {
+        return body.to_owned();
+    };
+    if answer.get("method").and_then(|m| m.as_str()) != Some(PayMethod::Sbp.as_str()) {
+        return body.to_owned();
+    }
+    let Some(svg) = answer.get("paymentUrl").and_then(|link| link.as_str()).and_then(sbp_qr::qr_svg) else {
+        tracing::error!("a СБП answer without a link a QR code can hold");
+        return body.to_owned();
+    };
+    answer.insert("qrSvg".to_owned(), svg.into());
+    serde_json::Value::Object(answer).to_string()
+}
+
+/// The answer recorded for a key, whether it is the first or a replay.
 fn recorded_response(status: StatusCode, body: &str, replayed: bool) -> Response<Body> {
     let mut builder = Response::builder()
         .status(status)
@@ -181,5 +199,16 @@ mod tests {
         assert_eq!(Route::of(&request("OPTIONS", "/payments/")), Some(Route::Create));
         assert_eq!(Route::of(&request("GET", "/payments/0f8fad5bd9cb469fa16570867728950e")), Some(Route::Status));
         assert_eq!(Route::of(&request("GET", "/accounts/1")), None);
+    }
+
+    #[test]
+    fn a_sbp_answer_gets_the_qr_of_its_own_link_and_a_card_answer_stays_as_recorded() {
+        let card = r#"{"paymentId":"p","paymentUrl":"https://securepay.tinkoff.ru/new/x","amount":"1.00","status":"NEW","method":"card"}"#;
+        assert_eq!(with_sbp_qr(card), card);
+        let sbp =
+            r#"{"paymentId":"p","paymentUrl":"https://qr.nspk.ru/AS1","amount":"1.00","status":"NEW","method":"sbp"}"#;
+        let answer: serde_json::Value = serde_json::from_str(&with_sbp_qr(sbp)).unwrap();
+        assert_eq!(answer["paymentUrl"], "https://qr.nspk.ru/AS1");
+        assert_eq!(answer["qrSvg"], sbp_qr::qr_svg("https://qr.nspk.ru/AS1").unwrap());
     }
 }

@@ -1,6 +1,7 @@
 //! The status answer of the pay function (the `201` is `app::payment_registration::PaymentCreated`): camelCase, money as decimal strings, the account masked.
 
-use energosbyt::domain::{Money, Payment, PaymentStatus};
+use chrono::{DateTime, Utc};
+use energosbyt::domain::{Money, PayMethod, Payment, PaymentStatus};
 use serde::Serialize;
 
 /// `200` to `GET /payments/{id}`: what the returning page shows.
@@ -13,6 +14,12 @@ pub struct PaymentView {
     /// `*****-***-90`: the page is reachable by anyone holding the id, so the number is masked.
     pub account: String,
     pub receipt: ReceiptView,
+    /// `card` or `sbp`.
+    pub method: PayMethod,
+    /// Until when the payment can be paid (the bank's form, or the СБП link): after it, a page
+    /// still waiting can tell the customer the time is over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,6 +36,8 @@ impl PaymentView {
             amount: payment.amount,
             account: payment.account.masked(),
             receipt: ReceiptView { available: receipt_available },
+            method: payment.method,
+            expires_at: payment.form_deadline,
         }
     }
 }

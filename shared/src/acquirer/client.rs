@@ -6,6 +6,7 @@
 use super::messages::{
     CancelRequest, CancelResponse, InitRequest, InitResponse, OrderState, Outcome, PaymentId, PaymentState,
 };
+use super::sbp_qr::{QrRequest, QrResponse};
 use super::token;
 use super::{Acquirer, AcquirerError, Refusal, Unavailability};
 use crate::metrics::{self, Metric};
@@ -240,6 +241,12 @@ impl Acquirer for TbankClient {
             "acquirer payment created"
         );
         tracing::debug!(payment_url = %answer.payment_url, "acquirer payment form");
+        Ok(answer)
+    }
+
+    async fn get_qr(&self, request: &QrRequest) -> Result<QrResponse, AcquirerError> {
+        let answer: QrResponse = self.call("GetQr", request).await?;
+        tracing::info!(payment_id = %answer.payment_id, data_type = ?request.data_type, "acquirer GetQr");
         Ok(answer)
     }
 

@@ -2,7 +2,8 @@
 //!
 //! - [`token`]: the Token algorithm, once, for our requests and the bank's notifications.
 //! - [`PaymentInit`]: the `Init` body for a payment of an account, with its 54-FZ receipt.
-//! - [`TbankClient`]: `Init`, `GetState`, `CheckOrder`, `Cancel` over HTTP, behind the
+//! - [`QrRequest`]: `GetQr`, the СБП link of a payment `Init` created.
+//! - [`TbankClient`]: `Init`, `GetQr`, `GetState`, `CheckOrder`, `Cancel` over HTTP, behind the
 //!   [`Acquirer`] port.
 //! - [`verify_notification`]: a notification checked and typed.
 //! - [`acquirer_event`]: a bank status as the event the payment state machine applies.
@@ -17,6 +18,7 @@ mod messages;
 mod notification;
 mod payment_init;
 mod receipt_report;
+mod sbp_qr;
 pub mod token;
 
 #[cfg(feature = "adapters")]
@@ -31,6 +33,7 @@ pub use notification::{
     without_buyer_contacts,
 };
 pub use payment_init::{InitError, InitSettings, PaymentInit, VatCodes};
+pub use sbp_qr::{QrDataType, QrRequest, QrResponse, is_usable_link};
 pub use token::{TerminalPassword, TokenError};
 
 use std::fmt;
@@ -166,6 +169,10 @@ impl AcquirerError {
 pub trait Acquirer: Send + Sync {
     /// Creates the payment session; the answer holds the form URL to send the customer to.
     fn init(&self, request: &InitRequest) -> impl Future<Output = Result<InitResponse, AcquirerError>> + Send;
+
+    /// The СБП link (or QR image) of a payment `Init` created. Asking again for the same payment
+    /// is harmless: nothing is charged until the customer confirms in their bank's app.
+    fn get_qr(&self, request: &QrRequest) -> impl Future<Output = Result<QrResponse, AcquirerError>> + Send;
 
     /// One payment's current status.
     fn get_state(&self, payment_id: &PaymentId) -> impl Future<Output = Result<PaymentState, AcquirerError>> + Send;

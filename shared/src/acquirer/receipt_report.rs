@@ -266,6 +266,7 @@ mod tests {
             form_deadline: None,
             refunded: Money::ZERO,
             card: None,
+            method: crate::domain::PayMethod::Card,
             created_at: at,
             updated_at: at,
         }

@@ -25,18 +25,28 @@
 //! - it is `FAILED` (replaced or refused before) → a new payment takes its place.
 //!
 //! At any moment at most one payment per request can be paid at the bank.
+//!
+//! # СБП
+//!
+//! A payment by СБП (`method: sbp`) is the same payment with one more step: after `Init`,
+//! `GetQr` gives its СБП link, recorded in place of the form URL. Until the link is recorded
+//! nobody can pay the payment, and a retry with the key resumes it like a lost `Init` answer,
+//! except that a payment still open at the bank is asked for its link again instead of being
+//! replaced ([`Flow::resume_sbp`]): the bank never holds two payable payments for one request. A
+//! definite refusal of `GetQr` cancels the payment at the bank and frees the key.
 
 use super::idempotency::{self, Claim, IdempotencyPolicy, Lease};
 use super::lookup::{self, LookupError};
+use crate::acquirer::PaymentId as AcquirerPaymentId;
 use crate::acquirer::{
-    Acquirer, AcquirerError, CancelRequest, InitError, InitRequest, InitSettings, PaymentInit, Refusal, Unavailability,
-    VatCodes,
+    Acquirer, AcquirerError, CancelRequest, InitError, InitRequest, InitSettings, PaymentInit, QrRequest, Refusal,
+    Unavailability, VatCodes, is_usable_link,
 };
 use crate::config::{ConfigError, Env};
 use crate::domain::form_deadline::{self, FormDeadlineError};
 use crate::domain::payment_request::{PaymentLimits, PaymentRequest};
 use crate::domain::readings_ownership::Submitter;
-use crate::domain::{Account, AccountNumber, CallerId, Money, Payment, PaymentId, PaymentStatus};
+use crate::domain::{Account, AccountNumber, CallerId, Money, PayMethod, Payment, PaymentId, PaymentStatus};
 use crate::metrics::{self, Metric};
 use crate::ports::idempotency::{IdempotencyKey, IdempotencyScope, IdempotencyStore, RecordedResponse};
 use crate::ports::readings::{ReadingsId, ReadingsLookup};
@@ -95,10 +105,12 @@ fn check_http_url(name: &'static str, url: &str) -> Result<(), ConfigError> {
 #[serde(rename_all = "camelCase")]
 pub struct PaymentCreated {
     pub payment_id: String,
-    /// The bank's hosted form: card entry and 3-D Secure happen there, never with us.
+    /// The bank's hosted form: card entry and 3-D Secure happen there, never with us. For СБП,
+    /// the СБП payment link (a phone opens the customer's bank app with it).
     pub payment_url: String,
     pub amount: Money,
     pub status: PaymentStatus,
+    pub method: PayMethod,
 }
 
 /// Why a payment was not registered. Each variant is answered once, by the pay function's edge
@@ -369,6 +381,7 @@ where
                             payment_url: url.clone(),
                             amount: payment.amount,
                             status: payment.status,
+                            method: payment.method,
                         });
                     }
                     (None, PaymentStatus::New) => match self.open_deadline(&payment) {
@@ -388,6 +401,7 @@ where
             InitOutcome::Created(created) => Outcome::Created(created),
             InitOutcome::Refused(problem) => Outcome::Refused(problem),
             InitOutcome::Unsettled(problem) => Outcome::Unsettled(problem),
+            InitOutcome::OrderTaken if self.request.method == PayMethod::Sbp => self.resume_sbp(lease, &id).await,
             InitOutcome::OrderTaken => {
                 tracing::warn!(payment_id = %id, "the bank holds this payment from an attempt whose answer was lost");
                 self.supersede(lease, &id).await
@@ -482,6 +496,7 @@ where
             form_deadline: Some(deadline),
             refunded: Money::ZERO,
             card: None,
+            method: self.request.method,
             created_at: self.now,
             updated_at: self.now,
         };
@@ -508,18 +523,14 @@ where
                     // The callback compares the captured amount with ours before crediting anything.
                     tracing::error!(payment_id = %id, echoed_amount = %answer.amount, "the bank echoed another order or amount");
                 }
-                let recorded =
-                    self.store.record_init(id, answer.payment_id.as_str(), &answer.payment_url, self.now).await;
-                if let Err(e) = recorded {
-                    // The customer can pay all the same: the callback finds the payment by its OrderId.
-                    tracing::error!(error = %e, payment_id = %id, "recording the bank's answer failed");
-                }
-                InitOutcome::Created(PaymentCreated {
-                    payment_id: id.to_string(),
-                    payment_url: answer.payment_url,
-                    amount: self.request.amount,
-                    status: PaymentStatus::New,
-                })
+                let url = match self.request.method {
+                    PayMethod::Card => answer.payment_url,
+                    PayMethod::Sbp => match self.sbp_link(id, &answer.payment_id).await {
+                        Ok(link) => link,
+                        Err(outcome) => return outcome,
+                    },
+                };
+                self.created(id, &answer.payment_id, url).await
             }
             Err(e) if e.refusal() == Some(Refusal::OrderConflict) => InitOutcome::OrderTaken,
             Err(e) if e.outcome_unknown() => {
@@ -535,6 +546,94 @@ where
                     _ => RegistrationError::Unavailable,
                 })
             }
+        }
+    }
+
+    /// Records the bank's answer and answers the customer: the form URL, or the СБП link.
+    async fn created(&self, id: &PaymentId, acquirer_id: &AcquirerPaymentId, url: String) -> InitOutcome {
+        if let Err(e) = self.store.record_init(id, acquirer_id.as_str(), &url, self.now).await {
+            // The customer can pay all the same: the callback finds the payment by its OrderId.
+            tracing::error!(error = %e, payment_id = %id, "recording the bank's answer failed");
+        }
+        InitOutcome::Created(PaymentCreated {
+            payment_id: id.to_string(),
+            payment_url: url,
+            amount: self.request.amount,
+            status: PaymentStatus::New,
+            method: self.request.method,
+        })
+    }
+
+    /// The СБП link of the payment `Init` created at the bank as `acquirer_id`. Nothing is
+    /// recorded before it comes, so a retry with the key finds the payment without a URL and
+    /// resumes it ([`Flow::resume_sbp`]).
+    async fn sbp_link(&self, id: &PaymentId, acquirer_id: &AcquirerPaymentId) -> Result<String, InitOutcome> {
+        match self.acquirer.get_qr(&QrRequest::link(acquirer_id.clone())).await {
+            Ok(answer) if is_usable_link(&answer.data) => Ok(answer.data),
+            Ok(_) => {
+                tracing::error!(payment_id = %id, "GetQr answered something that is not a link");
+                Err(self.withdraw(id, acquirer_id, RegistrationError::AcquirerUnavailable).await)
+            }
+            Err(e) if e.outcome_unknown() => {
+                tracing::warn!(error = %e, payment_id = %id, "the bank's answer to GetQr is unknown; the payment stays NEW");
+                Err(InitOutcome::Unsettled(unknown_outcome(&e)))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, payment_id = %id, "the bank refused the СБП link");
+                let problem = match e {
+                    AcquirerError::Declined { .. } => RegistrationError::AcquirerRefused,
+                    _ => RegistrationError::Unavailable,
+                };
+                Err(self.withdraw(id, acquirer_id, problem).await)
+            }
+        }
+    }
+
+    /// A payment whose СБП link cannot be had: cancelled at the bank, then marked failed, so the
+    /// key is free for a fresh attempt. While the cancel's outcome is unknown it stays `NEW` and
+    /// the key keeps it: a retry resumes it, the reconciliation settles it.
+    async fn withdraw(
+        &self,
+        id: &PaymentId,
+        acquirer_id: &AcquirerPaymentId,
+        problem: RegistrationError,
+    ) -> InitOutcome {
+        match self.acquirer.cancel(&CancelRequest::whole(acquirer_id.clone())).await {
+            Ok(_) => {
+                self.mark_failed(id, "sbp-link-refused").await;
+                InitOutcome::Refused(problem)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, payment_id = %id, "cancelling the payment without a СБП link failed");
+                InitOutcome::Unsettled(problem)
+            }
+        }
+    }
+
+    /// A СБП payment the bank holds but whose link was never recorded: the attempt still open at
+    /// the bank is asked for its link again (the same payment, so nothing new becomes payable);
+    /// one that ended is replaced as a lost card payment is ([`Flow::supersede`]).
+    async fn resume_sbp(&self, lease: &mut Lease, id: &PaymentId) -> Outcome {
+        use crate::acquirer::PaymentStatus as AtBank;
+        let order = match self.acquirer.check_order(id.as_str()).await {
+            Ok(order) => order,
+            Err(e) => return Outcome::Unsettled(unknown_outcome(&e)),
+        };
+        let open = order.payments.iter().find(|attempt| matches!(attempt.status, AtBank::New | AtBank::FormShowed));
+        let Some(open) = open else {
+            tracing::info!(payment_id = %id, "the СБП payment without a link is not open at the bank");
+            return self.supersede(lease, id).await;
+        };
+        tracing::info!(payment_id = %id, acquirer_payment_id = %open.payment_id, "asking again for the СБП link");
+        let outcome = match self.sbp_link(id, &open.payment_id).await {
+            Ok(link) => self.created(id, &open.payment_id, link).await,
+            Err(outcome) => outcome,
+        };
+        match outcome {
+            InitOutcome::Created(created) => Outcome::Created(created),
+            InitOutcome::Refused(problem) => Outcome::Refused(problem),
+            InitOutcome::Unsettled(problem) => Outcome::Unsettled(problem),
+            InitOutcome::OrderTaken | InitOutcome::FormClosed => Outcome::Unsettled(RegistrationError::Unavailable),
         }
     }
 

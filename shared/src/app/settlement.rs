@@ -13,7 +13,7 @@ use crate::config::{ConfigError, Env};
 use crate::domain::fiscal_receipt::FiscalReceiptError;
 use crate::domain::payment::Card;
 use crate::domain::payment_transition::{self, AcquirerEvent, Attempt, Transition};
-use crate::domain::{Money, Payment, PaymentId, PaymentStatus, SellerRequisites};
+use crate::domain::{Money, PayMethod, Payment, PaymentId, PaymentStatus, SellerRequisites};
 use crate::mail::{MailSender, Mailer};
 use crate::metrics::{self, Metric};
 use crate::ports::StoreError;
@@ -184,6 +184,14 @@ where
         for attempt in 1..=MAX_ATTEMPTS {
             let Some(mut record) = self.ledger.payment_record(id).await? else {
                 return Ok(None);
+            };
+            // A СБП payment has no card: whatever the bank sends in a card's place is not kept.
+            let without_card;
+            let facts = if record.payment.method == PayMethod::Sbp && facts.card.is_some() {
+                without_card = BankFacts { card: None, ..facts.clone() };
+                &without_card
+            } else {
+                facts
             };
             let event = match event_of(&record.payment) {
                 Ok(event) => event,

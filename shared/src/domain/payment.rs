@@ -3,7 +3,7 @@
 
 use super::email::Email;
 use super::readings_id::ReadingsId;
-use super::{AccountNumber, CallerId, CardBrand, Money};
+use super::{AccountNumber, CallerId, CardBrand, Money, PayMethod};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -148,7 +148,10 @@ pub struct Payment {
     pub form_deadline: Option<DateTime<Utc>>,
     /// Of the amount, how much has been given back.
     pub refunded: Money,
+    /// The masked card the bank reported; none for СБП, whatever the bank sends in its place.
     pub card: Option<Card>,
+    /// Card or СБП, as the customer chose. For СБП, `payment_url` holds the СБП payment link.
+    pub method: PayMethod,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

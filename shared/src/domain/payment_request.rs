@@ -1,12 +1,15 @@
 //! What a customer asks for with `POST /payments`, checked completely before anything is written:
 //! the account (any accepted form), the amount (a decimal, within the configured limits), the
-//! receipt email and, for "Оплатить по показаниям", the readings submission it pays for.
+//! receipt email, for "Оплатить по показаниям" the readings submission it pays for, and how it is
+//! paid (`method`: `card`, the default, or `sbp`).
 //!
-//! Wire format: `{"account": "12345-678-90", "amount": "1520.37", "email": "…", "readingsId": "…"}`.
+//! Wire format: `{"account": "12345-678-90", "amount": "1520.37", "email": "…", "readingsId": "…",
+//! "method": "sbp"}`.
 //! The amount is a decimal string; a JSON number is accepted too, but only as the exact text it
 //! was written as (never through a float), so `1520.37` is 1520.37 and `1e3` is refused.
 
 use super::email::{Email, EmailError};
+use super::pay_method::PayMethod;
 use super::readings_id::ReadingsId;
 use super::{AccountNumber, AccountNumberError, Money, MoneyError};
 use serde::Deserialize;
@@ -18,7 +21,7 @@ use std::fmt;
 /// The largest body accepted: a real request is under 300 bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-const FIELDS: [&str; 4] = ["account", "amount", "email", "readingsId"];
+const FIELDS: [&str; 5] = ["account", "amount", "email", "readingsId", "method"];
 
 /// The smallest and the largest single payment (`PAYMENT_MIN`, `PAYMENT_MAX`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +44,7 @@ pub struct PaymentRequest {
     pub amount: Money,
     pub email: Email,
     pub readings_id: Option<ReadingsId>,
+    pub method: PayMethod,
 }
 
 impl fmt::Debug for PaymentRequest {
@@ -50,6 +54,7 @@ impl fmt::Debug for PaymentRequest {
             .field("amount", &self.amount)
             .field("email", &self.email)
             .field("readings_id", &self.readings_id)
+            .field("method", &self.method)
             .finish()
     }
 }
@@ -88,6 +93,8 @@ pub enum PaymentRequestError {
     Email(#[from] EmailError),
     #[error("the readings id is malformed")]
     BadReadingsId,
+    #[error("the payment method is neither card nor sbp")]
+    BadMethod,
 }
 
 impl PaymentRequestError {
@@ -109,7 +116,7 @@ impl PaymentRequest {
             _ => PaymentRequestError::NotJson,
         })?;
 
-        let mut found: [Option<&RawValue>; 4] = [None; 4];
+        let mut found: [Option<&RawValue>; 5] = [None; 5];
         for (name, value) in &fields {
             let index = FIELDS
                 .iter()
@@ -119,7 +126,7 @@ impl PaymentRequest {
                 return Err(PaymentRequestError::DuplicateField(FIELDS[index]));
             }
         }
-        let [account, amount, email, readings_id] = found;
+        let [account, amount, email, readings_id, method] = found;
 
         let account: AccountNumber = required_string("account", account)?.parse()?;
         let amount = parse_amount(amount.ok_or(PaymentRequestError::MissingField("amount"))?, limits)?;
@@ -131,19 +138,29 @@ impl PaymentRequest {
                 Some(string_value("readingsId", raw)?.parse().map_err(|_| PaymentRequestError::BadReadingsId)?)
             }
         };
-        Ok(Self { account, amount, email, readings_id })
+        let method = match method {
+            None => PayMethod::default(),
+            Some(raw) if raw.get() == "null" => PayMethod::default(),
+            Some(raw) => string_value("method", raw)?.parse().map_err(|_| PaymentRequestError::BadMethod)?,
+        };
+        Ok(Self { account, amount, email, readings_id, method })
     }
 
     /// A digest of the request's meaning, for telling a repeated request from a different one
     /// under the same idempotency key: `12345-678-90` and `1234567890`, `"100"` and `100.00` are
     /// the same request; another amount, account, email or readings id is not.
     pub fn fingerprint(&self) -> String {
-        let canonical = serde_json::json!({
+        let mut canonical = serde_json::json!({
             "account": self.account.digits(),
             "amount": self.amount.to_string(),
             "email": self.email.expose(),
             "readingsId": self.readings_id.as_ref().map(ReadingsId::as_str),
         });
+        // Only a non-default method joins: a card payment keeps the fingerprint it always had, so
+        // keys recorded before the method existed still replay.
+        if self.method != PayMethod::Card {
+            canonical["method"] = self.method.as_str().into();
+        }
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }
 }
@@ -333,8 +350,30 @@ mod tests {
         let other_email = parse(&json!({"account": "2961432809", "amount": "100", "email": "A@b.ru"})).unwrap();
         let with_readings =
             parse(&json!({"account": "2961432809", "amount": "100", "email": "a@b.ru", "readingsId": "2026-11-5f3a9c1e-8e7d6c5b4a39"})).unwrap();
-        for other in [other_amount, other_email, with_readings] {
+        let by_sbp =
+            parse(&json!({"account": "2961432809", "amount": "100", "email": "a@b.ru", "method": "sbp"})).unwrap();
+        for other in [other_amount, other_email, with_readings, by_sbp] {
             assert_ne!(a.fingerprint(), other.fingerprint(), "{other:?}");
         }
+        let by_card =
+            parse(&json!({"account": "2961432809", "amount": "100", "email": "a@b.ru", "method": "card"})).unwrap();
+        assert_eq!(a.fingerprint(), by_card.fingerprint(), "card is the default and fingerprints as before");
+    }
+
+    #[test]
+    fn the_method_is_card_unless_sbp_is_asked_and_nothing_else_is_accepted() {
+        let base = json!({"account": "2961432809", "amount": "100", "email": "a@b.ru"});
+        assert_eq!(parse(&base).unwrap().method, PayMethod::Card);
+        let with = |method: serde_json::Value| {
+            let mut body = base.clone();
+            body["method"] = method;
+            parse(&body)
+        };
+        assert_eq!(with(json!("sbp")).unwrap().method, PayMethod::Sbp);
+        assert_eq!(with(json!("card")).unwrap().method, PayMethod::Card);
+        assert_eq!(with(json!(null)).unwrap().method, PayMethod::Card);
+        assert_eq!(with(json!("SBP")), Err(PaymentRequestError::BadMethod));
+        assert_eq!(with(json!("cash")), Err(PaymentRequestError::BadMethod));
+        assert_eq!(with(json!(1)), Err(PaymentRequestError::NotAString("method")));
     }
 }

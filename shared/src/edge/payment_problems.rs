@@ -60,6 +60,8 @@ impl From<PaymentRequestError> for Problem {
                 Problem::bad_request("invalid-readings-id", "Показания не найдены. Передайте их заново")
                     .with("field", "readingsId")
             }
+            E::BadMethod => Problem::bad_request("invalid-method", "Выберите способ оплаты: картой или через СБП")
+                .with("field", "method"),
         }
     }
 }

@@ -24,6 +24,7 @@ pub use crate::ports::mail::{MailError, MailSender, MessageId, OutgoingEmail};
 pub use qr::QrImageError;
 
 use crate::config::{ConfigError, Env};
+use crate::domain::PayMethod;
 use crate::domain::card_brand::last_four;
 use crate::domain::email::Email;
 use crate::domain::fiscal_receipt::SettlementSign;
@@ -184,7 +185,9 @@ impl<S> Mailer<S> {
             paid_at: moscow_time(message.paid_at),
             payment_id: payment.id.to_string(),
             bank_payment_id: payment.acquirer_payment_id.clone(),
-            card: payment.card.as_ref().map(|card| {
+            // A СБП payment names СБП: whatever the bank sent in place of a card is not one.
+            pay_method: (payment.method == PayMethod::Sbp).then(|| PayMethod::Sbp.label().to_owned()),
+            card: payment.card.as_ref().filter(|_| payment.method == PayMethod::Card).map(|card| {
                 let brand = card.brand;
                 match last_four(&card.pan) {
                     Some(tail) => format!("{brand} •••• {tail}"),

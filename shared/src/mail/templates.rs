@@ -69,6 +69,8 @@ pub(super) struct PaymentReceivedView {
     pub paid_at: String,
     pub payment_id: String,
     pub bank_payment_id: Option<String>,
+    /// "СБП (…)" for a СБП payment; none for a card, which the card line names.
+    pub pay_method: Option<String>,
     pub card: Option<String>,
     pub readings: Vec<ReadingView>,
 }
@@ -209,6 +211,7 @@ mod tests {
             paid_at: "01.01.2026 00:30".into(),
             payment_id: "p".into(),
             bank_payment_id: None,
+            pay_method: None,
             card: None,
             readings: vec![],
         };

@@ -47,6 +47,7 @@ fn payment() -> Payment {
         form_deadline: None,
         refunded: Money::ZERO,
         card: Some(Card { pan: "220138******0047".into(), brand: crate::domain::CardBrand::Mir }),
+        method: crate::domain::PayMethod::Card,
         created_at: at,
         updated_at: at,
     }
@@ -183,6 +184,27 @@ fn a_plain_payment_has_no_card_or_readings_lines() {
         assert!(!body.contains("Номер операции в банке"), "{body}");
         assert!(body.contains("без комиссии"));
     }
+}
+
+#[test]
+fn a_payment_by_sbp_names_sbp_and_never_a_card() {
+    let mut p = payment();
+    p.method = crate::domain::PayMethod::Sbp;
+    // Whatever the bank reported in place of a card is not one.
+    p.card = Some(Card { pan: "+7 (916) ***-**-12".into(), brand: crate::domain::CardBrand::Unknown });
+    let composed = mailer(())
+        .compose_payment_received(&PaymentReceived { payment: &p, paid_at: paid_at(), readings: &[] })
+        .unwrap();
+    for body in [&composed.text, &composed.html] {
+        assert!(body.contains("Способ оплаты"), "{body}");
+        assert!(body.contains("СБП (Система быстрых платежей)"), "{body}");
+        assert!(!body.contains("Карта"), "{body}");
+        assert!(!body.contains("***-**-12"), "{body}");
+    }
+    let by_card = mailer(())
+        .compose_payment_received(&PaymentReceived { payment: &payment(), paid_at: paid_at(), readings: &[] })
+        .unwrap();
+    assert!(!by_card.text.contains("СБП") && by_card.text.contains("Карта"), "{}", by_card.text);
 }
 
 #[test]

@@ -12,7 +12,7 @@ use super::item::{self, Item};
 use super::keys;
 use super::{DynamoStore, unavailable};
 use crate::domain::payment::Card;
-use crate::domain::{Payment, PaymentId, PaymentStatus};
+use crate::domain::{PayMethod, Payment, PaymentId, PaymentStatus};
 use crate::ports::ledger::PendingPayment;
 use crate::ports::{PaymentReader, PaymentWriter, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -32,6 +32,9 @@ pub(crate) const RECEIPT: &str = "receipt";
 
 /// Until when the bank's form may be paid, as sent in `RedirectDueDate`.
 const FORM_DEADLINE: &str = "formDeadline";
+
+/// How the payment is paid (`sbp`); absent for a card.
+const METHOD: &str = "method";
 
 impl PaymentReader for DynamoStore {
     async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
@@ -147,6 +150,10 @@ pub(crate) fn encode(p: &Payment) -> Result<Item, StoreError> {
     if let Some(card) = &p.card {
         item.insert("card".to_owned(), item::to_attr(card)?);
     }
+    // Absent means a card: the items written before there was a choice read as they were.
+    if p.method != PayMethod::Card {
+        item.insert(METHOD.to_owned(), item::s(p.method.as_str()));
+    }
     Ok(item)
 }
 
@@ -178,6 +185,10 @@ pub(crate) fn decode(item: &Item) -> Result<Payment, StoreError> {
         form_deadline: item.get(FORM_DEADLINE).map(|_| item::get_time(item, FORM_DEADLINE)).transpose()?,
         refunded: item::get_money(item, "refunded")?,
         card: item.get("card").map(|_| item::get_de::<Card>(item, "card")).transpose()?,
+        method: optional(METHOD)
+            .map(|m| m.parse().map_err(|_| StoreError::Corrupt(format!("{METHOD} {m}"))))
+            .transpose()?
+            .unwrap_or_default(),
         created_at: item::get_time(item, "createdAt")?,
         updated_at: item::get_time(item, "updatedAt")?,
     })
