@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """A local stand-in for T-Bank's internet acquiring (API v2), for development and tests.
 
-It speaks the bank's protocol: `POST /v2/Init`, `/v2/GetState`, `/v2/CheckOrder`, `/v2/Cancel`
-with Token-signed JSON and the bank's validations (always HTTP 200 with `Success` / `ErrorCode`);
+It speaks the bank's protocol: `POST /v2/Init`, `/v2/GetState`, `/v2/CheckOrder`, `/v2/Cancel`,
+and for СБП `/v2/GetQr` and `/v2/SbpPayTest`, with Token-signed JSON and the bank's validations (always HTTP 200 with `Success` / `ErrorCode`);
 a hosted payment form at `GET /pay/<PaymentId>` that picks the outcome by the bank's test cards,
 with a 3-D Secure challenge page; signed notifications to the payment's `NotificationURL`
 (AUTHORIZED then CONFIRMED, or REJECTED / AUTH_FAIL, then a fiscal RECEIPT), re-sent on a
 compressed schedule until the receiver answers HTTP 200 with the body `OK`; and a redirect to
-`SuccessURL` / `FailURL` with the query parameters the bank appends.
+`SuccessURL` / `FailURL` with the query parameters the bank appends. A СБП link from `GetQr` opens
+`GET /sbp/<PaymentId>`, a page playing the customer's bank app (confirm, decline, or leave the
+request unanswered), which sends the same notifications as a card payment, without a card.
 
 A control API lets tests drive it without a browser:
   GET  /sandbox/health                  {"ok": true}
@@ -15,10 +17,11 @@ A control API lets tests drive it without a browser:
   GET  /sandbox/payments/<PaymentId>    one payment
   POST /sandbox/pay/<PaymentId>         {"pan": "...", "passcode": "...", "exp": "MM/YY", "cvc": "123"}
   POST /sandbox/expire/<PaymentId>      the form's deadline passes now (DEADLINE_EXPIRED)
+  POST /sandbox/sbp/<PaymentId>         {"action": "confirm"|"decline"|"ignore"|"expire"}: the bank app
   POST /sandbox/reset                   forget every payment and fault, stop pending deliveries
   GET  /sandbox/faults, POST /sandbox/faults
        {"init": "ok"|"http500"|"timeout"|"decline"|"garbage", "get_state": ..., "check_order": ...,
-        "cancel": ...}; a value may also be {"mode": "...", "times": N, "delay": seconds,
+        "cancel": ..., "get_qr": ...}; a value may also be {"mode": "...", "times": N, "delay": seconds,
         "code": "...", "message": "...", "match": "<OrderId or PaymentId>"}; with "match" the
         fault applies only to that order or payment. "timeout" does the work and answers only after the delay
         (15 s by default), so a client that gave up does not know the payment exists.
@@ -72,6 +75,7 @@ DEFAULT_TIMEOUT_FAULT_DELAY = 15.0
 FINAL_FAILURES = {"REJECTED", "AUTH_FAIL", "CANCELED", "DEADLINE_EXPIRED", "REVERSED"}
 PAID = {"AUTHORIZED", "CONFIRMED", "PARTIAL_REFUNDED", "REFUNDED", "PARTIAL_REVERSED"}
 PAYABLE = {"NEW", "FORM_SHOWED"}
+MERCHANT_LABEL = "Мосэнергосбыт"
 
 TAX_CODES = {"none", "vat0", "vat5", "vat7", "vat10", "vat20", "vat22", "vat105", "vat107",
              "vat110", "vat120", "vat122"}
@@ -273,6 +277,8 @@ class Payment:
     pan: str | None = None
     exp_date: str | None = None
     card_id: int | None = None
+    # A СБП link was issued (`GetQr`): the bank-app page may pay it.
+    sbp: bool = False
     error_code: str = "0"
     message: str = ""
     remaining: int = 0
@@ -301,6 +307,7 @@ class Payment:
             "Pan": self.pan,
             "ExpDate": self.exp_date,
             "CardId": self.card_id,
+            "Sbp": self.sbp,
             "RemainingAmount": self.remaining,
             "History": self.history,
             "Notifications": [d.snapshot() for d in self.deliveries],
@@ -460,7 +467,7 @@ class Sandbox:
     def set_faults(self, body: dict) -> dict:
         with self.lock:
             for key, value in body.items():
-                if key not in ("init", "get_state", "check_order", "cancel"):
+                if key not in ("init", "get_state", "check_order", "cancel", "get_qr"):
                     raise ValueError(f"unknown operation {key!r}")
                 spec = {"mode": value} if isinstance(value, str) else dict(value)
                 if spec.get("mode") not in ("ok", "http500", "timeout", "decline", "garbage"):
@@ -648,6 +655,77 @@ class Sandbox:
                 "PaymentId": str(payment.payment_id), "OrderId": payment.order_id,
                 "Amount": payment.amount,
             }
+
+    def get_qr(self, body: dict) -> dict:
+        """The СБП link (`PAYLOAD`) or a picture standing in for its QR (`IMAGE`; the standard
+        library draws no QR codes). Asking again for the same payment answers the same link."""
+        data_type = body.get("DataType", "PAYLOAD")
+        if data_type not in ("PAYLOAD", "IMAGE"):
+            raise bad_params("Поле DataType принимает значения PAYLOAD или IMAGE.")
+        with self.lock:
+            payment = self._payment(body)
+            self._expire_if_due(payment)
+            if payment.status not in PAYABLE:
+                raise BankError("8", "Неверный статус транзакции.",
+                                f"Платёж {payment.payment_id} в статусе {payment.status}.")
+            payment.sbp = True
+            if payment.status == "NEW":
+                payment.move("FORM_SHOWED")
+            link = self.sbp_link(payment)
+        log.info("GetQr: payment %s, %s", payment.payment_id, data_type)
+        data = link if data_type == "PAYLOAD" else (
+            '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">'
+            '<rect width="64" height="64" fill="#fff"/><text x="8" y="36">QR</text></svg>')
+        return {"Success": True, "ErrorCode": "0", "TerminalKey": self.terminal_key,
+                "OrderId": payment.order_id, "PaymentId": str(payment.payment_id), "Data": data}
+
+    def sbp_link(self, payment: Payment) -> str:
+        # The bank's link is https://qr.nspk.ru/…, opened by the customer's bank app; here it
+        # opens the page that plays that app.
+        return f"{self.public_url}/sbp/{payment.payment_id}"
+
+    def sbp_pay_test(self, body: dict) -> dict:
+        """The bank's test method: the customer's bank pays the QR, or rejects it, or lets it
+        expire (`IsRejected`, `IsDeadlineExpired`)."""
+        rejected = body.get("IsRejected") is True
+        expired = body.get("IsDeadlineExpired") is True
+        if rejected and expired:
+            raise bad_params("IsRejected и IsDeadlineExpired не передаются вместе.")
+        with self.lock:
+            payment = self._payment(body)
+            if not payment.sbp:
+                raise BankError("8", "Неверный статус транзакции.", "QR для платежа не сформирован.")
+            result = self.answer_sbp(payment.payment_id,
+                                     "decline" if rejected else "expire" if expired else "confirm")
+        if result.kind == "not_payable":
+            raise BankError("8", "Неверный статус транзакции.",
+                            f"Платёж {payment.payment_id} в статусе {payment.status}.")
+        return {"Success": True, "ErrorCode": "0", "TerminalKey": self.terminal_key,
+                "PaymentId": str(payment.payment_id), "OrderId": payment.order_id}
+
+    def answer_sbp(self, payment_id: int, action: str) -> FormResult:
+        """What the customer does in their bank app: `confirm` pays (AUTHORIZED, CONFIRMED,
+        RECEIPT), `decline` refuses (REJECTED), `expire` lets the time run out
+        (DEADLINE_EXPIRED), `ignore` does nothing at all."""
+        if action not in ("confirm", "decline", "ignore", "expire"):
+            raise ValueError("action: confirm, decline, ignore or expire")
+        with self.lock:
+            payment = self.payments[payment_id]
+            self._expire_if_due(payment)
+            if not payment.sbp or payment.status not in PAYABLE:
+                return FormResult("not_payable", payment)
+            if action == "ignore":
+                log.info("payment %s: the СБП request left unanswered", payment.payment_id)
+                return FormResult("done", payment)
+            if action == "expire":
+                payment.error_code, payment.message = "3012", "Срок оплаты по QR-коду истёк"
+                payment.move("DEADLINE_EXPIRED")
+                delivery = self._status_delivery(payment, "DEADLINE_EXPIRED")
+                self.notifier.send_in_order([(0.0, delivery)] if delivery else [])
+                return FormResult("done", payment, redirect=self._redirect_url(payment))
+            outcome = (CardOutcome("success") if action == "confirm" else
+                       CardOutcome("rejected", None, "3015", "Покупатель отклонил оплату в приложении банка"))
+            return self._finish(payment, outcome)
 
     def check_order(self, body: dict) -> dict:
         order_id = body.get("OrderId")
@@ -850,7 +928,7 @@ class Sandbox:
     def _status_delivery(self, payment: Payment, status: str, amount: int | None = None):
         if not payment.notification_url:
             return None
-        success = status not in ("REJECTED", "AUTH_FAIL")
+        success = status not in ("REJECTED", "AUTH_FAIL", "DEADLINE_EXPIRED")
         body = {
             "TerminalKey": self.terminal_key,
             "OrderId": payment.order_id,
@@ -1057,6 +1135,22 @@ def result_page(payment: Payment) -> str:
 """)
 
 
+def bank_app_page(payment: Payment, note: str | None = None) -> str:
+    note_block = f'<p class="sandbox" role="status">{html.escape(note)}</p>' if note else ""
+    return page("Оплата через СБП", f"""
+<h1>Приложение вашего банка</h1>
+<p class="sandbox">Тестовое «приложение банка» для СБП: деньги не списываются.</p>
+<p>Получатель: {html.escape(MERCHANT_LABEL)}. Подтвердите оплату через Систему быстрых платежей.</p>
+{payment_summary(payment)}
+{note_block}
+<form method="post" action="/sbp/{payment.payment_id}">
+  <button type="submit" name="action" value="confirm">Подтвердить оплату {roubles(payment.amount)}</button>
+  <button type="submit" name="action" value="decline" style="background:#e8e8ed">Отклонить</button>
+  <button type="submit" name="action" value="ignore" style="background:#e8e8ed">Не отвечать</button>
+</form>
+""")
+
+
 def not_found_page() -> str:
     return page("Платёж не найден", "<h1>Платёж не найден</h1><p>Проверьте ссылку на оплату.</p>")
 
@@ -1066,7 +1160,7 @@ def not_found_page() -> str:
 # --------------------------------------------------------------------------------------------
 
 API_METHODS = {"Init": "init", "GetState": "get_state", "CheckOrder": "check_order",
-               "Cancel": "cancel"}
+               "Cancel": "cancel", "GetQr": "get_qr", "SbpPayTest": "sbp_pay_test"}
 MAX_BODY = 1 << 20
 
 
@@ -1125,6 +1219,15 @@ def make_handler(sandbox: Sandbox):
                 return self._json(200 if found else 404, found[0] if found else {"error": "no such payment"})
             if path == "/sandbox/faults":
                 return self._json(200, sandbox.faults)
+            if m := re.fullmatch(r"/sbp/(\d+)", path):
+                payment = sandbox.payments.get(int(m.group(1)))
+                if payment is None or not payment.sbp:
+                    return self._html(404, not_found_page())
+                with sandbox.lock:
+                    sandbox._expire_if_due(payment)
+                if payment.status in PAYABLE:
+                    return self._html(200, bank_app_page(payment))
+                return self._html(200, result_page(payment))
             if m := re.fullmatch(r"/pay/(\d+)(/3ds|/result)?", path):
                 payment = sandbox.show_form(int(m.group(1)))
                 if payment is None:
@@ -1143,6 +1246,8 @@ def make_handler(sandbox: Sandbox):
                     return self._api(m.group(1))
                 if m := re.fullmatch(r"/pay/(\d+)(/3ds)?", path):
                     return self._pay_form(int(m.group(1)), bool(m.group(2)))
+                if m := re.fullmatch(r"/sbp/(\d+)", path):
+                    return self._bank_app(int(m.group(1)))
                 if path.startswith("/sandbox/"):
                     return self._control(path)
             except ValueError as e:
@@ -1216,6 +1321,17 @@ def make_handler(sandbox: Sandbox):
                 return self._html(409, result_page(result.payment))
             self._redirect(result.redirect)
 
+        def _bank_app(self, payment_id: int):
+            if payment_id not in sandbox.payments:
+                return self._html(404, not_found_page())
+            result = sandbox.answer_sbp(payment_id, self._form().get("action", ""))
+            if result.kind == "not_payable":
+                return self._html(409, result_page(result.payment))
+            if result.payment.status in PAYABLE:
+                return self._html(200, bank_app_page(result.payment,
+                                                     "Запрос оставлен без ответа: оплата не проведена."))
+            return self._html(200, result_page(result.payment))
+
         def _control(self, path: str):
             raw = self._read_body().decode("utf-8", "replace")
             body = json.loads(raw) if raw.strip() else {}
@@ -1233,6 +1349,14 @@ def make_handler(sandbox: Sandbox):
                     return self._json(200, sandbox.pay_for_tests(int(m.group(1)), body))
                 except KeyError:
                     return self._json(404, {"error": "no such payment"})
+            if m := re.fullmatch(r"/sandbox/sbp/(\d+)", path):
+                try:
+                    result = sandbox.answer_sbp(int(m.group(1)), str(body.get("action", "")))
+                except KeyError:
+                    return self._json(404, {"error": "no such payment"})
+                return self._json(200 if result.kind == "done" else 409,
+                                  {"result": result.kind, "Status": result.payment.status,
+                                   "PaymentId": m.group(1)})
             if m := re.fullmatch(r"/sandbox/expire/(\d+)", path):
                 try:
                     payment = sandbox.expire(int(m.group(1)))

@@ -412,3 +412,71 @@ class SandboxTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SbpTest(SandboxTest):
+    """СБП: GetQr, the bank-app page and SbpPayTest send what a card payment sends, without a card."""
+
+    def qr(self, order_id, **extra):
+        pid = self.call("Init", self.init_body(order_id))["PaymentId"]
+        return pid, self.call("GetQr", dict({"PaymentId": int(pid), "DataType": "PAYLOAD"}, **extra))
+
+    def test_get_qr_answers_the_same_link_of_the_page_playing_the_bank_app(self):
+        pid, answer = self.qr("sbp-1")
+        self.assertIs(answer["Success"], True)
+        self.assertEqual(answer["PaymentId"], pid)
+        self.assertEqual(answer["OrderId"], "sbp-1")
+        self.assertEqual(answer["Data"], f"{self.base}/sbp/{pid}")
+        self.assertEqual(self.call("GetQr", {"PaymentId": pid})["Data"], answer["Data"], "asked again")
+        self.assertEqual(self.payment(pid)["Status"], "FORM_SHOWED")
+        self.assertTrue(self.call("GetQr", {"PaymentId": pid, "DataType": "IMAGE"})["Data"].startswith("<svg"))
+        self.assertEqual(self.call("GetQr", {"PaymentId": pid, "DataType": "PNG"})["ErrorCode"], "9999")
+        status, page_text = self.get(f"/sbp/{pid}")
+        self.assertEqual(status, 200)
+        for label in ("Подтвердить оплату", "Отклонить", "Не отвечать", "1\xa0500,05"):
+            self.assertIn(label, page_text)
+
+    def test_a_confirmed_sbp_payment_notifies_like_a_card_one_without_a_card(self):
+        pid, _ = self.qr("sbp-2")
+        form = urllib.parse.urlencode({"action": "confirm"}).encode()
+        with NO_PROXY.open(urllib.request.Request(f"{self.base}/sbp/{pid}", data=form, method="POST"),
+                           timeout=10) as response:
+            self.assertIn("Оплата прошла", response.read().decode("utf-8"))
+        bodies = self.wait_for(lambda: len(self.receiver.bodies(pid)) >= 3 and self.receiver.bodies(pid))
+        self.assertEqual([b["Status"] for b in bodies], ["AUTHORIZED", "CONFIRMED", "RECEIPT"])
+        for body in bodies:
+            self.assertTrue(tb.token_matches(body, PASSWORD), body["Status"])
+            self.assertNotIn("Pan", body)
+            self.assertNotIn("CardId", body)
+
+    def test_declined_ignored_and_expired_requests(self):
+        pid, _ = self.qr("sbp-3")
+        self.assertEqual(self.post(f"/sandbox/sbp/{pid}", {"action": "ignore"})["Status"], "FORM_SHOWED")
+        self.assertEqual(self.post(f"/sandbox/sbp/{pid}", {"action": "decline"})["Status"], "REJECTED")
+        bodies = self.wait_for(lambda: self.receiver.bodies(pid))
+        self.assertEqual(bodies[0]["Status"], "REJECTED")
+        self.assertIs(bodies[0]["Success"], False)
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            self.post(f"/sandbox/sbp/{pid}", {"action": "confirm"})
+        self.assertEqual(caught.exception.code, 409)
+
+        late, _ = self.qr("sbp-4")
+        self.assertIs(self.call("SbpPayTest", {"PaymentId": late, "IsDeadlineExpired": True})["Success"], True)
+        self.assertEqual(self.payment(late)["Status"], "DEADLINE_EXPIRED")
+        self.assertEqual(self.wait_for(lambda: self.receiver.bodies(late))[0]["Status"], "DEADLINE_EXPIRED")
+
+    def test_sbp_pay_test_pays_only_a_payment_with_a_link(self):
+        pid = self.call("Init", self.init_body("sbp-5"))["PaymentId"]
+        self.assertEqual(self.call("SbpPayTest", {"PaymentId": pid})["ErrorCode"], "8")
+        self.call("GetQr", {"PaymentId": pid})
+        self.assertIs(self.call("SbpPayTest", {"PaymentId": pid})["Success"], True)
+        self.assertEqual(self.payment(pid)["Status"], "CONFIRMED")
+        self.assertEqual(self.call("GetQr", {"PaymentId": pid})["ErrorCode"], "8", "a paid payment has no link")
+
+    def test_get_qr_faults_like_the_other_methods(self):
+        pid = self.call("Init", self.init_body("sbp-6"))["PaymentId"]
+        self.post("/sandbox/faults", {"get_qr": {"mode": "http500", "times": 1, "match": pid}})
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            self.call("GetQr", {"PaymentId": pid})
+        self.assertEqual(caught.exception.code, 500)
+        self.assertIs(self.call("GetQr", {"PaymentId": pid})["Success"], True)
