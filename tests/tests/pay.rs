@@ -696,10 +696,16 @@ async fn the_status_is_shown_to_its_owner_only() {
 
     assert_eq!(mine.status(), 200);
     assert_eq!(mine.headers()["cache-control"], "no-store");
+    let mut shown = body_json(&mine);
+    let expires_at: DateTime<Utc> = shown["expiresAt"].as_str().unwrap().parse().unwrap();
+    let stored = payment_item(&id).await;
+    let deadline: DateTime<Utc> = text(&stored, "formDeadline").unwrap().parse().unwrap();
+    assert_eq!(expires_at, deadline, "the form's own deadline");
+    shown.as_object_mut().unwrap().remove("expiresAt");
     assert_eq!(
-        body_json(&mine),
+        shown,
         json!({"paymentId": id, "status": "NEW", "amount": "250.50", "account": number.masked(),
-               "receipt": {"available": false}})
+               "receipt": {"available": false}, "method": "card"})
     );
 
     let theirs = handle(&app, Customer::new().get(&id)).await;
@@ -835,4 +841,165 @@ async fn pay_latency_over_1000_payments() {
     let counts = counter.0.lock().unwrap().clone();
     let total: u64 = counts.values().sum();
     println!("DynamoDB requests per payment: {:.2} ({counts:?} over {PAYMENTS})", total as f64 / PAYMENTS as f64);
+}
+
+// ---- paying through СБП -------------------------------------------------------------------
+
+fn sbp_body(number: &AccountNumber, amount: &str) -> Value {
+    let mut body = payment_body(number, amount);
+    body["method"] = json!("sbp");
+    body
+}
+
+/// The link the sandbox gives for the bank payment of our payment `id`.
+async fn sbp_link_at_bank(id: &str) -> String {
+    let at_bank = bank_payments(id).await;
+    let open: Vec<&Value> = at_bank.iter().filter(|p| p["Sbp"] == true).collect();
+    assert_eq!(open.len(), 1, "one bank payment with a СБП link: {at_bank:?}");
+    format!("{}/sbp/{}", sandbox_url(), open[0]["PaymentId"].as_str().unwrap())
+}
+
+#[tokio::test]
+async fn given_method_sbp_when_paying_then_the_answer_carries_the_link_and_our_qr_and_a_replay_repeats_them() {
+    let _bank = BANK.read().await;
+    let app = app().await;
+    let number = imported("-640.20").await;
+    let customer = Customer::new();
+    let key = new_key();
+
+    let first = handle(&app, customer.post(Some(&key), &sbp_body(&number, "640.20"))).await;
+
+    assert_eq!(first.status(), 201, "{}", body_json(&first));
+    let body = body_json(&first);
+    let id = body["paymentId"].as_str().unwrap().to_owned();
+    assert_eq!(body["method"], "sbp");
+    assert_eq!(body["amount"], "640.20");
+    let link = body["paymentUrl"].as_str().unwrap().to_owned();
+    assert_eq!(link, sbp_link_at_bank(&id).await, "the link the bank's GetQr gave");
+    let svg = body["qrSvg"].as_str().unwrap();
+    assert!(svg.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
+    assert!(!svg.contains("<image") && !svg.contains("href"), "drawn here, nothing fetched from elsewhere");
+
+    let item = payment_item(&id).await;
+    assert_eq!(text(&item, "method"), Some("sbp"));
+    assert_eq!(text(&item, "paymentUrl"), Some(link.as_str()));
+    assert_eq!(text(&item, "status"), Some("NEW"));
+
+    let again = handle(&app, customer.post(Some(&key), &sbp_body(&number, "640.20"))).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(body_json(&again), body, "the same link and the same QR");
+    assert_eq!(bank_payments(&id).await.len(), 1);
+    assert_eq!(payments_of(&customer.caller()).await.len(), 1);
+
+    // The same key for the same bill by card is another request.
+    let by_card = handle(&app, customer.post(Some(&key), &payment_body(&number, "640.20"))).await;
+    assert_problem(&by_card, 422, "idempotency-key-reused", "card after sbp");
+
+    let status = body_json(&handle(&app, customer.get(&id)).await);
+    assert_eq!(status["method"], "sbp");
+    assert_eq!(status["status"], "NEW");
+    assert!(status["expiresAt"].as_str().is_some(), "{status}");
+}
+
+#[tokio::test]
+async fn given_an_unknown_method_when_paying_then_400_names_the_field_and_nothing_is_written() {
+    let app = app().await;
+    let number = imported("-100").await;
+    let customer = Customer::new();
+    let mut body = payment_body(&number, "100");
+    body["method"] = json!("cash");
+
+    let response = handle(&app, customer.post(Some(&new_key()), &body)).await;
+
+    assert_problem(&response, 400, "invalid-method", "cash");
+    assert_eq!(body_json(&response)["field"], "method");
+    assert!(payments_of(&customer.caller()).await.is_empty());
+}
+
+#[tokio::test]
+async fn given_get_qr_fails_when_the_same_key_is_retried_then_the_same_payment_gets_its_link_and_nothing_else_is_payable()
+ {
+    let _bank = BANK.write().await;
+    let app = app().await;
+    let number = imported("-100").await;
+    let customer = Customer::new();
+    let key = new_key();
+    fault(json!({"get_qr": {"mode": "http500", "times": 1}})).await;
+
+    let response = handle(&app, customer.post(Some(&key), &sbp_body(&number, "100"))).await;
+
+    assert_problem(&response, 503, "acquirer-unavailable", "GetQr HTTP 500");
+    let payments = payments_of(&customer.caller()).await;
+    assert_eq!(payments.len(), 1);
+    let id = id_of(&payments[0]);
+    assert_eq!(text(&payments[0], "status"), Some("NEW"));
+    assert_eq!(text(&payments[0], "paymentUrl"), None, "nobody holds a way to pay it");
+    assert_eq!(bank_payments(&id).await.len(), 1);
+
+    let retry = handle(&app, customer.post(Some(&key), &sbp_body(&number, "100"))).await;
+
+    assert_eq!(retry.status(), 201, "{}", body_json(&retry));
+    let answer = body_json(&retry);
+    assert_eq!(answer["paymentId"], id, "the retry resumed the same payment");
+    assert_eq!(answer["paymentUrl"], sbp_link_at_bank(&id).await);
+    assert!(answer["qrSvg"].as_str().is_some());
+    assert_eq!(bank_payments(&id).await.len(), 1, "no second payment at the bank");
+    assert_eq!(payments_of(&customer.caller()).await.len(), 1);
+}
+
+#[tokio::test]
+async fn given_the_get_qr_answer_is_lost_when_the_same_key_is_retried_then_the_bank_payment_is_asked_again_not_doubled()
+{
+    let _bank = BANK.write().await;
+    let app = app_with_timeout(Duration::from_secs(1)).await;
+    let number = imported("-100").await;
+    let customer = Customer::new();
+    let key = new_key();
+    // The bank issues the link, then answers after we have given up.
+    fault(json!({"get_qr": {"mode": "timeout", "delay": 2, "times": 1}})).await;
+
+    let response = handle(&app, customer.post(Some(&key), &sbp_body(&number, "100"))).await;
+
+    assert_problem(&response, 504, "acquirer-timeout", "GetQr lost");
+    let id = id_of(&payments_of(&customer.caller()).await[0]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let link = sbp_link_at_bank(&id).await;
+
+    let retry = handle(&app, customer.post(Some(&key), &sbp_body(&number, "100"))).await;
+
+    assert_eq!(retry.status(), 201, "{}", body_json(&retry));
+    assert_eq!(body_json(&retry)["paymentId"], id);
+    assert_eq!(body_json(&retry)["paymentUrl"], link, "the link of the one bank payment");
+    assert_eq!(bank_payments(&id).await.len(), 1);
+    assert_eq!(payments_of(&customer.caller()).await.len(), 1);
+}
+
+#[tokio::test]
+async fn given_get_qr_is_refused_when_paying_then_502_the_bank_payment_is_cancelled_and_the_key_free() {
+    let _bank = BANK.write().await;
+    let app = app().await;
+    let number = imported("-100").await;
+    let customer = Customer::new();
+    let key = new_key();
+    fault(json!({"get_qr": {"mode": "decline", "code": "3001", "times": 1}})).await;
+
+    let response = handle(&app, customer.post(Some(&key), &sbp_body(&number, "100"))).await;
+
+    assert_problem(&response, 502, "acquirer-refused", "GetQr refused");
+    let payments = payments_of(&customer.caller()).await;
+    assert_eq!(payments.len(), 1);
+    let failed = id_of(&payments[0]);
+    assert_eq!(text(&payments[0], "status"), Some("FAILED"));
+    let at_bank = bank_payments(&failed).await;
+    assert_eq!(at_bank.len(), 1);
+    assert_eq!(at_bank[0]["Status"], "CANCELED", "nothing of it can be paid");
+    assert!(idempotency_records_of(&customer.caller()).await.is_empty());
+
+    let retry = handle(&app, customer.post(Some(&key), &sbp_body(&number, "100"))).await;
+
+    assert_eq!(retry.status(), 201, "{}", body_json(&retry));
+    let fresh = body_json(&retry)["paymentId"].as_str().unwrap().to_owned();
+    assert_ne!(fresh, failed);
+    assert_eq!(body_json(&retry)["paymentUrl"], sbp_link_at_bank(&fresh).await);
 }
