@@ -6,9 +6,10 @@
 
 use chrono::Utc;
 use energosbyt::acquirer::{Acquirer, InitSettings, PaymentInit};
+use energosbyt::app::payment_registration::PaySettings;
 use energosbyt::config::Env;
 use energosbyt::domain::payment_transition::Transition;
-use energosbyt::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
+use energosbyt::domain::{AccountNumber, Money, PayMethod, Payment, PaymentId, PaymentStatus};
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, Mailer};
 use energosbyt::ports::ledger::{
@@ -782,4 +783,113 @@ async fn a_card_payment_at_the_sandbox_credits_the_account_and_mails_both_emails
     assert_eq!(record.payment.status, PaymentStatus::Paid);
     assert_eq!(record.payment.card.map(|c| c.brand.name()), Some("Мир"));
     assert_eq!(g.mails().await, (1, 1));
+}
+
+/// The notifications the sandbox delivered for one bank payment, once `count` of them were.
+async fn delivered(acquirer_id: &str, count: usize) -> Vec<Value> {
+    let sandbox = env("TBANK_API_URL").trim_end_matches('/').trim_end_matches("/v2").to_owned();
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        let state: Value =
+            reqwest::get(format!("{sandbox}/sandbox/payments/{acquirer_id}")).await.unwrap().json().await.unwrap();
+        found = state["Notifications"].as_array().unwrap().iter().filter(|n| n["delivered"] == true).cloned().collect();
+        if found.len() >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_a_sbp_payment_when_the_customer_confirms_in_the_bank_app_then_it_credits_once_and_mails_both() {
+    let app = Arc::new(callback().await);
+    let notification_url = serve_callback(Arc::clone(&app));
+    let store = store().await;
+    let number = fresh_account_number();
+    store.import_account(&account(number, "-845.10", vec![]), Utc::now()).await.unwrap();
+    let mut settings = PaySettings::from_env(&Env::process()).expect("local.env sets the payment settings");
+    settings.init.notification_url = notification_url;
+    let mut edge = integration_tests::edge();
+    edge.clock = Utc::now;
+    let pay =
+        pay::App { store: integration_tests::store().await, acquirer: integration_tests::acquirer(), edge, settings };
+    let customer = 800_000_000 + (uuid::Uuid::new_v4().as_u128() % 100_000_000) as u64;
+    let launch = integration_tests::vk_launch(customer, Utc::now());
+    let email = fresh_email();
+    let body = json!({"account": number.to_string(), "amount": "845.10", "email": email, "method": "sbp"});
+    let request = Event::new("POST", "/payments").vk(&launch).header("idempotency-key", "sbp-e2e").body(&body);
+
+    let created = pay::handle(&pay, request.request()).await;
+
+    assert_eq!(created.status(), 201, "{}", text(&created));
+    let answer = integration_tests::body_json(&created);
+    let id: PaymentId = answer["paymentId"].as_str().unwrap().parse().unwrap();
+    let link = answer["paymentUrl"].as_str().unwrap().to_owned();
+    let payment = store.payment(&id).await.unwrap().expect("the payment");
+    let acquirer_id = payment.acquirer_payment_id.clone().expect("the bank's id is recorded with the link");
+    assert!(link.ends_with(&format!("/sbp/{acquirer_id}")), "{link}");
+
+    // The customer's bank app confirms; the sandbox posts AUTHORIZED, CONFIRMED, then RECEIPT.
+    let sandbox = env("TBANK_API_URL").trim_end_matches('/').trim_end_matches("/v2").to_owned();
+    let http = reqwest::Client::new();
+    let confirmed: Value = http
+        .post(format!("{sandbox}/sandbox/sbp/{acquirer_id}"))
+        .json(&json!({"action": "confirm"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(confirmed["Status"], "CONFIRMED", "{confirmed}");
+    let notifications = delivered(&acquirer_id, 3).await;
+    let statuses: Vec<&str> = notifications.iter().map(|n| n["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["AUTHORIZED", "CONFIRMED", "RECEIPT"]);
+
+    let g = Given { account: number, payment, acquirer_id: acquirer_id.parse().unwrap() };
+    assert_eq!(g.balance().await, Money::ZERO, "the debt is paid");
+    // The bank's CONFIRMED again, as its retries would send it: nothing more is credited.
+    assert_ok(&deliver_raw(&app, &notifications[1]["body"]).await);
+    // And one carrying a `Pan`, should the bank send one for СБП: it is still not a card.
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    assert_eq!(g.ledger().await.len(), 1, "credited exactly once");
+    assert_eq!(g.balance().await, Money::ZERO);
+    let record = g.record().await;
+    assert_eq!(record.payment.status, PaymentStatus::Paid);
+    assert_eq!(record.payment.method, PayMethod::Sbp);
+    assert_eq!(record.payment.card, None);
+    assert_eq!(g.mails().await, (1, 1));
+
+    let shown = pay::handle(&pay, Event::new("GET", &format!("/payments/{id}")).vk(&launch).request()).await;
+    let shown = integration_tests::body_json(&shown);
+    assert_eq!((shown["status"].as_str(), shown["method"].as_str()), (Some("PAID"), Some("sbp")), "{shown}");
+}
+
+#[tokio::test]
+async fn given_a_sbp_payment_when_the_banks_notifications_carry_a_pan_then_no_card_is_kept() {
+    let app = callback().await;
+    let g = given("-300", "300").await;
+    let store = store().await;
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("PAYMENT#{}", g.payment.id)))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("PAYMENT".into()))
+        .update_expression("SET #m = :sbp")
+        .expression_attribute_names("#m", "method")
+        .expression_attribute_values(":sbp", aws_sdk_dynamodb::types::AttributeValue::S("sbp".into()))
+        .send()
+        .await
+        .unwrap();
+
+    assert_ok(&deliver(&app, g.status("AUTHORIZED", g.kopecks())).await);
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+
+    let record = g.record().await;
+    assert_eq!(record.payment.status, PaymentStatus::Paid);
+    assert_eq!(record.payment.method, PayMethod::Sbp);
+    assert_eq!(record.payment.card, None, "what the bank sent for СБП is not a card");
+    assert_eq!(g.ledger().await.len(), 1);
 }
