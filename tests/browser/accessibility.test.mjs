@@ -171,10 +171,10 @@ async function makePayments(page, combo) {
     if (combo.host === 'facebook') {
       // The tab opens the bank's form in a browser tab of its own and follows the status itself.
       const opened = page.context().waitForEvent('page');
-      await page.getByRole('button', { name: 'Оплатить', exact: true }).click();
+      await page.getByRole('button', { name: 'Оплатить картой', exact: true }).click();
       form = await opened;
     } else {
-      await page.getByRole('button', { name: 'Оплатить', exact: true }).click();
+      await page.getByRole('button', { name: 'Оплатить картой', exact: true }).click();
     }
     await payOnSandbox(form, { pan: CARDS[outcome] });
     if (form !== page) await form.close();
@@ -238,6 +238,17 @@ async function walk(combo) {
     await announced(page, combo, `7-${outcome}`, outcome === 'paid' ? /^Оплата прошла/ : /^Оплата не прошла/);
     await scan(page, combo, `7-${outcome}`);
   }
+
+  // The СБП screen a computer shows: the QR with the amount, waiting for the bank app. The VK
+  // launches here are desktop ones, so the QR shows at 360 px too.
+  await page.getByRole('button', { name: 'К лицевому счёту' }).click();
+  await page.getByTestId('balance').waitFor();
+  await page.locator('input[name=amount]').fill('100,00');
+  await page.locator('input[name=email]').fill(`a11y-sbp-${RUN}@example.ru`);
+  await page.getByRole('button', { name: 'Оплатить через СБП' }).click();
+  await page.getByTestId('sbp-screen').getByRole('img').waitFor();
+  await announced(page, combo, '10-sbp-qr', /^Ждём оплату/);
+  await scan(page, combo, '10-sbp-qr');
 
   if (combo.host === 'vk') {
     // Without launch parameters: a browser outside VK, and the bank's form returning to a browser

@@ -67,7 +67,7 @@ test('a debtor looks up, pays through 3-D Secure, sees "paid", the new balance a
   await shot(page, 'desktop-1-account');
 
   await page.locator('input[name=email]').fill(email);
-  await page.getByRole('button', { name: 'Оплатить', exact: true }).click();
+  await page.getByRole('button', { name: 'Оплатить картой', exact: true }).click();
   await payOnSandbox(page, { pan: '2201382000000047', passcode: '1qwezxc' });
   await page.locator('[data-payment-status=paid]').waitFor({ timeout: SETTLE_MS });
   assert.match(await page.locator('[data-payment-status=paid]').innerText(), /Оплата прошла[\s\S]*1\u00a0520,37/);
@@ -138,7 +138,7 @@ test('two meters: each charge and the debt counted once, a comma refused, paid b
 
   // Paying exactly that leaves nothing due and no overpayment shown.
   await page.locator('input[name=email]').fill(`two-meters-${RUN}@example.ru`);
-  await page.getByRole('button', { name: 'Оплатить', exact: true }).click();
+  await page.getByRole('button', { name: 'Оплатить картой', exact: true }).click();
   await payOnSandbox(page, { pan: '2200770239097761' });
   await page.locator('[data-payment-status=paid]').waitFor({ timeout: SETTLE_MS });
   await page.getByRole('button', { name: 'К лицевому счёту' }).click();
@@ -232,7 +232,7 @@ test('a declined card ends on "payment failed" with the advice to try again (360
   const { page, context } = await vkPage(PHONE);
   await lookUp(page, '1000000005');
   await page.locator('input[name=email]').fill(`declined-${RUN}@example.ru`);
-  await page.getByRole('button', { name: 'Оплатить', exact: true }).click();
+  await page.getByRole('button', { name: 'Оплатить картой', exact: true }).click();
   await payOnSandbox(page, { pan: '2201382000000831' });
   await page.locator('[data-payment-status=failed]').waitFor({ timeout: SETTLE_MS });
   assert.match(await page.locator('[data-payment-status=failed]').innerText(), /Деньги не списаны/);

@@ -6,6 +6,8 @@ import { formatRub, isDebt, isZero, parseAmount } from './money.js';
 import { ProblemNote } from './ProblemNote.jsx';
 import { ReadingsForm } from './ReadingsForm.jsx';
 import { goToPaymentForm } from './payment.js';
+import { openSbpLink, opensSbpLinkDirectly } from './sbp.js';
+import { SbpQrScreen } from './SbpQrScreen.jsx';
 
 const ACCOUNT_KEY = 'energosbyt.account';
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -256,30 +258,42 @@ export function PaymentForm({ account, api, launch, fixedAmount = null, readings
   );
   const [email, setEmail] = useState('');
   const [problem, setProblem] = useState(null);
-  const [busy, setBusy] = useState(false);
+  const [busy, setBusy] = useState(null);
+  const [sbp, setSbp] = useState(null);
   const keyFor = useMemo(intentKeys, []);
   const submitted = useRef(false);
 
   const parsed = fixedAmount ?? parseAmount(amount);
   const emailOk = EMAIL_PATTERN.test(email.trim());
 
-  async function pay(event) {
+  async function pay(event, method = 'card') {
     event.preventDefault();
     if (!parsed || !emailOk || submitted.current) return;
     submitted.current = true;
-    setBusy(true);
+    setBusy(method);
     setProblem(null);
     const payment = { account: account.account, amount: parsed, email: email.trim() };
     if (readingsId) payment.readingsId = readingsId;
+    if (method === 'sbp') payment.method = 'sbp';
     try {
       const created = await api.pay(payment, keyFor(payment));
-      goToPaymentForm(launch, created);
+      if (method !== 'sbp') {
+        goToPaymentForm(launch, created);
+      } else if (opensSbpLinkDirectly(launch)) {
+        openSbpLink(created);
+      } else {
+        setSbp(created);
+        submitted.current = false;
+        setBusy(null);
+      }
     } catch (error) {
       setProblem(error instanceof Problem ? error : new Problem(0, { title: 'Не удалось начать оплату.' }));
       submitted.current = false;
-      setBusy(false);
+      setBusy(null);
     }
   }
+
+  if (sbp) return <SbpQrScreen api={api} created={sbp} onBack={() => setSbp(null)} />;
 
   const amountWrong = amount !== '' && !parsed;
   const emailWrong = email !== '' && !emailOk;
@@ -329,8 +343,21 @@ export function PaymentForm({ account, api, launch, fixedAmount = null, readings
         </FormItem>
         <ProblemNote problem={problem} />
         <FormItem>
-          <Button type="submit" size="l" stretched disabled={!parsed || !emailOk || busy} loading={busy}>
-            Оплатить
+          <Button type="submit" size="l" stretched disabled={!parsed || !emailOk || busy !== null} loading={busy === 'card'}>
+            Оплатить картой
+          </Button>
+        </FormItem>
+        <FormItem>
+          <Button
+            type="button"
+            size="l"
+            mode="secondary"
+            stretched
+            disabled={!parsed || !emailOk || busy !== null}
+            loading={busy === 'sbp'}
+            onClick={(event) => pay(event, 'sbp')}
+          >
+            Оплатить через СБП
           </Button>
         </FormItem>
       </form>

@@ -93,7 +93,9 @@ export function PaymentStatusScreen({ api, launch, paymentId }) {
     case 'FAILED':
       return (
         <Outcome title="Оплата не прошла" status="failed">
-          Деньги не списаны. Попробуйте ещё раз или оплатите другой картой.
+          {payment.method === 'sbp'
+            ? 'Деньги не списаны. Попробуйте ещё раз через СБП или оплатите картой.'
+            : 'Деньги не списаны. Попробуйте ещё раз или оплатите другой картой.'}
         </Outcome>
       );
     case 'NEEDS_REVIEW':
