@@ -2,12 +2,14 @@
 //! while the infrastructure fails under load. Runs on the chaos stack only (`scripts/chaos.sh`),
 //! because it kills that stack's DynamoDB Local.
 //!
-//! 1. **Pay**: customers start payments through `pay::handle` while the acquirer's `Init` answers
-//!    HTTP 500, then hangs past the client's timeout (it does the work and answers late). Each
-//!    customer retries with the same `Idempotency-Key` until it gets the form URL; afterwards the
-//!    bank must hold exactly one payable payment per key.
-//! 2. **Card**: every payment is paid on the acquirer sandbox's form (some partly refunded
-//!    after). The sandbox's own notifications go to a port where nothing listens: all missed.
+//! 1. **Pay**: customers start payments through `pay::handle`, by card or (a share of them) through
+//!    СБП, while the acquirer's `Init` and `GetQr` answer HTTP 500, then hang past the client's
+//!    timeout (they do the work and answer late). Each customer retries with the same
+//!    `Idempotency-Key` until it gets the form URL or the СБП link; afterwards the bank must hold
+//!    exactly one payable payment per key.
+//! 2. **Card and СБП**: every payment is paid, on the acquirer sandbox's form or in its bank-app
+//!    page (some partly refunded after). The sandbox's own notifications go to a port where
+//!    nothing listens: all missed.
 //! 3. **Storm**: the sandbox's signed notifications (AUTHORIZED, CONFIRMED, RECEIPT, refunds) for
 //!    most payments, with duplicates, shuffled, sent by concurrent senders through
 //!    `payment_callback::handle`; each sender delivers again whatever was not answered `OK`, as
@@ -25,7 +27,9 @@
 //! Knobs (environment): `CHAOS_PAYMENTS` (200), `CHAOS_SENDERS` (8), `CHAOS_DUPLICATES` (0.30),
 //! `CHAOS_UNNOTIFIED` (0.10, the share settled only by reconciliation), `CHAOS_REFUNDS` (0.10),
 //! `CHAOS_INIT_HTTP500` and `CHAOS_INIT_TIMEOUTS` (faulty `Init` answers; default a tenth and a
-//! twentieth of the payments), `CHAOS_DB_DOWN_SECS` (1), `CHAOS_MAIL_DOWN_SECS` (3),
+//! twentieth of the payments), `CHAOS_SBP` (0.30, the share paid through СБП),
+//! `CHAOS_GET_QR_HTTP500` and `CHAOS_GET_QR_TIMEOUTS` (faulty `GetQr` answers; default a twentieth
+//! and a fortieth of the payments), `CHAOS_DB_DOWN_SECS` (1), `CHAOS_MAIL_DOWN_SECS` (3),
 //! `CHAOS_SEED`.
 
 use benches::nearest_rank;
@@ -33,7 +37,7 @@ use chrono::{TimeDelta, Utc};
 use energosbyt::acquirer::{Acquirer, CancelRequest, PaymentId as AcquirerPaymentId, TbankClient, TbankSettings};
 use energosbyt::app::reconciliation::Reconciler;
 use energosbyt::config::Env;
-use energosbyt::domain::{AccountNumber, Money, PaymentId, PaymentStatus};
+use energosbyt::domain::{AccountNumber, Money, PayMethod, PaymentId, PaymentStatus};
 use energosbyt::edge::throttle::ThrottleLimits;
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailError, MailFrom, MailSender, Mailer, MessageId, OutgoingEmail};
@@ -79,6 +83,9 @@ struct Knobs {
     refunds: f64,
     init_http500: usize,
     init_timeouts: usize,
+    sbp: f64,
+    get_qr_http500: usize,
+    get_qr_timeouts: usize,
     db_down: Duration,
     mail_down: Duration,
     seed: u64,
@@ -95,6 +102,9 @@ impl Knobs {
             refunds: knob("CHAOS_REFUNDS", 0.10),
             init_http500: knob("CHAOS_INIT_HTTP500", (payments / 10).max(1)),
             init_timeouts: knob("CHAOS_INIT_TIMEOUTS", (payments / 20).clamp(1, 40)),
+            sbp: knob("CHAOS_SBP", 0.30),
+            get_qr_http500: knob("CHAOS_GET_QR_HTTP500", (payments / 20).max(1)),
+            get_qr_timeouts: knob("CHAOS_GET_QR_TIMEOUTS", (payments / 40).clamp(1, 20)),
             db_down: Duration::from_secs_f64(knob("CHAOS_DB_DOWN_SECS", 1.0)),
             mail_down: Duration::from_secs_f64(knob("CHAOS_MAIL_DOWN_SECS", 3.0)),
             seed: knob("CHAOS_SEED", Utc::now().timestamp_micros() as u64),
@@ -271,6 +281,8 @@ struct Intent {
     vk_user: u64,
     key: String,
     fate: Fate,
+    /// Paid through СБП (the link, in the sandbox's bank-app page) instead of by card.
+    sbp: bool,
     /// Filled by the pay phase: our payment id (the bank's `OrderId`) and the bank's payment id.
     payment: Option<PaymentId>,
     acquirer_id: Option<String>,
@@ -279,7 +291,9 @@ struct Intent {
 
 impl Intent {
     fn body(&self) -> Value {
-        json!({"account": self.account.to_string(), "amount": self.amount.to_string(), "email": self.email})
+        let method = if self.sbp { "sbp" } else { "card" };
+        json!({"account": self.account.to_string(), "amount": self.amount.to_string(), "email": self.email,
+               "method": method})
     }
 
     fn request(&self) -> lambda_http::Request {
@@ -634,6 +648,7 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
                 vk_user: 700_000_000 + (base % 100_000_000) as u64 + i as u64,
                 key: format!("chaos-{run}-{i}"),
                 fate,
+                sbp: draw.f64() < knobs.sbp,
                 payment: None,
                 acquirer_id: None,
                 refunded: Money::ZERO,
@@ -674,12 +689,20 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
     let pay_figures = Mutex::new(PayFigures::default());
     let (first, rest) = intents.split_at_mut(knobs.payments / 3);
     let (second, third) = rest.split_at_mut(knobs.payments / 3);
-    bank.fault(json!({"init": {"mode": "http500", "times": knobs.init_http500}})).await;
+    bank.fault(json!({
+        "init": {"mode": "http500", "times": knobs.init_http500},
+        "get_qr": {"mode": "http500", "times": knobs.get_qr_http500},
+    }))
+    .await;
     pay_all(&pay_app, first, knobs.senders, &pay_figures).await;
     let delay = INIT_TIMEOUT.as_secs_f64() + 1.0;
-    bank.fault(json!({"init": {"mode": "timeout", "times": knobs.init_timeouts, "delay": delay}})).await;
+    bank.fault(json!({
+        "init": {"mode": "timeout", "times": knobs.init_timeouts, "delay": delay},
+        "get_qr": {"mode": "timeout", "times": knobs.get_qr_timeouts, "delay": delay},
+    }))
+    .await;
     pay_all(&pay_app, second, knobs.senders, &pay_figures).await;
-    bank.fault(json!({"init": "ok"})).await;
+    bank.fault(json!({"init": "ok", "get_qr": "ok"})).await;
     pay_all(&pay_app, third, knobs.senders, &pay_figures).await;
     for intent in &intents {
         let response = pay::handle(&pay_app, intent.request()).await;
@@ -710,8 +733,10 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
         assert_eq!(live.len(), 1, "one payable bank payment per key, found {}: {attempts:?}", live.len());
         assert_eq!(live[0]["OrderId"], intent.payment().as_str(), "the payment the customer was sent to");
         assert_eq!(live[0]["PaymentId"].as_str(), intent.acquirer_id.as_deref());
+        assert_eq!(live[0]["Sbp"], intent.sbp, "paid the way the customer chose");
         let record = store.payment_record(intent.payment()).await.expect("a read").expect("our payment");
         assert_eq!(record.payment.status, PaymentStatus::New);
+        assert_eq!(record.payment.method == PayMethod::Sbp, intent.sbp);
         assert_eq!(record.payment.acquirer_payment_id.as_deref(), intent.acquirer_id.as_deref());
     }
     println!(
@@ -733,7 +758,11 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
         let payer = || async {
             while let Some(intent) = intents_ro.get(next.fetch_add(1, Ordering::Relaxed) as usize) {
                 let id = intent.acquirer_id.as_deref().expect("the bank's id");
-                let paid = bank.control(&format!("/sandbox/pay/{id}"), json!({"pan": GOOD_CARD})).await;
+                let paid = if intent.sbp {
+                    bank.control(&format!("/sandbox/sbp/{id}"), json!({"action": "confirm"})).await
+                } else {
+                    bank.control(&format!("/sandbox/pay/{id}"), json!({"pan": GOOD_CARD})).await
+                };
                 assert_eq!(paid["Status"], "CONFIRMED", "{paid}");
             }
         };
@@ -922,8 +951,9 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
         a.zip(b).map(|(a, b)| b.saturating_duration_since(a).as_secs_f64()).unwrap_or_default()
     };
     println!(
-        "payments                 {} ({} stormed, {} refunded in part, {unnotified} never notified)",
+        "payments                 {} ({} through СБП; {} stormed, {} refunded in part, {unnotified} never notified)",
         intents.len(),
+        intents.iter().filter(|i| i.sbp).count(),
         intents.iter().filter(|i| i.fate == Fate::Stormed).count(),
         intents.iter().filter(|i| i.fate == Fate::Refunded).count()
     );

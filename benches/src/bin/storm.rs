@@ -12,7 +12,8 @@
 //! cargo run --release -p benches --bin storm
 //! ```
 //! Knobs: `STORM_PAYMENTS` (2500), `STORM_SENDERS` (8), `STORM_DUPLICATES` (0.30, the share of
-//! all deliveries that repeat another one), `STORM_SEED`.
+//! all deliveries that repeat another one), `STORM_SBP` (0.30, the share of payments made through
+//! СБП: their notifications carry no card), `STORM_SEED`.
 
 use benches::{RequestCount, nearest_rank};
 use chrono::Utc;
@@ -21,7 +22,9 @@ use energosbyt::app::settlement::Settlement;
 use energosbyt::config::Env;
 use energosbyt::domain::account::TariffGroup;
 use energosbyt::domain::address_mask::Address;
-use energosbyt::domain::{Account, AccountNumber, Balance, Money, Payment, PaymentId, PaymentStatus, SellerRequisites};
+use energosbyt::domain::{
+    Account, AccountNumber, Balance, Money, PayMethod, Payment, PaymentId, PaymentStatus, SellerRequisites,
+};
 use energosbyt::mail::{MailError, MailFrom, MailSender, Mailer, MessageId, OutgoingEmail};
 use energosbyt::ports::ledger::{LedgerReader, Movement, PaymentLedger};
 use energosbyt::ports::{AccountImport, AccountReader, PaymentWriter};
@@ -70,6 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let payments: usize = env_or("STORM_PAYMENTS", 2500);
     let senders: usize = env_or("STORM_SENDERS", 8);
     let duplicate_share: f64 = env_or("STORM_DUPLICATES", 0.30);
+    let sbp_share: f64 = env_or("STORM_SBP", 0.30);
     let mut draw = fastrand::Rng::with_seed(env_or("STORM_SEED", Utc::now().timestamp_micros() as u64));
 
     let env = Env::process();
@@ -109,7 +113,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             form_deadline: None,
             refunded: Money::ZERO,
             card: None,
-            method: energosbyt::domain::PayMethod::Card,
+            method: if draw.f64() < sbp_share { PayMethod::Sbp } else { PayMethod::Card },
             created_at: now,
             updated_at: now,
         };
@@ -154,9 +158,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let kopecks = p.payment.amount.kopecks();
         let pid: u64 = p.payment.acquirer_payment_id.as_deref().unwrap_or("0").parse()?;
         let status = |status: &str, amount: i64| {
-            json!({"TerminalKey": terminal, "OrderId": p.payment.id.as_str(), "Success": true, "Status": status,
-                   "PaymentId": pid, "ErrorCode": "0", "Amount": amount, "CardId": 1, "Pan": "220138******0013",
-                   "ExpDate": "1130"})
+            let mut body = json!({"TerminalKey": terminal, "OrderId": p.payment.id.as_str(), "Success": true,
+                   "Status": status, "PaymentId": pid, "ErrorCode": "0", "Amount": amount});
+            if p.payment.method == PayMethod::Card {
+                body["CardId"] = json!(1);
+                body["Pan"] = json!("220138******0013");
+                body["ExpDate"] = json!("1130");
+            }
+            body
         };
         unique.push(sign(status("AUTHORIZED", kopecks)));
         unique.push(sign(status("CONFIRMED", kopecks)));
@@ -253,8 +262,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         if moved != p.payment.amount - p.refunded || credits != 1 || last_refund != p.refunded {
             wrong.push(format!("{}: ledger {ledger:?}", p.payment.id));
         }
-        let record = store.payment_record(&p.payment.id).await?.map(|r| (r.payment.status, r.payment.refunded));
-        if record != Some((p.status, p.refunded)) {
+        let record = store
+            .payment_record(&p.payment.id)
+            .await?
+            .map(|r| (r.payment.status, r.payment.refunded, r.payment.method, r.payment.card.is_some()));
+        let by_card = p.payment.method == PayMethod::Card;
+        if record != Some((p.status, p.refunded, p.payment.method, by_card)) {
             wrong.push(format!("{}: payment {record:?}, expected {:?}", p.payment.id, (p.status, p.refunded)));
         }
         if mailbox.get(p.payment.email_address()).copied() != Some((1, 1)) {
@@ -263,7 +276,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
 
     let sent = deliveries as u64 + redeliveries.load(Ordering::Relaxed);
-    println!("payments                 {payments}");
+    println!(
+        "payments                 {payments} ({} through СБП)",
+        plan.iter().filter(|p| p.payment.method == PayMethod::Sbp).count()
+    );
     println!(
         "deliveries               {deliveries} ({} unique, {duplicates} duplicates = {:.0} %)",
         unique.len(),
