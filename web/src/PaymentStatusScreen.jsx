@@ -108,7 +108,7 @@ export function PaymentStatusScreen({ api, launch, paymentId }) {
     case 'PARTIALLY_REFUNDED':
       return (
         <Outcome title="Платёж возвращён" status="refunded">
-          {formatRub(payment.amount)}: деньги возвращены на карту.
+          {formatRub(payment.amount)}: деньги возвращены {payment.method === 'sbp' ? 'на ваш счёт' : 'на карту'}.
         </Outcome>
       );
     default:

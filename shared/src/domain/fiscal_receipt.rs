@@ -135,7 +135,7 @@ pub struct FiscalReceipt {
     /// The receipt's number within its shift.
     pub number_in_shift: String,
     pub items: Vec<FiscalItem>,
-    /// All of it paid electronically (by card): there is no cash.
+    /// All of it paid electronically (by card or through СБП alike, «безналичными»): there is no cash.
     pub total: Money,
     /// ФН, the fiscal drive number: 16 digits.
     pub fn_number: String,
@@ -234,7 +234,7 @@ impl FiscalReceipt {
         )
     }
 
-    /// Paid by card: the whole total.
+    /// Paid electronically, by card or through СБП: the whole total.
     pub fn paid_electronically(&self) -> Money {
         self.total
     }
