@@ -46,7 +46,9 @@ async function mailsOf(paymentId) {
 test('on a phone in VK, «Оплатить через СБП» opens the СБП link in the bank app, and back in the app the payment shows paid (360 px)', async () => {
   const { page, context } = await vkPage(PHONE, 'mobile_android');
   await lookUp(page, '10000-000-93');
-  await page.getByText('Задолженность 318,40\u00a0₽').waitFor();
+  await page.getByTestId('balance').waitFor();
+  // Its own amount: a run before may have paid the debt already.
+  await page.locator('input[name=amount]').fill('318,40');
   await page.locator('input[name=email]').fill(`sbp-phone-${RUN}@example.ru`);
   await page.getByRole('button', { name: 'Оплатить через СБП' }).click();
 
@@ -67,7 +69,9 @@ test('on a phone in VK, «Оплатить через СБП» opens the СБП 
 test('on a computer, «Оплатить через СБП» shows our QR with the amount, waits, and says paid once the bank app confirms; both emails arrive (1280 px)', async () => {
   const { page, context } = await vkPage(DESKTOP, 'desktop_web');
   await lookUp(page, '10000-000-94');
-  await page.getByText('Задолженность 927,15\u00a0₽').waitFor();
+  await page.getByTestId('balance').waitFor();
+  // Its own amount: a run before may have paid the debt already.
+  await page.locator('input[name=amount]').fill('927,15');
   await page.locator('input[name=email]').fill(`sbp-desktop-${RUN}@example.ru`);
   const created = page.waitForResponse((r) => r.url().endsWith('/payments') && r.request().method() === 'POST');
   await page.getByRole('button', { name: 'Оплатить через СБП' }).click();
@@ -97,5 +101,31 @@ test('on a computer, «Оплатить через СБП» shows our QR with th
   assert.deepEqual(await mailsOf(answer.paymentId), { received: 1, receipts: 1 });
 
   await page.getByRole('button', { name: 'К лицевому счёту' }).click();
+  await context.close();
+});
+
+test('on a computer, a СБП payment declined in the bank app ends on «Оплата отклонена», nothing paid (1280 px)', async () => {
+  const { page, context } = await vkPage(DESKTOP, 'desktop_web');
+  await lookUp(page, '10000-000-95');
+  await page.getByTestId('balance').waitFor();
+  // Its own amount: a run before may have paid the debt already.
+  await page.locator('input[name=amount]').fill('154,60');
+  await page.locator('input[name=email]').fill(`sbp-declined-${RUN}@example.ru`);
+  const created = page.waitForResponse((r) => r.url().endsWith('/payments') && r.request().method() === 'POST');
+  await page.getByRole('button', { name: 'Оплатить через СБП' }).click();
+  const answer = await (await created).json();
+  await page.getByTestId('sbp-screen').getByRole('img').waitFor();
+
+  const phone = await context.newPage();
+  await phone.goto(answer.paymentUrl);
+  await phone.getByRole('button', { name: 'Отклонить' }).click();
+  await phone.getByText('Оплата не прошла').waitFor();
+  await phone.close();
+
+  await page.locator('[data-sbp-state=declined]').waitFor({ timeout: SETTLE_MS });
+  assert.match(await page.getByTestId('sbp-screen').innerText(), /Оплата отклонена[\s\S]*деньги не списаны/);
+  await shot(page, 'sbp-desktop-3-declined');
+  await page.getByRole('button', { name: 'К лицевому счёту' }).click();
+  await page.getByTestId('balance').waitFor();
   await context.close();
 });
