@@ -332,6 +332,19 @@ mod tests {
         assert_eq!(token::verify(&body, "TinkoffBankTest"), Ok(()));
     }
 
+    #[test]
+    fn get_qr_is_signed_over_its_payment_id_as_the_number_it_is_sent_as() {
+        let request = QrRequest::link(PaymentId::new("13660"));
+        let body = client().signed_body(&request, &credentials()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(value["PaymentId"], 13660);
+        assert_eq!(value["DataType"], "PAYLOAD");
+        // DataType, Password, PaymentId, TerminalKey in byte order.
+        let expected =
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest("PAYLOADTinkoffBankTest13660TinkoffBankTest"));
+        assert_eq!(value["Token"], expected);
+    }
+
     #[tokio::test]
     async fn nothing_listening_is_an_unknown_outcome_not_a_refusal() {
         let err = client().check_order("o-1").await.unwrap_err();
