@@ -26,6 +26,9 @@ enum Command {
     VkLaunch {
         #[arg(long, default_value_t = 494075)]
         user: u64,
+        /// `vk_platform` as VK's client of that kind sends it (`mobile_android`, `mobile_iphone`, …).
+        #[arg(long, default_value = "desktop_web")]
+        platform: String,
     },
     /// A Facebook page-tab `signed_request` of the page `FB_PAGE_ID`, signed now.
     FbSignedRequest {
@@ -38,10 +41,11 @@ fn env(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("{name} is not set (load local.env)"))
 }
 
-/// Launch parameters as VK hands them to a mini app opened in a desktop browser.
-fn vk_launch(user: u64) -> Result<String, String> {
+/// Launch parameters as VK hands them to a mini app opened on `platform` (`desktop_web`: a
+/// desktop browser).
+fn vk_launch(user: u64, platform: &str) -> Result<String, String> {
     let secret = Secret::from(env("VK_APP_SECRET")?);
-    Ok(vk::launch_query(&env("VK_APP_ID")?, user, Utc::now().timestamp(), "desktop_web", &secret))
+    Ok(vk::launch_query(&env("VK_APP_ID")?, user, Utc::now().timestamp(), platform, &secret))
 }
 
 /// Signed as Facebook signs it for the tab on the page the API and the tab accept (`FB_PAGE_ID`).
@@ -58,12 +62,12 @@ fn fb_signed_request(user: &str) -> Result<String, String> {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Curl { account, api_url } => vk_launch(494075).map(|launch| {
+        Command::Curl { account, api_url } => vk_launch(494075, "desktop_web").map(|launch| {
             format!(
                 "API: {api_url}\n\nLook up demo account {account} as VK user 494075 (the signature is fresh for an hour):\n\n  curl -s -H 'Authorization: VK {launch}' {api_url}/accounts/{account}\n"
             )
         }),
-        Command::VkLaunch { user } => vk_launch(user),
+        Command::VkLaunch { user, platform } => vk_launch(user, &platform),
         Command::FbSignedRequest { user } => fb_signed_request(&user),
     };
     match result {
