@@ -937,3 +937,53 @@ async fn a_preflight_is_answered_whatever_the_path_holds() {
         assert!(schema.is_valid(&json!("__main__")), "OPTIONS {route} refuses a {name} its function answers");
     }
 }
+
+// "Мои платежи".
+
+#[tokio::test]
+async fn payment_history_answers_match_the_document() {
+    let contract = Contract::new();
+    let app = payment_history::App { store: store().await, edge: edge() };
+    let route = "/payments";
+    let id = user();
+    let caller = energosbyt::domain::CallerId::Vk(id);
+    for (days, status) in [(1, "PAID"), (2, "PARTIALLY_REFUNDED"), (3, "FAILED")] {
+        let mut payment =
+            integration_tests::new_payment(fresh_account_number(), "250.00", fixed_now() - chrono::Duration::days(days));
+        payment.caller = caller.clone();
+        payment.status = PaymentStatus::parse(status).unwrap();
+        if status == "PARTIALLY_REFUNDED" {
+            payment.refunded = "50.00".parse().unwrap();
+        }
+        store().await.create(&payment).await.unwrap();
+    }
+    let launch = vk_launch(id, fixed_now());
+    let first = Event::new("GET", route).vk(&launch).query("limit", "2");
+    let page = contract.check(route, "GET", &payment_history::handle(&app, first.request()).await);
+    assert_eq!(page["payments"].as_array().unwrap().len(), 2);
+    let next = Event::new("GET", route).vk(&launch).query("cursor", page["nextCursor"].as_str().unwrap());
+    let last = contract.check(route, "GET", &payment_history::handle(&app, next.request()).await);
+    assert_eq!(last["payments"][0]["status"], "FAILED");
+
+    let cases = [
+        (Event::new("GET", route).vk(&launch).query("cursor", "x"), 400),
+        (Event::new("GET", route).vk(&launch).query("limit", "500"), 400),
+        (Event::new("GET", route), 401),
+        (Event::new("GET", route).fb(&fb_signed_request(None, fixed_now())), 403),
+        (Event::new("DELETE", route).vk(&launch), 405),
+    ];
+    for (event, status) in cases {
+        let response = payment_history::handle(&app, event.request()).await;
+        assert_eq!(response.status(), status);
+        contract.check(route, "GET", &response);
+    }
+    // The preflight of /payments is the pay function's and names GET as well.
+    let preflight = Event::new("OPTIONS", route)
+        .header("origin", "http://127.0.0.1:5173")
+        .header("access-control-request-method", "GET")
+        .request();
+    let allowed = pay::handle(&pay_app().await, preflight).await;
+    assert_eq!(allowed.status(), 204);
+    assert!(allowed.headers()["access-control-allow-methods"].to_str().unwrap().contains("GET"));
+    contract.check(route, "OPTIONS", &allowed);
+}

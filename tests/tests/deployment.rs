@@ -240,9 +240,12 @@ fn given_a_deployment_then_cors_is_answered_by_the_functions_as_locally() {
     let routes = deployed_routes(&template);
     for (path, method, function) in &routes {
         if path.starts_with("/accounts/") || path.starts_with("/payments") {
+            // `GET /payments` is another function's than `POST`: pay answers the path's preflight
+            // for both (the contract test checks it names GET).
+            let answered_by = if path == "/payments" { "PayFunction" } else { function.as_str() };
             assert!(
-                routes.iter().any(|(p, m, f)| p == path && m == "OPTIONS" && f == function),
-                "{method} {path}: its preflight does not reach {function}"
+                routes.iter().any(|(p, m, f)| p == path && m == "OPTIONS" && f == answered_by),
+                "{method} {path}: its preflight does not reach {answered_by}"
             );
         }
     }

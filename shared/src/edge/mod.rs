@@ -5,6 +5,8 @@ pub mod auth;
 #[cfg(feature = "adapters")]
 pub mod cors;
 #[cfg(feature = "adapters")]
+mod history_problems;
+#[cfg(feature = "adapters")]
 pub mod mini_app;
 #[cfg(feature = "adapters")]
 mod notification_problems;

@@ -7,6 +7,7 @@ use crate::domain::{Account, AccountNumber, Payment, PaymentId};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
+pub mod history;
 pub mod idempotency;
 pub mod ledger;
 pub mod mail;
