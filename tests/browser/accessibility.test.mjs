@@ -245,7 +245,7 @@ async function walk(combo) {
   }
 
   // The next visit on the same device: the accounts opened before, one being named; then an
-  // account whose meters take no readings today.
+  // account whose meters take no readings today; then the user's payments.
   const again = await context.newPage();
   if (combo.host === 'vk') {
     await again.goto(`${WEB_ORIGIN}/?${demo('vk-launch', '--user', HOSTS.vk.user)}`);
@@ -259,6 +259,12 @@ async function walk(combo) {
   await lookUp(again, CLOSED_ACCOUNT);
   await again.getByTestId('meter-closed').first().waitFor();
   await scan(again, combo, '12-readings-closed');
+  // «Мои платежи», with the paid and the failed payment of the walk.
+  await again.evaluate(() => {
+    window.location.hash = '#/payments';
+  });
+  await again.getByTestId('payment-line').nth(1).waitFor();
+  await scan(again, combo, '13-payments');
   await again.close();
 
   if (combo.host === 'vk') {

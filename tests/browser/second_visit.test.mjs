@@ -228,3 +228,33 @@ test('a closed window says the meter\'s days and the next opening date by the pa
     }
   }
 });
+
+test('«Мои платежи» lists the user\'s payments newest first with status, amount, masked account and date (360 and 1280 px, light and dark)', async () => {
+  for (const viewport of [PHONE, DESKTOP]) {
+    for (const theme of ['light', 'dark']) {
+      const visit = await vkVisit({ viewport, theme, vkPlatform: viewport === DESKTOP ? 'desktop_web' : 'mobile_android' });
+      await visit.page.getByRole('link', { name: 'Мои платежи' }).click();
+      await visit.page.getByTestId('payment-line').first().waitFor();
+      const first = visit.page.getByTestId('payment-line').first();
+      assert.equal(await first.getAttribute('data-status'), 'PAID');
+      const text = await first.innerText();
+      assert.match(text, /150,00\u00a0₽/);
+      assert.match(text, /Оплачен · лицевой счёт \*{5}-\*{3}-81 · \d\d\.\d\d\.\d{4}/);
+      await shot(visit.page, `second-visit-${viewport.width}-${theme}-payments`);
+      await visit.page.getByRole('link', { name: 'К оплате' }).click();
+      await visit.page.locator('input[name=account]').waitFor();
+      await visit.context.close();
+    }
+  }
+});
+
+test('an anonymous visitor of the Facebook tab is told the list needs a sign-in', async () => {
+  const context = await browser.newContext({ viewport: DESKTOP, locale: 'ru-RU' });
+  const page = await context.newPage();
+  await openFacebookTab(page, demo('fb-signed-request', '--anonymous'));
+  await page.getByRole('link', { name: 'Мои платежи' }).click();
+  const alert = page.getByRole('alert');
+  await alert.waitFor();
+  assert.equal(await alert.getAttribute('data-problem'), '/problems/history-needs-sign-in');
+  await context.close();
+});

@@ -7,6 +7,7 @@ import { ProblemNote } from './ProblemNote.jsx';
 import { ReadingsForm } from './ReadingsForm.jsx';
 import { goToPaymentForm } from './payment.js';
 import { SavedAccounts } from './SavedAccounts.jsx';
+import { PaymentsLink } from './PaymentsScreen.jsx';
 import { rememberAccountOpened } from './savedAccounts.js';
 import { isEmail, prefillEmail, rememberPaymentEmail } from './email.js';
 import { closedWindowText, formatDate } from './readingsWindowText.js';
@@ -150,6 +151,7 @@ export function AccountScreen({ api, launch }) {
           }}
         />
       )}
+      {!account && !loading && <PaymentsLink />}
       {account && !readingsMeter && (
         <AccountDetails
           account={account}

@@ -14,6 +14,7 @@ import {
 import { createApi } from './api.js';
 import { AccountScreen } from './AccountScreen.jsx';
 import { PaymentStatusScreen } from './PaymentStatusScreen.jsx';
+import { PaymentsScreen } from './PaymentsScreen.jsx';
 import { useHostLook, vkuiPlatform } from './hostLook.js';
 
 function useHashRoute() {
@@ -39,6 +40,8 @@ export function App({ launch }) {
   let screen;
   if (route.path === '/return') {
     screen = <PaymentStatusScreen api={api} launch={launch} paymentId={route.params.get('paymentId')} />;
+  } else if (route.path === '/payments' && api) {
+    screen = <PaymentsScreen api={api} />;
   } else if (!api) {
     screen = (
       <Group>

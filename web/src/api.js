@@ -70,6 +70,7 @@ export function createApi(launch) {
     pay: (payment, idempotencyKey) =>
       call('POST', '/payments', { body: payment, headers: { 'Idempotency-Key': idempotencyKey } }),
     payment: (paymentId) => call('GET', `/payments/${encodeURIComponent(paymentId)}`),
+    payments: (cursor) => call('GET', cursor ? `/payments?cursor=${encodeURIComponent(cursor)}` : '/payments'),
   };
 }
 

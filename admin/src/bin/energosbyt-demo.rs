@@ -34,6 +34,9 @@ enum Command {
     FbSignedRequest {
         #[arg(long, default_value = "100001234567890")]
         user: String,
+        /// As for a visitor who never authorised the app: no `user_id`.
+        #[arg(long)]
+        anonymous: bool,
     },
 }
 
@@ -49,14 +52,17 @@ fn vk_launch(user: u64, platform: &str) -> Result<String, String> {
 }
 
 /// Signed as Facebook signs it for the tab on the page the API and the tab accept (`FB_PAGE_ID`).
-fn fb_signed_request(user: &str) -> Result<String, String> {
+fn fb_signed_request(user: &str, anonymous: bool) -> Result<String, String> {
     let secret = Secret::from(env("FB_APP_SECRET")?);
-    let payload = serde_json::json!({
+    let mut payload = serde_json::json!({
         "algorithm": "HMAC-SHA256",
         "issued_at": Utc::now().timestamp(),
         "user_id": user,
         "page": {"id": env("FB_PAGE_ID")?, "liked": true, "admin": false},
     });
+    if anonymous && let Some(fields) = payload.as_object_mut() {
+        fields.remove("user_id");
+    }
     Ok(facebook::sign(&payload, &secret))
 }
 
@@ -68,7 +74,7 @@ fn main() -> ExitCode {
             )
         }),
         Command::VkLaunch { user, platform } => vk_launch(user, &platform),
-        Command::FbSignedRequest { user } => fb_signed_request(&user),
+        Command::FbSignedRequest { user, anonymous } => fb_signed_request(&user, anonymous),
     };
     match result {
         Ok(text) => {
