@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import {
   DESKTOP,
   PHONE,
+  SES_URL,
   SETTLE_MS,
   WEB_ORIGIN,
   closedMetersAccount,
@@ -257,4 +258,62 @@ test('an anonymous visitor of the Facebook tab is told the list needs a sign-in'
   await alert.waitFor();
   assert.equal(await alert.getAttribute('data-problem'), '/problems/history-needs-sign-in');
   await context.close();
+});
+
+async function mailsTo(address) {
+  const data = await (await fetch(`${SES_URL}/moto-api/data.json`)).json();
+  return (data.ses?.RawMessage ?? []).filter((mail) => JSON.stringify(mail.destinations ?? []).includes(address));
+}
+
+test('a paid payment\'s receipt opens as a printable page and a copy sent again lands at the mail service (360 and 1280 px, light and dark)', async () => {
+  // A payment of its own, so the day's three copies are this test's.
+  const email = `receipt-${RUN}@example.ru`;
+  const payer = await vkVisit({ viewport: DESKTOP, email });
+  await lookUp(payer.page, DACHA);
+  await payer.page.getByTestId('balance').waitFor();
+  await payer.page.locator('input[name=amount]').fill('10,00');
+  await payer.page.waitForFunction((e) => document.querySelector('input[name=email]')?.value === e, email);
+  await payer.page.getByRole('button', { name: 'Оплатить', exact: true }).click();
+  await payOnSandbox(payer.page, { pan: '2200770239097761' });
+  await payer.page.locator('[data-payment-status=paid]').waitFor({ timeout: SETTLE_MS });
+  const paymentId = new URL(payer.page.url()).hash.match(/paymentId=([^&]+)/)[1];
+  await payer.context.close();
+
+  let combo = 0;
+  for (const viewport of [PHONE, DESKTOP]) {
+    for (const theme of ['light', 'dark']) {
+      const visit = await vkVisit({ viewport, theme, vkPlatform: viewport === DESKTOP ? 'desktop_web' : 'mobile_android' });
+      await visit.page.getByRole('link', { name: 'Мои платежи' }).click();
+      await visit.page.locator(`a[href*="${paymentId}"]`).click();
+      // The bank's receipt may come a moment after the payment: the page is opened again until it has.
+      const deadline = Date.now() + SETTLE_MS;
+      while ((await visit.page.getByTestId('receipt').count()) === 0) {
+        if (Date.now() > deadline) throw new Error('no receipt page');
+        if ((await visit.page.getByRole('alert').count()) > 0) {
+          await visit.page.waitForTimeout(1000);
+          await visit.page.reload();
+        }
+        await visit.page.waitForTimeout(200);
+      }
+      assert.match(await visit.page.getByTestId('receipt-total').innerText(), /10,00\u00a0₽/);
+      assert.match(await visit.page.getByTestId('receipt-fd').innerText(), /\d+/);
+      assert.match(await visit.page.getByTestId('receipt-qr').getAttribute('src'), /^data:image\/png;base64,/);
+      await shot(visit.page, `second-visit-${viewport.width}-${theme}-receipt`);
+      if (combo === 0) {
+        // Printed: the receipt without the buttons.
+        await visit.page.emulateMedia({ media: 'print' });
+        assert.equal(await visit.page.getByRole('button', { name: 'Распечатать' }).isVisible(), false);
+        await shot(visit.page, 'second-visit-receipt-print');
+        await visit.page.emulateMedia({ media: 'screen' });
+        const before = (await mailsTo(email)).length;
+        await visit.page.getByRole('button', { name: 'Отправить чек на почту ещё раз' }).click();
+        await visit.page.getByTestId('receipt-sent').waitFor();
+        assert.equal((await mailsTo(email)).length, before + 1, 'the copy reached the mail service');
+        const copy = (await mailsTo(email)).at(-1);
+        assert.match(Buffer.from(copy.raw_data ?? '').toString(), /Subject:/);
+      }
+      combo += 1;
+      await visit.context.close();
+    }
+  }
 });

@@ -15,6 +15,7 @@ import { createApi } from './api.js';
 import { AccountScreen } from './AccountScreen.jsx';
 import { PaymentStatusScreen } from './PaymentStatusScreen.jsx';
 import { PaymentsScreen } from './PaymentsScreen.jsx';
+import { ReceiptScreen } from './ReceiptScreen.jsx';
 import { useHostLook, vkuiPlatform } from './hostLook.js';
 
 function useHashRoute() {
@@ -40,6 +41,8 @@ export function App({ launch }) {
   let screen;
   if (route.path === '/return') {
     screen = <PaymentStatusScreen api={api} launch={launch} paymentId={route.params.get('paymentId')} />;
+  } else if (route.path === '/receipt' && api) {
+    screen = <ReceiptScreen api={api} paymentId={route.params.get('paymentId')} />;
   } else if (route.path === '/payments' && api) {
     screen = <PaymentsScreen api={api} />;
   } else if (!api) {

@@ -8,6 +8,9 @@ import { formatRub, isZero } from './money.js';
 import { ProblemNote } from './ProblemNote.jsx';
 import { useFocusOnShow } from './AccountScreen.jsx';
 
+// Payments the bank has issued a sale receipt for.
+const WITH_RECEIPT = new Set(['PAID', 'PARTIALLY_REFUNDED', 'REFUNDED']);
+
 const STATUS_TEXT = {
   NEW: 'Ожидает оплаты',
   AUTHORIZED: 'Ожидает оплаты',
@@ -72,6 +75,7 @@ export function PaymentsScreen({ api }) {
             data-status={payment.status}
             subtitle={`${STATUS_TEXT[payment.status] ?? payment.status} · лицевой счёт ${payment.account} · ${moscowDate(payment.createdAt)}`}
             extraSubtitle={isZero(payment.refunded) ? undefined : `Возвращено ${formatRub(payment.refunded)}`}
+            href={WITH_RECEIPT.has(payment.status) ? `#/receipt?paymentId=${encodeURIComponent(payment.paymentId)}` : undefined}
           >
             {formatRub(payment.amount)}
           </SimpleCell>

@@ -14,6 +14,7 @@ pub mod payment_history;
 pub mod payment_registration;
 pub mod payment_status;
 pub mod readings_submission;
+pub mod receipt_copy;
 pub mod reconciliation;
 pub mod settlement;
 pub mod tariff_cache;

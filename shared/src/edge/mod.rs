@@ -17,6 +17,8 @@ pub mod problem;
 #[cfg(feature = "adapters")]
 pub mod readings_problems;
 #[cfg(feature = "adapters")]
+mod receipt_problems;
+#[cfg(feature = "adapters")]
 pub mod response;
 #[cfg(feature = "adapters")]
 pub mod throttle;

@@ -16,7 +16,7 @@
 //! the card's brand and last four digits; never the address.
 
 mod mime;
-mod qr;
+pub mod qr;
 pub mod ses;
 mod templates;
 

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod mail;
 pub mod readings;
+pub mod receipt_copies;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

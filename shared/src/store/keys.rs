@@ -79,6 +79,17 @@ pub fn ledger_refund_sk(payment: &PaymentId, total_refunded: crate::domain::Mone
     format!("{LEDGER_PREFIX}{payment}#REFUND#{}", total_refunded.kopecks())
 }
 
+// Copies of a payment's receipt sent again.
+
+/// A payment's receipt copies: one item per Moscow day, `RESEND#<payment>` / `DAY#<yyyy-mm-dd>`.
+pub fn receipt_copies_pk(payment: &PaymentId) -> String {
+    format!("RESEND#{payment}")
+}
+
+pub fn receipt_copies_sk(day: chrono::NaiveDate) -> String {
+    format!("DAY#{day}")
+}
+
 // A caller's own payments ("Мои платежи").
 
 /// `GSI3` partition of the payments one verified caller created: `PAYER#vk:494075`.

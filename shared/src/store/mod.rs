@@ -16,6 +16,7 @@ mod payment_record;
 mod payments;
 mod pending_payments;
 mod readings;
+mod receipt_copies;
 mod tariffs;
 mod throttle;
 
