@@ -265,6 +265,10 @@ async function walk(combo) {
   });
   await again.getByTestId('payment-line').nth(1).waitFor();
   await scan(again, combo, '13-payments');
+  // The paid payment's receipt, once the bank has sent it.
+  await again.locator(`a[href*="${payments[combo.host].paid}"]`).click();
+  await again.getByTestId('receipt').waitFor({ timeout: SETTLE_MS });
+  await scan(again, combo, '14-receipt');
   await again.close();
 
   if (combo.host === 'vk') {

@@ -948,8 +948,11 @@ async fn payment_history_answers_match_the_document() {
     let id = user();
     let caller = energosbyt::domain::CallerId::Vk(id);
     for (days, status) in [(1, "PAID"), (2, "PARTIALLY_REFUNDED"), (3, "FAILED")] {
-        let mut payment =
-            integration_tests::new_payment(fresh_account_number(), "250.00", fixed_now() - chrono::Duration::days(days));
+        let mut payment = integration_tests::new_payment(
+            fresh_account_number(),
+            "250.00",
+            fixed_now() - chrono::Duration::days(days),
+        );
         payment.caller = caller.clone();
         payment.status = PaymentStatus::parse(status).unwrap();
         if status == "PARTIALLY_REFUNDED" {

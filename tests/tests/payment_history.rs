@@ -41,7 +41,8 @@ fn ids(page: &Value) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn given_payments_over_three_years_when_listed_page_by_page_then_the_last_24_months_come_newest_first_once_each() {
+async fn given_payments_over_three_years_when_listed_page_by_page_then_the_last_24_months_come_newest_first_once_each()
+{
     let app = app().await;
     let user = fresh_vk_user();
     let caller = CallerId::Vk(user);

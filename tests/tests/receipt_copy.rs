@@ -60,7 +60,8 @@ async fn paid(user: u64, email: Option<&str>, with_receipt: bool) -> Payment {
                 "Tax": "vat22", "PaymentMethod": "full_payment", "PaymentObject": "service",
                 "MeasurementUnit": "шт"}]}
         });
-        let kept = StoredReceipt { slot: ReceiptSlot::Sale, notification: notification.to_string(), received_at: Utc::now() };
+        let kept =
+            StoredReceipt { slot: ReceiptSlot::Sale, notification: notification.to_string(), received_at: Utc::now() };
         assert!(store.keep_receipt(&payment.id, &kept).await.unwrap());
     }
     payment
@@ -106,15 +107,18 @@ async fn given_a_kept_receipt_when_its_payer_opens_it_then_every_requisite_and_t
 async fn given_someone_elses_payment_when_its_receipt_is_asked_for_or_sent_then_404_as_if_it_did_not_exist() {
     let payment = paid(fresh_vk_user(), Some("payer@example.ru"), true).await;
     let stranger = vk_launch(fresh_vk_user(), fixed_now());
-    let shown = payment_receipt::handle(&page_app().await, Event::new("GET", &path(&payment)).vk(&stranger).request()).await;
+    let shown =
+        payment_receipt::handle(&page_app().await, Event::new("GET", &path(&payment)).vk(&stranger).request()).await;
     assert_eq!(shown.status(), 404);
-    let sent = resend_receipt::handle(&copy_app().await, Event::new("POST", &path(&payment)).vk(&stranger).request()).await;
+    let sent =
+        resend_receipt::handle(&copy_app().await, Event::new("POST", &path(&payment)).vk(&stranger).request()).await;
     assert_eq!(sent.status(), 404);
     assert!(body_json(&sent)["type"].as_str().unwrap().ends_with("/problems/payment-not-found"));
 }
 
 #[tokio::test]
-async fn given_a_paid_payment_when_its_receipt_is_sent_again_then_three_copies_a_day_reach_the_payments_email_and_the_fourth_is_429() {
+async fn given_a_paid_payment_when_its_receipt_is_sent_again_then_three_copies_a_day_reach_the_payments_email_and_the_fourth_is_429()
+ {
     let user = fresh_vk_user();
     let recipient = format!("copy-{}@example.ru", uuid::Uuid::new_v4().simple());
     let payment = paid(user, Some(&recipient), true).await;
@@ -149,6 +153,8 @@ async fn given_no_receipt_yet_or_no_email_kept_when_a_copy_is_asked_for_then_409
     let problem = body_json(&response);
     assert!(problem["type"].as_str().unwrap().ends_with("/problems/receipt-email-removed"));
     assert!(problem["title"].as_str().unwrap().contains("почты"));
-    let page = body_json(&payment_receipt::handle(&page_app().await, Event::new("GET", &path(&forgotten)).vk(&launch).request()).await);
+    let page = body_json(
+        &payment_receipt::handle(&page_app().await, Event::new("GET", &path(&forgotten)).vk(&launch).request()).await,
+    );
     assert_eq!(page["canSendCopy"], false);
 }

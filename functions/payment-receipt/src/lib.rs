@@ -59,5 +59,9 @@ async fn show<S: PaymentLedger + Sync>(
     let found =
         context.admission.read(None, receipt_copy::receipt(&app.store, &app.seller, &id, &context.caller.id)).await??;
     tracing::info!(payment_id = %id, "receipt shown");
-    Ok(response::json(StatusCode::OK, &ReceiptPage::new(&found)?))
+    let page = ReceiptPage::new(&found).map_err(|e| {
+        tracing::error!(payment_id = %id, error = %e, "receipt QR code cannot be drawn");
+        Problem::unavailable()
+    })?;
+    Ok(response::json(StatusCode::OK, &page))
 }

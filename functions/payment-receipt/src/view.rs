@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use energosbyt::app::receipt_copy::PaymentReceipt;
 use energosbyt::domain::fiscal_receipt::{payment_method_label, payment_object_label, taxation_label};
 use energosbyt::domain::{Money, PaymentStatus};
-use energosbyt::edge::Problem;
+use energosbyt::mail::QrImageError;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,13 +65,10 @@ pub struct VatLine {
 }
 
 impl ReceiptPage {
-    pub fn new(found: &PaymentReceipt) -> Result<Self, Problem> {
+    pub fn new(found: &PaymentReceipt) -> Result<Self, QrImageError> {
         let (payment, receipt) = (&found.payment, &found.receipt);
         let qr_text = receipt.fns_qr_text();
-        let image = energosbyt::mail::qr::qr_png(&qr_text).map_err(|e| {
-            tracing::error!(payment_id = %payment.id, error = %e, "receipt QR code cannot be drawn");
-            Problem::unavailable()
-        })?;
+        let image = energosbyt::mail::qr::qr_png(&qr_text)?;
         Ok(Self {
             payment_id: payment.id.to_string(),
             status: payment.status,

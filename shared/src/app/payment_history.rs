@@ -94,8 +94,7 @@ mod tests {
 
     #[test]
     fn given_a_position_when_its_cursor_is_read_back_then_it_is_the_same_position() {
-        let position =
-            HistoryPosition { created_at: at("2026-11-25T09:42:00.123Z"), id: PaymentId::random() };
+        let position = HistoryPosition { created_at: at("2026-11-25T09:42:00.123Z"), id: PaymentId::random() };
         let text = Cursor(position.clone()).encode();
         assert!(text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "URL-safe: {text}");
         assert_eq!(Cursor::decode(&text).unwrap().0, position);
@@ -103,7 +102,13 @@ mod tests {
 
     #[test]
     fn given_text_we_never_handed_out_when_read_as_a_cursor_then_it_is_refused() {
-        for text in ["", "!!", "bm90LWEtY3Vyc29y", &URL_SAFE_NO_PAD.encode("123.not-an-id"), &URL_SAFE_NO_PAD.encode("x.0f8fad5bd9cb469fa16570867728950e")] {
+        for text in [
+            "",
+            "!!",
+            "bm90LWEtY3Vyc29y",
+            &URL_SAFE_NO_PAD.encode("123.not-an-id"),
+            &URL_SAFE_NO_PAD.encode("x.0f8fad5bd9cb469fa16570867728950e"),
+        ] {
             assert_eq!(Cursor::decode(text), Err(HistoryError::BadCursor), "{text:?}");
         }
     }
