@@ -97,8 +97,9 @@ function answerAsVk(host, method, params) {
   return ['VKWebAppGetEmailResult', { email: host.email, sign: 'signed-by-vk' }];
 }
 
-async function vkVisit({ viewport = PHONE, theme = 'light', storage = {}, email = null, vkPlatform = 'mobile_android', device } = {}) {
-  const context = await browser.newContext({ viewport, colorScheme: theme, locale: 'ru-RU', storageState: device });
+// `theme` is VK's appearance; `system` the browser's own colour scheme, the same unless told.
+async function vkVisit({ viewport = PHONE, theme = 'light', system = theme, storage = {}, email = null, vkPlatform = 'mobile_android', device } = {}) {
+  const context = await browser.newContext({ viewport, colorScheme: system, locale: 'ru-RU', storageState: device });
   const host = { storage: { ...storage }, email, asked: [] };
   await context.exposeFunction('__vkHostCall', (method, params) => answerAsVk(host, method, params));
   await context.addInitScript(vkClient, { appearance: theme });
@@ -210,7 +211,9 @@ test('a closed window says the meter\'s days and the next opening date by the pa
   const { fromDay, toDay } = closedWindowDays();
   for (const viewport of [PHONE, DESKTOP]) {
     for (const theme of ['light', 'dark']) {
-      const visit = await vkVisit({ viewport, theme, vkPlatform: viewport === DESKTOP ? 'desktop_web' : 'mobile_iphone' });
+      // The system's scheme the opposite of VK's: VK's wins.
+      const system = theme === 'dark' ? 'light' : 'dark';
+      const visit = await vkVisit({ viewport, theme, system, vkPlatform: viewport === DESKTOP ? 'desktop_web' : 'mobile_iphone' });
       // Three days before today on the page's clock: the service's window is still the same.
       await visit.page.clock.setFixedTime(new Date(Date.now() - 3 * 86400000));
       await lookUp(visit.page, CLOSED);
@@ -223,6 +226,17 @@ test('a closed window says the meter\'s days and the next opening date by the pa
       if (fromDay > 1) assert.match(window, /\(через 4 дня\)/, 'counted from the page\'s clock');
       assert.match(automatic, /передаются автоматически/);
       assert.match(faulty, /неисправным/);
+      // VKUI's look as the VK client asked: iOS on the phone, vk.com on the desktop; the insets
+      // the client reported reach the layout.
+      const header = await visit.page.locator('.vkuiPanelHeader__host, [class*=vkuiPanelHeader]').first().getAttribute('class');
+      if (viewport === DESKTOP) assert.match(header, /vkuiInternalPanelHeader--vkcom/, header);
+      else assert.match(header, /vkuiPanelHeader__ios/, header);
+      const inset = await visit.page.evaluate(() =>
+        getComputedStyle(document.querySelector('input[name=account]')).getPropertyValue('--vkui_internal--safe_area_inset_top'),
+      );
+      assert.equal(inset.trim(), '24px', 'the safe-area inset VK reported');
+      const dark = await visit.page.evaluate(() => Boolean(document.querySelector('.vkui--vkBase--dark, .vkui--vkCom--dark, .vkui--vkIOS--dark')));
+      assert.equal(dark, theme === 'dark', 'VKUI in the appearance VK reported');
       await shot(visit.page, `second-visit-${viewport.width}-${theme}-closed-window`);
       await visit.page.goto(`${WEB_ORIGIN}/`);
       await visit.context.close();

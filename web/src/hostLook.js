@@ -38,33 +38,37 @@ function appearanceOf(data) {
   return value === 'dark' || value === 'light' ? value : null;
 }
 
+// VK's client reports its config right after VKWebAppInit, before the page has rendered: what it
+// said is kept from the moment this module loads, and the page starts from it.
+const reported = { appearance: null, insets: undefined };
+const listeners = new Set();
+
+bridge.subscribe(({ detail }) => {
+  const type = detail?.type;
+  if (type !== 'VKWebAppUpdateConfig' && type !== 'VKWebAppGetConfigResult' && type !== 'VKWebAppUpdateInsets') return;
+  const appearance = type === 'VKWebAppUpdateInsets' ? null : appearanceOf(detail.data);
+  const insets = insetsOf(detail.data);
+  if (appearance) reported.appearance = appearance;
+  if (insets) reported.insets = insets;
+  if (appearance || insets) listeners.forEach((listener) => listener({ ...reported }));
+});
+
 // The colour scheme and the safe-area insets, following VK's config as it changes.
 export function useHostLook() {
   const media = window.matchMedia?.('(prefers-color-scheme: dark)');
   const [systemScheme, setSystemScheme] = useState(media?.matches ? 'dark' : 'light');
-  const [vkScheme, setVkScheme] = useState(null);
-  const [insets, setInsets] = useState(undefined);
+  const [vk, setVk] = useState(() => ({ ...reported }));
   useEffect(() => {
     const onMedia = (event) => setSystemScheme(event.matches ? 'dark' : 'light');
     media?.addEventListener?.('change', onMedia);
-    // VK's own appearance wins over the system's when the bridge reports it.
-    const onBridge = ({ detail }) => {
-      if (detail?.type === 'VKWebAppUpdateConfig' || detail?.type === 'VKWebAppGetConfigResult') {
-        const appearance = appearanceOf(detail.data);
-        if (appearance) setVkScheme(appearance);
-        const found = insetsOf(detail.data);
-        if (found) setInsets(found);
-      }
-      if (detail?.type === 'VKWebAppUpdateInsets') {
-        const found = insetsOf(detail.data);
-        if (found) setInsets(found);
-      }
-    };
-    bridge.subscribe(onBridge);
+    listeners.add(setVk);
+    // Anything reported between the first render and now.
+    setVk({ ...reported });
     return () => {
       media?.removeEventListener?.('change', onMedia);
-      bridge.unsubscribe(onBridge);
+      listeners.delete(setVk);
     };
   }, []);
-  return { scheme: vkScheme ?? systemScheme, insets };
+  // VK's own appearance wins over the system's when the client reports it.
+  return { scheme: vk.appearance ?? systemScheme, insets: vk.insets };
 }
