@@ -71,14 +71,25 @@ fn path(payment: &Payment) -> String {
     format!("/payments/{}/receipt", payment.id)
 }
 
-/// How many messages moto holds for `recipient`.
-async fn mails_to(recipient: &str) -> usize {
+/// The Message-IDs of what moto holds for `recipient`.
+async fn message_ids_to(recipient: &str) -> Vec<String> {
     let url = format!("{}/moto-api/data.json", env("AWS_ENDPOINT_URL_SES").trim_end_matches('/'));
     let data: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
     data["ses"]["RawMessage"]
         .as_array()
-        .map(|all| all.iter().filter(|m| m["destinations"].to_string().contains(recipient)).count())
-        .unwrap_or(0)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|m| m["destinations"].to_string().contains(recipient))
+        .map(|m| {
+            let raw = m["raw_data"].as_str().unwrap_or_default();
+            raw.lines().find(|l| l.to_ascii_lowercase().starts_with("message-id:")).unwrap_or_default().to_owned()
+        })
+        .collect()
+}
+
+async fn mails_to(recipient: &str) -> usize {
+    message_ids_to(recipient).await.len()
 }
 
 #[tokio::test]
@@ -133,7 +144,11 @@ async fn given_a_paid_payment_when_its_receipt_is_sent_again_then_three_copies_a
     assert!(body_json(&fourth)["type"].as_str().unwrap().ends_with("/problems/too-many-receipt-copies"));
     // 20 November 15:00 Moscow: nine hours to Moscow midnight.
     assert_eq!(fourth.headers()["retry-after"], "32400");
-    assert_eq!(mails_to(&recipient).await, 3, "three copies, to the payment's own address");
+    let ids = message_ids_to(&recipient).await;
+    assert_eq!(ids.len(), 3, "three copies, to the payment's own address");
+    let distinct: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), 3, "each copy its own Message-ID, so no mail client drops one: {ids:?}");
+    assert!(ids.iter().all(|id| id.contains("receipt-copy.")), "{ids:?}");
     assert_eq!(mails_to("bank-copy@example.ru").await, 0, "never to the address the bank printed");
 }
 

@@ -92,13 +92,9 @@ where
     let email = payment.email.as_ref().ok_or(ReceiptCopyError::NoEmail)?;
     // The payment's own address, whatever the bank printed on the receipt.
     receipt.buyer_email = email.expose().to_owned();
-    let outgoing = mailer.render_fiscal_receipt(&receipt).map_err(|e| {
-        tracing::error!(payment_id = %id, error = %e, "receipt copy cannot be composed");
-        ReceiptCopyError::Unrenderable
-    })?;
     let day = moscow_date(now);
-    match store.count_copy(id, day, COPIES_PER_DAY).await {
-        Ok(CopyCounted::Counted { nth }) => tracing::info!(payment_id = %id, nth, "receipt copy counted"),
+    let nth = match store.count_copy(id, day, COPIES_PER_DAY).await {
+        Ok(CopyCounted::Counted { nth }) => nth,
         Ok(CopyCounted::LimitReached) => {
             tracing::info!(payment_id = %id, "receipt copies of the day used up");
             return Err(ReceiptCopyError::TooManyCopies { retry_after_secs: until_next_moscow_day(now) });
@@ -107,18 +103,29 @@ where
             tracing::error!(error = %e, payment_id = %id, "receipt copy count failed");
             return Err(ReceiptCopyError::Unavailable);
         }
-    }
+    };
+    let uncount = || async {
+        if let Err(e) = store.uncount_copy(id, day).await {
+            tracing::warn!(error = %e, payment_id = %id, "an unsent copy stays counted");
+        }
+    };
+    let outgoing = match mailer.render_fiscal_receipt_copy(&receipt, &format!("{day}.{nth}")) {
+        Ok(outgoing) => outgoing,
+        Err(e) => {
+            tracing::error!(payment_id = %id, error = %e, "receipt copy cannot be composed");
+            uncount().await;
+            return Err(ReceiptCopyError::Unrenderable);
+        }
+    };
     match mailer.sender().send(&outgoing).await {
         Ok(message_id) => {
-            tracing::info!(payment_id = %id, message_id = %message_id, "receipt copy sent");
+            tracing::info!(payment_id = %id, nth, message_id = %message_id, "receipt copy sent");
             Ok(())
         }
         Err(e) => {
             tracing::error!(payment_id = %id, error = %e, "receipt copy not sent");
             // Not sent: the copy does not count against the day's.
-            if let Err(e) = store.uncount_copy(id, day).await {
-                tracing::warn!(error = %e, payment_id = %id, "an unsent copy stays counted");
-            }
+            uncount().await;
             Err(ReceiptCopyError::Unavailable)
         }
     }

@@ -170,6 +170,20 @@ impl<S> Mailer<S> {
         Ok(self.compose_fiscal_receipt(receipt)?.into_email(self))
     }
 
+    /// The same receipt sent again at the customer's request: a Message-ID of its own (`copy`
+    /// names which copy, e.g. `2026-11-20.2`), so a mail client that still holds the first one
+    /// does not take the copy for it and drop it.
+    pub fn render_fiscal_receipt_copy(
+        &self,
+        receipt: &FiscalReceipt,
+        copy: &str,
+    ) -> Result<OutgoingEmail, RenderError> {
+        let mut composed = self.compose_fiscal_receipt(receipt)?;
+        composed.message_id =
+            format!("receipt-copy.{}.{}.{copy}@{}", receipt.payment_id, receipt.fd_number, self.from.domain());
+        Ok(composed.into_email(self))
+    }
+
     fn compose_payment_received(&self, message: &PaymentReceived<'_>) -> Result<Composed, RenderError> {
         let payment = message.payment;
         let to = payment
