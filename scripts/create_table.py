@@ -3,7 +3,8 @@
 template.yaml is the only place that states the table's shape (keys, indexes, billing, TTL);
 this script reads that resource and creates the same table on DynamoDB Local, so the local
 table cannot drift from the deployed one. Idempotent: an existing table with the same keys is
-left as it is (TTL is still ensured); one with other keys is an error.
+left as it is (TTL is still ensured, an index the template gained is added); one with
+other keys or an index the template no longer has is an error.
 
 Run with the project venv (PyYAML + boto3):
     .tools/venv/bin/python scripts/create_table.py [--template template.yaml] [--resource Table]
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +128,23 @@ def ensure_ttl(client: Any, table_name: str, properties: dict[str, Any]) -> None
     )
 
 
+def add_index(client: Any, request: dict[str, Any], index: dict[str, Any]) -> None:
+    name = request["TableName"]
+    client.update_table(
+        TableName=name,
+        AttributeDefinitions=request["AttributeDefinitions"],
+        GlobalSecondaryIndexUpdates=[{"Create": index}],
+    )
+    for _ in range(60):
+        table = client.describe_table(TableName=name)["Table"]
+        statuses = {ix["IndexName"]: ix.get("IndexStatus") for ix in table.get("GlobalSecondaryIndexes", [])}
+        if statuses.get(index["IndexName"]) == "ACTIVE":
+            print(f"table {name}: index {index['IndexName']} added")
+            return
+        time.sleep(1)
+    raise TemplateError(f"table {name}: index {index['IndexName']} did not become active")
+
+
 def ensure_table(client: Any, request: dict[str, Any]) -> bool:
     """Creates the table unless it exists; True when it was created."""
     name = request["TableName"]
@@ -139,11 +158,16 @@ def ensure_table(client: Any, request: dict[str, Any]) -> bool:
         have_keys = sorted((k["AttributeName"], k["KeyType"]) for k in existing["KeySchema"])
         wanted_ix = sorted(ix["IndexName"] for ix in request.get("GlobalSecondaryIndexes", []))
         have_ix = sorted(ix["IndexName"] for ix in existing.get("GlobalSecondaryIndexes", []))
-        if (wanted_keys, wanted_ix) != (have_keys, have_ix):
+        if wanted_keys != have_keys or not set(have_ix) <= set(wanted_ix):
             raise TemplateError(
                 f"table {name} exists with another shape (keys {have_keys}, indexes {have_ix}): "
                 "restart the stack to recreate it"
             )
+        # An index the template gained since the table was made is added to it, as a stack
+        # update adds it to the deployed table, and the items already there are indexed.
+        for index in request.get("GlobalSecondaryIndexes", []):
+            if index["IndexName"] not in have_ix:
+                add_index(client, request, index)
         return False
     client.create_table(**request)
     client.get_waiter("table_exists").wait(

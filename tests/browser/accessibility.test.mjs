@@ -18,7 +18,9 @@ import {
   SETTLE_MS,
   WEB_ORIGIN,
   demo,
+  closedMetersAccount,
   importAccounts,
+  importNow,
   lastReading,
   launchChromium,
   lookUp,
@@ -34,6 +36,8 @@ const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const SKIPPED_RULES = {};
 
 const ACCOUNT = '10000-000-91';
+// Meters that take no readings today: a closed window, automatic metering, a faulty meter.
+const CLOSED_ACCOUNT = '10000-000-93';
 // A user may correct the readings they handed in this month, so one user per host reaches
 // «Показания приняты» in every combination; the other host's user owns the other meter.
 const HOSTS = {
@@ -54,6 +58,7 @@ const payments = { vk: {}, facebook: {} };
 
 before(async () => {
   importAccounts(fileURLToPath(new URL('./accessibility-account.json', import.meta.url)));
+  importNow('accessibility-closed', [closedMetersAccount(CLOSED_ACCOUNT)]);
   browser = await launchChromium();
 });
 
@@ -249,6 +254,33 @@ async function walk(combo) {
   await page.getByTestId('sbp-screen').getByRole('img').waitFor();
   await announced(page, combo, '10-sbp-qr', /^Ждём оплату/);
   await scan(page, combo, '10-sbp-qr');
+
+  // The next visit on the same device: the accounts opened before, one being named; then an
+  // account whose meters take no readings today; then the user's payments.
+  const again = await context.newPage();
+  if (combo.host === 'vk') {
+    await again.goto(`${WEB_ORIGIN}/?${demo('vk-launch', '--user', HOSTS.vk.user)}`);
+  } else {
+    await openFacebookTab(again, demo('fb-signed-request', '--user', HOSTS.facebook.user));
+  }
+  await again.getByTestId('saved-accounts').waitFor();
+  await scan(again, combo, '11-saved-accounts');
+  await again.getByRole('button', { name: `Назвать лицевой счёт ${ACCOUNT}` }).click();
+  await scan(again, combo, '12-naming-account');
+  await lookUp(again, CLOSED_ACCOUNT);
+  await again.getByTestId('meter-closed').first().waitFor();
+  await scan(again, combo, '13-readings-closed');
+  // «Мои платежи», with the paid and the failed payment of the walk.
+  await again.evaluate(() => {
+    window.location.hash = '#/payments';
+  });
+  await again.getByTestId('payment-line').nth(1).waitFor();
+  await scan(again, combo, '14-payments');
+  // The paid payment's receipt, once the bank has sent it.
+  await again.locator(`a[href*="${payments[combo.host].paid}"]`).click();
+  await again.getByTestId('receipt').waitFor({ timeout: SETTLE_MS });
+  await scan(again, combo, '15-receipt');
+  await again.close();
 
   if (combo.host === 'vk') {
     // Without launch parameters: a browser outside VK, and the bank's form returning to a browser

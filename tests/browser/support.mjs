@@ -5,7 +5,7 @@
 // Environment (set by scripts/web.sh): API_URL, WEB_ORIGIN, AWS_ENDPOINT_URL_SES, SCREENSHOTS_DIR,
 // VK_LAUNCH_USER_BASE, TABLE_NAME.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -98,4 +98,47 @@ export async function openFacebookTab(page, signedRequest) {
 export async function lastReading(page, index) {
   const hint = await page.getByText(/Прошлые показания \d+/).nth(index).innerText();
   return Number(hint.match(/Прошлые показания (\d+)/)[1]);
+}
+
+// Today's day of the month on the Moscow calendar, which the service's readings windows follow.
+export function moscowDay(at = new Date()) {
+  return Number(new Date(at.getTime() + 3 * 3600 * 1000).toISOString().slice(8, 10));
+}
+
+// Window days that leave today outside, so a meter's window is closed whichever day the test runs.
+export function closedWindowDays(at = new Date()) {
+  const today = moscowDay(at);
+  return today <= 28 ? { fromDay: today + 1, toDay: today + 2 } : { fromDay: 1, toDay: 2 };
+}
+
+// An account with one meter whose window is closed today, one read automatically and one faulty:
+// every reason the account screen gives for not taking readings now.
+export function closedMetersAccount(account) {
+  const meter = (id, extra) => ({
+    id: `СЕ101-${id}`,
+    serial: id,
+    zoneSet: 'single',
+    digits: 6,
+    lastReadings: { T1: { value: 21000, date: '2026-10-24' } },
+    ...extra,
+  });
+  return {
+    account,
+    address: { town: 'г. Москва', street: 'ул. Большая Полянка', house: 'д. 3', flat: '9' },
+    balance: '-300.00',
+    tariffGroup: 'gas-stove',
+    meters: [
+      meter('6600111', { window: closedWindowDays() }),
+      meter('6600122', { automatic: true }),
+      meter('6600133', { faulty: true }),
+    ],
+  };
+}
+
+// Accounts written now into a file of the run's own and imported like the utility's export.
+export function importNow(name, accounts) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const file = join(SCREENSHOTS, `${name}-export.json`);
+  writeFileSync(file, JSON.stringify({ exportedAt: new Date().toISOString(), accounts }));
+  return importAccounts(file);
 }

@@ -256,6 +256,15 @@ impl Event {
         self.header("authorization", &format!("FB {signed_request}"))
     }
 
+    /// One query parameter, as the gateway passes it both raw and parsed.
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        let raw = self.value["rawQueryString"].as_str().unwrap_or_default().to_owned();
+        let pair = form_urlencoded::Serializer::new(String::new()).append_pair(name, value).finish();
+        self.value["rawQueryString"] = Value::String(if raw.is_empty() { pair } else { format!("{raw}&{pair}") });
+        self.value["queryStringParameters"][name] = Value::String(value.to_owned());
+        self
+    }
+
     pub fn source_ip(mut self, ip: &str) -> Self {
         self.value["requestContext"]["http"]["sourceIp"] = Value::String(ip.to_owned());
         self

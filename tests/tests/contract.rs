@@ -938,3 +938,143 @@ async fn a_preflight_is_answered_whatever_the_path_holds() {
         assert!(schema.is_valid(&json!("__main__")), "OPTIONS {route} refuses a {name} its function answers");
     }
 }
+
+// "Мои платежи".
+
+#[tokio::test]
+async fn payment_history_answers_match_the_document() {
+    let contract = Contract::new();
+    let app = payment_history::App { store: store().await, edge: edge() };
+    let route = "/payments";
+    let id = user();
+    let caller = energosbyt::domain::CallerId::Vk(id);
+    for (days, status) in [(1, "PAID"), (2, "PARTIALLY_REFUNDED"), (3, "FAILED")] {
+        let mut payment = integration_tests::new_payment(
+            fresh_account_number(),
+            "250.00",
+            fixed_now() - chrono::Duration::days(days),
+        );
+        payment.caller = caller.clone();
+        payment.status = PaymentStatus::parse(status).unwrap();
+        if status == "PARTIALLY_REFUNDED" {
+            payment.refunded = "50.00".parse().unwrap();
+        }
+        store().await.create(&payment).await.unwrap();
+    }
+    let launch = vk_launch(id, fixed_now());
+    let first = Event::new("GET", route).vk(&launch).query("limit", "2");
+    let page = contract.check(route, "GET", &payment_history::handle(&app, first.request()).await);
+    assert_eq!(page["payments"].as_array().unwrap().len(), 2);
+    let next = Event::new("GET", route).vk(&launch).query("cursor", page["nextCursor"].as_str().unwrap());
+    let last = contract.check(route, "GET", &payment_history::handle(&app, next.request()).await);
+    assert_eq!(last["payments"][0]["status"], "FAILED");
+
+    let cases = [
+        (Event::new("GET", route).vk(&launch).query("cursor", "x"), 400),
+        (Event::new("GET", route).vk(&launch).query("limit", "500"), 400),
+        (Event::new("GET", route), 401),
+        (Event::new("GET", route).fb(&fb_signed_request(None, fixed_now())), 403),
+        (Event::new("DELETE", route).vk(&launch), 405),
+    ];
+    for (event, status) in cases {
+        let response = payment_history::handle(&app, event.request()).await;
+        assert_eq!(response.status(), status);
+        contract.check(route, "GET", &response);
+    }
+    // The preflight of /payments is the pay function's and names GET as well.
+    let preflight = Event::new("OPTIONS", route)
+        .header("origin", "http://127.0.0.1:5173")
+        .header("access-control-request-method", "GET")
+        .request();
+    let allowed = pay::handle(&pay_app().await, preflight).await;
+    assert_eq!(allowed.status(), 204);
+    assert!(allowed.headers()["access-control-allow-methods"].to_str().unwrap().contains("GET"));
+    contract.check(route, "OPTIONS", &allowed);
+}
+
+// A payment's receipt.
+
+#[tokio::test]
+async fn payment_receipt_answers_match_the_document() {
+    use energosbyt::ports::ledger::{ReceiptSlot, StoredReceipt};
+    let contract = Contract::new();
+    let route = "/payments/{id}/receipt";
+    let id = user();
+    let store = store().await;
+    let seller = energosbyt::domain::SellerRequisites {
+        name: "АО «Мосэнергосбыт»".into(),
+        inn: "7736520080".into(),
+        sender_email: env("SES_SENDER"),
+        settlement_place: None,
+        ofd: None,
+    };
+    let page_app = payment_receipt::App { store: store.clone(), edge: edge(), seller: seller.clone() };
+    let ses = energosbyt::mail::ses::SesMailer::from_env(&Env::process()).await.unwrap();
+    ses.client().verify_email_identity().email_address(ses.sender()).send().await.unwrap();
+    let copy_app = resend_receipt::App {
+        store: store.clone(),
+        mailer: Mailer::new(ses, MailFrom::new(&env("SES_SENDER"), "АО «Мосэнергосбыт»").unwrap()),
+        edge: edge(),
+        seller,
+    };
+    let made = |with_receipt: bool| {
+        let store = store.clone();
+        async move {
+            let mut payment = integration_tests::new_payment(fresh_account_number(), "99.90", fixed_now());
+            payment.caller = energosbyt::domain::CallerId::Vk(id);
+            payment.status = PaymentStatus::Paid;
+            store.create(&payment).await.unwrap();
+            if with_receipt {
+                let notification = json!({
+                    "TerminalKey": "DemoTerminalKey", "OrderId": payment.id.as_str(), "Success": true,
+                    "Status": "RECEIPT", "PaymentId": 1u64, "ErrorCode": "0", "Amount": 9990,
+                    "FiscalNumber": 1, "ShiftNumber": 2, "ReceiptDatetime": "2026-11-20T10:00:00+03:00",
+                    "FnNumber": "9282000100072197", "EcrRegNumber": "0000000001047231",
+                    "FiscalDocumentNumber": 7, "FiscalDocumentAttribute": 123456u64, "Type": "Income",
+                    "Ofd": "ООО «Такском»", "Url": "https://nalog.ru", "SettlePlace": "https://vk.com/app51234567",
+                    "Receipt": {"Email": "x@example.ru", "Taxation": "osn", "FfdVersion": "1.2", "Items": [{
+                        "Name": "Оплата электроэнергии", "Price": 9990, "Quantity": 1, "Amount": 9990,
+                        "Tax": "vat22", "PaymentMethod": "full_payment", "PaymentObject": "service",
+                        "MeasurementUnit": "шт"}]}
+                });
+                let kept = StoredReceipt {
+                    slot: ReceiptSlot::Sale,
+                    notification: notification.to_string(),
+                    received_at: Utc::now(),
+                };
+                store.keep_receipt(&payment.id, &kept).await.unwrap();
+            }
+            payment
+        }
+    };
+    let launch = vk_launch(id, fixed_now());
+    let issued = made(true).await;
+    let waiting = made(false).await;
+    let at = |payment: &Payment| format!("/payments/{}/receipt", payment.id);
+    let gets = [
+        (Event::new("GET", &at(&issued)).vk(&launch), 200),
+        (Event::new("GET", "/payments/nope/receipt").vk(&launch), 400),
+        (Event::new("GET", &at(&issued)), 401),
+        (Event::new("GET", &at(&issued)).vk(&vk_launch(user(), fixed_now())), 404),
+        (Event::new("GET", &at(&waiting)).vk(&launch), 409),
+    ];
+    for (event, status) in gets {
+        let response = payment_receipt::handle(&page_app, event.request()).await;
+        assert_eq!(response.status(), status);
+        contract.check(route, "GET", &response);
+    }
+    let posts = [(202, &issued), (202, &issued), (202, &issued), (429, &issued), (409, &waiting)];
+    for (status, payment) in posts {
+        let response = resend_receipt::handle(&copy_app, Event::new("POST", &at(payment)).vk(&launch).request()).await;
+        assert_eq!(response.status(), status);
+        contract.check(route, "POST", &response);
+    }
+    let preflight = Event::new("OPTIONS", &at(&issued))
+        .header("origin", "http://127.0.0.1:5173")
+        .header("access-control-request-method", "POST")
+        .request();
+    let allowed = payment_receipt::handle(&page_app, preflight).await;
+    assert_eq!(allowed.status(), 204);
+    assert!(allowed.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    contract.check(route, "OPTIONS", &allowed);
+}

@@ -240,9 +240,16 @@ fn given_a_deployment_then_cors_is_answered_by_the_functions_as_locally() {
     let routes = deployed_routes(&template);
     for (path, method, function) in &routes {
         if path.starts_with("/accounts/") || path.starts_with("/payments") {
+            // Where two functions share a path, one answers its preflight for both (the contract
+            // test checks it names both methods).
+            let answered_by = match path.as_str() {
+                "/payments" => "PayFunction",
+                "/payments/{id}/receipt" => "PaymentReceiptFunction",
+                _ => function.as_str(),
+            };
             assert!(
-                routes.iter().any(|(p, m, f)| p == path && m == "OPTIONS" && f == function),
-                "{method} {path}: its preflight does not reach {function}"
+                routes.iter().any(|(p, m, f)| p == path && m == "OPTIONS" && f == answered_by),
+                "{method} {path}: its preflight does not reach {answered_by}"
             );
         }
     }

@@ -157,3 +157,15 @@ async fn payment_callback_events_answer_the_status_in_their_name() {
         .count();
     assert_eq!(to_payer, 2, "the success email and the receipt, once each");
 }
+
+#[tokio::test]
+async fn payment_history_events_answer_the_status_in_their_name() {
+    let mut edge = edge();
+    edge.clock = chrono::Utc::now;
+    edge.auth.max_age = None;
+    let app = payment_history::App { store: store().await, edge };
+    for (path, status, request) in events_of("payment-history") {
+        let response = payment_history::handle(&app, request).await;
+        assert_eq!(response.status().as_u16(), status, "{}: {:?}", path.display(), body_json(&response));
+    }
+}

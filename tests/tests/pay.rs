@@ -202,6 +202,35 @@ fn kopecks(v: &Value) -> i64 {
 // ---- creating a payment -------------------------------------------------------------------
 
 #[tokio::test]
+async fn given_a_payment_created_through_pay_when_its_creator_lists_payments_then_it_is_there_and_for_no_one_else() {
+    let _bank = BANK.read().await;
+    let app = app().await;
+    let number = imported("-150.00").await;
+    let customer = Customer::new();
+    let response = handle(&app, customer.post(Some(&new_key()), &payment_body(&number, "150.00"))).await;
+    assert_eq!(response.status(), 201, "{}", body_json(&response));
+    let id = body_json(&response)["paymentId"].as_str().unwrap().to_owned();
+
+    let mut edge = edge();
+    edge.clock = Utc::now;
+    let history = payment_history::App { store: store().await, edge };
+    let listed = |launch: String| {
+        let history = &history;
+        async move {
+            let response = payment_history::handle(history, Event::new("GET", "/payments").vk(&launch).request()).await;
+            assert_eq!(response.status(), 200);
+            body_json(&response)["payments"].as_array().unwrap().clone()
+        }
+    };
+    let own = listed(customer.launch.clone()).await;
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert_eq!(own[0]["paymentId"], id);
+    assert_eq!(own[0]["status"], "NEW");
+    assert_eq!(own[0]["amount"], "150.00");
+    assert!(listed(Customer::new().launch).await.iter().all(|p| p["paymentId"] != id));
+}
+
+#[tokio::test]
 async fn a_payment_is_written_new_with_the_banks_form_and_the_bank_accepted_our_signature() {
     let _bank = BANK.read().await;
     let app = app().await;

@@ -8,9 +8,15 @@ import { ReadingsForm } from './ReadingsForm.jsx';
 import { goToPaymentForm } from './payment.js';
 import { openSbpLink, opensSbpLinkDirectly } from './sbp.js';
 import { SbpQrScreen } from './SbpQrScreen.jsx';
+import { SavedAccounts } from './SavedAccounts.jsx';
+import { PaymentsLink } from './PaymentsScreen.jsx';
+import { rememberAccountOpened } from './savedAccounts.js';
+import { isEmail, prefillEmail, rememberPaymentEmail } from './email.js';
+import { closedWindowText, formatDate } from './readingsWindowText.js';
+
+export { formatDate };
 
 const ACCOUNT_KEY = 'energosbyt.account';
-const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 function rememberedAccount() {
   try {
@@ -55,6 +61,8 @@ export function AccountScreen({ api, launch }) {
   // What a screen reader announces once a look-up is answered (a refusal is an alert of its own).
   const [announced, setAnnounced] = useState('');
   const [backFromReadings, setBackFromReadings] = useState(false);
+  // Bumped when the list of saved accounts changed, so it is read again.
+  const [savedVersion, setSavedVersion] = useState(0);
 
   useLayoutEffect(() => {
     const input = accountInput.current;
@@ -72,6 +80,7 @@ export function AccountScreen({ api, launch }) {
     try {
       const found = await api.lookUp(number);
       remember(found.account);
+      rememberAccountOpened(launch, found.account).then(() => setSavedVersion((v) => v + 1));
       setAccount(found);
       setAnnounced(`Найден лицевой счёт ${found.account}`);
     } catch (error) {
@@ -133,6 +142,18 @@ export function AccountScreen({ api, launch }) {
           {announced}
         </VisuallyHidden>
       </Group>
+      {!account && !loading && (
+        <SavedAccounts
+          launch={launch}
+          version={savedVersion}
+          onOpen={(number) => {
+            setField({ value: number, caret: null });
+            setBackFromReadings(false);
+            lookUp(number);
+          }}
+        />
+      )}
+      {!account && !loading && <PaymentsLink />}
       {account && !readingsMeter && (
         <AccountDetails
           account={account}
@@ -163,6 +184,7 @@ export function AccountScreen({ api, launch }) {
 
 function AccountDetails({ account, api, launch, focusHeading, onReadings }) {
   const openMeters = account.meters.filter((meter) => meter.readingsWindow?.open);
+  const closedMeters = account.meters.filter((meter) => !meter.readingsWindow?.open);
   const handedIn = account.meters.filter((meter) => meter.submitted);
   const charged = !isZero(account.chargedByReadings ?? '0');
   const heading = useFocusOnShow(focusHeading);
@@ -214,8 +236,15 @@ function AccountDetails({ account, api, launch, focusHeading, onReadings }) {
           ))}
         </Group>
       )}
-      {openMeters.length > 0 && (
+      {account.meters.length > 0 && (
         <Group header={<Header multiline>Показания счётчика</Header>}>
+          {closedMeters.map((meter) => (
+            <Div key={meter.ref} data-testid="meter-closed" data-never-because={meter.readingsWindow?.neverBecause}>
+              <Text>
+                Счётчик {meter.number}: {closedWindowText(meter.readingsWindow)}
+              </Text>
+            </Div>
+          ))}
           {openMeters.map((meter) => (
             <Div key={meter.ref} data-testid="meter">
               {meter.submitted && !meter.submitted.byYou ? (
@@ -246,17 +275,22 @@ function AccountDetails({ account, api, launch, focusHeading, onReadings }) {
   );
 }
 
-export function formatDate(iso) {
-  if (!iso) return '';
-  const [year, month, day] = iso.split('-');
-  return `${day}.${month}.${year}`;
-}
-
 export function PaymentForm({ account, api, launch, fixedAmount = null, readingsId = null, title = 'Оплата' }) {
   const [amount, setAmount] = useState(
     (fixedAmount ?? (isZero(account.amountDue) ? '' : account.amountDue)).replace('.', ','),
   );
   const [email, setEmail] = useState('');
+  // VK's address of the user when they allow it, else the last payment's on this device; typing
+  // first wins.
+  useEffect(() => {
+    let current = true;
+    prefillEmail(launch).then((found) => {
+      if (current && found) setEmail((typed) => (typed === '' ? found : typed));
+    });
+    return () => {
+      current = false;
+    };
+  }, [launch]);
   const [problem, setProblem] = useState(null);
   const [busy, setBusy] = useState(null);
   const [sbp, setSbp] = useState(null);
@@ -264,7 +298,7 @@ export function PaymentForm({ account, api, launch, fixedAmount = null, readings
   const submitted = useRef(false);
 
   const parsed = fixedAmount ?? parseAmount(amount);
-  const emailOk = EMAIL_PATTERN.test(email.trim());
+  const emailOk = isEmail(email);
 
   async function pay(event, method = 'card') {
     event.preventDefault();
@@ -277,6 +311,7 @@ export function PaymentForm({ account, api, launch, fixedAmount = null, readings
     if (method === 'sbp') payment.method = 'sbp';
     try {
       const created = await api.pay(payment, keyFor(payment));
+      rememberPaymentEmail(payment.email);
       if (method !== 'sbp') {
         goToPaymentForm(launch, created);
       } else if (opensSbpLinkDirectly(launch)) {

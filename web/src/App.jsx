@@ -1,5 +1,4 @@
 import { useEffect, useMemo, useState } from 'react';
-import bridge from '@vkontakte/vk-bridge';
 import {
   AdaptivityProvider,
   AppRoot,
@@ -15,27 +14,9 @@ import {
 import { createApi } from './api.js';
 import { AccountScreen } from './AccountScreen.jsx';
 import { PaymentStatusScreen } from './PaymentStatusScreen.jsx';
-
-function useColorScheme() {
-  const media = window.matchMedia?.('(prefers-color-scheme: dark)');
-  const [scheme, setScheme] = useState(media?.matches ? 'dark' : 'light');
-  useEffect(() => {
-    const onMedia = (event) => setScheme(event.matches ? 'dark' : 'light');
-    media?.addEventListener?.('change', onMedia);
-    // VK's own appearance wins over the system's when the bridge reports it.
-    const onBridge = ({ detail }) => {
-      if (detail?.type === 'VKWebAppUpdateConfig' && (detail.data?.appearance === 'dark' || detail.data?.appearance === 'light')) {
-        setScheme(detail.data.appearance);
-      }
-    };
-    bridge.subscribe(onBridge);
-    return () => {
-      media?.removeEventListener?.('change', onMedia);
-      bridge.unsubscribe(onBridge);
-    };
-  }, []);
-  return scheme;
-}
+import { PaymentsScreen } from './PaymentsScreen.jsx';
+import { ReceiptScreen } from './ReceiptScreen.jsx';
+import { useHostLook, vkuiPlatform } from './hostLook.js';
 
 function useHashRoute() {
   const read = () => {
@@ -53,13 +34,17 @@ function useHashRoute() {
 }
 
 export function App({ launch }) {
-  const scheme = useColorScheme();
+  const { scheme, insets } = useHostLook();
   const route = useHashRoute();
   const api = useMemo(() => (launch ? createApi(launch) : null), [launch]);
 
   let screen;
   if (route.path === '/return') {
     screen = <PaymentStatusScreen api={api} launch={launch} paymentId={route.params.get('paymentId')} />;
+  } else if (route.path === '/receipt' && api) {
+    screen = <ReceiptScreen api={api} paymentId={route.params.get('paymentId')} />;
+  } else if (route.path === '/payments' && api) {
+    screen = <PaymentsScreen api={api} />;
   } else if (!api) {
     screen = (
       <Group>
@@ -74,9 +59,9 @@ export function App({ launch }) {
   }
 
   return (
-    <ConfigProvider colorScheme={scheme} platform={launch?.platform === 'facebook' ? 'vkcom' : undefined}>
+    <ConfigProvider colorScheme={scheme} platform={vkuiPlatform(launch)}>
       <AdaptivityProvider>
-        <AppRoot>
+        <AppRoot safeAreaInsets={insets}>
           <SplitLayout>
             <SplitCol autoSpaced>
               <View activePanel="main">

@@ -70,6 +70,9 @@ export function createApi(launch) {
     pay: (payment, idempotencyKey) =>
       call('POST', '/payments', { body: payment, headers: { 'Idempotency-Key': idempotencyKey } }),
     payment: (paymentId) => call('GET', `/payments/${encodeURIComponent(paymentId)}`),
+    receipt: (paymentId) => call('GET', `/payments/${encodeURIComponent(paymentId)}/receipt`),
+    sendReceipt: (paymentId) => call('POST', `/payments/${encodeURIComponent(paymentId)}/receipt`),
+    payments: (cursor) => call('GET', cursor ? `/payments?cursor=${encodeURIComponent(cursor)}` : '/payments'),
   };
 }
 

@@ -2,13 +2,11 @@
 // off the case every month: in VK's own storage for the user inside VK, in the browser's storage in
 // the Facebook tab (and in a browser outside VK). One key per account and meter reference. A value
 // read back that is not one we wrote is ignored.
-import bridge from '@vkontakte/vk-bridge';
+import { readValue, writeValue } from './deviceStorage.js';
 
 const PREFIX = 'mn1:';
-const LOCAL_PREFIX = 'energosbyt.meter-number.';
 // What a printed number may look like as typed: letters, digits, spaces, dashes, dots, slashes, №.
 const NUMBER = /^[0-9A-Za-zА-Яа-яЁё№ ./_-]{1,40}$/;
-const BRIDGE_TIMEOUT_MS = 1500;
 
 // Letters or digits, at most 40 characters: what the service can take as a meter number.
 export function meterNumberProblem(typed) {
@@ -28,45 +26,14 @@ function decode(value) {
   return NUMBER.test(number) && meterNumberProblem(number) === null ? number : null;
 }
 
-function inVk(launch) {
-  return launch?.platform === 'vk' && bridge.isEmbedded();
-}
-
-// The bridge answers only inside VK; never wait on it longer than a moment.
-function bridgeCall(method, params) {
-  return Promise.race([
-    bridge.send(method, params),
-    new Promise((_, reject) => setTimeout(() => reject(new Error('no answer')), BRIDGE_TIMEOUT_MS)),
-  ]);
-}
-
 export async function recallMeterNumber(launch, account, ref) {
   const name = key(account, ref);
-  try {
-    if (inVk(launch)) {
-      const answer = await bridgeCall('VKWebAppStorageGet', { keys: [name] });
-      const found = (answer?.keys ?? []).find((entry) => entry?.key === name);
-      return decode(found?.value);
-    }
-    return decode(window.localStorage.getItem(LOCAL_PREFIX + name));
-  } catch {
-    return null;
-  }
+  return decode(await readValue(launch, name, `meter-number.${name}`));
 }
 
-async function store(launch, account, ref, value) {
+function store(launch, account, ref, value) {
   const name = key(account, ref);
-  try {
-    if (inVk(launch)) {
-      await bridgeCall('VKWebAppStorageSet', { key: name, value });
-    } else if (value === '') {
-      window.localStorage.removeItem(LOCAL_PREFIX + name);
-    } else {
-      window.localStorage.setItem(LOCAL_PREFIX + name, value);
-    }
-  } catch {
-    // Without storage the customer types the number again next time.
-  }
+  return writeValue(launch, name, value, `meter-number.${name}`);
 }
 
 export function rememberMeterNumber(launch, account, ref, number) {

@@ -26,7 +26,7 @@ enum Command {
     VkLaunch {
         #[arg(long, default_value_t = 494075)]
         user: u64,
-        /// `vk_platform`, e.g. `mobile_android` for the mini app in VK's phone app.
+        /// `vk_platform` as VK's client of that kind sends it (`mobile_android`, `mobile_iphone`, …).
         #[arg(long, default_value = "desktop_web")]
         platform: String,
     },
@@ -34,6 +34,9 @@ enum Command {
     FbSignedRequest {
         #[arg(long, default_value = "100001234567890")]
         user: String,
+        /// As for a visitor who never authorised the app: no `user_id`.
+        #[arg(long)]
+        anonymous: bool,
     },
 }
 
@@ -41,21 +44,25 @@ fn env(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("{name} is not set (load local.env)"))
 }
 
-/// Launch parameters as VK hands them to a mini app opened on `platform` (`desktop_web`, …).
+/// Launch parameters as VK hands them to a mini app opened on `platform` (`desktop_web`: a
+/// desktop browser).
 fn vk_launch(user: u64, platform: &str) -> Result<String, String> {
     let secret = Secret::from(env("VK_APP_SECRET")?);
     Ok(vk::launch_query(&env("VK_APP_ID")?, user, Utc::now().timestamp(), platform, &secret))
 }
 
 /// Signed as Facebook signs it for the tab on the page the API and the tab accept (`FB_PAGE_ID`).
-fn fb_signed_request(user: &str) -> Result<String, String> {
+fn fb_signed_request(user: &str, anonymous: bool) -> Result<String, String> {
     let secret = Secret::from(env("FB_APP_SECRET")?);
-    let payload = serde_json::json!({
+    let mut payload = serde_json::json!({
         "algorithm": "HMAC-SHA256",
         "issued_at": Utc::now().timestamp(),
         "user_id": user,
         "page": {"id": env("FB_PAGE_ID")?, "liked": true, "admin": false},
     });
+    if anonymous && let Some(fields) = payload.as_object_mut() {
+        fields.remove("user_id");
+    }
     Ok(facebook::sign(&payload, &secret))
 }
 
@@ -67,7 +74,7 @@ fn main() -> ExitCode {
             )
         }),
         Command::VkLaunch { user, platform } => vk_launch(user, &platform),
-        Command::FbSignedRequest { user } => fb_signed_request(&user),
+        Command::FbSignedRequest { user, anonymous } => fb_signed_request(&user, anonymous),
     };
     match result {
         Ok(text) => {

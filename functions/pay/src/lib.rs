@@ -89,6 +89,10 @@ where
     A: Acquirer,
 {
     match Route::of(&request) {
+        // `GET /payments` (the payer's list) is another function's; the preflight names both.
+        Some(Route::Create) if request.method() == Method::OPTIONS => {
+            app.edge.preflight(&request, &[Method::POST, Method::GET])
+        }
         Some(Route::Create) => {
             app.edge
                 .serve(&app.store, ThrottleScope::Accounts, &[Method::POST], request, |request, context| {

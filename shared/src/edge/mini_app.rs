@@ -116,6 +116,15 @@ impl MiniAppEdge {
     /// Runs `endpoint` for an authenticated caller, with the [`Admission`] it must have before
     /// showing or writing anything. `methods` is what the route accepts besides `OPTIONS` (for the
     /// preflight and for 405).
+    /// The CORS preflight of a path whose `methods` may be served by several functions (`GET` and
+    /// `POST /payments`): whichever answers the `OPTIONS` names them all.
+    pub fn preflight(&self, request: &Request, methods: &[Method]) -> Response<Body> {
+        let origin = header_str(request, header::ORIGIN);
+        let asked = header_str(request, header::ACCESS_CONTROL_REQUEST_METHOD);
+        let allowed: Vec<&str> = methods.iter().map(Method::as_str).collect();
+        self.cors.preflight(origin, asked, &allowed.join(", ")).map(Body::from)
+    }
+
     pub async fn serve<'a, C, F, Fut>(
         &'a self,
         counter: &'a C,
@@ -131,9 +140,7 @@ impl MiniAppEdge {
     {
         let origin = header_str(&request, header::ORIGIN).map(str::to_owned);
         if request.method() == Method::OPTIONS {
-            let asked = header_str(&request, header::ACCESS_CONTROL_REQUEST_METHOD);
-            let allowed: Vec<&str> = methods.iter().map(Method::as_str).collect();
-            return self.cors.preflight(origin.as_deref(), asked, &allowed.join(", ")).map(Body::from);
+            return self.preflight(&request, methods);
         }
         let mut response = if !methods.contains(request.method()) {
             let mut refused = Problem::method_not_allowed().into_response();

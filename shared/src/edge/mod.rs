@@ -5,6 +5,8 @@ pub mod auth;
 #[cfg(feature = "adapters")]
 pub mod cors;
 #[cfg(feature = "adapters")]
+mod history_problems;
+#[cfg(feature = "adapters")]
 pub mod mini_app;
 #[cfg(feature = "adapters")]
 mod notification_problems;
@@ -14,6 +16,8 @@ mod payment_problems;
 pub mod problem;
 #[cfg(feature = "adapters")]
 pub mod readings_problems;
+#[cfg(feature = "adapters")]
+mod receipt_problems;
 #[cfg(feature = "adapters")]
 pub mod response;
 #[cfg(feature = "adapters")]

@@ -86,6 +86,8 @@ impl ThrottleLimits {
 pub enum ThrottleScope {
     Accounts,
     PaymentStatus,
+    /// "Мои платежи": its own budget, so paging through the list never uses up payments.
+    PaymentHistory,
 }
 
 impl ThrottleScope {
@@ -94,6 +96,7 @@ impl ThrottleScope {
         match self {
             Self::Accounts => "accounts",
             Self::PaymentStatus => "payment-status",
+            Self::PaymentHistory => "payment-history",
         }
     }
 }

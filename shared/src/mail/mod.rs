@@ -16,7 +16,7 @@
 //! the card's brand and last four digits; never the address.
 
 mod mime;
-mod qr;
+pub mod qr;
 pub mod ses;
 mod templates;
 
@@ -169,6 +169,20 @@ impl<S> Mailer<S> {
     /// with the FNS QR code as an inline PNG.
     pub fn render_fiscal_receipt(&self, receipt: &FiscalReceipt) -> Result<OutgoingEmail, RenderError> {
         Ok(self.compose_fiscal_receipt(receipt)?.into_email(self))
+    }
+
+    /// The same receipt sent again at the customer's request: a Message-ID of its own (`copy`
+    /// names which copy, e.g. `2026-11-20.2`), so a mail client that still holds the first one
+    /// does not take the copy for it and drop it.
+    pub fn render_fiscal_receipt_copy(
+        &self,
+        receipt: &FiscalReceipt,
+        copy: &str,
+    ) -> Result<OutgoingEmail, RenderError> {
+        let mut composed = self.compose_fiscal_receipt(receipt)?;
+        composed.message_id =
+            format!("receipt-copy.{}.{}.{copy}@{}", receipt.payment_id, receipt.fd_number, self.from.domain());
+        Ok(composed.into_email(self))
     }
 
     fn compose_payment_received(&self, message: &PaymentReceived<'_>) -> Result<Composed, RenderError> {

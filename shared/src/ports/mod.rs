@@ -7,10 +7,12 @@ use crate::domain::{Account, AccountNumber, Payment, PaymentId};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
+pub mod history;
 pub mod idempotency;
 pub mod ledger;
 pub mod mail;
 pub mod readings;
+pub mod receipt_copies;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

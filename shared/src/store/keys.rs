@@ -78,3 +78,27 @@ pub fn ledger_credit_sk(payment: &PaymentId) -> String {
 pub fn ledger_refund_sk(payment: &PaymentId, total_refunded: crate::domain::Money) -> String {
     format!("{LEDGER_PREFIX}{payment}#REFUND#{}", total_refunded.kopecks())
 }
+
+// Copies of a payment's receipt sent again.
+
+/// A payment's receipt copies: one item per Moscow day, `RESEND#<payment>` / `DAY#<yyyy-mm-dd>`.
+pub fn receipt_copies_pk(payment: &PaymentId) -> String {
+    format!("RESEND#{payment}")
+}
+
+pub fn receipt_copies_sk(day: chrono::NaiveDate) -> String {
+    format!("DAY#{day}")
+}
+
+// A caller's own payments ("Мои платежи").
+
+/// `GSI3` partition of the payments one verified caller created: `PAYER#vk:494075`.
+pub fn payer_pk(caller: &crate::domain::CallerId) -> String {
+    format!("PAYER#{caller}")
+}
+
+/// A payment's place in its payer's partition: by creation time, then id, so newest first is
+/// the index read backwards.
+pub fn payer_sk(created_at: chrono::DateTime<chrono::Utc>, id: &PaymentId) -> String {
+    format!("{}#{id}", super::item::timestamp(created_at))
+}

@@ -10,11 +10,13 @@ mod email_retention;
 mod idempotency;
 mod item;
 mod keys;
+mod payment_history;
 mod payment_ledger;
 mod payment_record;
 mod payments;
 mod pending_payments;
 mod readings;
+mod receipt_copies;
 mod tariffs;
 mod throttle;
 

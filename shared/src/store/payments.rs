@@ -6,7 +6,8 @@
 //! failed) it moves to `FINISHED`, sorted by when that happened, until the customer's email is
 //! removed after the retention period (`email_retention`). The index projects only what
 //! reconciliation reads: the status, the bank's payment id, the form's deadline (`formDeadline`,
-//! its `RedirectDueDate`, fixed when the payment is created) and the creation time.
+//! its `RedirectDueDate`, fixed when the payment is created) and the creation time. Every payment
+//! also sits in its payer's partition of `GSI3` (`payment_history`).
 
 use super::item::{self, Item};
 use super::keys;
@@ -127,6 +128,8 @@ pub(crate) fn encode(p: &Payment) -> Result<Item, StoreError> {
         ("createdAt".to_owned(), item::s(item::timestamp(p.created_at))),
         ("updatedAt".to_owned(), item::s(item::timestamp(p.updated_at))),
     ]);
+    item.insert(super::payment_history::INDEX_PK.to_owned(), item::s(keys::payer_pk(&p.caller)));
+    item.insert(super::payment_history::INDEX_SK.to_owned(), item::s(keys::payer_sk(p.created_at, &p.id)));
     if p.status.is_pending() {
         item.insert(INDEX_PK.to_owned(), item::s(PENDING));
         item.insert(INDEX_SK.to_owned(), item::s(pending_position(p)));

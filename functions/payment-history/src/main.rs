@@ -1,0 +1,10 @@
+use lambda_http::{Error, service_fn};
+use payment_history::{App, handle};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    energosbyt::telemetry::init();
+    let app = App::from_env().await?;
+    app.store.warm_up().await;
+    lambda_http::run(service_fn(|request| async { Ok::<_, Error>(handle(&app, request).await) })).await
+}
