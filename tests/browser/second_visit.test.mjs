@@ -150,7 +150,7 @@ test('a returning VK user finds two saved accounts, the last opened first, and p
   await second.page.getByTestId('saved-account').nth(1).getByText(`Лицевой счёт ${HOME}`).click();
   await second.page.getByText('Задолженность 150,00\u00a0₽').waitFor();
   await second.page.waitForFunction((email) => document.querySelector('input[name=email]')?.value === email, vkEmail);
-  await second.page.getByRole('button', { name: 'Оплатить', exact: true }).click();
+  await second.page.getByRole('button', { name: 'Оплатить картой' }).click();
   await payOnSandbox(second.page, { pan: '2200770239097761' });
   await second.page.locator('[data-payment-status=paid]').waitFor({ timeout: SETTLE_MS });
   await second.page.getByRole('button', { name: 'К лицевому счёту' }).click();
@@ -287,7 +287,7 @@ test('a paid payment\'s receipt opens as a printable page and a copy sent again 
   await payer.page.getByTestId('balance').waitFor();
   await payer.page.locator('input[name=amount]').fill('10,00');
   await payer.page.waitForFunction((e) => document.querySelector('input[name=email]')?.value === e, email);
-  await payer.page.getByRole('button', { name: 'Оплатить', exact: true }).click();
+  await payer.page.getByRole('button', { name: 'Оплатить картой' }).click();
   await payOnSandbox(payer.page, { pan: '2200770239097761' });
   await payer.page.locator('[data-payment-status=paid]').waitFor({ timeout: SETTLE_MS });
   const paymentId = new URL(payer.page.url()).hash.match(/paymentId=([^&]+)/)[1];
