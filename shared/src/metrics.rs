@@ -64,11 +64,14 @@ pub enum Metric {
     /// A customer email that will not go out without an operator: refused by SES for good, or
     /// still failing after it was retried for `EMAIL_OVERDUE_SECS` since it fell due.
     EmailsUndelivered,
+    /// Records of a billing export chunk refused by the import (logged by line): the billing
+    /// system must send them again.
+    ImportRecordsRefused,
 }
 
 impl Metric {
     /// Every metric, in declaration order (`Metric::ALL[m as usize] == m`).
-    pub const ALL: [Metric; 17] = [
+    pub const ALL: [Metric; 18] = [
         Self::PaymentsCreated,
         Self::AmountCredited,
         Self::DuplicatesAbsorbed,
@@ -86,6 +89,7 @@ impl Metric {
         Self::ReconciliationErrors,
         Self::UnmappedStatuses,
         Self::EmailsUndelivered,
+        Self::ImportRecordsRefused,
     ];
 
     pub fn name(self) -> &'static str {
@@ -107,6 +111,7 @@ impl Metric {
             Self::ReconciliationErrors => "ReconciliationErrors",
             Self::UnmappedStatuses => "UnmappedStatuses",
             Self::EmailsUndelivered => "EmailsUndelivered",
+            Self::ImportRecordsRefused => "ImportRecordsRefused",
         }
     }
 
