@@ -128,13 +128,20 @@ fn account_of(text: &str) -> Result<Account, String> {
     validate(record).map_err(|e| format!("{masked}: {e}"))
 }
 
-/// serde_json's message without its "at line 1 column N": the caller names the file's line.
+/// serde_json's message without its "at line 1 column N" (the caller names the file's line) and
+/// without the values it quotes (`invalid type: string "…"` could be a whole address): the
+/// message goes to a terminal or a log.
 fn without_position(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(cut) => text[..cut].to_owned(),
-        None => text,
+    let text = match text.rfind(" at line ") {
+        Some(cut) => &text[..cut],
+        None => text.as_str(),
+    };
+    let mut redacted = String::with_capacity(text.len());
+    for (i, part) in text.split('"').enumerate() {
+        redacted.push_str(if i % 2 == 1 { "\"…\"" } else { part });
     }
+    redacted
 }
 
 /// What a streamed export yields, in file order: its date first, then every account record.
@@ -423,6 +430,9 @@ mod tests {
         assert_eq!(bad.iter().map(|(line, _)| *line).collect::<Vec<_>>(), [3, 4]);
         assert!(bad[0].1.contains("holder") && !bad[0].1.contains("Иванов"), "{}", bad[0].1);
         assert!(!bad[0].1.contains("line 1"), "the file's line, not the record's: {}", bad[0].1);
+        let address_as_text = r#"{"account":"1000000005","address":"г. Москва, ул. Тверская, д. 7, кв. 15","balance":"0","tariffGroup":"g"}"#;
+        let message = account_of(address_as_text).unwrap_err();
+        assert!(message.contains("invalid type") && !message.contains("Тверская"), "{message}");
     }
 
     #[test]
