@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # `make bench-import`: the billing export's import on the test stack (BENCHMARKS.md section 13).
 # A synthetic export of ACCOUNTS (20 000) is imported twice — the second run writes nothing — and
 # each run's figures line (accounts/s, DynamoDB requests) and peak memory are printed.
