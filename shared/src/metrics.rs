@@ -67,11 +67,15 @@ pub enum Metric {
     /// Records of a billing export chunk refused by the import (logged by line): the billing
     /// system must send them again.
     ImportRecordsRefused,
+    /// Roubles given back to customers (a refund transaction written): the dashboard's refunds.
+    AmountRefunded,
+    /// A payment that failed (declined, 3-D Secure failed, cancelled, expired): no money moved.
+    PaymentsFailed,
 }
 
 impl Metric {
     /// Every metric, in declaration order (`Metric::ALL[m as usize] == m`).
-    pub const ALL: [Metric; 18] = [
+    pub const ALL: [Metric; 20] = [
         Self::PaymentsCreated,
         Self::AmountCredited,
         Self::DuplicatesAbsorbed,
@@ -90,6 +94,8 @@ impl Metric {
         Self::UnmappedStatuses,
         Self::EmailsUndelivered,
         Self::ImportRecordsRefused,
+        Self::AmountRefunded,
+        Self::PaymentsFailed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -112,13 +118,15 @@ impl Metric {
             Self::UnmappedStatuses => "UnmappedStatuses",
             Self::EmailsUndelivered => "EmailsUndelivered",
             Self::ImportRecordsRefused => "ImportRecordsRefused",
+            Self::AmountRefunded => "AmountRefunded",
+            Self::PaymentsFailed => "PaymentsFailed",
         }
     }
 
     /// CloudWatch's unit: roubles have none of their own.
     fn unit(self) -> &'static str {
         match self {
-            Self::AmountCredited => "None",
+            Self::AmountCredited | Self::AmountRefunded => "None",
             _ => "Count",
         }
     }
