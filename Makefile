@@ -14,6 +14,7 @@
 #   make fuzz           every fuzz target for FUZZ_SECONDS (600) each; see fuzz/README.md
 #   make api-fuzz       schemathesis, long run, against the local API on the test stack (make stack-up STACK=test)
 #   make bench          release-build benchmarks on the test stack; figures in BENCHMARKS.md
+#   make bench-import   the billing export's import, twice (ACCOUNTS=20000; test stack up)
 #   make build          release arm64 bootstraps of every function in target/lambda/ (docs/deploy.md)
 #
 # Ports and other settings: scripts/env.sh and local.env.
@@ -27,7 +28,7 @@ STACK ?= dev
 SIZE ?= quick
 FUZZ_SECONDS ?= 600
 
-.PHONY: help dev test tools stack-up stack-down stack-status lint-template bench build chaos population api-fuzz fuzz
+.PHONY: help dev test tools stack-up stack-down stack-status lint-template bench bench-import build chaos population api-fuzz fuzz
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -77,6 +78,9 @@ api-fuzz:
 # Not part of `make test`: several minutes, and the figures depend on the machine.
 bench:
 	@bash scripts/bench.sh
+
+bench-import:
+	@bash scripts/bench_import.sh
 
 # What `sam deploy` ships: target/lambda/<function>/bootstrap, arm64 (ARCH=x86_64 for the other).
 build:

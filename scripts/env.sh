@@ -9,7 +9,8 @@
 #   API           DEV_API_PORT=9000            TEST_API_PORT=9001        CHAOS_API_PORT=9002
 #   DynamoDB      DEV_DYNAMODB_PORT=8000       TEST_DYNAMODB_PORT=8001   CHAOS_DYNAMODB_PORT=8002
 #   SES, Secrets  DEV_SES_PORT=5005            TEST_SES_PORT=5006        CHAOS_SES_PORT=5007
-#   Manager (moto)
+#   Manager, S3
+#   (moto)
 #   T-Bank        DEV_SANDBOX_PORT=9100        TEST_SANDBOX_PORT=9101    CHAOS_SANDBOX_PORT=9102
 #   table         energosbyt-local             energosbyt-test           energosbyt-chaos
 #
@@ -81,9 +82,11 @@ AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
 AWS_ENDPOINT_URL_SES="http://127.0.0.1:$SES_PORT"
 # moto serves every AWS service on one port: the SES stand-in holds the functions' secret too.
 AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$SES_PORT"
+# And the import bucket of the chunked billing export (scripts/create_bucket.py).
+AWS_ENDPOINT_URL_S3="http://127.0.0.1:$SES_PORT"
 TBANK_API_URL="http://127.0.0.1:$SANDBOX_PORT/v2"
 export STACK_PROFILE STACK_ROOT STACK_RUN_DIR TABLE_NAME \
     API_PORT DYNAMODB_PORT SES_PORT SANDBOX_PORT \
-    API_URL NOTIFICATION_URL AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SES AWS_ENDPOINT_URL_SECRETS_MANAGER \
+    API_URL NOTIFICATION_URL AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SES AWS_ENDPOINT_URL_SECRETS_MANAGER AWS_ENDPOINT_URL_S3 \
     TBANK_API_URL
 unset _stack_profile _stack_root _stack_overrides _stack_line _stack_key

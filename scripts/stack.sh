@@ -116,10 +116,11 @@ up() {
     "$VENV_PYTHON" "$ROOT/scripts/create_table.py"
     "$VENV_PYTHON" "$ROOT/scripts/verify_sender.py"
     "$VENV_PYTHON" "$ROOT/scripts/create_secret.py"
+    "$VENV_PYTHON" "$ROOT/scripts/create_bucket.py"
     trap - EXIT
     note "stack up in $((SECONDS - started_at)) s:" \
         "DynamoDB $AWS_ENDPOINT_URL_DYNAMODB (table $TABLE_NAME)," \
-        "SES and Secrets Manager $AWS_ENDPOINT_URL_SES (secret $SECRETS_NAME)," \
+        "SES, Secrets Manager and S3 $AWS_ENDPOINT_URL_SES (secret $SECRETS_NAME, bucket $IMPORT_BUCKET)," \
         "T-Bank $TBANK_API_URL"
 }
 

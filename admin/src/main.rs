@@ -1,15 +1,20 @@
 //! Operator's command line: import the billing system's export and the tariffs, hand the month's
 //! readings over to the billing system.
 
-use admin::{billing_export, readings_export, tariff_import};
+use admin::account_import::{self, Malformed, Observer, Progress};
+use admin::{readings_export, tariff_import};
 
 use clap::{Parser, Subcommand};
 use energosbyt::domain::YearMonth;
 use energosbyt::store::DynamoStore;
+use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(name = "energosbyt-admin", about = "Mosenergosbyt payment service: operator's tools")]
@@ -21,11 +26,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Load accounts (address, balance, tariff group, meters, last readings) from a billing
-    /// export (JSON, format in the README), and with --tariffs the tariff file too. Validates
-    /// every file before writing anything; importing the same files again changes nothing.
+    /// export (JSON document or JSON Lines, format in the README), and with --tariffs the tariff
+    /// file too. Streams the file in batches; a malformed record is reported by its line and the
+    /// rest imported. Importing the same file again writes nothing (a rerun resumes).
     Import {
         #[arg(long)]
         file: PathBuf,
+        /// Read the whole file first and refuse the run if any record is malformed or repeated.
+        #[arg(long)]
+        strict: bool,
+        /// Batches of 100 accounts written at once.
+        #[arg(long, default_value_t = account_import::DEFAULT_CONCURRENCY)]
+        concurrency: usize,
         /// A tariff file (data/tariffs.json) to load as `import-tariffs` does.
         #[arg(long)]
         tariffs: Option<PathBuf>,
@@ -42,6 +54,18 @@ enum Command {
         prune: bool,
         #[arg(long, env = "TABLE_NAME")]
         table: String,
+    },
+    /// Split an export in JSON Lines into chunks for the AWS import: each chunk the export's
+    /// `exportedAt` line and the next accounts, as `<out-dir>/chunk-00001.jsonl`, … (upload them
+    /// under chunks/ of the import bucket, docs/deploy.md).
+    SplitExport {
+        #[arg(long)]
+        file: PathBuf,
+        /// A new or empty directory for the chunks.
+        #[arg(long)]
+        out_dir: PathBuf,
+        #[arg(long, default_value_t = 20_000)]
+        accounts_per_chunk: usize,
     },
     /// Write a billing month's readings submissions for the billing system (JSON Lines, format
     /// in the README) and mark them exported. Only those not exported yet unless --all.
@@ -64,7 +88,10 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Import { file, tariffs, table } => import(&file, tariffs.as_deref(), &table).await,
+        Command::Import { file, strict, concurrency, tariffs, table } => {
+            import(&file, strict, concurrency, tariffs.as_deref(), &table).await
+        }
+        Command::SplitExport { file, out_dir, accounts_per_chunk } => split_export(&file, &out_dir, accounts_per_chunk),
         Command::ImportTariffs { file, prune, table } => import_tariffs(&file, prune, &table).await,
         Command::ExportReadings { month, out, all, table } => export_readings(month, out.as_deref(), all, &table).await,
     };
@@ -77,20 +104,164 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn import(file: &Path, tariffs: Option<&Path>, table: &str) -> Result<(), String> {
-    let text = read(file)?;
-    let export = billing_export::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+async fn import(
+    file: &Path,
+    strict: bool,
+    concurrency: usize,
+    tariffs: Option<&Path>,
+    table: &str,
+) -> Result<(), String> {
+    let open = || File::open(file).map_err(|e| format!("{}: {e}", file.display()));
     let tariff_table = tariffs.map(read_tariffs).transpose()?;
+    if strict {
+        let checked = account_import::check(open()?).map_err(|e| format!("{}: {e}", file.display()))?;
+        if checked.exported_at.is_none() {
+            return Err(format!("{}: the export has no exportedAt", file.display()));
+        }
+        let refused = checked.refused;
+        let accounts = checked.accounts;
+        if !refused.is_empty() {
+            for malformed in &refused {
+                eprintln!("{}:{}: {}", file.display(), malformed.line, malformed.message);
+            }
+            return Err(format!(
+                "{} of {} records refused; nothing imported (--strict)",
+                refused.len(),
+                accounts + refused.len()
+            ));
+        }
+    }
+    let size = open()?.metadata().map(|m| m.len()).unwrap_or(0);
+    let read = Arc::new(AtomicU64::new(0));
+    let reader = CountBytes { inner: open()?, read: read.clone() };
     let store = DynamoStore::from_env(table).await;
-    let summary = billing_export::import(&store, &export).await.map_err(|e| e.to_string())?;
+    let mut observer = Shown::new(file, size, read);
+    let result = account_import::import(&store, reader, concurrency, &mut observer).await;
+    observer.finish();
+    let imported =
+        result.map_err(|e| format!("{}: {e} (a rerun resumes: what is written is skipped)", file.display()))?;
+    let p = imported.progress;
+    let seconds = observer.started.elapsed().as_secs_f64();
     println!(
-        "accounts: {} written, {} already current (export of {})",
-        summary.written, summary.already_current, export.exported_at
+        "accounts: {} written, {} already current, {} malformed (export of {}) in {seconds:.1} s, {:.0}/s, {} DynamoDB requests",
+        p.written,
+        p.already_current,
+        p.malformed,
+        imported.exported_at,
+        p.accounts() as f64 / seconds.max(1e-9),
+        store.outside_calls().requests(),
     );
     if let Some(tariff_table) = tariff_table {
         let summary = tariff_import::import(&store, &tariff_table, false).await.map_err(|e| e.to_string())?;
         println!("{summary}");
     }
+    if p.malformed > 0 {
+        return Err(format!("{} records refused (lines above); the rest is imported", p.malformed));
+    }
+    Ok(())
+}
+
+/// Counts the bytes read, for the progress bar's position in the file.
+struct CountBytes<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountBytes<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// The import's progress: a bar with rate and ETA (by bytes of the file read) on a terminal,
+/// a plain line every few seconds otherwise (a log, a CI job).
+struct Shown {
+    file: String,
+    bar: Option<ProgressBar>,
+    size: u64,
+    read: Arc<AtomicU64>,
+    started: Instant,
+    last_line: Instant,
+}
+
+impl Shown {
+    fn new(file: &Path, size: u64, read: Arc<AtomicU64>) -> Self {
+        let bar = io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(size);
+            let style =
+                ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {percent:>3}% ETA {eta_precise} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar
+        });
+        let now = Instant::now();
+        Self { file: file.display().to_string(), bar, size, read, started: now, last_line: now }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for Shown {
+    fn malformed(&mut self, malformed: &Malformed) {
+        let line = format!("{}:{}: {}", self.file, malformed.line, malformed.message);
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn progress(&mut self, progress: &Progress) {
+        let rate = progress.accounts() as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        let read = self.read.load(Ordering::Relaxed);
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(read);
+                bar.set_message(format!(
+                    "{} accounts, {rate:.0}/s ({} written, {} current, {} malformed)",
+                    progress.accounts(),
+                    progress.written,
+                    progress.already_current,
+                    progress.malformed
+                ));
+            }
+            None if self.last_line.elapsed() >= PLAIN_EVERY => {
+                self.last_line = Instant::now();
+                let percent = if self.size == 0 { 100.0 } else { read as f64 * 100.0 / self.size as f64 };
+                let eta = if read == 0 {
+                    0.0
+                } else {
+                    self.started.elapsed().as_secs_f64() * (self.size.saturating_sub(read)) as f64 / read as f64
+                };
+                eprintln!(
+                    "import: {percent:.0}% of the file, {} accounts ({} written, {} current, {} malformed), {rate:.0}/s, ETA {eta:.0} s",
+                    progress.accounts(),
+                    progress.written,
+                    progress.already_current,
+                    progress.malformed
+                );
+            }
+            None => {}
+        }
+    }
+}
+
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+fn split_export(file: &Path, out_dir: &Path, per_chunk: usize) -> Result<(), String> {
+    let input = io::BufReader::new(File::open(file).map_err(|e| format!("{}: {e}", file.display()))?);
+    std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let chunks = admin::export_chunks::split(input, per_chunk, |i| {
+        // Never over a chunk of another split: its accounts would be imported twice or not at all.
+        File::create_new(out_dir.join(format!("chunk-{i:05}.jsonl"))).map(BufWriter::new)
+    })
+    .map_err(|e| format!("{}: {e}", file.display()))?;
+    println!("{chunks} chunks of at most {per_chunk} accounts in {}", out_dir.display());
     Ok(())
 }
 

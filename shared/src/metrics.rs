@@ -64,11 +64,18 @@ pub enum Metric {
     /// A customer email that will not go out without an operator: refused by SES for good, or
     /// still failing after it was retried for `EMAIL_OVERDUE_SECS` since it fell due.
     EmailsUndelivered,
+    /// Records of a billing export chunk refused by the import (logged by line): the billing
+    /// system must send them again.
+    ImportRecordsRefused,
+    /// Roubles given back to customers (a refund transaction written): the dashboard's refunds.
+    AmountRefunded,
+    /// A payment that failed (declined, 3-D Secure failed, cancelled, expired): no money moved.
+    PaymentsFailed,
 }
 
 impl Metric {
     /// Every metric, in declaration order (`Metric::ALL[m as usize] == m`).
-    pub const ALL: [Metric; 17] = [
+    pub const ALL: [Metric; 20] = [
         Self::PaymentsCreated,
         Self::AmountCredited,
         Self::DuplicatesAbsorbed,
@@ -86,6 +93,9 @@ impl Metric {
         Self::ReconciliationErrors,
         Self::UnmappedStatuses,
         Self::EmailsUndelivered,
+        Self::ImportRecordsRefused,
+        Self::AmountRefunded,
+        Self::PaymentsFailed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -107,13 +117,16 @@ impl Metric {
             Self::ReconciliationErrors => "ReconciliationErrors",
             Self::UnmappedStatuses => "UnmappedStatuses",
             Self::EmailsUndelivered => "EmailsUndelivered",
+            Self::ImportRecordsRefused => "ImportRecordsRefused",
+            Self::AmountRefunded => "AmountRefunded",
+            Self::PaymentsFailed => "PaymentsFailed",
         }
     }
 
     /// CloudWatch's unit: roubles have none of their own.
     fn unit(self) -> &'static str {
         match self {
-            Self::AmountCredited => "None",
+            Self::AmountCredited | Self::AmountRefunded => "None",
             _ => "Count",
         }
     }

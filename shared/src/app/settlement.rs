@@ -265,6 +265,10 @@ where
                                     metrics::count(Metric::PaymentsNeedingReview, 1);
                                     self.log_anomaly(payment, "needs_review", facts, None);
                                 }
+                                Transition::Progress(PaymentStatus::Failed) => {
+                                    metrics::count(Metric::PaymentsFailed, 1)
+                                }
+                                Transition::Refund { amount, .. } => metrics::roubles(Metric::AmountRefunded, amount),
                                 _ => {}
                             }
                             written(&mut record, &transition, facts);

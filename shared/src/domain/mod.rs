@@ -5,6 +5,7 @@ pub mod account_number;
 pub mod address_mask;
 pub mod amount_due;
 pub mod balance;
+pub mod billed_balance;
 pub mod caller;
 pub mod card_brand;
 pub mod charge;

@@ -45,6 +45,14 @@ pub trait AccountImport {
         account: &Account,
         exported_at: DateTime<Utc>,
     ) -> impl Future<Output = Result<ImportOutcome, StoreError>> + Send;
+
+    /// [`Self::import_account`] for a slice of distinct accounts of one export (at most
+    /// `store::IMPORT_BATCH`), in as few requests as the store allows; outcomes in slice order.
+    fn import_accounts(
+        &self,
+        accounts: &[Account],
+        exported_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<ImportOutcome>, StoreError>> + Send;
 }
 
 /// One request to count in a caller's item of the day (see `edge::throttle`): the minute's count

@@ -20,6 +20,8 @@ mod receipt_copies;
 mod tariffs;
 mod throttle;
 
+pub use accounts::IMPORT_BATCH;
+
 use crate::outside_calls::OutsideCalls;
 use crate::ports::StoreError;
 use aws_sdk_dynamodb::Client;

@@ -1,7 +1,8 @@
 //! [`PaymentLedger`] and [`LedgerReader`] on DynamoDB: the credit transaction. A credit or a refund
 //! is one `TransactWriteItems` of three actions, in this order:
 //! 1. the payment's transition, conditional on the payment being as it was read;
-//! 2. the profile's `balance` moved by the amount (`attribute_exists`: never a phantom account);
+//! 2. the profile's `movedAt` (`attribute_exists`: never a phantom account); the balance shown is
+//!    the billed one plus the ledger entries after the export (`store::accounts`);
 //! 3. a ledger entry (`ACCOUNT#<n>` / `LEDGER#…`) with `attribute_not_exists(PK)`, keyed by payment
 //!    and movement.
 //!
@@ -88,14 +89,18 @@ impl DynamoStore {
         [("PK", item::s(keys::payment_pk(id))), ("SK", item::s(keys::PAYMENT))]
     }
 
-    fn balance_update(&self, account: &AccountNumber, delta: Money) -> Result<TransactWriteItem, StoreError> {
+    /// The account must exist (never a phantom account). Its balance is not written: the ledger
+    /// entry is the movement, added to the billed balance when it is read (`store::accounts`). The
+    /// profile notes when money last moved: an update rather than a bare condition check, so no
+    /// function needs a grant to check items it does not write; an import overwrites the note.
+    fn account_exists(&self, account: &AccountNumber, at: DateTime<Utc>) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
             .key("PK", item::s(keys::account_pk(account)))
             .key("SK", item::s(keys::PROFILE))
-            .update_expression("SET balance = balance + :delta")
+            .update_expression("SET movedAt = :at")
             .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":delta", item::money(delta))
+            .expression_attribute_values(":at", item::s(item::timestamp(at)))
             .build()
             .map_err(build_failed)?;
         Ok(TransactWriteItem::builder().update(update).build())
@@ -190,7 +195,7 @@ impl DynamoStore {
         };
         self.transact(vec![
             TransactWriteItem::builder().update(update).build(),
-            self.balance_update(&payment.account, amount)?,
+            self.account_exists(&payment.account, facts.at)?,
             self.ledger_put(&entry, facts.acquirer_payment_id.as_deref())?,
         ])
         .await
@@ -228,7 +233,7 @@ impl DynamoStore {
         };
         self.transact(vec![
             TransactWriteItem::builder().update(update).build(),
-            self.balance_update(&payment.account, -amount)?,
+            self.account_exists(&payment.account, facts.at)?,
             self.ledger_put(&entry, facts.acquirer_payment_id.as_deref())?,
         ])
         .await
@@ -389,7 +394,7 @@ impl LedgerReader for DynamoStore {
     }
 }
 
-fn decode_entry(account: AccountNumber, entry: &Item) -> Result<LedgerEntry, StoreError> {
+pub(super) fn decode_entry(account: AccountNumber, entry: &Item) -> Result<LedgerEntry, StoreError> {
     let movement = match item::get_s(entry, "kind")? {
         "CREDIT" => Movement::Credit,
         "REFUND" => Movement::Refund { total_refunded: item::get_money(entry, "totalRefunded")? },

@@ -37,28 +37,29 @@ impl AccountReadingsReader for DynamoStore {
         number: &AccountNumber,
         month: YearMonth,
     ) -> Result<Option<AccountReadings>, StoreError> {
-        // `PROFILE` sorts just before `READING#…`: one key range holds the profile and every
-        // submission, and the filter (which may not name the keys) keeps the month's. Ledger
-        // entries (`LEDGER#…`) sort before the range and are never read.
+        // `LEDGER#…`, `PROFILE`, `READING#…` sort in this order: one key range holds the ledger
+        // (the balance is the billed one plus the movements after the export), the profile and
+        // every submission, and the filter (which may not name the keys) keeps the month's.
         let query = self
             .query_items()
-            .key_condition_expression("PK = :pk AND SK BETWEEN :profile AND :readings_end")
+            .key_condition_expression("PK = :pk AND SK BETWEEN :ledger AND :readings_end")
             .filter_expression("attribute_not_exists(billingMonth) OR billingMonth = :month")
             .expression_attribute_values(":pk", item::s(keys::account_pk(number)))
-            .expression_attribute_values(":profile", item::s(keys::PROFILE))
+            .expression_attribute_values(":ledger", item::s(keys::LEDGER_PREFIX))
             // The first string after every `READING#…`: '$' follows '#'.
             .expression_attribute_values(":readings_end", item::s("READING$"))
             .expression_attribute_values(":month", item::s(month.to_string()))
             // A customer who has just paid or handed in readings must see it.
             .consistent_read(true);
+        let items = all_items(query).await?;
         let mut profile = None;
         let mut submitted = Vec::new();
-        for found in all_items(query).await? {
-            let sk = item::get_s(&found, "SK")?;
+        for found in &items {
+            let sk = item::get_s(found, "SK")?;
             if sk == keys::PROFILE {
-                profile = Some(accounts::decode(*number, &found)?);
+                profile = Some(accounts::decode(*number, found, &items)?);
             } else if sk.starts_with(keys::READING_PREFIX) {
-                submitted.push(decode(&found)?);
+                submitted.push(decode(found)?);
             }
         }
         Ok(profile.map(|account| AccountReadings { account, submitted }))
