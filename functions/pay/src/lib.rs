@@ -17,7 +17,7 @@ use energosbyt::domain::payment_request::PaymentRequest;
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
-use energosbyt::ports::idempotency::{IdempotencyKey, IdempotencyStore};
+use energosbyt::ports::idempotency::{IdempotencyKey, PaymentClaims};
 use energosbyt::ports::readings::ReadingsLookup;
 use energosbyt::ports::{AccountReader, PaymentReader, PaymentWriter, RequestCounter};
 use energosbyt::secrets::Secrets;
@@ -84,7 +84,7 @@ impl Route {
 
 pub async fn handle<S, A>(app: &App<S, A>, request: Request) -> Response<Body>
 where
-    S: AccountReader + PaymentReader + PaymentWriter + IdempotencyStore + ReadingsLookup + RequestCounter + Sync,
+    S: AccountReader + PaymentReader + PaymentWriter + PaymentClaims + ReadingsLookup + RequestCounter + Sync,
     A: Acquirer,
 {
     match Route::of(&request) {
@@ -109,7 +109,7 @@ where
 
 async fn create<S, A>(app: &App<S, A>, request: Request, context: CallerContext<'_>) -> Result<Response<Body>, Problem>
 where
-    S: AccountReader + PaymentReader + PaymentWriter + IdempotencyStore + ReadingsLookup + Sync,
+    S: AccountReader + PaymentReader + PaymentWriter + PaymentClaims + ReadingsLookup + Sync,
     A: Acquirer,
 {
     let key = IdempotencyKey::from_header(request.headers().get(IDEMPOTENCY_KEY).map(HeaderValue::as_bytes))?;

@@ -125,6 +125,11 @@ where
     }
 }
 
+/// A transaction's action that could not be built (a required field missing): our bug.
+pub(crate) fn build_failed(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("a request could not be built: {e}"))
+}
+
 pub(crate) fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

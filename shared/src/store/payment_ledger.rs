@@ -13,7 +13,7 @@ use super::item::{self, Item};
 use super::keys;
 use super::payment_record::{decode_record, receipt_attribute};
 use super::payments::{self, FINISHED, PENDING};
-use super::{DynamoStore, unavailable};
+use super::{DynamoStore, build_failed, unavailable};
 use crate::domain::payment_transition::Transition;
 use crate::domain::{AccountNumber, Money, PaymentId, PaymentStatus};
 use crate::ports::StoreError;
@@ -29,10 +29,6 @@ use chrono::{DateTime, Utc};
 const PAYMENT_ACTION: usize = 0;
 const ACCOUNT_ACTION: usize = 1;
 const LEDGER_ACTION: usize = 2;
-
-fn build_failed(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("a request could not be built: {e}"))
-}
 
 /// The outcome of a money transaction that DynamoDB cancelled.
 fn cancelled(
