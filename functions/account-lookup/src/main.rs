@@ -5,6 +5,5 @@ use lambda_http::{Error, service_fn};
 async fn main() -> Result<(), Error> {
     energosbyt::telemetry::init();
     let app = App::from_env().await?;
-    app.store.warm_up().await;
     lambda_http::run(service_fn(|request| async { Ok::<_, Error>(handle(&app, request).await) })).await
 }

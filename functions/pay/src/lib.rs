@@ -17,6 +17,7 @@ use energosbyt::domain::payment_request::PaymentRequest;
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
+use energosbyt::outside_calls;
 use energosbyt::ports::idempotency::{IdempotencyKey, PaymentClaims};
 use energosbyt::ports::readings::ReadingsLookup;
 use energosbyt::ports::{AccountReader, PaymentReader, PaymentWriter, RequestCounter};
@@ -52,11 +53,14 @@ impl App<DynamoStore, TbankClient> {
     /// shared by the edge and the acquirer, `TBANK_API_URL`, [`PaySettings`].
     pub async fn from_env() -> Result<Self, StartupError> {
         let env = Env::process();
-        let secrets = Secrets::from_env(&env).await?;
+        let sdk = outside_calls::sdk_config().await;
+        let store = DynamoStore::from_sdk_config(&sdk, env.string("TABLE_NAME")?);
+        // The secret's read and the store's one connection warm-up, side by side.
+        let (secrets, ()) = tokio::join!(Secrets::from_sdk_config(&env, &sdk), store.warm_up());
+        let secrets = secrets?;
         let edge = MiniAppEdge::from_env(&env, &secrets)?;
         let settings = PaySettings::from_env(&env)?;
         let acquirer = TbankClient::new(TbankSettings::from_env()?, secrets)?;
-        let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
         Ok(Self { store, acquirer, edge, settings })
     }
 }

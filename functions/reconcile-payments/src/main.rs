@@ -8,7 +8,6 @@ const MARGIN: Duration = Duration::from_secs(10);
 async fn main() -> Result<(), Error> {
     energosbyt::telemetry::init();
     let reconciler = reconcile_payments::from_env().await?;
-    reconciler.settlement.ledger.warm_up().await;
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let reconciler = &reconciler;
         async move {

@@ -45,9 +45,13 @@ impl DynamoStore {
     /// Builds the client from the environment (region, credentials, endpoint), every call logged
     /// with its latency and counted.
     pub async fn from_env(table: impl Into<String>) -> Self {
-        let shared = aws_config::load_from_env().await;
+        Self::from_sdk_config(&crate::outside_calls::sdk_config().await, table)
+    }
+
+    /// [`Self::from_env`], with the SDK's environment loaded by the caller once for all its clients.
+    pub fn from_sdk_config(shared: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         let calls = OutsideCalls::new();
-        let config = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(calls.clone()).build();
+        let config = aws_sdk_dynamodb::config::Builder::from(shared).interceptor(calls.clone()).build();
         Self { client: Client::from_conf(config), table: table.into(), calls }
     }
 
