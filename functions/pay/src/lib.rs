@@ -51,6 +51,9 @@ impl App<DynamoStore, TbankClient> {
     /// Configuration and clients, built once per Lambda instance: `TABLE_NAME`, the edge's
     /// settings, the secret (`SECRETS_NAME`: the signing keys, the terminal key and password)
     /// shared by the edge and the acquirer, `TBANK_API_URL`, [`PaySettings`].
+    ///
+    /// The store's one connection warm-up runs here, beside the secret's read: `main` polls for
+    /// events once this returns.
     pub async fn from_env() -> Result<Self, StartupError> {
         let env = Env::process();
         let sdk = outside_calls::sdk_config().await;

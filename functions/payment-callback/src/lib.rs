@@ -44,6 +44,9 @@ impl App<DynamoStore, SesMailer> {
     /// `SELLER_INN`, `SETTLEMENT_PLACE` and `OFD_NAME` (the receipt's place of settlement and OFD
     /// when the bank's notification names none), `EMAIL_CLAIM_TIMEOUT_SECS` (default 300) and
     /// `EMAIL_OVERDUE_SECS` (default 1800).
+    ///
+    /// The store's one connection warm-up runs here, beside the secret's read: `main` polls for
+    /// events once this returns.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let env = Env::process();
         let sdk = outside_calls::sdk_config().await;

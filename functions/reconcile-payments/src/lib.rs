@@ -13,6 +13,8 @@ use energosbyt::store::DynamoStore;
 /// `TABLE_NAME`, the acquirer's `TBANK_API_URL` and the secret (`SECRETS_NAME`: the terminal key
 /// and password), the mail and seller settings of the callback, and the run's own settings
 /// ([`Reconciler::configure`]).
+///
+/// The store's one connection warm-up runs here, beside the secret's read.
 pub async fn from_env()
 -> Result<Reconciler<DynamoStore, SesMailer, TbankClient>, Box<dyn std::error::Error + Send + Sync>> {
     let env = Env::process();

@@ -58,6 +58,9 @@ impl<S> App<S> {
 impl App<DynamoStore> {
     /// Configuration and clients, built once per Lambda instance: `TABLE_NAME`, the edge's
     /// variables and [`ReadingsSettings::from_env`].
+    ///
+    /// The store's one connection warm-up runs here, beside the secret's read: `main` polls for
+    /// events once this returns.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let env = Env::process();
         let sdk = outside_calls::sdk_config().await;
