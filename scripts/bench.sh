@@ -16,7 +16,9 @@
 # Knobs: BENCH_STACK (test, or dev when the test stack is busy), BENCH_SECTIONS (the report's
 # sections to run: "1 2 3 4 5 12"), BENCH_LOOKUP_CALLS (2000), BENCH_PAY_CALLS (500),
 # BENCH_COLD_RUNS (5), BENCH_WARM_CALLS (500), BENCH_WRK_SECONDS (15), STORM_PAYMENTS (2500),
-# STORM_SENDERS (8).
+# STORM_SENDERS (8). BENCH_BEFORE: a directory holding another build's release binaries (the
+# functions, bench-handlers, storm), measured in the same run beside this one's, as
+# "<name>@before", in sections 1, 2, 3 and 12: a before/after comparison on one machine at one time.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,6 +32,7 @@ PAY_CALLS="${BENCH_PAY_CALLS:-500}"
 COLD_RUNS="${BENCH_COLD_RUNS:-5}"
 WARM_CALLS="${BENCH_WARM_CALLS:-500}"
 SECTIONS=" ${BENCH_SECTIONS:-1 2 3 4 5 12} "
+BEFORE="${BENCH_BEFORE:-}"
 # The Python peer's runtime: the official runtime interface client, boto3 and Powertools' event
 # handler, pinned; in its own venv so the stand-ins' boto3 never moves it.
 PEER_PIP_SPEC="awslambdaric==4.2.2 boto3==1.44.5 botocore==1.44.5 aws-lambda-powertools==3.37.0"
@@ -45,7 +48,7 @@ wants() { [[ "$SECTIONS" == *" $1 "* ]]; }
 # The event each function is measured with (the published examples; a scheduled event for
 # reconciliation, written at the cold-start step).
 event_for() {
-    case "$1" in
+    case "${1%@before}" in
         account-lookup | limit-getitem | python-peer) echo events/account-lookup/200-found.json ;;
         pay) echo events/pay/201-created.json ;;
         submit-readings) echo events/submit-readings/200-accepted.json ;;
@@ -53,6 +56,12 @@ event_for() {
         reconcile-payments) echo "$OUT/scheduled-event.json" ;;
     esac
 }
+
+if [[ -n "$BEFORE" ]]; then
+    for binary in "${FUNCTIONS[@]}" bench-handlers storm; do
+        [[ -x "$BEFORE/$binary" ]] || die "BENCH_BEFORE=$BEFORE holds no $binary"
+    done
+fi
 
 mkdir -p "$OUT"
 : >"$REPORT"
@@ -122,6 +131,12 @@ if wants 1; then
     emit ""
     # The functions' metric lines (CloudWatch EMF, on stdout) are not part of the report.
     target/release/bench-handlers lookup --calls "$LOOKUP_CALLS" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
+    if [[ -n "$BEFORE" ]]; then
+        emit ""
+        emit "Before ($BEFORE):"
+        emit ""
+        "$BEFORE/bench-handlers" lookup --calls "$LOOKUP_CALLS" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
+    fi
 fi
 
 if wants 2; then
@@ -130,6 +145,12 @@ if wants 2; then
     emit "## 2. Pay handler vs the sandbox Init alone (in-process)"
     emit ""
     target/release/bench-handlers pay --calls "$PAY_CALLS" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
+    if [[ -n "$BEFORE" ]]; then
+        emit ""
+        emit "Before ($BEFORE):"
+        emit ""
+        "$BEFORE/bench-handlers" pay --calls "$PAY_CALLS" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
+    fi
 fi
 
 if wants 3; then
@@ -137,18 +158,30 @@ if wants 3; then
     emit ""
     emit "## 3. Callback storm (benches/src/bin/storm.rs)"
     emit ""
-    emit '```text'
-    storm_rc=0
-    STORM_PAYMENTS="${STORM_PAYMENTS:-2500}" STORM_SENDERS="${STORM_SENDERS:-8}" \
-        target/release/storm >"$OUT/storm.txt" 2>"$OUT/storm.log" || storm_rc=$?
-    # Its figures, and the discrepancies it found (on stderr) when the exactly-once check fails.
-    grep -v '^{' "$OUT/storm.txt" | tee -a "$REPORT"
-    grep -E '^(WRONG|Error)' "$OUT/storm.log" | head -n 20 | tee -a "$REPORT" || true
-    emit '```'
-    if ((storm_rc != 0)); then
+    # One storm: its figures, and the discrepancies it found (on stderr) when the exactly-once
+    # check fails. The earlier build's goes first, so that this one's meets the fuller table.
+    storm() {
+        local binary="$1" name="$2" rc=0
+        emit '```text'
+        STORM_PAYMENTS="${STORM_PAYMENTS:-2500}" STORM_SENDERS="${STORM_SENDERS:-8}" \
+            "$binary" >"$OUT/$name.txt" 2>"$OUT/$name.log" || rc=$?
+        grep -v '^{' "$OUT/$name.txt" | tee -a "$REPORT"
+        grep -E '^(WRONG|Error)' "$OUT/$name.log" | head -n 20 | tee -a "$REPORT" || true
+        emit '```'
+        if ((rc != 0)); then
+            emit ""
+            emit "**The storm's exactly-once check FAILED (exit $rc); see the lines above.**"
+        fi
+    }
+    if [[ -n "$BEFORE" ]]; then
+        emit "Before ($BEFORE):"
         emit ""
-        emit "**The storm's exactly-once check FAILED (exit $storm_rc); see the lines above.**"
+        storm "$BEFORE/storm" storm-before
+        emit ""
+        emit "This build:"
+        emit ""
     fi
+    storm target/release/storm storm
 fi
 
 if wants 4; then
@@ -238,6 +271,9 @@ if wants 12; then
             --env "PYTHONPATH=$ROOT/benches/peer" --env PYTHONDONTWRITEBYTECODE=1
         for function in "${FUNCTIONS[@]}"; do
             side "$function" --binary "target/release/$function"
+            if [[ -n "$BEFORE" ]]; then
+                side "$function@before" --binary "$BEFORE/$function"
+            fi
         done
     )
     emit ""

@@ -17,6 +17,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// The SDK's environment (region, credentials, endpoints), loaded once per instance and handed
+/// to every client built from it: each load resolves the same chains again.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_from_env().await
+}
+
 /// The limits of a client that must not hang on a request's path: to connect, per attempt, and for
 /// a whole operation with its retries.
 pub fn timeouts(connect: Duration, attempt: Duration, operation: Duration) -> TimeoutConfig {

@@ -762,6 +762,111 @@ async fn the_status_is_shown_to_its_owner_only() {
     assert_eq!(body_json(&with_receipt)["receipt"], json!({"available": true}));
 }
 
+// ---- DynamoDB requests per payment -----------------------------------------------------------
+
+/// A payment's DynamoDB requests and its `Init`, in order: each request's operation as it leaves,
+/// `received` as its answer arrives, `Init` as the bank is asked.
+#[derive(Clone, Debug, Default)]
+struct Sequence(Arc<Mutex<Vec<String>>>);
+
+impl Sequence {
+    fn push(&self, what: &str) {
+        self.0.lock().unwrap().push(what.to_owned());
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for Sequence {
+    fn name(&self) -> &'static str {
+        "Sequence"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or("?");
+        self.push(target.rsplit('.').next().unwrap_or(target));
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.push("received");
+        Ok(())
+    }
+}
+
+/// The sandbox, with each `Init` noted in the sequence.
+struct SequencedAcquirer {
+    inner: TbankClient,
+    sequence: Sequence,
+}
+
+impl Acquirer for SequencedAcquirer {
+    async fn init(&self, request: &InitRequest) -> Result<InitResponse, AcquirerError> {
+        self.sequence.push("Init");
+        self.inner.init(request).await
+    }
+
+    async fn get_state(&self, id: &energosbyt::acquirer::PaymentId) -> Result<PaymentState, AcquirerError> {
+        self.inner.get_state(id).await
+    }
+
+    async fn check_order(&self, order_id: &str) -> Result<OrderState, AcquirerError> {
+        self.inner.check_order(order_id).await
+    }
+
+    async fn cancel(&self, request: &CancelRequest) -> Result<CancelResponse, AcquirerError> {
+        self.inner.cancel(request).await
+    }
+}
+
+#[tokio::test]
+async fn given_a_fresh_key_when_paying_then_four_dynamodb_requests_and_two_round_trips_before_init() {
+    let _bank = BANK.read().await;
+    let sequence = Sequence::default();
+    let sdk = aws_config::load_from_env().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(sequence.clone()).build();
+    let plain = app().await;
+    let app = App {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), env("TABLE_NAME")),
+        acquirer: SequencedAcquirer { inner: plain.acquirer, sequence: sequence.clone() },
+        edge: plain.edge,
+        settings: plain.settings,
+    };
+    let number = imported("-100").await;
+    let customer = Customer::new();
+
+    let response = handle(&app, customer.post(Some(&new_key()), &payment_body(&number, "100"))).await;
+
+    assert_eq!(response.status(), 201, "{}", body_json(&response));
+    let seen = sequence.0.lock().unwrap().clone();
+    let init = seen.iter().position(|s| s == "Init").expect("the bank was asked");
+    // The throttle's counter and the account's read side by side, both answered before anything
+    // is written; then the key's claim and the NEW payment in one transaction.
+    let mut side_by_side = seen[..2].to_vec();
+    side_by_side.sort();
+    assert_eq!(side_by_side, ["GetItem", "UpdateItem"], "{seen:?}");
+    assert_eq!(seen[2..init], ["received", "received", "TransactWriteItems", "received"], "{seen:?}");
+    // The bank's answer on the payment and the key's completion, in one transaction.
+    assert_eq!(seen[init + 1..], ["TransactWriteItems", "received"], "{seen:?}");
+    // And what the payment and its key hold is as complete as it ever was.
+    let id = body_json(&response)["paymentId"].as_str().unwrap().to_owned();
+    let item = payment_item(&id).await;
+    assert_eq!(text(&item, "paymentUrl"), body_json(&response)["paymentUrl"].as_str());
+    assert!(text(&item, "acquirerPaymentId").is_some());
+    let records = idempotency_records_of(&customer.caller()).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(text(&records[0], "status"), Some("COMPLETED"));
+    assert_eq!(text(&records[0], "resourceId"), Some(id.as_str()));
+}
+
 // ---- measurements ---------------------------------------------------------------------------
 
 /// Counts the DynamoDB requests the store sends, by operation.

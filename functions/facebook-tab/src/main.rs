@@ -1,7 +1,9 @@
 use facebook_tab::{App, handle};
 use lambda_http::{Error, service_fn};
 
-#[tokio::main]
+// An instance handles one event at a time: one thread serves it, its outside calls still in
+// flight together, with no worker threads to start nor wake-ups across cores.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     energosbyt::telemetry::init();
     let env = energosbyt::config::Env::process();

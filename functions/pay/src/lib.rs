@@ -18,7 +18,8 @@ use energosbyt::domain::{PayMethod, PaymentId};
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
-use energosbyt::ports::idempotency::{IdempotencyKey, IdempotencyStore};
+use energosbyt::outside_calls;
+use energosbyt::ports::idempotency::{IdempotencyKey, PaymentClaims};
 use energosbyt::ports::readings::ReadingsLookup;
 use energosbyt::ports::{AccountReader, PaymentReader, PaymentWriter, RequestCounter};
 use energosbyt::secrets::Secrets;
@@ -51,13 +52,19 @@ impl App<DynamoStore, TbankClient> {
     /// Configuration and clients, built once per Lambda instance: `TABLE_NAME`, the edge's
     /// settings, the secret (`SECRETS_NAME`: the signing keys, the terminal key and password)
     /// shared by the edge and the acquirer, `TBANK_API_URL`, [`PaySettings`].
+    ///
+    /// The store's one connection warm-up runs here, beside the secret's read: `main` polls for
+    /// events once this returns.
     pub async fn from_env() -> Result<Self, StartupError> {
         let env = Env::process();
-        let secrets = Secrets::from_env(&env).await?;
+        let sdk = outside_calls::sdk_config().await;
+        let store = DynamoStore::from_sdk_config(&sdk, env.string("TABLE_NAME")?);
+        // The secret's read and the store's one connection warm-up, side by side.
+        let (secrets, ()) = tokio::join!(Secrets::from_sdk_config(&env, &sdk), store.warm_up());
+        let secrets = secrets?;
         let edge = MiniAppEdge::from_env(&env, &secrets)?;
         let settings = PaySettings::from_env(&env)?;
         let acquirer = TbankClient::new(TbankSettings::from_env()?, secrets)?;
-        let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
         Ok(Self { store, acquirer, edge, settings })
     }
 }
@@ -85,7 +92,7 @@ impl Route {
 
 pub async fn handle<S, A>(app: &App<S, A>, request: Request) -> Response<Body>
 where
-    S: AccountReader + PaymentReader + PaymentWriter + IdempotencyStore + ReadingsLookup + RequestCounter + Sync,
+    S: AccountReader + PaymentReader + PaymentWriter + PaymentClaims + ReadingsLookup + RequestCounter + Sync,
     A: Acquirer,
 {
     match Route::of(&request) {
@@ -114,7 +121,7 @@ where
 
 async fn create<S, A>(app: &App<S, A>, request: Request, context: CallerContext<'_>) -> Result<Response<Body>, Problem>
 where
-    S: AccountReader + PaymentReader + PaymentWriter + IdempotencyStore + ReadingsLookup + Sync,
+    S: AccountReader + PaymentReader + PaymentWriter + PaymentClaims + ReadingsLookup + Sync,
     A: Acquirer,
 {
     let key = IdempotencyKey::from_header(request.headers().get(IDEMPOTENCY_KEY).map(HeaderValue::as_bytes))?;

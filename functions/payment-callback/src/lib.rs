@@ -19,6 +19,7 @@ use energosbyt::edge::Problem;
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, MailSender, Mailer};
 use energosbyt::metrics::{self, Metric};
+use energosbyt::outside_calls;
 use energosbyt::ports::ledger::{EmailLedger, PaymentLedger};
 use energosbyt::ports::readings::ReadingsLookup;
 use energosbyt::secrets::{SecretValues, Secrets};
@@ -43,11 +44,17 @@ impl App<DynamoStore, SesMailer> {
     /// `SELLER_INN`, `SETTLEMENT_PLACE` and `OFD_NAME` (the receipt's place of settlement and OFD
     /// when the bank's notification names none), `EMAIL_CLAIM_TIMEOUT_SECS` (default 300) and
     /// `EMAIL_OVERDUE_SECS` (default 1800).
+    ///
+    /// The store's one connection warm-up runs here, beside the secret's read: `main` polls for
+    /// events once this returns.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let env = Env::process();
-        let secrets = Secrets::from_env(&env).await?;
-        let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
-        let mailer = Mailer::new(SesMailer::from_env(&env).await?, MailFrom::from_env(&env)?);
+        let sdk = outside_calls::sdk_config().await;
+        let store = DynamoStore::from_sdk_config(&sdk, env.string("TABLE_NAME")?);
+        // The secret's read and the store's one connection warm-up, side by side.
+        let (secrets, ()) = tokio::join!(Secrets::from_sdk_config(&env, &sdk), store.warm_up());
+        let secrets = secrets?;
+        let mailer = Mailer::new(SesMailer::from_sdk_config(&env, &sdk)?, MailFrom::from_env(&env)?);
         Self::configure(&env, secrets, store, mailer)
     }
 }

@@ -4,11 +4,12 @@ use std::time::{Duration, Instant, SystemTime};
 /// Kept free at the end of each run: the summary is logged and the answer returned in time.
 const MARGIN: Duration = Duration::from_secs(10);
 
-#[tokio::main]
+// An instance handles one event at a time: one thread serves it, its outside calls still in
+// flight together, with no worker threads to start nor wake-ups across cores.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     energosbyt::telemetry::init();
     let reconciler = reconcile_payments::from_env().await?;
-    reconciler.settlement.ledger.warm_up().await;
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let reconciler = &reconciler;
         async move {

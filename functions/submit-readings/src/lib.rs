@@ -32,6 +32,7 @@ use energosbyt::domain::AccountNumber;
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
+use energosbyt::outside_calls;
 use energosbyt::ports::RequestCounter;
 use energosbyt::ports::readings::{AccountReadingsReader, ReadingsWriter, TariffReader};
 use energosbyt::secrets::Secrets;
@@ -57,10 +58,16 @@ impl<S> App<S> {
 impl App<DynamoStore> {
     /// Configuration and clients, built once per Lambda instance: `TABLE_NAME`, the edge's
     /// variables and [`ReadingsSettings::from_env`].
+    ///
+    /// The store's one connection warm-up runs here, beside the secret's read: `main` polls for
+    /// events once this returns.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let env = Env::process();
-        let secrets = Secrets::from_env(&env).await?;
-        let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
+        let sdk = outside_calls::sdk_config().await;
+        let store = DynamoStore::from_sdk_config(&sdk, env.string("TABLE_NAME")?);
+        // The secret's read and the store's one connection warm-up, side by side.
+        let (secrets, ()) = tokio::join!(Secrets::from_sdk_config(&env, &sdk), store.warm_up());
+        let secrets = secrets?;
         let edge = MiniAppEdge::from_env(&env, &secrets)?;
         Ok(Self { store, edge, settings: ReadingsSettings::from_env(&env)? })
     }

@@ -17,6 +17,17 @@ use crate::ports::readings::ReadingsLookup;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
+/// How the record handed to [`Settlement::deliver_due_emails`] was come by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordRead {
+    /// Read before this call wrote the payment's credit or kept one of its receipts.
+    BeforeOwnWrite,
+    /// Read after anything this call wrote, or by a call that wrote neither a credit nor a
+    /// receipt: what it holds is as current as a second read, for the race that read settles is
+    /// settled by the two writers themselves.
+    Current,
+}
+
 impl<L, S> Settlement<L, S>
 where
     L: PaymentLedger + EmailLedger + ReadingsLookup + Sync,
@@ -44,14 +55,16 @@ where
     /// Returns how many this call sent. A payment not credited yet sends nothing: its receipt
     /// waits for the credit.
     ///
-    /// `record` is what the caller read before its own write. A credit and its receipt may be
-    /// written at the same moment by two instances (a callback and another callback or the
-    /// reconciliation), each having read the payment before the other's write; reading it again
-    /// here, after our write, means at least one of the two sees both, so the receipt email is
-    /// never left unsent. Only needed while one of the two is missing from `record`.
-    pub async fn deliver_due_emails(&self, record: &PaymentRecord) -> Result<usize, SettleError> {
+    /// A credit and its receipt may be written at the same moment by two instances (a callback
+    /// and another callback or the reconciliation), each having read the payment before the
+    /// other's write; each writer reading it again here, after its own write, means at least one
+    /// of the two sees both, so the receipt email is never left unsent. Only needed while one of
+    /// the two is missing from `record`, and only by a writer ([`RecordRead::BeforeOwnWrite`]):
+    /// a duplicate delivery that wrote nothing spends no second read.
+    pub async fn deliver_due_emails(&self, record: &PaymentRecord, read: RecordRead) -> Result<usize, SettleError> {
         let fresh;
-        let record = if !record.payment.status.was_credited() || record.receipt(&ReceiptSlot::Sale).is_none() {
+        let one_missing = !record.payment.status.was_credited() || record.receipt(&ReceiptSlot::Sale).is_none();
+        let record = if read == RecordRead::BeforeOwnWrite && one_missing {
             fresh = self.ledger.payment_record(&record.payment.id).await?;
             fresh.as_ref().unwrap_or(record)
         } else {

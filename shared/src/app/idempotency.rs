@@ -14,9 +14,11 @@
 //! nothing was left behind, so the key is as good as new. The storage is behind
 //! [`IdempotencyStore`]; this module decides and writes nothing itself.
 
+use crate::domain::Payment;
 use crate::ports::StoreError;
 use crate::ports::idempotency::{
-    Begin, IdempotencyError, IdempotencyRecord, IdempotencyScope, IdempotencyStore, RecordState, RecordedResponse,
+    Begin, IdempotencyError, IdempotencyRecord, IdempotencyScope, IdempotencyStore, InitAnswer, PaymentClaims,
+    RecordState, RecordedResponse,
 };
 use chrono::{DateTime, Utc};
 
@@ -86,16 +88,18 @@ fn judge(record: &IdempotencyRecord, fingerprint: &str, now: i64) -> Verdict {
     }
 }
 
-/// Claims `scope` for a request with `fingerprint`. A fresh claim binds `candidate` as the
-/// resource to work on; a claim that takes over an abandoned attempt gets that attempt's resource.
-pub async fn claim<S: IdempotencyStore>(
+/// Claims `scope` for a request with `fingerprint`. A fresh claim binds the candidate `payment` as
+/// the resource to work on and writes it in the same request, so a fresh lease's payment exists; a
+/// claim that takes over an abandoned attempt gets that attempt's resource, which may not.
+pub async fn claim<S: PaymentClaims>(
     store: &S,
     scope: &IdempotencyScope,
     fingerprint: &str,
-    candidate: &str,
+    payment: &Payment,
     now: DateTime<Utc>,
     policy: IdempotencyPolicy,
 ) -> Result<Claim, StoreError> {
+    let candidate = payment.id.as_str();
     let now = now.timestamp();
     let lock = uuid::Uuid::new_v4().simple().to_string();
     let locked_until = now + policy.lock_secs;
@@ -106,7 +110,7 @@ pub async fn claim<S: IdempotencyStore>(
         expires_at: now + policy.keep_secs,
     };
     let lease = |resource: String, resumed| Lease { scope: scope.clone(), lock: lock.clone(), resource, resumed };
-    let existing = match store.begin(scope, &record, now).await? {
+    let existing = match store.begin_with_payment(scope, &record, now, payment).await? {
         Begin::Created => return Ok(Claim::Acquired(lease(candidate.to_owned(), false))),
         Begin::Exists(existing) => existing,
     };
@@ -146,6 +150,23 @@ impl Lease {
         policy: IdempotencyPolicy,
     ) -> Result<(), IdempotencyError> {
         store.complete(&self.scope, &self.lock, response, now.timestamp() + policy.keep_secs).await
+    }
+
+    /// [`Lease::complete`], with the bank's answer to `Init` recorded on the payment in the same
+    /// request. On an error nothing was written and the lease comes back, to end it otherwise.
+    pub async fn complete_with_init<S: PaymentClaims>(
+        self,
+        store: &S,
+        response: &RecordedResponse,
+        now: DateTime<Utc>,
+        policy: IdempotencyPolicy,
+        init: &InitAnswer,
+    ) -> Result<(), (Self, IdempotencyError)> {
+        let expires_at = now.timestamp() + policy.keep_secs;
+        match store.complete_with_init(&self.scope, &self.lock, response, expires_at, init).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err((self, e)),
+        }
     }
 
     /// The outcome is unknown: a retry with the same key may start at once and resumes this

@@ -3,7 +3,9 @@
 //! outcome or a [`RegistrationError`]; the pay function maps those to HTTP, nothing here does.
 //!
 //! The payment is written `NEW` before `Init` (so a notification or the reconciliation always
-//! finds it), then completed with the bank's `PaymentId` and form URL. A definite refusal marks it
+//! finds it), in the same request as the key's claim, then completed with the bank's `PaymentId`
+//! and form URL in the same request as the key's completion: four DynamoDB requests in all, with
+//! the throttle's counter and the account's read, and two round trips before `Init`. A definite refusal marks it
 //! `FAILED`; an unknown outcome leaves it `NEW` for the reconciliation (`CheckOrder`).
 //!
 //! # A retry after an unknown outcome never makes a second payable payment
@@ -48,7 +50,7 @@ use crate::domain::payment_request::{PaymentLimits, PaymentRequest};
 use crate::domain::readings_ownership::Submitter;
 use crate::domain::{Account, AccountNumber, CallerId, Money, PayMethod, Payment, PaymentId, PaymentStatus};
 use crate::metrics::{self, Metric};
-use crate::ports::idempotency::{IdempotencyKey, IdempotencyScope, IdempotencyStore, RecordedResponse};
+use crate::ports::idempotency::{IdempotencyKey, IdempotencyScope, InitAnswer, PaymentClaims, RecordedResponse};
 use crate::ports::readings::{ReadingsId, ReadingsLookup};
 use crate::ports::{AccountReader, PaymentReader, PaymentWriter, StoreError};
 use chrono::{DateTime, Utc};
@@ -153,6 +155,7 @@ pub enum Registered {
 #[derive(Debug, Clone)]
 pub struct Checked {
     candidate: PaymentId,
+    deadline: DateTime<Utc>,
     key: IdempotencyKey,
 }
 
@@ -173,7 +176,7 @@ pub fn check(
             RegistrationError::Unavailable
         }
     })?;
-    Ok(Checked { candidate, key })
+    Ok(Checked { candidate, deadline, key })
 }
 
 /// The account must exist: the edge runs this read beside its throttle counter, and
@@ -204,7 +207,7 @@ pub async fn register<S, A>(
     now: DateTime<Utc>,
 ) -> Result<Registered, RegistrationError>
 where
-    S: PaymentReader + PaymentWriter + IdempotencyStore + ReadingsLookup + Sync,
+    S: PaymentReader + PaymentWriter + PaymentClaims + ReadingsLookup + Sync,
     A: Acquirer,
 {
     let masked = request.account.masked();
@@ -213,10 +216,10 @@ where
     }
     let scope = IdempotencyScope { caller: caller.to_string(), key: checked.key };
     let policy = settings.idempotency;
-    let candidate = checked.candidate;
-    let claim = idempotency::claim(store, &scope, &request.fingerprint(), candidate.as_str(), now, policy)
-        .await
-        .map_err(|e| {
+    // Written with the claim: a fresh lease's payment exists, `NEW`, before `Init`.
+    let candidate = new_payment(request, caller, checked.candidate, checked.deadline, now);
+    let claim =
+        idempotency::claim(store, &scope, &request.fingerprint(), &candidate, now, policy).await.map_err(|e| {
             tracing::error!(error = %e, "idempotency claim failed");
             RegistrationError::Unavailable
         })?;
@@ -239,9 +242,37 @@ where
     if lease.resumed {
         tracing::info!(account = %masked, payment_id = %lease.resource, "resuming an unfinished attempt");
     }
-    let flow = Flow { store, acquirer, settings, request, caller, now };
+    let flow = Flow { store, acquirer, settings, request, caller, now, fresh_deadline: checked.deadline };
     let outcome = flow.register(&mut lease).await;
     flow.end_lease(lease, outcome).await
+}
+
+/// The payment as it is written before its first `Init`; `deadline` is its form's, the same for
+/// every `Init` of it.
+fn new_payment(
+    request: &PaymentRequest,
+    caller: &CallerId,
+    id: PaymentId,
+    deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Payment {
+    Payment {
+        id,
+        account: request.account,
+        amount: request.amount,
+        email: Some(request.email.clone()),
+        caller: caller.clone(),
+        readings_id: request.readings_id.clone(),
+        status: PaymentStatus::New,
+        acquirer_payment_id: None,
+        payment_url: None,
+        form_deadline: Some(deadline),
+        refunded: Money::ZERO,
+        card: None,
+        method: request.method,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 /// A payment "by readings" must name this account's current submission: not another account's,
@@ -329,12 +360,15 @@ struct Flow<'a, S, A> {
     request: &'a PaymentRequest,
     caller: &'a CallerId,
     now: DateTime<Utc>,
+    /// The form deadline of the payment a fresh claim wrote.
+    fresh_deadline: DateTime<Utc>,
 }
 
 /// What became of a request.
 enum Outcome {
-    /// The bank holds the payment and the customer has its form URL.
-    Created(PaymentCreated),
+    /// The bank holds the payment and the customer has its form URL; the bank's answer to be
+    /// recorded on the payment, unless it was recorded before.
+    Created(PaymentCreated, Option<InitAnswer>),
     /// Nothing payable exists for this attempt: the key can be forgotten.
     Refused(RegistrationError),
     /// The bank may hold a payment for it: the key keeps the payment id for a retry.
@@ -343,7 +377,7 @@ enum Outcome {
 
 /// What one `Init` did.
 enum InitOutcome {
-    Created(PaymentCreated),
+    Created(PaymentCreated, InitAnswer),
     /// The bank already holds a payment for this `OrderId`.
     OrderTaken,
     /// The payment's form deadline leaves no time to open its form.
@@ -354,7 +388,7 @@ enum InitOutcome {
 
 impl<S, A> Flow<'_, S, A>
 where
-    S: PaymentReader + PaymentWriter + IdempotencyStore + Sync,
+    S: PaymentReader + PaymentWriter + PaymentClaims + Sync,
     A: Acquirer,
 {
     async fn register(&self, lease: &mut Lease) -> Outcome {
@@ -376,13 +410,14 @@ where
                 Some(payment) => match (&payment.payment_url, payment.status) {
                     (Some(url), _) => {
                         tracing::info!(payment_id = %id, "the bank's answer was recorded before");
-                        return Outcome::Created(PaymentCreated {
+                        let created = PaymentCreated {
                             payment_id: id.to_string(),
                             payment_url: url.clone(),
                             amount: payment.amount,
                             status: payment.status,
                             method: payment.method,
-                        });
+                        };
+                        return Outcome::Created(created, None);
                     }
                     (None, PaymentStatus::New) => match self.open_deadline(&payment) {
                         Some(deadline) => self.send_init(&id, deadline).await,
@@ -395,10 +430,11 @@ where
                 },
             }
         } else {
-            self.create_and_init(&id).await
+            // A fresh claim wrote the payment with it.
+            self.send_init(&id, self.fresh_deadline).await
         };
         match first {
-            InitOutcome::Created(created) => Outcome::Created(created),
+            InitOutcome::Created(created, init) => Outcome::Created(created, Some(init)),
             InitOutcome::Refused(problem) => Outcome::Refused(problem),
             InitOutcome::Unsettled(problem) => Outcome::Unsettled(problem),
             InitOutcome::OrderTaken if self.request.method == PayMethod::Sbp => self.resume_sbp(lease, &id).await,
@@ -461,7 +497,7 @@ where
             return Outcome::Unsettled(RegistrationError::Unavailable);
         }
         match self.create_and_init(&id).await {
-            InitOutcome::Created(created) => Outcome::Created(created),
+            InitOutcome::Created(created, init) => Outcome::Created(created, Some(init)),
             InitOutcome::Refused(problem) => Outcome::Refused(problem),
             InitOutcome::Unsettled(problem) => Outcome::Unsettled(problem),
             InitOutcome::OrderTaken => {
@@ -483,23 +519,7 @@ where
             Ok(deadline) => deadline,
             Err(e) => return InitOutcome::Refused(deadline_error(&e, self.now)),
         };
-        let payment = Payment {
-            id: id.clone(),
-            account: self.request.account,
-            amount: self.request.amount,
-            email: Some(self.request.email.clone()),
-            caller: self.caller.clone(),
-            readings_id: self.request.readings_id.clone(),
-            status: PaymentStatus::New,
-            acquirer_payment_id: None,
-            payment_url: None,
-            form_deadline: Some(deadline),
-            refunded: Money::ZERO,
-            card: None,
-            method: self.request.method,
-            created_at: self.now,
-            updated_at: self.now,
-        };
+        let payment = new_payment(self.request, self.caller, id.clone(), deadline, self.now);
         if let Err(e) = self.store.create(&payment).await {
             tracing::error!(error = %e, payment_id = %id, "payment write failed");
             return InitOutcome::Unsettled(RegistrationError::Unavailable);
@@ -530,7 +550,7 @@ where
                         Err(outcome) => return outcome,
                     },
                 };
-                self.created(id, &answer.payment_id, url).await
+                self.created(id, &answer.payment_id, url)
             }
             Err(e) if e.refusal() == Some(Refusal::OrderConflict) => InitOutcome::OrderTaken,
             Err(e) if e.outcome_unknown() => {
@@ -549,19 +569,23 @@ where
         }
     }
 
-    /// Records the bank's answer and answers the customer: the form URL, or the СБП link.
-    async fn created(&self, id: &PaymentId, acquirer_id: &AcquirerPaymentId, url: String) -> InitOutcome {
-        if let Err(e) = self.store.record_init(id, acquirer_id.as_str(), &url, self.now).await {
-            // The customer can pay all the same: the callback finds the payment by its OrderId.
-            tracing::error!(error = %e, payment_id = %id, "recording the bank's answer failed");
-        }
-        InitOutcome::Created(PaymentCreated {
+    /// The customer's answer, the form URL or the СБП link, and the bank's answer to be recorded
+    /// with the key's completion (`end_lease`).
+    fn created(&self, id: &PaymentId, acquirer_id: &AcquirerPaymentId, url: String) -> InitOutcome {
+        let init = InitAnswer {
+            payment: id.clone(),
+            acquirer_payment_id: acquirer_id.as_str().to_owned(),
+            payment_url: url.clone(),
+            at: self.now,
+        };
+        let created = PaymentCreated {
             payment_id: id.to_string(),
             payment_url: url,
             amount: self.request.amount,
             status: PaymentStatus::New,
             method: self.request.method,
-        })
+        };
+        InitOutcome::Created(created, init)
     }
 
     /// The СБП link of the payment `Init` created at the bank as `acquirer_id`. Nothing is
@@ -626,14 +650,23 @@ where
         };
         tracing::info!(payment_id = %id, acquirer_payment_id = %open.payment_id, "asking again for the СБП link");
         let outcome = match self.sbp_link(id, &open.payment_id).await {
-            Ok(link) => self.created(id, &open.payment_id, link).await,
+            Ok(link) => self.created(id, &open.payment_id, link),
             Err(outcome) => outcome,
         };
         match outcome {
-            InitOutcome::Created(created) => Outcome::Created(created),
+            InitOutcome::Created(created, init) => Outcome::Created(created, Some(init)),
             InitOutcome::Refused(problem) => Outcome::Refused(problem),
             InitOutcome::Unsettled(problem) => Outcome::Unsettled(problem),
             InitOutcome::OrderTaken | InitOutcome::FormClosed => Outcome::Unsettled(RegistrationError::Unavailable),
+        }
+    }
+
+    async fn record_init(&self, init: &InitAnswer) {
+        let recorded =
+            self.store.record_init(&init.payment, &init.acquirer_payment_id, &init.payment_url, init.at).await;
+        if let Err(e) = recorded {
+            // The customer can pay all the same: the callback finds the payment by its OrderId.
+            tracing::error!(error = %e, payment_id = %init.payment, "recording the bank's answer failed");
         }
     }
 
@@ -647,14 +680,29 @@ where
     /// Ends the lease as the outcome requires and answers.
     async fn end_lease(&self, lease: Lease, outcome: Outcome) -> Result<Registered, RegistrationError> {
         match outcome {
-            Outcome::Created(created) => {
+            Outcome::Created(created, init) => {
                 tracing::info!(payment_id = %created.payment_id, amount = %created.amount, "payment created");
                 metrics::count(Metric::PaymentsCreated, 1);
                 let recorded = RecordedResponse {
                     status: 201,
                     body: serde_json::to_string(&created).expect("our response types serialise"),
                 };
-                if let Err(e) = lease.complete(self.store, &recorded, self.now, self.settings.idempotency).await {
+                let policy = self.settings.idempotency;
+                let lease = match init {
+                    None => lease,
+                    Some(init) => {
+                        match lease.complete_with_init(self.store, &recorded, self.now, policy, &init).await {
+                            Ok(()) => return Ok(Registered::Created(recorded)),
+                            Err((lease, e)) => {
+                                // Each on its own then, so that one failing does not lose the other.
+                                tracing::warn!(error = %e, payment_id = %init.payment, "recording the answer with the key failed; recording each alone");
+                                self.record_init(&init).await;
+                                lease
+                            }
+                        }
+                    }
+                };
+                if let Err(e) = lease.complete(self.store, &recorded, self.now, policy).await {
                     // The payment stands; a retry with the key resumes it and finds the same form URL.
                     tracing::error!(error = %e, "recording the answer for replay failed");
                 }

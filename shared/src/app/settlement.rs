@@ -5,7 +5,7 @@
 //! again, so a duplicate ends as `Unchanged` and a racing refund is re-decided on fresh figures.
 //! The emails a credit makes due are sent by `customer_emails`; nothing here speaks HTTP.
 
-use super::customer_emails::slot_name;
+use super::customer_emails::{RecordRead, slot_name};
 use crate::acquirer::{
     Notification, PaymentNotification, ReceiptNotification, UnmappedStatus, acquirer_event, follows_capture,
 };
@@ -102,8 +102,9 @@ pub enum SettleError {
 /// What happened to a `RECEIPT` notification.
 #[derive(Clone, Debug)]
 pub enum ReceiptOutcome {
-    /// Kept on the payment (now, or by an earlier delivery), whatever requisites it lacks.
-    Kept(Box<PaymentRecord>),
+    /// Kept on the payment (now, or by an earlier delivery), whatever requisites it lacks;
+    /// `record` as read before this call kept it, if it did.
+    Kept { record: Box<PaymentRecord>, read: RecordRead },
     /// It can never be a receipt of this payment (a failed fiscalisation, another order, an
     /// amount the payment never had): not kept; logged and counted for an operator.
     NotThisPayment(FiscalReceiptError),
@@ -317,9 +318,11 @@ where
         }
         let slot = ReceiptSlot::of(notification);
         let receipt = StoredReceipt { slot: slot.clone(), notification: raw.to_owned(), received_at: (self.clock)() };
+        let mut read = RecordRead::Current;
         if self.ledger.keep_receipt(id, &receipt).await? {
             tracing::info!(payment_id = %id, slot = slot_name(&slot), "fiscal receipt kept");
             record.receipts.push(receipt);
+            read = RecordRead::BeforeOwnWrite;
         } else if record.receipt(&slot).is_none() {
             // Kept by a concurrent delivery after our read: read what it kept.
             match self.ledger.payment_record(id).await? {
@@ -327,7 +330,7 @@ where
                 None => return Ok(None),
             }
         }
-        Ok(Some(ReceiptOutcome::Kept(Box::new(record))))
+        Ok(Some(ReceiptOutcome::Kept { record: Box::new(record), read }))
     }
 
     fn log_anomaly(
@@ -391,7 +394,7 @@ where
             tracing::error!(payment_id = %id, error = %e, "notification not applied; the bank will deliver it again");
             e
         };
-        let record = match notification {
+        let (record, read) = match notification {
             Notification::Payment(n) => {
                 let facts = facts_of(n, (self.clock)());
                 let settled = self
@@ -411,15 +414,19 @@ where
                 if settled.effect == Effect::RefundBeforeCredit {
                     return Ok(NotificationOutcome::DeliverAgain);
                 }
-                settled.record
+                let read = match settled.effect {
+                    Effect::Credited { .. } => RecordRead::BeforeOwnWrite,
+                    _ => RecordRead::Current,
+                };
+                (settled.record, read)
             }
             Notification::Receipt(r) => match self.accept_receipt(r, raw, &id).await.map_err(fault)? {
                 None => return Ok(unknown_order(notification)),
                 Some(ReceiptOutcome::NotThisPayment(_)) => return Ok(NotificationOutcome::NotThisPayment),
-                Some(ReceiptOutcome::Kept(record)) => *record,
+                Some(ReceiptOutcome::Kept { record, read }) => (*record, read),
             },
         };
-        self.deliver_due_emails(&record).await.map_err(fault)?;
+        self.deliver_due_emails(&record, read).await.map_err(fault)?;
         Ok(NotificationOutcome::Applied)
     }
 }

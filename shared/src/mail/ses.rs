@@ -31,9 +31,16 @@ impl SesMailer {
     /// A client from the SDK's environment (region, credentials, `AWS_ENDPOINT_URL_SES`) with the
     /// timeouts above, sending from `SES_SENDER`.
     pub async fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Self::from_sdk_config(env, &crate::outside_calls::sdk_config().await)
+    }
+
+    /// [`Self::from_env`], with the SDK's environment loaded by the caller once for all its clients.
+    pub fn from_sdk_config<F: Fn(&str) -> Option<String>>(
+        env: &Env<F>,
+        shared: &aws_config::SdkConfig,
+    ) -> Result<Self, ConfigError> {
         let sender = env.string("SES_SENDER")?.trim().to_owned();
-        let shared = aws_config::load_from_env().await;
-        Ok(Self::new(Client::from_conf(Self::client_config(&shared).build()), sender))
+        Ok(Self::new(Client::from_conf(Self::client_config(shared).build()), sender))
     }
 
     /// The client configuration the functions use: the SDK's environment, the timeouts above and

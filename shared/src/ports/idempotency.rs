@@ -3,6 +3,8 @@
 //! request is decided in `app::idempotency`, never here.
 
 use super::StoreError;
+use crate::domain::{Payment, PaymentId};
+use chrono::{DateTime, Utc};
 use std::fmt;
 use std::future::Future;
 
@@ -147,6 +149,41 @@ pub trait IdempotencyStore {
     /// Deletes the record held by `lock`.
     fn forget(&self, scope: &IdempotencyScope, lock: &str)
     -> impl Future<Output = Result<(), IdempotencyError>> + Send;
+}
+
+/// The bank's answer to a payment's `Init`, as recorded on the payment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InitAnswer {
+    pub payment: PaymentId,
+    pub acquirer_payment_id: String,
+    pub payment_url: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A payment's key claimed, and later completed, in the same all-or-nothing request as the
+/// payment's own write: a new payment costs two writes where it would cost four, and a claim
+/// never stands without its payment nor a payment without its claim.
+pub trait PaymentClaims: IdempotencyStore {
+    /// [`IdempotencyStore::begin`] with `record`, whose resource is `payment`; when the key is
+    /// free, `payment` is written in the same request. [`Begin::Created`] means both were written.
+    fn begin_with_payment(
+        &self,
+        scope: &IdempotencyScope,
+        record: &IdempotencyRecord,
+        now: i64,
+        payment: &Payment,
+    ) -> impl Future<Output = Result<Begin, StoreError>> + Send;
+
+    /// [`IdempotencyStore::complete`], recording `init` on its payment in the same request
+    /// (`PaymentWriter::record_init`). On an error neither was written.
+    fn complete_with_init(
+        &self,
+        scope: &IdempotencyScope,
+        lock: &str,
+        response: &RecordedResponse,
+        expires_at: i64,
+        init: &InitAnswer,
+    ) -> impl Future<Output = Result<(), IdempotencyError>> + Send;
 }
 
 #[cfg(test)]

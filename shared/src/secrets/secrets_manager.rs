@@ -30,8 +30,13 @@ impl SecretsManager {
     /// A client from the SDK's environment (region, credentials, endpoint) with the timeouts above
     /// and the log line of every call.
     pub async fn client_from_env() -> Client {
-        let shared = aws_config::load_from_env().await;
-        let config = aws_sdk_secretsmanager::config::Builder::from(&shared)
+        Self::client_from_sdk_config(&crate::outside_calls::sdk_config().await)
+    }
+
+    /// [`Self::client_from_env`], with the SDK's environment loaded by the caller once for all its
+    /// clients.
+    pub fn client_from_sdk_config(shared: &aws_config::SdkConfig) -> Client {
+        let config = aws_sdk_secretsmanager::config::Builder::from(shared)
             .timeout_config(timeouts(Self::CONNECT_TIMEOUT, Self::ATTEMPT_TIMEOUT, Self::OPERATION_TIMEOUT))
             .interceptor(OutsideCalls::new())
             .build();
@@ -60,9 +65,17 @@ impl Secrets {
     /// (default 60) spaces the re-reads after a refusal. Fails, naming the cause and never a
     /// value, when the secret cannot be read or lacks one of its four keys.
     pub async fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Self::from_sdk_config(env, &crate::outside_calls::sdk_config().await).await
+    }
+
+    /// [`Self::from_env`], with the SDK's environment loaded by the caller once for all its clients.
+    pub async fn from_sdk_config<F: Fn(&str) -> Option<String>>(
+        env: &Env<F>,
+        shared: &aws_config::SdkConfig,
+    ) -> Result<Self, ConfigError> {
         let name = env.string("SECRETS_NAME")?;
         let interval = env.parse_or("SECRETS_REREAD_SECS", Self::DEFAULT_REREAD_INTERVAL.as_secs())?;
-        let source = SecretsManager::new(SecretsManager::client_from_env().await, name.trim());
+        let source = SecretsManager::new(SecretsManager::client_from_sdk_config(shared), name.trim());
         let secrets =
             Self::load(source, Duration::from_secs(interval)).await.map_err(|e| ConfigError::Secret(e.to_string()))?;
         tracing::info!("secret read");

@@ -6,6 +6,7 @@ use super::DynamoStore;
 use super::item;
 use super::payment_record::{REJECTED, SENDING, SENT, UNRENDERED, email_attribute, receipt_attribute};
 use super::payments::{self, PENDING};
+use super::pending_payments;
 use crate::domain::{Payment, PaymentId};
 use crate::ports::StoreError;
 use crate::ports::ledger::{CustomerEmail, EmailClaim, EmailLedger, EmailOutcome, PendingPayments, ReceiptSlot};
@@ -53,7 +54,7 @@ impl EmailLedger for DynamoStore {
         let attribute = email_attribute(&claim.email);
         let settled = match &claim.email {
             CustomerEmail::PaymentReceived => {
-                self.conditional_update(
+                self.conditional_update_returning(
                     &claim.payment,
                     "SET #email = :mark",
                     "#email = :claim",
@@ -64,7 +65,7 @@ impl EmailLedger for DynamoStore {
             }
             CustomerEmail::Receipt(slot) => {
                 // Composed at last (or refused for good): no longer held back.
-                self.conditional_update(
+                self.conditional_update_returning(
                     &claim.payment,
                     "SET #email = :mark DELETE #unrendered :slot",
                     "#email = :claim",
@@ -78,14 +79,19 @@ impl EmailLedger for DynamoStore {
                 .await?
             }
         };
-        if settled {
+        let Some(after) = settled else {
+            return Ok(false);
+        };
+        // Writes to one item take turns, so of two racing settlements the second sees both in
+        // what its write returns: one that leaves an email still due spends no request on this.
+        if pending_payments::mailed(&after) {
             // The email is settled either way; still listed, the payment costs the next
             // reconciliation run one read and nothing else.
             if let Err(e) = self.unlist_if_mailed(&claim.payment, at).await {
                 tracing::warn!(payment_id = %claim.payment, error = %e, "a mailed payment stays listed as pending");
             }
         }
-        Ok(settled)
+        Ok(true)
     }
 
     async fn release_email(&self, claim: &EmailClaim) -> Result<(), StoreError> {

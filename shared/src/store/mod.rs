@@ -49,9 +49,13 @@ impl DynamoStore {
     /// Builds the client from the environment (region, credentials, endpoint), every call logged
     /// with its latency and counted.
     pub async fn from_env(table: impl Into<String>) -> Self {
-        let shared = aws_config::load_from_env().await;
+        Self::from_sdk_config(&crate::outside_calls::sdk_config().await, table)
+    }
+
+    /// [`Self::from_env`], with the SDK's environment loaded by the caller once for all its clients.
+    pub fn from_sdk_config(shared: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         let calls = OutsideCalls::new();
-        let config = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(calls.clone()).build();
+        let config = aws_sdk_dynamodb::config::Builder::from(shared).interceptor(calls.clone()).build();
         Self { client: Client::from_conf(config), table: table.into(), calls }
     }
 
@@ -127,6 +131,11 @@ where
         }
         other => DisplayErrorContext(other).to_string(),
     }
+}
+
+/// A transaction's action that could not be built (a required field missing): our bug.
+pub(crate) fn build_failed(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("a request could not be built: {e}"))
 }
 
 pub(crate) fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError

@@ -14,7 +14,7 @@ use super::item::{self, Item};
 use super::keys;
 use super::payment_record::{decode_record, receipt_attribute};
 use super::payments::{self, FINISHED, PENDING};
-use super::{DynamoStore, unavailable};
+use super::{DynamoStore, build_failed, unavailable};
 use crate::domain::payment_transition::Transition;
 use crate::domain::{AccountNumber, Money, PaymentId, PaymentStatus};
 use crate::ports::StoreError;
@@ -23,17 +23,13 @@ use crate::ports::ledger::{
 };
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 /// Positions of the actions in a money transaction: `CancellationReasons` come in this order.
 const PAYMENT_ACTION: usize = 0;
 const ACCOUNT_ACTION: usize = 1;
 const LEDGER_ACTION: usize = 2;
-
-fn build_failed(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("a request could not be built: {e}"))
-}
 
 /// The outcome of a money transaction that DynamoDB cancelled.
 fn cancelled(
@@ -314,6 +310,40 @@ impl DynamoStore {
         match update_outcome(request.send().await)? {
             Applied::Written => Ok(true),
             _ => Ok(false),
+        }
+    }
+
+    /// [`Self::conditional_update`], answering the item as the write left it (`None`: the
+    /// condition failed). A write's answer costs no read capacity.
+    pub(super) async fn conditional_update_returning(
+        &self,
+        id: &PaymentId,
+        expression: &str,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Option<Item>, StoreError> {
+        let mut request = self
+            .update_at(keys::payment_pk(id), keys::PAYMENT)
+            .update_expression(expression)
+            .condition_expression(condition)
+            .return_values(ReturnValue::AllNew);
+        for (placeholder, name) in names {
+            request = request.expression_attribute_names(*placeholder, *name);
+        }
+        for (placeholder, value) in values {
+            request = request.expression_attribute_values(placeholder, value);
+        }
+        match request.send().await {
+            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
+            Err(e)
+                if e.as_service_error().is_some_and(|se| {
+                    se.is_conditional_check_failed_exception() || se.is_transaction_conflict_exception()
+                }) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(unavailable(e)),
         }
     }
 }

@@ -68,12 +68,14 @@ impl PaymentWriter for DynamoStore {
         payment_url: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.update_at(keys::payment_pk(id), keys::PAYMENT)
-            .update_expression("SET acquirerPaymentId = :pid, paymentUrl = :url, updatedAt = :at")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":pid", item::s(acquirer_payment_id))
-            .expression_attribute_values(":url", item::s(payment_url))
-            .expression_attribute_values(":at", item::s(item::timestamp(at)))
+        let update = self
+            .update_at(keys::payment_pk(id), keys::PAYMENT)
+            .update_expression(RECORD_INIT)
+            .condition_expression("attribute_exists(PK)");
+        let values = record_init_values(acquirer_payment_id, payment_url, at);
+        values
+            .into_iter()
+            .fold(update, |update, (name, value)| update.expression_attribute_values(name, value))
             .send()
             .await
             .map_err(unavailable)?;
@@ -104,6 +106,18 @@ impl PaymentWriter for DynamoStore {
             Err(e) => Err(unavailable(e)),
         }
     }
+}
+
+/// The bank's answer to `Init` on the payment item, alone or within the key's completion
+/// (`store::idempotency`).
+pub(crate) const RECORD_INIT: &str = "SET acquirerPaymentId = :pid, paymentUrl = :url, updatedAt = :at";
+
+pub(crate) fn record_init_values(
+    acquirer_payment_id: &str,
+    payment_url: &str,
+    at: DateTime<Utc>,
+) -> [(&'static str, AttributeValue); 3] {
+    [(":pid", item::s(acquirer_payment_id)), (":url", item::s(payment_url)), (":at", item::s(item::timestamp(at)))]
 }
 
 /// The payment's place under PENDING: by creation time, then id.

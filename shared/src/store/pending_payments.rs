@@ -10,7 +10,24 @@ use super::{DynamoStore, unavailable};
 use crate::domain::PaymentId;
 use crate::ports::StoreError;
 use crate::ports::ledger::{CustomerEmail, PendingCursor, PendingPage, PendingPayments, ReceiptSlot};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+
+/// Whether `item` (as a write just left it) meets [`PendingPayments::unlist_if_mailed`]'s
+/// condition, read in Rust: the same rule, so a settlement that leaves an email due skips the
+/// request. The request itself still checks the condition.
+pub(super) fn mailed(item: &Item) -> bool {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.as_str()),
+        _ => None,
+    };
+    let settled = |name: &str| text(name).is_some_and(|v| v.starts_with(SENT) || v.starts_with(REJECTED));
+    let receipt_email = email_attribute(&CustomerEmail::Receipt(ReceiptSlot::Sale));
+    text(INDEX_PK) == Some(PENDING)
+        && settled(PAYMENT_RECEIVED_EMAIL)
+        && (!item.contains_key(RECEIPT) || settled(&receipt_email))
+        && !item.contains_key(UNRENDERED)
+}
 
 impl PendingPayments for DynamoStore {
     async fn pending_payments(
