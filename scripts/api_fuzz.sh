@@ -72,9 +72,7 @@ svc_start api cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --disable-cors
 wait_port api "$API_PORT" 120
 # The watcher starts each function on its first request: start them all now, so the run's
 # first requests are not the ones that wait for a process to come up.
-for path in /accounts/1000000001 /payments /callbacks/tbank /facebook/tab /accounts/1000000001/readings; do
-    curl -s -o /dev/null --max-time 120 -X OPTIONS "$API_URL$path" || true
-done
+python3 scripts/warm_functions.py "$API_URL"
 
 # The hooks' VK signer is checked against the service's own at load time.
 VK_LAUNCH_REFERENCE="$(cargo run -q -p admin --bin energosbyt-demo -- vk-launch)"

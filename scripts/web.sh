@@ -89,6 +89,7 @@ _web_test() {
     svc_start api cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --disable-cors
     wait_port web "$WEB_PORT" 20
     wait_port api "$API_PORT" 120
+    python3 scripts/warm_functions.py "$API_URL"
     local files=("$@") file failed=0
     [[ ${#files[@]} -gt 0 ]] || files=(tests/browser/*.test.mjs)
     export VK_LAUNCH_USER_BASE="$RANDOM"
