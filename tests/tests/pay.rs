@@ -865,11 +865,12 @@ async fn four_requests_and_two_round_trips(body: fn(&AccountNumber, &str) -> Val
     let seen = sequence.0.lock().unwrap().clone();
     let init = seen.iter().position(|s| s == "Init").expect("the bank was asked");
     assert_eq!(seen[init..init + at_bank.len()], *at_bank, "{seen:?}");
-    // The throttle's counter and the account's read side by side, both answered before anything
-    // is written; then the key's claim and the NEW payment in one transaction.
+    // The throttle's counter and the account's read (its profile and the ledger since the export,
+    // one Query) side by side, both answered before anything is written; then the key's claim and
+    // the NEW payment in one transaction.
     let mut side_by_side = seen[..2].to_vec();
     side_by_side.sort();
-    assert_eq!(side_by_side, ["GetItem", "UpdateItem"], "{seen:?}");
+    assert_eq!(side_by_side, ["Query", "UpdateItem"], "{seen:?}");
     assert_eq!(seen[2..init], ["received", "received", "TransactWriteItems", "received"], "{seen:?}");
     // The bank's answer on the payment and the key's completion, in one transaction.
     assert_eq!(seen[init + at_bank.len()..], ["TransactWriteItems", "received"], "{seen:?}");
