@@ -44,6 +44,7 @@ pub fn demo_secrets() -> Secrets {
         fb_app_secret: Secret::from(env("FB_APP_SECRET")),
         tbank_terminal_key: env("TBANK_TERMINAL_KEY"),
         tbank_password: energosbyt::acquirer::TerminalPassword::new(env("TBANK_PASSWORD")),
+        vk_service_token: std::env::var("VK_SERVICE_TOKEN").ok().map(energosbyt::secrets::VkServiceToken::new),
     })
 }
 
