@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { DESKTOP, PHONE, WEB_ORIGIN, demo, importNow, launchChromium, lookUp, shot } from './support.mjs';
 
 const USER = String(820000 + Number(process.env.VK_LAUNCH_USER_BASE ?? 0));
-const ACCOUNT = '10000-000-91';
+const ACCOUNT = '10000-000-71';
 
 let browser;
 
@@ -23,8 +23,8 @@ before(async () => {
       tariffGroup: 'gas-stove',
       meters: [
         {
-          id: 'СЕ101-1000000091',
-          serial: '1000000091',
+          id: 'СЕ101-1000000071',
+          serial: '1000000071',
           zoneSet: 'single',
           digits: 6,
           window: { fromDay: 1, toDay: 31 },
