@@ -19,6 +19,7 @@ export function ReminderSwitch({ account, api, launch }) {
   const [on, setOn] = useState(null);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState(null);
+  const title = useId();
   const hint = useId();
 
   useEffect(() => {
@@ -73,12 +74,13 @@ export function ReminderSwitch({ account, api, launch }) {
             checked={on}
             disabled={busy}
             onChange={toggle}
+            aria-labelledby={title}
             aria-describedby={hint}
             data-testid="reminder-switch"
           />
         }
       >
-        Напоминать о показаниях
+        <span id={title}>Напоминать о показаниях</span>
       </SimpleCell>
       {problem && <ProblemNote problem={problem} />}
     </Group>
