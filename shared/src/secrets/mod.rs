@@ -309,6 +309,18 @@ mod tests {
     }
 
     #[test]
+    fn given_a_secret_with_or_without_a_vk_service_token_when_read_then_it_is_optional_and_never_printed() {
+        let base =
+            serde_json::json!({"vkAppSecret": "a", "fbAppSecret": "b", "tbankTerminalKey": "c", "tbankPassword": "d"});
+        assert!(SecretValues::from_json(&base.to_string()).unwrap().vk_service_token.is_none());
+        let mut with = base.clone();
+        with[VK_SERVICE_TOKEN] = serde_json::json!(" vk1.a.service-token ");
+        let values = SecretValues::from_json(&with.to_string()).unwrap();
+        assert_eq!(values.vk_service_token.as_ref().map(VkServiceToken::expose), Some("vk1.a.service-token"));
+        assert!(!format!("{values:?}").contains("service-token"));
+    }
+
+    #[test]
     fn given_a_rotated_secret_when_a_refusal_rereads_it_then_the_new_values_are_used() {
         let source = Rotating::new("old");
         let secrets = block_on(Secrets::load(source.clone(), Duration::ZERO)).unwrap();
