@@ -67,7 +67,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 bash scripts/stack.sh seed test
-cargo build -q -p account-lookup -p pay -p payment-history -p payment-receipt -p resend-receipt -p submit-readings -p payment-callback -p facebook-tab -p admin
+cargo build -q -p account-lookup -p pay -p payment-history -p payment-receipt -p resend-receipt -p account-reminder -p submit-readings -p payment-callback -p facebook-tab -p admin
 svc_start api cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --disable-cors
 wait_port api "$API_PORT" 120
 # The watcher starts each function on its first request: start them all now, so the run's

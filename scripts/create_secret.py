@@ -6,7 +6,7 @@ holds local.env's demo values, so local.env stays the one place they are written
 creates it, or puts local.env's values back into it when it exists. Idempotent.
 
 Run with the project venv:  .tools/venv/bin/python scripts/create_secret.py
-Reads SECRETS_NAME, VK_APP_SECRET, FB_APP_SECRET, TBANK_TERMINAL_KEY, TBANK_PASSWORD,
+Reads SECRETS_NAME, VK_APP_SECRET, FB_APP_SECRET, TBANK_TERMINAL_KEY, TBANK_PASSWORD, VK_SERVICE_TOKEN,
 AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_REGION (set by scripts/env.sh).
 """
 
@@ -26,6 +26,7 @@ KEYS = {
     "fbAppSecret": "FB_APP_SECRET",
     "tbankTerminalKey": "TBANK_TERMINAL_KEY",
     "tbankPassword": "TBANK_PASSWORD",
+    "vkServiceToken": "VK_SERVICE_TOKEN",
 }
 
 

@@ -20,7 +20,7 @@ cd "$ROOT"
 . scripts/env.sh dev
 . scripts/services.sh
 
-FUNCTIONS=(account-lookup pay payment-history payment-receipt resend-receipt submit-readings payment-callback)
+FUNCTIONS=(account-lookup pay payment-history payment-receipt resend-receipt submit-readings payment-callback account-reminder)
 LOG_TAG=dev
 # shellcheck source=scripts/log.sh
 . "$ROOT/scripts/log.sh"

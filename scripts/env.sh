@@ -12,6 +12,7 @@
 #   Manager, S3
 #   (moto)
 #   T-Bank        DEV_SANDBOX_PORT=9100        TEST_SANDBOX_PORT=9101    CHAOS_SANDBOX_PORT=9102
+#   VK API        DEV_VK_API_PORT=9200         TEST_VK_API_PORT=9201     CHAOS_VK_API_PORT=9202
 #   table         energosbyt-local             energosbyt-test           energosbyt-chaos
 #
 # The test and chaos stacks get API ports of their own (nothing listens there by default), so
@@ -51,12 +52,14 @@ case "$_stack_profile" in
         DYNAMODB_PORT="${DEV_DYNAMODB_PORT:-8000}"
         SES_PORT="${DEV_SES_PORT:-5005}"
         SANDBOX_PORT="${DEV_SANDBOX_PORT:-9100}"
+        VK_API_PORT="${DEV_VK_API_PORT:-9200}"
         ;;
     test)
         API_PORT="${TEST_API_PORT:-9001}"
         DYNAMODB_PORT="${TEST_DYNAMODB_PORT:-8001}"
         SES_PORT="${TEST_SES_PORT:-5006}"
         SANDBOX_PORT="${TEST_SANDBOX_PORT:-9101}"
+        VK_API_PORT="${TEST_VK_API_PORT:-9201}"
         TABLE_NAME='energosbyt-test'
         ;;
     chaos)
@@ -64,6 +67,7 @@ case "$_stack_profile" in
         DYNAMODB_PORT="${CHAOS_DYNAMODB_PORT:-8002}"
         SES_PORT="${CHAOS_SES_PORT:-5007}"
         SANDBOX_PORT="${CHAOS_SANDBOX_PORT:-9102}"
+        VK_API_PORT="${CHAOS_VK_API_PORT:-9202}"
         TABLE_NAME='energosbyt-chaos'
         ;;
     *)
@@ -85,8 +89,9 @@ AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$SES_PORT"
 # And the import bucket of the chunked billing export (scripts/create_bucket.py).
 AWS_ENDPOINT_URL_S3="http://127.0.0.1:$SES_PORT"
 TBANK_API_URL="http://127.0.0.1:$SANDBOX_PORT/v2"
+VK_API_URL="http://127.0.0.1:$VK_API_PORT"
 export STACK_PROFILE STACK_ROOT STACK_RUN_DIR TABLE_NAME \
     API_PORT DYNAMODB_PORT SES_PORT SANDBOX_PORT \
     API_URL NOTIFICATION_URL AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SES AWS_ENDPOINT_URL_SECRETS_MANAGER AWS_ENDPOINT_URL_S3 \
-    TBANK_API_URL
+    TBANK_API_URL VK_API_PORT VK_API_URL
 unset _stack_profile _stack_root _stack_overrides _stack_line _stack_key

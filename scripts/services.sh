@@ -131,7 +131,7 @@ svc_kill() {
 # its owner's feet at the end of this run.
 svc_refuse_running() {
     local service
-    for service in dynamodb ses sandbox; do
+    for service in dynamodb ses sandbox vk-api; do
         if svc_running "$service"; then
             _svc_log "error: the $STACK_PROFILE stack is already running ($service): $*"
             exit 1

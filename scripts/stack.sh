@@ -18,6 +18,8 @@
 #   ses       moto server (SES v1 API; sent mail readable at /moto-api/data.json), also the
 #             Secrets Manager stand-in: the secret SECRETS_NAME names, with local.env's demo values
 #   sandbox   the T-Bank sandbox (sandbox/tbank_sandbox.py), when present
+#   vk-api    the VK API stand-in (sandbox/vk_api_stand_in.py): notifications.sendMessage, records
+#             what was sent (GET /stand-in/sent)
 #
 # Ports and the table name per stack: scripts/env.sh. Pids and logs: .run/<stack>/.
 # `down` also stops the functions of a `make dev` whose terminal went away (.run/dev/api.pid).
@@ -26,9 +28,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV_PYTHON="$ROOT/.tools/venv/bin/python"
 SANDBOX="$ROOT/sandbox/tbank_sandbox.py"
+VK_STAND_IN="$ROOT/sandbox/vk_api_stand_in.py"
 DEMO_DATA="data/demo.json"
 # Every service this script (or scripts/dev.sh, for api) may have started, stopped in this order.
-SERVICES=(api sandbox ses dynamodb)
+SERVICES=(api vk-api sandbox ses dynamodb)
 
 LOG_TAG=stack
 # shellcheck source=scripts/log.sh
@@ -93,6 +96,13 @@ start_sandbox() {
     STARTED+=(sandbox)
 }
 
+start_vk_api() {
+    svc_running vk-api && return 0
+    claim_port vk-api "$VK_API_PORT"
+    svc_start vk-api python3 "$VK_STAND_IN" --host 127.0.0.1 --port "$VK_API_PORT" --token "$VK_SERVICE_TOKEN"
+    STARTED+=(vk-api)
+}
+
 stop_partial_start() {
     local rc=$? service
     ((rc != 0)) || return 0
@@ -108,11 +118,13 @@ up() {
     start_dynamodb
     start_ses
     start_sandbox
+    start_vk_api
     wait_http dynamodb "$AWS_ENDPOINT_URL_DYNAMODB/" 60
     wait_http ses "$AWS_ENDPOINT_URL_SES/moto-api/" 30
     if svc_running sandbox; then
         wait_http sandbox "http://127.0.0.1:$SANDBOX_PORT/" 30
     fi
+    wait_http vk-api "$VK_API_URL/stand-in/health" 30
     "$VENV_PYTHON" "$ROOT/scripts/create_table.py"
     "$VENV_PYTHON" "$ROOT/scripts/verify_sender.py"
     "$VENV_PYTHON" "$ROOT/scripts/create_secret.py"
@@ -121,7 +133,7 @@ up() {
     note "stack up in $((SECONDS - started_at)) s:" \
         "DynamoDB $AWS_ENDPOINT_URL_DYNAMODB (table $TABLE_NAME)," \
         "SES, Secrets Manager and S3 $AWS_ENDPOINT_URL_SES (secret $SECRETS_NAME, bucket $IMPORT_BUCKET)," \
-        "T-Bank $TBANK_API_URL"
+        "T-Bank $TBANK_API_URL, VK API $VK_API_URL"
 }
 
 seed() {
@@ -163,6 +175,7 @@ status() {
         case "$service" in
             api) port="$API_PORT" ;;
             sandbox) port="$SANDBOX_PORT" ;;
+            vk-api) port="$VK_API_PORT" ;;
             ses) port="$SES_PORT" ;;
             dynamodb) port="$DYNAMODB_PORT" ;;
         esac

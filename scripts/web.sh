@@ -84,7 +84,7 @@ _web_test() {
 
     bash scripts/stack.sh seed test
     _web_build test
-    cargo build -q -p account-lookup -p pay -p payment-history -p payment-receipt -p resend-receipt -p submit-readings -p payment-callback -p facebook-tab -p admin
+    cargo build -q -p account-lookup -p pay -p payment-history -p payment-receipt -p resend-receipt -p account-reminder -p submit-readings -p payment-callback -p facebook-tab -p admin
     svc_start web node web/serve.mjs --dir dist/test --port "$WEB_PORT" --parent "$$"
     svc_start api cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --disable-cors
     wait_port web "$WEB_PORT" 20

@@ -24,3 +24,5 @@ pub mod secrets;
 pub mod store;
 #[cfg(feature = "adapters")]
 pub mod telemetry;
+#[cfg(feature = "adapters")]
+pub mod vk;

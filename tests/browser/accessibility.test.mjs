@@ -317,6 +317,63 @@ for (const host of ['vk', 'facebook']) {
   }
 }
 
+// «Напоминать о показаниях», shown inside VK only: VK's Android client is played (as in
+// second_visit.test.mjs) so the page finds itself embedded, allows notifications, and keeps
+// nothing in VK's storage. The switch off and on, in both themes at both widths.
+function vkClientAllowingNotifications() {
+  const reply = (type, data) => window.dispatchEvent(new CustomEvent('VKWebAppEvent', { detail: { type, data } }));
+  const answers = {
+    VKWebAppStorageGet: (params) => ['VKWebAppStorageGetResult', { keys: params.keys.map((key) => ({ key, value: '' })) }],
+    VKWebAppStorageSet: () => ['VKWebAppStorageSetResult', { result: true }],
+    VKWebAppAllowNotifications: () => ['VKWebAppAllowNotificationsResult', { result: true }],
+    VKWebAppGetEmail: () => ['VKWebAppGetEmailFailed', { error_type: 'client_error', error_data: { error_code: 4 } }],
+    VKWebAppInit: () => ['VKWebAppInitResult', { result: true }],
+  };
+  window.AndroidBridge = Object.fromEntries(
+    Object.entries(answers).map(([method, answer]) => [
+      method,
+      (raw) => {
+        const params = JSON.parse(raw);
+        const [type, data] = answer(params);
+        setTimeout(() => reply(type, { ...data, request_id: params.request_id }), 0);
+      },
+    ]),
+  );
+}
+
+for (const theme of ['light', 'dark']) {
+  for (const viewport of [PHONE, DESKTOP]) {
+    const combo = { host: 'vk', theme, viewport, name: `vk-reminder-${viewport.width}-${theme}`, problems: [] };
+    test(`the reminder switch passes axe's WCAG 2.1 A/AA rules off and on, text at 200 %: VK, ${theme} theme, ${viewport.width} px`, async () => {
+      const context = await browser.newContext({ viewport, colorScheme: theme, locale: 'ru-RU' });
+      await context.addInitScript(vkClientAllowingNotifications);
+      const page = await context.newPage();
+      // A user of its own per combination, so each starts with the reminder off.
+      const user = String(880100 + (theme === 'dark' ? 2 : 0) + (viewport === DESKTOP ? 1 : 0));
+      await page.goto(`${WEB_ORIGIN}/?${demo('vk-launch', '--user', user)}`);
+      await lookUp(page, ACCOUNT);
+      const reminder = page.getByRole('switch', { name: /Напоминать о показаниях/ });
+      await reminder.waitFor();
+      if (await reminder.isChecked()) {
+        await page.getByText('Напоминать о показаниях', { exact: true }).click();
+        await page.waitForFunction(() => document.querySelector('[data-testid=reminder-switch]')?.checked === false);
+      }
+      await scan(page, combo, '16-reminder-off');
+      await page.getByText('Напоминать о показаниях', { exact: true }).click();
+      await page.waitForFunction(() => document.querySelector('[data-testid=reminder-switch]')?.checked === true);
+      await scan(page, combo, '17-reminder-on');
+      await context.close();
+      const found = findings.filter((f) => f.combo === combo.name);
+      assert.deepEqual(
+        found.map((f) => `${f.screen}: ${f.id} (${f.impact}) on ${f.nodes.length}: ${f.nodes.slice(0, 3).join(' | ')}`),
+        [],
+        'WCAG 2.1 A/AA violations',
+      );
+      assert.deepEqual(combo.problems, [], 'text at 200 %');
+    });
+  }
+}
+
 // The keyboard alone, as someone who cannot use a pointer goes: Tab to the next control, Enter,
 // typing. Every control reached has a name and a visible focus indicator.
 const KEYBOARD = { host: 'vk', theme: 'light', viewport: PHONE, name: 'vk-360-light-keyboard', problems: [] };

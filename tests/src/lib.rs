@@ -44,6 +44,7 @@ pub fn demo_secrets() -> Secrets {
         fb_app_secret: Secret::from(env("FB_APP_SECRET")),
         tbank_terminal_key: env("TBANK_TERMINAL_KEY"),
         tbank_password: energosbyt::acquirer::TerminalPassword::new(env("TBANK_PASSWORD")),
+        vk_service_token: std::env::var("VK_SERVICE_TOKEN").ok().map(energosbyt::secrets::VkServiceToken::new),
     })
 }
 
@@ -215,6 +216,8 @@ impl Event {
     pub fn new(method: &str, path: &str) -> Self {
         let route = if path.starts_with("/accounts/") && path.ends_with("/readings") {
             "/accounts/{account}/readings"
+        } else if path.starts_with("/accounts/") && path.ends_with("/reminder") {
+            "/accounts/{account}/reminder"
         } else if path.starts_with("/accounts/") {
             "/accounts/{account}"
         } else {
@@ -237,7 +240,7 @@ impl Event {
             "isBase64Encoded": false
         });
         if let Some(account) = path.strip_prefix("/accounts/") {
-            let account = account.trim_end_matches("/readings");
+            let account = account.trim_end_matches("/readings").trim_end_matches("/reminder");
             value["pathParameters"] = json!({ "account": account });
         }
         Self { value }

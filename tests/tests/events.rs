@@ -169,3 +169,12 @@ async fn payment_history_events_answer_the_status_in_their_name() {
         assert_eq!(response.status().as_u16(), status, "{}: {:?}", path.display(), body_json(&response));
     }
 }
+
+#[tokio::test]
+async fn account_reminder_events_answer_the_status_in_their_name() {
+    let app = account_reminder::App { store: store().await, edge: edge() };
+    for (path, status, request) in events_of("account-reminder") {
+        let response = account_reminder::handle(&app, request).await;
+        assert_eq!(response.status().as_u16(), status, "{}: {:?}", path.display(), body_json(&response));
+    }
+}

@@ -198,3 +198,47 @@ async fn given_a_payment_waiting_for_the_bank_then_the_payments_index_holds_what
         BTreeSet::from(["PK", "SK", "GSI2PK", "GSI2SK", "status", "acquirerPaymentId", "formDeadline", "createdAt"])
     );
 }
+
+#[tokio::test]
+async fn given_a_reminder_turned_on_shown_and_off_then_the_reminder_function_sends_only_what_iam_lets_it() {
+    let requests = Requests::default();
+    let shared = aws_config::load_from_env().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(requests.clone()).build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), env("TABLE_NAME"));
+    let app = account_reminder::App { store, edge: edge() };
+    let (number, user) = (fresh_account_number(), (uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as u64 + 1);
+
+    for method in ["PUT", "GET", "DELETE"] {
+        let event = Event::new(method, &format!("/accounts/{number}/reminder")).vk(&vk_launch(user, fixed_now()));
+        let response = account_reminder::handle(&app, event.request()).await;
+        assert_eq!(response.status(), 200, "{method}: {:?}", body_json(&response));
+    }
+
+    let template: serde_norway::Value = serde_norway::from_str(TEMPLATE).unwrap();
+    let statements = template["Resources"]["AccountReminderFunction"]["Properties"]["Policies"][0]["Statement"]
+        .as_sequence()
+        .expect("the reminder function's policy");
+    let writes = statements
+        .iter()
+        .find(|s| s["Sid"].as_str() == Some("CountRequestsAndKeepReminders"))
+        .expect("CountRequestsAndKeepReminders");
+    let prefixes: Vec<String> = writes["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().trim_end_matches('*').to_owned())
+        .collect();
+    let seen = requests.0.lock().unwrap().clone();
+    assert!(seen.iter().any(|r| matches!(r, Request::Update { partition, .. } if partition.starts_with("REMINDER#"))));
+    for request in &seen {
+        match request {
+            Request::Update { partition, .. } => {
+                assert!(prefixes.iter().any(|p| partition.starts_with(p.as_str())), "{partition} outside {prefixes:?}");
+            }
+            Request::Other(operation) => assert!(
+                operation.contains("GetItem") || operation.contains("DeleteItem"),
+                "{operation} is not in the reminder function's policy"
+            ),
+        }
+    }
+}

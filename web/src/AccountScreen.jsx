@@ -9,6 +9,7 @@ import { goToPaymentForm } from './payment.js';
 import { openSbpLink, opensSbpLinkDirectly } from './sbp.js';
 import { SbpQrScreen } from './SbpQrScreen.jsx';
 import { SavedAccounts } from './SavedAccounts.jsx';
+import { ReminderSwitch } from './ReminderSwitch.jsx';
 import { PaymentsLink } from './PaymentsScreen.jsx';
 import { rememberAccountOpened } from './savedAccounts.js';
 import { isEmail, prefillEmail, rememberPaymentEmail } from './email.js';
@@ -271,6 +272,7 @@ function AccountDetails({ account, api, launch, focusHeading, onReadings }) {
           ))}
         </Group>
       )}
+      <ReminderSwitch account={account.account} api={api} launch={launch} />
     </>
   );
 }

@@ -72,6 +72,9 @@ export function createApi(launch) {
     payment: (paymentId) => call('GET', `/payments/${encodeURIComponent(paymentId)}`),
     receipt: (paymentId) => call('GET', `/payments/${encodeURIComponent(paymentId)}/receipt`),
     sendReceipt: (paymentId) => call('POST', `/payments/${encodeURIComponent(paymentId)}/receipt`),
+    reminder: (account) => call('GET', `/accounts/${encodeURIComponent(account)}/reminder`),
+    turnReminderOn: (account) => call('PUT', `/accounts/${encodeURIComponent(account)}/reminder`),
+    turnReminderOff: (account) => call('DELETE', `/accounts/${encodeURIComponent(account)}/reminder`),
     payments: (cursor) => call('GET', cursor ? `/payments?cursor=${encodeURIComponent(cursor)}` : '/payments'),
   };
 }

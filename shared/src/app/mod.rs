@@ -16,5 +16,6 @@ pub mod payment_status;
 pub mod readings_submission;
 pub mod receipt_copy;
 pub mod reconciliation;
+pub mod reminders;
 pub mod settlement;
 pub mod tariff_cache;

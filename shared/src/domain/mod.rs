@@ -25,6 +25,7 @@ pub mod readings;
 pub mod readings_id;
 pub mod readings_ownership;
 pub mod readings_window;
+pub mod reminder_day;
 pub mod tariff;
 pub mod vat;
 pub mod year_month;

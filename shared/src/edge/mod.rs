@@ -19,6 +19,8 @@ pub mod readings_problems;
 #[cfg(feature = "adapters")]
 mod receipt_problems;
 #[cfg(feature = "adapters")]
+mod reminder_problems;
+#[cfg(feature = "adapters")]
 pub mod response;
 #[cfg(feature = "adapters")]
 pub mod throttle;

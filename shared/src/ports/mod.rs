@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod mail;
 pub mod readings;
 pub mod receipt_copies;
+pub mod reminders;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -23,6 +23,28 @@ pub const VK_APP_SECRET: &str = "vkAppSecret";
 pub const FB_APP_SECRET: &str = "fbAppSecret";
 pub const TBANK_TERMINAL_KEY: &str = "tbankTerminalKey";
 pub const TBANK_PASSWORD: &str = "tbankPassword";
+/// Optional: the VK app's service token, for the readings reminders (`notifications.sendMessage`).
+pub const VK_SERVICE_TOKEN: &str = "vkServiceToken";
+
+/// The VK app's service token. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VkServiceToken(String);
+
+impl VkServiceToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for VkServiceToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VkServiceToken(***)")
+    }
+}
 
 /// One reading of the secret. `Debug` shows the terminal key (it travels in every request to the
 /// bank) and never a signing key or the password.
@@ -32,6 +54,8 @@ pub struct SecretValues {
     pub fb_app_secret: Secret,
     pub tbank_terminal_key: String,
     pub tbank_password: TerminalPassword,
+    /// Absent where reminders are not sent (the functions that never call VK do not need it).
+    pub vk_service_token: Option<VkServiceToken>,
 }
 
 impl Default for SecretValues {
@@ -43,6 +67,7 @@ impl Default for SecretValues {
             fb_app_secret: Secret::from(""),
             tbank_terminal_key: String::new(),
             tbank_password: TerminalPassword::new(""),
+            vk_service_token: None,
         }
     }
 }
@@ -79,6 +104,7 @@ impl SecretValues {
             fb_app_secret: Secret::from(string(FB_APP_SECRET)?),
             tbank_terminal_key: string(TBANK_TERMINAL_KEY)?.trim().to_owned(),
             tbank_password: TerminalPassword::new(string(TBANK_PASSWORD)?),
+            vk_service_token: string(VK_SERVICE_TOKEN).ok().map(|token| VkServiceToken::new(token.trim())),
         })
     }
 
@@ -87,6 +113,7 @@ impl SecretValues {
             && self.fb_app_secret == other.fb_app_secret
             && self.tbank_terminal_key == other.tbank_terminal_key
             && self.tbank_password == other.tbank_password
+            && self.vk_service_token == other.vk_service_token
     }
 }
 
@@ -279,6 +306,18 @@ mod tests {
         }
         assert_eq!(SecretValues::from_json("[1]").unwrap_err(), SecretsError::NotAnObject);
         assert_eq!(SecretValues::from_json("vkAppSecret=a").unwrap_err(), SecretsError::NotAnObject);
+    }
+
+    #[test]
+    fn given_a_secret_with_or_without_a_vk_service_token_when_read_then_it_is_optional_and_never_printed() {
+        let base =
+            serde_json::json!({"vkAppSecret": "a", "fbAppSecret": "b", "tbankTerminalKey": "c", "tbankPassword": "d"});
+        assert!(SecretValues::from_json(&base.to_string()).unwrap().vk_service_token.is_none());
+        let mut with = base.clone();
+        with[VK_SERVICE_TOKEN] = serde_json::json!(" vk1.a.service-token ");
+        let values = SecretValues::from_json(&with.to_string()).unwrap();
+        assert_eq!(values.vk_service_token.as_ref().map(VkServiceToken::expose), Some("vk1.a.service-token"));
+        assert!(!format!("{values:?}").contains("service-token"));
     }
 
     #[test]

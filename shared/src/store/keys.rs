@@ -102,3 +102,20 @@ pub fn payer_pk(caller: &crate::domain::CallerId) -> String {
 pub fn payer_sk(created_at: chrono::DateTime<chrono::Utc>, id: &PaymentId) -> String {
     format!("{}#{id}", super::item::timestamp(created_at))
 }
+
+// Readings reminders a VK user asked for.
+
+/// One VK user's reminders: the accounts (`ACCOUNTS`) and the marks of reminders sent.
+pub fn reminder_pk(vk_user: u64) -> String {
+    format!("REMINDER#{vk_user}")
+}
+
+pub const REMINDER_ACCOUNTS: &str = "ACCOUNTS";
+
+/// `GSI1` partition listing every user with reminders, for the scheduled send.
+pub const REMINDERS_INDEX_PK: &str = "REMINDERS";
+
+/// The mark of `month`'s reminder of `kind` sent: `SENT#2026-12#opening`.
+pub fn reminder_sent_sk(month: crate::domain::YearMonth, kind: crate::domain::reminder_day::ReminderKind) -> String {
+    format!("SENT#{month}#{}", kind.as_str())
+}

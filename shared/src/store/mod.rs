@@ -17,6 +17,7 @@ mod payments;
 mod pending_payments;
 mod readings;
 mod receipt_copies;
+mod reminders;
 mod tariffs;
 mod throttle;
 

@@ -1,0 +1,81 @@
+//! `GET` / `PUT` / `DELETE /accounts/{account}/reminder`: whether the verified VK caller is
+//! reminded to hand in readings for the account, turning it on, turning it off. Anyone else
+//! (Facebook) is `403`. Throttled with the look-ups.
+//!
+//! HTTP only: the flow is `energosbyt::app::reminders`.
+
+use energosbyt::app::reminders;
+use energosbyt::config::{ConfigError, Env};
+use energosbyt::domain::AccountNumber;
+use energosbyt::edge::mini_app::path_param;
+use energosbyt::edge::throttle::ThrottleScope;
+use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
+use energosbyt::ports::RequestCounter;
+use energosbyt::ports::reminders::ReminderSubscriptions;
+use energosbyt::secrets::Secrets;
+use energosbyt::store::DynamoStore;
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+pub struct App<S> {
+    pub store: S,
+    pub edge: MiniAppEdge,
+}
+
+impl App<DynamoStore> {
+    /// Configuration and clients, built once per Lambda instance.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let env = Env::process();
+        let secrets = Secrets::from_env(&env).await?;
+        let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
+        Ok(Self { store, edge: MiniAppEdge::from_env(&env, &secrets)? })
+    }
+}
+
+/// The answer of all three methods: the state the reminder is in now.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReminderView {
+    pub account: String,
+    pub reminder: bool,
+}
+
+pub async fn handle<S: ReminderSubscriptions + RequestCounter + Sync>(
+    app: &App<S>,
+    request: Request,
+) -> Response<Body> {
+    app.edge
+        .serve(
+            &app.store,
+            ThrottleScope::Accounts,
+            &[Method::GET, Method::PUT, Method::DELETE],
+            request,
+            |request, context| answer(app, request, context),
+        )
+        .await
+}
+
+async fn answer<S: ReminderSubscriptions + Sync>(
+    app: &App<S>,
+    request: Request,
+    context: CallerContext<'_>,
+) -> Result<Response<Body>, Problem> {
+    let raw = path_param(&request, "account", 1).unwrap_or_default();
+    let number: AccountNumber = raw.parse()?;
+    let caller = &context.caller.id;
+    let reminder = match *request.method() {
+        Method::PUT => {
+            context.admission.read(Some(&number), reminders::turn_on(&app.store, caller, &number)).await??;
+            tracing::info!(account = %number.masked(), "readings reminder on");
+            true
+        }
+        Method::DELETE => {
+            context.admission.read(Some(&number), reminders::turn_off(&app.store, caller, &number)).await??;
+            tracing::info!(account = %number.masked(), "readings reminder off");
+            false
+        }
+        _ => context.admission.read(Some(&number), reminders::is_on(&app.store, caller, &number)).await??,
+    };
+    Ok(response::json(StatusCode::OK, &ReminderView { account: number.to_string(), reminder }))
+}
