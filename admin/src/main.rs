@@ -392,8 +392,12 @@ async fn desk(action: DeskCommand, table: &str) -> Result<(), String> {
             let since = since.map_or(chrono::DateTime::UNIX_EPOCH, day);
             let until = until.map_or_else(|| chrono::Utc::now() + TimeDelta::days(1), |d| day(d) + TimeDelta::days(1));
             let items = desk.list(since, until, kind).await.map_err(|e| e.to_string())?;
+            let mut out = io::stdout().lock();
             for item in &items {
-                println!("{}", admin::desk::line(item));
+                // A closed pipe (`| head`) ends the list quietly.
+                if writeln!(out, "{}", admin::desk::line(item)).is_err() {
+                    return Ok(());
+                }
             }
             eprintln!("{} payments need a person", items.len());
             return Ok(());
