@@ -414,4 +414,25 @@ mod tests {
             prop_assert_eq!(body["Amount"].as_i64().unwrap(), kopecks);
         }
     }
+
+    #[test]
+    fn a_refund_receipt_is_the_sale_item_for_the_sum_given_back_at_the_rate_of_the_sale() {
+        let sold_in_2025 = Utc.with_ymd_and_hms(2025, 12, 31, 20, 0, 0).unwrap();
+        let account: AccountNumber = "1234567890".parse().unwrap();
+        let amount: Money = "250.50".parse().unwrap();
+        let receipt =
+            refund_receipt(account, amount, " ivanov@example.ru ", sold_in_2025, &VatCodes::default()).unwrap();
+        assert_eq!(receipt.total(), amount);
+        assert_eq!(receipt.email.as_deref(), Some("ivanov@example.ru"));
+        assert_eq!(receipt.items[0].name, format!("Оплата электроэнергии, л/с {account}"));
+        assert_eq!(receipt.items[0].tax, "vat20", "the sale's rate, not today's");
+        assert!(matches!(
+            refund_receipt(account, amount, "", sold_in_2025, &VatCodes::default()),
+            Err(InitError::MissingEmail)
+        ));
+        assert!(matches!(
+            refund_receipt(account, Money::ZERO, "a@b.ru", sold_in_2025, &VatCodes::default()),
+            Err(InitError::AmountNotPositive)
+        ));
+    }
 }
