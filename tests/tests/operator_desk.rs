@@ -284,3 +284,50 @@ async fn given_an_anomaly_when_the_desk_reviews_it_then_it_leaves_the_list_and_a
     assert!(!customer.on_desk(None).await);
     assert_eq!(customer.status().await, PaymentStatus::New);
 }
+
+/// A `RECEIPT` shaped like the bank's documented example: no `Ofd`, no `SettlePlace`, no
+/// `CalculationPlace`, no `Url` — not composable without the configured fallbacks.
+fn documented_receipt(customer: &Customer) -> Value {
+    let kopecks = customer.payment.amount.kopecks();
+    json!({
+        "TerminalKey": env("TBANK_TERMINAL_KEY"), "OrderId": customer.payment.id.as_str(), "Success": true,
+        "Status": "RECEIPT", "PaymentId": customer.acquirer_id.parse::<u64>().unwrap(), "ErrorCode": "0",
+        "ErrorMessage": "", "Amount": kopecks, "FiscalNumber": 7, "ShiftNumber": 112,
+        "ReceiptDatetime": "2026-11-20T15:21:05+03:00", "FnNumber": "9282000100072197",
+        "EcrRegNumber": "0000000001047231", "FiscalDocumentNumber": 3812, "FiscalDocumentAttribute": 1837776948u64,
+        "Type": "Income",
+        "Receipt": {"Email": customer.payment.email_address(), "Taxation": "osn", "FfdVersion": "1.2", "Items": [{
+            "Name": format!("Оплата электроэнергии, л/с {}", customer.account), "Price": kopecks, "Quantity": 1,
+            "Amount": kopecks, "Tax": "vat22", "PaymentMethod": "full_payment", "PaymentObject": "service",
+            "MeasurementUnit": "шт"}]}
+    })
+}
+
+#[tokio::test]
+async fn given_a_receipt_that_cannot_be_composed_when_it_is_kept_then_the_desk_lists_it_as_a_receipt() {
+    let customer = Customer::at_the_bank("415.30").await;
+    customer.pays().await;
+    let without_fallbacks =
+        Env::from_fn(
+            |name| {
+                if matches!(name, "SETTLEMENT_PLACE" | "OFD_NAME") { None } else { std::env::var(name).ok() }
+            },
+        );
+    let app = payment_callback::App::configure(
+        &without_fallbacks,
+        integration_tests::demo_secrets(),
+        store().await,
+        mailer().await,
+    )
+    .expect("local.env is complete");
+    for notification in
+        [customer.notifications_of("CONFIRMED", 1).await.remove(0), sign_notification(documented_receipt(&customer))]
+    {
+        let request = Event::new("POST", "/callbacks/tbank").body(&notification).request();
+        assert_eq!(payment_callback::handle(&app, request).await.status().as_u16(), 200);
+    }
+
+    assert!(customer.on_desk(Some(DeskKind::Receipt)).await);
+    assert!(!customer.on_desk(Some(DeskKind::Anomaly)).await);
+    assert_eq!(customer.mails().await, (1, 0), "paid and mailed; the receipt waits");
+}
