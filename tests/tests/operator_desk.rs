@@ -63,6 +63,12 @@ struct Customer {
 impl Customer {
     /// An account and a payment for `amount`, registered at the bank (`Init`, as pay sends it).
     async fn at_the_bank(amount: &str) -> Self {
+        Self::registered(amount, true).await
+    }
+
+    /// As [`Self::at_the_bank`], its `Init` answer lost (`recorded` false): we never learnt the
+    /// bank's payment id.
+    async fn registered(amount: &str, recorded: bool) -> Self {
         let store = store().await;
         let number = fresh_account_number();
         let now = Utc::now();
@@ -98,7 +104,9 @@ impl Customer {
         .build(&settings)
         .unwrap();
         let acquirer_id = integration_tests::acquirer().init(&request).await.unwrap().payment_id.to_string();
-        store.record_init(&payment.id, &acquirer_id, "http://127.0.0.1/pay", now).await.unwrap();
+        if recorded {
+            store.record_init(&payment.id, &acquirer_id, "http://127.0.0.1/pay", now).await.unwrap();
+        }
         Self { account: number, payment, acquirer_id }
     }
 
@@ -330,4 +338,21 @@ async fn given_a_receipt_that_cannot_be_composed_when_it_is_kept_then_the_desk_l
     assert!(customer.on_desk(Some(DeskKind::Receipt)).await);
     assert!(!customer.on_desk(Some(DeskKind::Anomaly)).await);
     assert_eq!(customer.mails().await, (1, 0), "paid and mailed; the receipt waits");
+}
+
+#[tokio::test]
+async fn given_a_payment_for_review_whose_init_answer_was_lost_when_the_desk_credits_it_then_the_bank_is_asked_by_order()
+ {
+    let customer = Customer::registered("88.80", false).await;
+    customer.pays().await;
+    let desk = desk().await;
+    let facts = BankFacts { status: ReportedStatus::Silent, acquirer_payment_id: None, card: None, at: Utc::now() };
+    desk.settlement.apply_event(&customer.payment.id, |_| Ok(AcquirerEvent::Overdue), &facts).await.unwrap();
+
+    let credited = desk.credit(&customer.payment.id, &operator("paid at the bank")).await.unwrap();
+
+    assert_eq!(credited, DeskOutcome::Credited { amount: "88.80".parse().unwrap() });
+    let record = store().await.payment_record(&customer.payment.id).await.unwrap().unwrap();
+    assert_eq!(record.payment.acquirer_payment_id.as_deref(), Some(customer.acquirer_id.as_str()));
+    assert_eq!(customer.balance().await, "88.80".parse::<Money>().unwrap());
 }

@@ -122,10 +122,14 @@ where
         }
     }
 
-    /// The bank's own status of the payment's attempt.
+    /// The bank's own status of the payment's attempt; with no attempt recorded (`Init`'s answer
+    /// was lost), the order's attempt that captured money, else its last, as reconciliation reads it.
     async fn bank_state(&self, record: &PaymentRecord) -> Result<(BankStatus, Option<Money>, String), DeskError> {
         let Some(pid) = &record.payment.acquirer_payment_id else {
-            return Err(DeskError::NotAtTheBank);
+            let order =
+                self.acquirer.check_order(record.payment.id.as_str()).await.map_err(DeskError::BankUnanswered)?;
+            let attempt = order.paid().or_else(|| order.payments.last()).ok_or(DeskError::NotAtTheBank)?;
+            return Ok((attempt.status.clone(), attempt.amount, attempt.payment_id.as_str().to_owned()));
         };
         let state =
             self.acquirer.get_state(&AcquirerPaymentId::new(pid.clone())).await.map_err(DeskError::BankUnanswered)?;
