@@ -2,6 +2,7 @@
 
 pub mod account_import;
 pub mod billing_export;
+pub mod desk;
 pub mod export_chunks;
 pub mod readings_export;
 pub mod tariff_import;

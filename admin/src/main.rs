@@ -1,11 +1,15 @@
 //! Operator's command line: import the billing system's export and the tariffs, hand the month's
-//! readings over to the billing system.
+//! readings over to the billing system, and settle at the operator's desk what the service set
+//! aside for a person.
 
 use admin::account_import::{self, Malformed, Observer, Progress};
 use admin::{readings_export, tariff_import};
 
+use chrono::{NaiveDate, NaiveTime, TimeDelta};
 use clap::{Parser, Subcommand};
-use energosbyt::domain::YearMonth;
+use energosbyt::app::operator_desk::Operator;
+use energosbyt::domain::{Money, PaymentId, YearMonth};
+use energosbyt::ports::operator_desk::DeskKind;
 use energosbyt::store::DynamoStore;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::File;
@@ -82,6 +86,59 @@ enum Command {
         #[arg(long, env = "TABLE_NAME")]
         table: String,
     },
+    /// What the service set aside for a person, and settling it: list, credit, refund, review.
+    /// Every action asks the bank first, is recorded on the payment (who, when, why) and changes
+    /// nothing when run again.
+    Desk {
+        #[command(subcommand)]
+        action: DeskCommand,
+        #[arg(long, env = "TABLE_NAME", global = true)]
+        table: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeskCommand {
+    /// The payments that need a person, oldest first: id, kinds, when, amount, status, account
+    /// (masked).
+    List {
+        #[arg(long)]
+        kind: Option<DeskKind>,
+        /// Set aside on or after this day (UTC), e.g. 2026-11-01.
+        #[arg(long)]
+        since: Option<NaiveDate>,
+        /// Set aside on or before this day (UTC).
+        #[arg(long)]
+        until: Option<NaiveDate>,
+    },
+    /// Credits a payment the bank says is CONFIRMED, exactly once, with the customer's emails.
+    Credit {
+        payment: PaymentId,
+        #[arg(long)]
+        operator: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Refunds a credited payment through the bank (all that is left, or --amount), with the
+    /// refund receipt; the balance moves back once.
+    Refund {
+        payment: PaymentId,
+        /// Roubles, e.g. 250.50; all that is left to refund without it.
+        #[arg(long)]
+        amount: Option<Money>,
+        #[arg(long)]
+        operator: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Marks the payment reviewed: it leaves the list, nothing else changes.
+    Review {
+        payment: PaymentId,
+        #[arg(long)]
+        operator: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -94,6 +151,10 @@ async fn main() -> ExitCode {
         Command::SplitExport { file, out_dir, accounts_per_chunk } => split_export(&file, &out_dir, accounts_per_chunk),
         Command::ImportTariffs { file, prune, table } => import_tariffs(&file, prune, &table).await,
         Command::ExportReadings { month, out, all, table } => export_readings(month, out.as_deref(), all, &table).await,
+        Command::Desk { action, table } => match table {
+            Some(table) => desk(action, &table).await,
+            None => Err("--table (or TABLE_NAME) is required".to_owned()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -315,4 +376,39 @@ impl Write for SyncedFile {
         self.0.flush()?;
         self.0.get_ref().sync_data()
     }
+}
+
+async fn desk(action: DeskCommand, table: &str) -> Result<(), String> {
+    let desk = admin::desk::from_env(table).await?;
+    let who = |operator: String, reason: String| -> Result<Operator, String> {
+        if operator.trim().is_empty() || reason.trim().is_empty() {
+            return Err("--operator and --reason must not be empty".to_owned());
+        }
+        Ok(Operator { name: operator.trim().to_owned(), reason: reason.trim().to_owned() })
+    };
+    let outcome = match action {
+        DeskCommand::List { kind, since, until } => {
+            let day = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc();
+            let since = since.map_or(chrono::DateTime::UNIX_EPOCH, day);
+            let until = until.map_or_else(|| chrono::Utc::now() + TimeDelta::days(1), |d| day(d) + TimeDelta::days(1));
+            let items = desk.list(since, until, kind).await.map_err(|e| e.to_string())?;
+            let mut out = io::stdout().lock();
+            for item in &items {
+                // A closed pipe (`| head`) ends the list quietly.
+                if writeln!(out, "{}", admin::desk::line(item)).is_err() {
+                    return Ok(());
+                }
+            }
+            eprintln!("{} payments need a person", items.len());
+            return Ok(());
+        }
+        DeskCommand::Credit { payment, operator, reason } => desk.credit(&payment, &who(operator, reason)?).await,
+        DeskCommand::Refund { payment, amount, operator, reason } => {
+            desk.refund(&payment, amount, &who(operator, reason)?).await
+        }
+        DeskCommand::Review { payment, operator, reason } => desk.review(&payment, &who(operator, reason)?).await,
+    };
+    let outcome = outcome.map_err(|e| format!("refused: {e}"))?;
+    println!("{}", admin::desk::done(&outcome));
+    Ok(())
 }

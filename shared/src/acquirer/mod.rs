@@ -32,7 +32,7 @@ pub use notification::{
     Notification, NotificationError, PaymentNotification, ReceiptEcho, ReceiptNotification, verify_notification,
     without_buyer_contacts,
 };
-pub use payment_init::{InitError, InitSettings, PaymentInit, VatCodes};
+pub use payment_init::{InitError, InitSettings, PaymentInit, VatCodes, refund_receipt};
 pub use sbp_qr::{QrDataType, QrRequest, QrResponse, is_usable_link};
 pub use token::{TerminalPassword, TokenError};
 

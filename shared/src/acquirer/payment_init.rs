@@ -159,7 +159,7 @@ impl PaymentInit<'_> {
             return Err(InitError::CrossesVatChange);
         }
 
-        let name = format!("Оплата электроэнергии, л/с {}", self.account);
+        let name = item_name(self.account);
         if name.chars().count() > ITEM_NAME_MAX {
             return Err(InitError::TooLong { field: "Receipt.Items[].Name" });
         }
@@ -205,6 +205,48 @@ impl PaymentInit<'_> {
             receipt: Some(receipt),
         })
     }
+}
+
+/// The receipt's one service item names the account it paid.
+fn item_name(account: AccountNumber) -> String {
+    format!("Оплата электроэнергии, л/с {account}")
+}
+
+/// The receipt sent with a refund (`Cancel`'s `Receipt`; the bank fiscalises it as the sale's
+/// return): the sale's service item for the sum given back, at the VAT rate the sale printed.
+pub fn refund_receipt(
+    account: AccountNumber,
+    amount: Money,
+    email: &str,
+    sold_at: DateTime<Utc>,
+    vat_codes: &VatCodes,
+) -> Result<Receipt, InitError> {
+    if !amount.is_positive() {
+        return Err(InitError::AmountNotPositive);
+    }
+    let email = email.trim();
+    if email.is_empty() {
+        return Err(InitError::MissingEmail);
+    }
+    if email.chars().count() > RECEIPT_EMAIL_MAX {
+        return Err(InitError::EmailTooLong);
+    }
+    Ok(Receipt {
+        email: Some(email.to_owned()),
+        phone: None,
+        taxation: Taxation::Osn,
+        ffd_version: Some("1.2".into()),
+        items: vec![ReceiptItem {
+            name: item_name(account),
+            price: amount,
+            quantity: 1,
+            amount,
+            tax: vat_codes.code(VatRate::at(sold_at)).to_owned(),
+            payment_method: PaymentMethod::FullPayment,
+            payment_object: PaymentObject::Service,
+            measurement_unit: Some(MEASUREMENT_UNIT.into()),
+        }],
+    })
 }
 
 #[cfg(test)]
@@ -371,5 +413,26 @@ mod tests {
             prop_assert_eq!(items_sum, body["Amount"].as_i64().unwrap());
             prop_assert_eq!(body["Amount"].as_i64().unwrap(), kopecks);
         }
+    }
+
+    #[test]
+    fn a_refund_receipt_is_the_sale_item_for_the_sum_given_back_at_the_rate_of_the_sale() {
+        let sold_in_2025 = Utc.with_ymd_and_hms(2025, 12, 31, 20, 0, 0).unwrap();
+        let account: AccountNumber = "1234567890".parse().unwrap();
+        let amount: Money = "250.50".parse().unwrap();
+        let receipt =
+            refund_receipt(account, amount, " ivanov@example.ru ", sold_in_2025, &VatCodes::default()).unwrap();
+        assert_eq!(receipt.total(), amount);
+        assert_eq!(receipt.email.as_deref(), Some("ivanov@example.ru"));
+        assert_eq!(receipt.items[0].name, format!("Оплата электроэнергии, л/с {account}"));
+        assert_eq!(receipt.items[0].tax, "vat20", "the sale's rate, not today's");
+        assert!(matches!(
+            refund_receipt(account, amount, "", sold_in_2025, &VatCodes::default()),
+            Err(InitError::MissingEmail)
+        ));
+        assert!(matches!(
+            refund_receipt(account, Money::ZERO, "a@b.ru", sold_in_2025, &VatCodes::default()),
+            Err(InitError::AmountNotPositive)
+        ));
     }
 }

@@ -10,6 +10,7 @@ pub mod customer_emails;
 pub mod idempotency;
 pub mod lookup;
 pub mod meter_number_proof;
+pub mod operator_desk;
 pub mod payment_history;
 pub mod payment_registration;
 pub mod payment_status;

@@ -11,6 +11,7 @@ pub mod history;
 pub mod idempotency;
 pub mod ledger;
 pub mod mail;
+pub mod operator_desk;
 pub mod readings;
 pub mod receipt_copies;
 pub mod reminders;

@@ -4,12 +4,14 @@
 
 use super::DynamoStore;
 use super::item;
+use super::operator_desk;
 use super::payment_record::{REJECTED, SENDING, SENT, UNRENDERED, email_attribute, receipt_attribute};
 use super::payments::{self, PENDING};
 use super::pending_payments;
 use crate::domain::{Payment, PaymentId};
 use crate::ports::StoreError;
 use crate::ports::ledger::{CustomerEmail, EmailClaim, EmailLedger, EmailOutcome, PendingPayments, ReceiptSlot};
+use crate::ports::operator_desk::DeskKind;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
@@ -82,6 +84,12 @@ impl EmailLedger for DynamoStore {
         let Some(after) = settled else {
             return Ok(false);
         };
+        if outcome == EmailOutcome::Rejected {
+            // Given up: a person has to reach the customer another way.
+            if let Err(e) = self.set_aside(&claim.payment, DeskKind::Email, at).await {
+                tracing::warn!(payment_id = %claim.payment, error = %e, "a refused email is not on the operator's desk");
+            }
+        }
         // Writes to one item take turns, so of two racing settlements the second sees both in
         // what its write returns: one that leaves an email still due spends no request on this.
         if pending_payments::mailed(&after) {
@@ -110,16 +118,23 @@ impl EmailLedger for DynamoStore {
     async fn hold_unrendered(&self, payment: &Payment, slot: &ReceiptSlot) -> Result<(), StoreError> {
         self.conditional_update(
             &payment.id,
-            "ADD #unrendered :slot SET GSI2PK = :pending, GSI2SK = :position",
+            &format!(
+                "ADD #unrendered :slot, {} SET GSI2PK = :pending, GSI2SK = :position, {}",
+                operator_desk::SET_ASIDE_ADD,
+                operator_desk::SET_ASIDE
+            ),
             // Never for an email settled meanwhile by another delivery.
             "attribute_exists(PK) AND (attribute_not_exists(#email) OR begins_with(#email, :sending))",
             &[("#unrendered", UNRENDERED), ("#email", &email_attribute(&CustomerEmail::Receipt(slot.clone())))],
-            vec![
+            [
                 (":slot", AttributeValue::Ss(vec![receipt_attribute(slot)])),
                 (":sending", item::s(SENDING)),
                 (":pending", item::s(PENDING)),
                 (":position", item::s(payments::pending_position(payment))),
-            ],
+            ]
+            .into_iter()
+            .chain(operator_desk::set_aside_values(&payment.id, DeskKind::Receipt, Utc::now()))
+            .collect(),
         )
         .await
         .map(|_| ())

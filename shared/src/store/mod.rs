@@ -10,6 +10,7 @@ mod email_retention;
 mod idempotency;
 mod item;
 mod keys;
+mod operator_desk;
 mod payment_history;
 mod payment_ledger;
 mod payment_record;

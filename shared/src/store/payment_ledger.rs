@@ -12,6 +12,7 @@
 use super::all_items;
 use super::item::{self, Item};
 use super::keys;
+use super::operator_desk;
 use super::payment_record::{decode_record, receipt_attribute};
 use super::payments::{self, FINISHED, PENDING};
 use super::{DynamoStore, build_failed, unavailable};
@@ -21,6 +22,7 @@ use crate::ports::StoreError;
 use crate::ports::ledger::{
     Applied, BankFacts, LedgerEntry, LedgerReader, Movement, PaymentLedger, PaymentRecord, StoredReceipt,
 };
+use crate::ports::operator_desk::DeskKind;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
@@ -170,7 +172,11 @@ impl DynamoStore {
             // In the same write as the credit: the note cannot be lost after the money moved.
             set.push("anomaly = :anomaly");
             set.push("anomalyAt = :at");
+            set.push(operator_desk::SET_ASIDE);
             update = update.expression_attribute_values(":anomaly", item::s(what));
+            for (placeholder, value) in operator_desk::set_aside_values(&payment.id, DeskKind::Anomaly, facts.at) {
+                update = update.expression_attribute_values(placeholder, value);
+            }
         }
         if let Some(pid) = &facts.acquirer_payment_id {
             // The attempt that captured the money, even when `Init`'s answer named another.
@@ -181,7 +187,8 @@ impl DynamoStore {
             set.push("card = :card");
             update = update.expression_attribute_values(":card", item::to_attr(card)?);
         }
-        let update = update.update_expression(format!("SET {}", set.join(", "))).build().map_err(build_failed)?;
+        let add = if anomaly.is_some() { format!(" ADD {}", operator_desk::SET_ASIDE_ADD) } else { String::new() };
+        let update = update.update_expression(format!("SET {}{add}", set.join(", "))).build().map_err(build_failed)?;
         let entry = LedgerEntry {
             account: payment.account,
             payment: payment.id.clone(),
@@ -270,6 +277,11 @@ impl DynamoStore {
             set.push("anomalyAt = if_not_exists(anomalyAt, :at)");
             let note = format!("left unsettled past the review time; the bank last said {}", facts.status);
             request = request.expression_attribute_values(":anomaly", item::s(note));
+            // On the operator's desk until someone settles it.
+            set.push(operator_desk::SET_ASIDE);
+            for (placeholder, value) in operator_desk::set_aside_values(&payment.id, DeskKind::Review, facts.at) {
+                request = request.expression_attribute_values(placeholder, value);
+            }
         }
         if to == PaymentStatus::Failed {
             // Nothing left to do: the customer's email goes after the retention period.
@@ -284,6 +296,10 @@ impl DynamoStore {
         if !to.is_pending() && to != PaymentStatus::Failed {
             // Under review: the operator may need the customer's email, for as long as it takes.
             expression.push_str(" REMOVE GSI2PK, GSI2SK");
+        }
+        if to == PaymentStatus::NeedsReview {
+            expression.push_str(" ADD ");
+            expression.push_str(operator_desk::SET_ASIDE_ADD);
         }
         update_outcome(request.update_expression(expression).send().await)
     }
@@ -375,12 +391,18 @@ impl PaymentLedger for DynamoStore {
     }
 
     async fn note_anomaly(&self, id: &PaymentId, anomaly: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut values = vec![(":anomaly", item::s(anomaly)), (":at", item::s(item::timestamp(at)))];
+        values.extend(operator_desk::set_aside_values(id, DeskKind::Anomaly, at));
         self.conditional_update(
             id,
-            "SET anomaly = :anomaly, anomalyAt = :at",
+            &format!(
+                "SET anomaly = :anomaly, anomalyAt = :at, {} ADD {}",
+                operator_desk::SET_ASIDE,
+                operator_desk::SET_ASIDE_ADD
+            ),
             "attribute_exists(PK)",
             &[],
-            vec![(":anomaly", item::s(anomaly)), (":at", item::s(item::timestamp(at)))],
+            values,
         )
         .await
         .map(|_| ())
