@@ -300,11 +300,7 @@ where
             "payment reconciled"
         );
         // A credit found here gets its emails here: its notification may never come.
-        let read = match settled.effect {
-            Effect::Credited { .. } => RecordRead::BeforeOwnWrite,
-            _ => RecordRead::Current,
-        };
-        self.settlement.deliver_due_emails(&settled.record, read).await?;
+        self.settlement.deliver_due_emails(&settled.record, settled.effect.record_read()).await?;
         Ok(Some(settled.effect))
     }
 

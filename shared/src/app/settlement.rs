@@ -57,6 +57,15 @@ pub enum Effect {
 }
 
 impl Effect {
+    /// How the record this effect came with stands for [`Settlement::deliver_due_emails`]: a
+    /// credit is this writer's own write, read before it.
+    pub fn record_read(&self) -> RecordRead {
+        match self {
+            Effect::Credited { .. } => RecordRead::BeforeOwnWrite,
+            _ => RecordRead::Current,
+        }
+    }
+
     /// Short and stable, for logs and summaries.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -414,10 +423,7 @@ where
                 if settled.effect == Effect::RefundBeforeCredit {
                     return Ok(NotificationOutcome::DeliverAgain);
                 }
-                let read = match settled.effect {
-                    Effect::Credited { .. } => RecordRead::BeforeOwnWrite,
-                    _ => RecordRead::Current,
-                };
+                let read = settled.effect.record_read();
                 (settled.record, read)
             }
             Notification::Receipt(r) => match self.accept_receipt(r, raw, &id).await.map_err(fault)? {
