@@ -21,6 +21,8 @@ pub mod outside_calls;
 pub mod ports;
 pub mod secrets;
 #[cfg(feature = "adapters")]
+pub mod startup;
+#[cfg(feature = "adapters")]
 pub mod store;
 #[cfg(feature = "adapters")]
 pub mod telemetry;

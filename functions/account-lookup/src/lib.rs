@@ -8,15 +8,14 @@
 mod view;
 
 use energosbyt::app::lookup;
-use energosbyt::config::{ConfigError, Env};
+use energosbyt::config::ConfigError;
 use energosbyt::domain::AccountNumber;
 use energosbyt::domain::readings_ownership::Submitter;
 use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
-use energosbyt::outside_calls;
 use energosbyt::ports::RequestCounter;
 use energosbyt::ports::readings::AccountReadingsReader;
-use energosbyt::secrets::Secrets;
+use energosbyt::startup::Instance;
 use energosbyt::store::DynamoStore;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -33,12 +32,7 @@ impl App<DynamoStore> {
     /// The store's one connection warm-up runs here, beside the secret's read: `main` polls for
     /// events once this returns.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let env = Env::process();
-        let sdk = outside_calls::sdk_config().await;
-        let store = DynamoStore::from_sdk_config(&sdk, env.string("TABLE_NAME")?);
-        // The secret's read and the store's one connection warm-up, side by side.
-        let (secrets, ()) = tokio::join!(Secrets::from_sdk_config(&env, &sdk), store.warm_up());
-        let secrets = secrets?;
+        let Instance { env, store, secrets, .. } = Instance::start().await?;
         Ok(Self { store, edge: MiniAppEdge::from_env(&env, &secrets)? })
     }
 }

@@ -12,17 +12,16 @@ mod view;
 use energosbyt::acquirer::{Acquirer, SettingsError, TbankClient, TbankSettings};
 use energosbyt::app::payment_registration::{self as registration, PaySettings, Registered};
 use energosbyt::app::payment_status::payment_status;
-use energosbyt::config::{ConfigError, Env};
+use energosbyt::config::ConfigError;
 use energosbyt::domain::payment_request::PaymentRequest;
 use energosbyt::domain::{PayMethod, PaymentId};
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
-use energosbyt::outside_calls;
 use energosbyt::ports::idempotency::{IdempotencyKey, PaymentClaims};
 use energosbyt::ports::readings::ReadingsLookup;
 use energosbyt::ports::{AccountReader, PaymentReader, PaymentWriter, RequestCounter};
-use energosbyt::secrets::Secrets;
+use energosbyt::startup::Instance;
 use energosbyt::store::DynamoStore;
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -56,12 +55,7 @@ impl App<DynamoStore, TbankClient> {
     /// The store's one connection warm-up runs here, beside the secret's read: `main` polls for
     /// events once this returns.
     pub async fn from_env() -> Result<Self, StartupError> {
-        let env = Env::process();
-        let sdk = outside_calls::sdk_config().await;
-        let store = DynamoStore::from_sdk_config(&sdk, env.string("TABLE_NAME")?);
-        // The secret's read and the store's one connection warm-up, side by side.
-        let (secrets, ()) = tokio::join!(Secrets::from_sdk_config(&env, &sdk), store.warm_up());
-        let secrets = secrets?;
+        let Instance { env, store, secrets, .. } = Instance::start().await?;
         let edge = MiniAppEdge::from_env(&env, &secrets)?;
         let settings = PaySettings::from_env(&env)?;
         let acquirer = TbankClient::new(TbankSettings::from_env()?, secrets)?;

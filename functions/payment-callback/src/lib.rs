@@ -19,10 +19,10 @@ use energosbyt::edge::Problem;
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, MailSender, Mailer};
 use energosbyt::metrics::{self, Metric};
-use energosbyt::outside_calls;
 use energosbyt::ports::ledger::{EmailLedger, PaymentLedger};
 use energosbyt::ports::readings::ReadingsLookup;
 use energosbyt::secrets::{SecretValues, Secrets};
+use energosbyt::startup::Instance;
 use energosbyt::store::DynamoStore;
 use http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -48,12 +48,7 @@ impl App<DynamoStore, SesMailer> {
     /// The store's one connection warm-up runs here, beside the secret's read: `main` polls for
     /// events once this returns.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let env = Env::process();
-        let sdk = outside_calls::sdk_config().await;
-        let store = DynamoStore::from_sdk_config(&sdk, env.string("TABLE_NAME")?);
-        // The secret's read and the store's one connection warm-up, side by side.
-        let (secrets, ()) = tokio::join!(Secrets::from_sdk_config(&env, &sdk), store.warm_up());
-        let secrets = secrets?;
+        let Instance { env, sdk, store, secrets } = Instance::start().await?;
         let mailer = Mailer::new(SesMailer::from_sdk_config(&env, &sdk)?, MailFrom::from_env(&env)?);
         Self::configure(&env, secrets, store, mailer)
     }

@@ -7,12 +7,12 @@
 mod view;
 
 use energosbyt::app::payment_history;
-use energosbyt::config::{ConfigError, Env};
+use energosbyt::config::ConfigError;
 use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
 use energosbyt::ports::RequestCounter;
 use energosbyt::ports::history::PaymentHistoryReader;
-use energosbyt::secrets::Secrets;
+use energosbyt::startup::Instance;
 use energosbyt::store::DynamoStore;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -26,9 +26,7 @@ pub struct App<S> {
 impl App<DynamoStore> {
     /// Configuration and clients, built once per Lambda instance.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let env = Env::process();
-        let secrets = Secrets::from_env(&env).await?;
-        let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
+        let Instance { env, store, secrets, .. } = Instance::start().await?;
         Ok(Self { store, edge: MiniAppEdge::from_env(&env, &secrets)? })
     }
 }

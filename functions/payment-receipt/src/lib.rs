@@ -7,14 +7,14 @@
 mod view;
 
 use energosbyt::app::receipt_copy;
-use energosbyt::config::{ConfigError, Env};
+use energosbyt::config::ConfigError;
 use energosbyt::domain::{PaymentId, SellerRequisites};
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
 use energosbyt::ports::RequestCounter;
 use energosbyt::ports::ledger::PaymentLedger;
-use energosbyt::secrets::Secrets;
+use energosbyt::startup::Instance;
 use energosbyt::store::DynamoStore;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -30,9 +30,7 @@ impl App<DynamoStore> {
     /// Configuration and clients, built once per Lambda instance: the seller's requisites as the
     /// receipt emails print them (`SELLER_NAME`, `SELLER_INN`, …).
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let env = Env::process();
-        let secrets = Secrets::from_env(&env).await?;
-        let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
+        let Instance { env, store, secrets, .. } = Instance::start().await?;
         Ok(Self { store, edge: MiniAppEdge::from_env(&env, &secrets)?, seller: SellerRequisites::from_env(&env)? })
     }
 }

@@ -3,11 +3,9 @@
 
 use energosbyt::acquirer::{TbankClient, TbankSettings};
 use energosbyt::app::reconciliation::Reconciler;
-use energosbyt::config::Env;
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, Mailer};
-use energosbyt::outside_calls;
-use energosbyt::secrets::Secrets;
+use energosbyt::startup::Instance;
 use energosbyt::store::DynamoStore;
 
 /// `TABLE_NAME`, the acquirer's `TBANK_API_URL` and the secret (`SECRETS_NAME`: the terminal key
@@ -17,12 +15,7 @@ use energosbyt::store::DynamoStore;
 /// The store's one connection warm-up runs here, beside the secret's read.
 pub async fn from_env()
 -> Result<Reconciler<DynamoStore, SesMailer, TbankClient>, Box<dyn std::error::Error + Send + Sync>> {
-    let env = Env::process();
-    let sdk = outside_calls::sdk_config().await;
-    let store = DynamoStore::from_sdk_config(&sdk, env.string("TABLE_NAME")?);
-    // The secret's read and the store's one connection warm-up, side by side.
-    let (secrets, ()) = tokio::join!(Secrets::from_sdk_config(&env, &sdk), store.warm_up());
-    let secrets = secrets?;
+    let Instance { env, sdk, store, secrets } = Instance::start().await?;
     let mailer = Mailer::new(SesMailer::from_sdk_config(&env, &sdk)?, MailFrom::from_env(&env)?);
     let acquirer = TbankClient::new(TbankSettings::from_env()?, secrets)?;
     Ok(Reconciler::configure(&env, store, mailer, acquirer)?)

@@ -5,7 +5,7 @@
 //! HTTP only: the flow is `energosbyt::app::receipt_copy::send_copy`.
 
 use energosbyt::app::receipt_copy;
-use energosbyt::config::{ConfigError, Env};
+use energosbyt::config::ConfigError;
 use energosbyt::domain::{PaymentId, SellerRequisites};
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
@@ -15,7 +15,7 @@ use energosbyt::mail::{MailFrom, MailSender, Mailer};
 use energosbyt::ports::RequestCounter;
 use energosbyt::ports::ledger::PaymentLedger;
 use energosbyt::ports::receipt_copies::ReceiptCopies;
-use energosbyt::secrets::Secrets;
+use energosbyt::startup::Instance;
 use energosbyt::store::DynamoStore;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -32,10 +32,8 @@ impl App<DynamoStore, SesMailer> {
     /// Configuration and clients, built once per Lambda instance: the edge's settings, SES and
     /// its sender (`SES_SENDER`), the seller's requisites.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let env = Env::process();
-        let secrets = Secrets::from_env(&env).await?;
-        let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
-        let mailer = Mailer::new(SesMailer::from_env(&env).await?, MailFrom::from_env(&env)?);
+        let Instance { env, sdk, store, secrets } = Instance::start().await?;
+        let mailer = Mailer::new(SesMailer::from_sdk_config(&env, &sdk)?, MailFrom::from_env(&env)?);
         Ok(Self {
             store,
             mailer,

@@ -1,8 +1,7 @@
 //! The scheduled readings reminders' wiring: the flow is `energosbyt::app::reminders::send_due`;
 //! this crate builds it once per instance around DynamoDB and VK's API.
 
-use energosbyt::config::Env;
-use energosbyt::secrets::Secrets;
+use energosbyt::startup::Instance;
 use energosbyt::store::DynamoStore;
 use energosbyt::vk::{VkNotifier, VkSettings};
 
@@ -13,9 +12,7 @@ pub struct Sender {
 
 /// `TABLE_NAME`, `VK_API_URL` and the secret (`SECRETS_NAME`: the VK service token).
 pub async fn from_env() -> Result<Sender, Box<dyn std::error::Error + Send + Sync>> {
-    let env = Env::process();
-    let secrets = Secrets::from_env(&env).await?;
-    let store = DynamoStore::from_env(env.string("TABLE_NAME")?).await;
+    let Instance { env, store, secrets, .. } = Instance::start().await?;
     let vk = VkNotifier::new(VkSettings::from_env(&env)?, secrets)?;
     Ok(Sender { store, vk })
 }

@@ -17,7 +17,7 @@ use super::payment_record::{decode_record, receipt_attribute};
 use super::payments::{self, FINISHED, PENDING};
 use super::{DynamoStore, build_failed, unavailable};
 use crate::domain::payment_transition::Transition;
-use crate::domain::{AccountNumber, Money, PaymentId, PaymentStatus};
+use crate::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
 use crate::ports::StoreError;
 use crate::ports::ledger::{
     Applied, BankFacts, LedgerEntry, LedgerReader, Movement, PaymentLedger, PaymentRecord, StoredReceipt,
@@ -189,19 +189,7 @@ impl DynamoStore {
         }
         let add = if anomaly.is_some() { format!(" ADD {}", operator_desk::SET_ASIDE_ADD) } else { String::new() };
         let update = update.update_expression(format!("SET {}{add}", set.join(", "))).build().map_err(build_failed)?;
-        let entry = LedgerEntry {
-            account: payment.account,
-            payment: payment.id.clone(),
-            movement: Movement::Credit,
-            amount,
-            at: facts.at,
-        };
-        self.transact(vec![
-            TransactWriteItem::builder().update(update).build(),
-            self.account_exists(&payment.account, facts.at)?,
-            self.ledger_put(&entry, facts.acquirer_payment_id.as_deref())?,
-        ])
-        .await
+        self.move_money(update, payment, Movement::Credit, amount, facts).await
     }
 
     async fn write_refund(
@@ -227,13 +215,21 @@ impl DynamoStore {
             .expression_attribute_values(":read_refunded", item::money(payment.refunded))
             .build()
             .map_err(build_failed)?;
-        let entry = LedgerEntry {
-            account: payment.account,
-            payment: payment.id.clone(),
-            movement: Movement::Refund { total_refunded },
-            amount: -amount,
-            at: facts.at,
-        };
+        self.move_money(update, payment, Movement::Refund { total_refunded }, -amount, facts).await
+    }
+
+    /// The payment's own update, the account's existence and the money's ledger entry: one
+    /// transaction, so money never moves without the payment's transition, nor twice.
+    async fn move_money(
+        &self,
+        update: Update,
+        payment: &Payment,
+        movement: Movement,
+        amount: Money,
+        facts: &BankFacts,
+    ) -> Result<Applied, StoreError> {
+        let entry =
+            LedgerEntry { account: payment.account, payment: payment.id.clone(), movement, amount, at: facts.at };
         self.transact(vec![
             TransactWriteItem::builder().update(update).build(),
             self.account_exists(&payment.account, facts.at)?,
