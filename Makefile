@@ -13,7 +13,7 @@
 #   make population     10 000 accounts, 1 000 customers checked against the oracle; see scripts/population.sh
 #   make fuzz           every fuzz target for FUZZ_SECONDS (600) each; see fuzz/README.md
 #   make api-fuzz       schemathesis, long run, against the local API on the test stack (make stack-up STACK=test)
-#   make bench          release-build benchmarks on the test stack; figures in BENCHMARKS.md
+#   make bench          release-build benchmarks on the test stack (the import too); figures in BENCHMARKS.md
 #   make bench-import   the billing export's import, twice (ACCOUNTS=20000; test stack up)
 #   make build          release arm64 bootstraps of every function in target/lambda/ (docs/deploy.md)
 #

@@ -14,7 +14,7 @@
 #
 # The report goes to target/bench/report.md (and the terminal); logs to target/bench/.
 # Knobs: BENCH_STACK (test, or dev when the test stack is busy), BENCH_SECTIONS (the report's
-# sections to run: "1 2 3 4 5 12"), BENCH_LOOKUP_CALLS (2000), BENCH_PAY_CALLS (500),
+# sections to run: "1 2 3 4 5 12 13"), BENCH_LOOKUP_CALLS (2000), BENCH_PAY_CALLS (500),
 # BENCH_COLD_RUNS (5), BENCH_WARM_CALLS (500), BENCH_WRK_SECONDS (15), STORM_PAYMENTS (2500),
 # STORM_SENDERS (8). BENCH_BEFORE: a directory holding another build's release binaries (the
 # functions, bench-handlers, storm), measured in the same run beside this one's, as
@@ -31,7 +31,7 @@ LOOKUP_CALLS="${BENCH_LOOKUP_CALLS:-2000}"
 PAY_CALLS="${BENCH_PAY_CALLS:-500}"
 COLD_RUNS="${BENCH_COLD_RUNS:-5}"
 WARM_CALLS="${BENCH_WARM_CALLS:-500}"
-SECTIONS=" ${BENCH_SECTIONS:-1 2 3 4 5 12} "
+SECTIONS=" ${BENCH_SECTIONS:-1 2 3 4 5 12 13} "
 BEFORE="${BENCH_BEFORE:-}"
 # The Python peer's runtime: the official runtime interface client, boto3 and Powertools' event
 # handler, pinned; in its own venv so the stand-ins' boto3 never moves it.
@@ -284,6 +284,12 @@ if wants 12; then
         "of the warm calls; ratios to the limit (benches/src/bin/limit_getitem.rs)."
     emit ""
     python3 benches/side_by_side.py "$records" | tee -a "$REPORT"
+fi
+
+if wants 13; then
+    step "the billing export's import, streamed and batched (section 13)"
+    emit ""
+    BENCH_IMPORT_STACK="$STACK_NAME" bash scripts/bench_import.sh | tee -a "$REPORT"
 fi
 
 emit ""

@@ -10,10 +10,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ACCOUNTS="${ACCOUNTS:-20000}"
 cd "$ROOT"
+STACK_NAME="${BENCH_IMPORT_STACK:-test}" # `make bench` runs it on the stack it started
 # shellcheck source=env.sh
-. scripts/env.sh test
+. scripts/env.sh "$STACK_NAME"
 curl -sS -o /dev/null "$AWS_ENDPOINT_URL_DYNAMODB/" ||
-    { echo "[bench-import] the test stack is not up: make stack-up STACK=test" >&2; exit 1; }
+    { echo "[bench-import] the $STACK_NAME stack is not up: make stack-up STACK=$STACK_NAME" >&2; exit 1; }
 cargo build --release -q -p admin
 out="$ROOT/target/bench"
 mkdir -p "$out"
