@@ -124,19 +124,24 @@ cat >"$OUT/scheduled-event.json" <<'EOF'
  "resources": ["arn:aws:events:eu-central-1:123456789012:rule/reconcile-payments"], "detail": {}}
 EOF
 
+# One in-process handler bench of this build, then of the earlier one (BENCH_BEFORE) when given.
+# The functions' metric lines (CloudWatch EMF, on stdout) are not part of the report.
+handlers() {
+    target/release/bench-handlers "$@" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
+    if [[ -n "$BEFORE" ]]; then
+        emit ""
+        emit "Before ($BEFORE):"
+        emit ""
+        "$BEFORE/bench-handlers" "$@" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
+    fi
+}
+
 if wants 1; then
     step "look-up handler against a bare GetItem ($LOOKUP_CALLS calls each)"
     emit ""
     emit "## 1. Look-up handler vs bare GetItem (in-process, DynamoDB Local)"
     emit ""
-    # The functions' metric lines (CloudWatch EMF, on stdout) are not part of the report.
-    target/release/bench-handlers lookup --calls "$LOOKUP_CALLS" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
-    if [[ -n "$BEFORE" ]]; then
-        emit ""
-        emit "Before ($BEFORE):"
-        emit ""
-        "$BEFORE/bench-handlers" lookup --calls "$LOOKUP_CALLS" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
-    fi
+    handlers lookup --calls "$LOOKUP_CALLS"
 fi
 
 if wants 2; then
@@ -144,13 +149,7 @@ if wants 2; then
     emit ""
     emit "## 2. Pay handler vs the sandbox Init alone (in-process)"
     emit ""
-    target/release/bench-handlers pay --calls "$PAY_CALLS" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
-    if [[ -n "$BEFORE" ]]; then
-        emit ""
-        emit "Before ($BEFORE):"
-        emit ""
-        "$BEFORE/bench-handlers" pay --calls "$PAY_CALLS" 2>>"$OUT/handlers.log" | grep -v '^{' | tee -a "$REPORT"
-    fi
+    handlers pay --calls "$PAY_CALLS"
 fi
 
 if wants 3; then
