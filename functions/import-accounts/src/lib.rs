@@ -5,7 +5,9 @@
 //! malformed record is logged by its line and counted, never retried: no retry would mend it.
 
 use admin::account_import::{self, Malformed, Observer, Progress};
+use energosbyt::config::{ConfigError, Env};
 use energosbyt::metrics::{self, Metric};
+use energosbyt::outside_calls;
 use energosbyt::store::DynamoStore;
 use serde::Deserialize;
 use std::io::Cursor;
@@ -20,13 +22,15 @@ pub struct Importer {
     pub s3: aws_sdk_s3::Client,
 }
 
-pub async fn from_env() -> Result<Importer, String> {
-    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_owned())?;
-    let shared = aws_config::load_from_env().await;
+/// `TABLE_NAME` and the SDK's environment, loaded once for both clients.
+pub async fn from_env() -> Result<Importer, ConfigError> {
+    let env = Env::process();
+    let table = env.string("TABLE_NAME")?;
+    let shared = outside_calls::sdk_config().await;
     // A local stand-in (AWS_ENDPOINT_URL_S3) has no per-bucket host names: paths name the bucket.
-    let local = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let local = env.string("AWS_ENDPOINT_URL_S3").is_ok();
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&shared).force_path_style(local).build());
-    Ok(Importer { store: DynamoStore::from_env(table).await, s3 })
+    Ok(Importer { store: DynamoStore::from_sdk_config(&shared, table), s3 })
 }
 
 /// The part of an S3 event notification this function reads.
