@@ -19,6 +19,17 @@ use serde_json::{Value, json};
 pub mod population;
 
 /// A fixed instant inside the November 2026 readings window (20 November, 15:00 Moscow).
+/// Ends the whole test process, failing, if it is still running after `limit`: a long run that
+/// waits on something that never comes (a stand-in that hangs, a loop that cannot finish) fails
+/// in minutes with its name instead of holding the suite until CI gives up on it.
+pub fn fail_after(limit: std::time::Duration, what: &'static str) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!("{what} still running after {} s: stopped, failing", limit.as_secs());
+        std::process::exit(101);
+    });
+}
+
 pub fn fixed_now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
 }

@@ -257,6 +257,36 @@ async fn a_store_outage_is_503_problem_not_a_bare_error() {
     assert!(response.headers().contains_key("retry-after"));
 }
 
+/// A database that takes the connection and never answers (a half-open connection, a node that
+/// hangs) ends in a 503 within the store's operation timeout, not in a function held until AWS
+/// ends it with no answer.
+#[tokio::test]
+async fn a_database_that_never_answers_is_503_within_the_operation_timeout() {
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let endpoint = format!("http://{}", hole.local_addr().expect("its address"));
+    let holding = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = hole.accept().await {
+            held.push(connection);
+        }
+    });
+    let config = aws_config::from_env().endpoint_url(endpoint).load().await;
+    let app = App { store: energosbyt::store::DynamoStore::from_sdk_config(&config, "nowhere"), edge: edge() };
+    let request = Event::new("GET", "/accounts/1000000001").vk(&vk_launch(user(), fixed_now()));
+    let started = std::time::Instant::now();
+    let response =
+        tokio::time::timeout(energosbyt::store::DynamoStore::OPERATION_TIMEOUT * 3, handle(&app, request.request()))
+            .await;
+    let response = response.expect("the look-up ended instead of waiting for the database forever");
+    assert_eq!(response.status(), 503);
+    assert!(
+        started.elapsed() >= energosbyt::store::DynamoStore::ATTEMPT_TIMEOUT,
+        "the store gave up before its attempt timeout: {:?}",
+        started.elapsed()
+    );
+    holding.abort();
+}
+
 #[tokio::test]
 async fn other_methods_are_405() {
     let app = app().await;

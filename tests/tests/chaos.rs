@@ -440,6 +440,10 @@ async fn stack(command: &'static str) {
 
 type Callback = payment_callback::App<DynamoStore, CountedMail>;
 
+/// How long the storm may go without a single delivery answered `OK` before the run fails with
+/// what it was waiting for, rather than re-sending into an outage that never ends.
+const STALL_LIMIT: Duration = Duration::from_secs(90);
+
 /// Delivers every body until each is answered `OK`, by concurrent senders, while `faults` runs.
 async fn storm(
     app: &Callback,
@@ -451,6 +455,8 @@ async fn storm(
 ) {
     let queue = Mutex::new(VecDeque::from(queue));
     let in_flight = AtomicU64::new(0);
+    let last_ok = Mutex::new(Instant::now());
+    let last_refusal = Mutex::new(String::new());
     let sender = || async {
         loop {
             let body = {
@@ -487,7 +493,10 @@ async fn storm(
             }
             if ok {
                 acknowledged.fetch_add(1, Ordering::SeqCst);
+                *last_ok.lock().expect("last OK") = Instant::now();
             } else {
+                *last_refusal.lock().expect("last refusal") =
+                    format!("{} {:?} in phase {}", response.status(), response.body(), phase_name(now_phase));
                 assert!(
                     response.status().is_server_error(),
                     "a notification signed by the bank was refused: {} {:?}",
@@ -501,11 +510,29 @@ async fn storm(
             in_flight.fetch_sub(1, Ordering::SeqCst);
         }
     };
+    let watchdog = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let waiting = queue.lock().expect("queue").len() as u64 + in_flight.load(Ordering::SeqCst);
+            if waiting == 0 {
+                return;
+            }
+            let quiet = last_ok.lock().expect("last OK").elapsed();
+            assert!(
+                quiet < STALL_LIMIT,
+                "no delivery answered OK for {quiet:?} ({waiting} waiting, {} in flight, phase {}); \
+                 the last refusal: {}",
+                in_flight.load(Ordering::SeqCst),
+                phase_name(phase.load(Ordering::SeqCst)),
+                last_refusal.lock().expect("last refusal")
+            );
+        }
+    };
     let mut all = Vec::new();
     for _ in 0..senders {
         all.push(sender());
     }
-    futures_join_all(all).await;
+    tokio::join!(futures_join_all(all), watchdog);
 }
 
 /// Kills DynamoDB once a quarter of the deliveries are acknowledged and starts it again after
@@ -611,6 +638,8 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
         "this test kills DynamoDB: run it on the chaos stack, through scripts/chaos.sh"
     );
     let knobs = Knobs::from_env();
+    // 100 payments take about half a minute, 3 000 about ten: far over either is a hang.
+    integration_tests::fail_after(Duration::from_secs(300 + knobs.payments as u64 / 2), "the chaos run");
     let mut draw = fastrand::Rng::with_seed(knobs.seed);
     let run_started = Instant::now();
     println!("chaos: {knobs:?}");

@@ -24,7 +24,7 @@ mod throttle;
 
 pub use accounts::IMPORT_BATCH;
 
-use crate::outside_calls::OutsideCalls;
+use crate::outside_calls::{OutsideCalls, timeouts};
 use crate::ports::StoreError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -33,6 +33,7 @@ use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use std::time::Duration;
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -42,14 +43,23 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// A request to a database that stopped answering (a half-open connection, a restarting
+    /// node) fails and is retried instead of holding the function until its own 10 s timeout,
+    /// which would end it with no answer at all: the caller answers 503 and the bank re-sends.
+    /// An attempt is generous beside DynamoDB's milliseconds, and leaves room for the SDK's
+    /// retries on a loaded local stand-in.
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+    pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
+    pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
+
     /// Around a client built elsewhere (tests pointing at a dead endpoint, say); its calls are
     /// neither logged nor counted here.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into(), calls: OutsideCalls::new() }
     }
 
-    /// Builds the client from the environment (region, credentials, endpoint), every call logged
-    /// with its latency and counted.
+    /// Builds the client from the environment (region, credentials, endpoint) with the timeouts
+    /// above, every call logged with its latency and counted.
     pub async fn from_env(table: impl Into<String>) -> Self {
         Self::from_sdk_config(&crate::outside_calls::sdk_config().await, table)
     }
@@ -57,7 +67,10 @@ impl DynamoStore {
     /// [`Self::from_env`], with the SDK's environment loaded by the caller once for all its clients.
     pub fn from_sdk_config(shared: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         let calls = OutsideCalls::new();
-        let config = aws_sdk_dynamodb::config::Builder::from(shared).interceptor(calls.clone()).build();
+        let config = aws_sdk_dynamodb::config::Builder::from(shared)
+            .timeout_config(timeouts(Self::CONNECT_TIMEOUT, Self::ATTEMPT_TIMEOUT, Self::OPERATION_TIMEOUT))
+            .interceptor(calls.clone())
+            .build();
         Self { client: Client::from_conf(config), table: table.into(), calls }
     }
 
