@@ -80,6 +80,14 @@ def main() -> int:
         )
     if lookup is None or lookup.p50 is None or limit.p50 is None:
         return 0
+    # The ratios compare the same work only when every one of them found the account and answered
+    # its balance: a baseline answering 404 reads no balance and builds no answer.
+    different = [row for row in (limit, peer, lookup) if row is not None and row.answered != "200"]
+    if different:
+        print()
+        for row in different:
+            print(f"`{row.name}` answered {row.answered}, not 200 to every call: the ratios would not compare the same work")
+        return 1
     print()
     checks = [
         (f"warm p50 ≤ {TARGET_P50}× the limit's", lookup.p50 / limit.p50, lookup.p50 <= TARGET_P50 * limit.p50),

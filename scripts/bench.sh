@@ -257,23 +257,31 @@ if wants 12; then
         export AUTH_MAX_AGE_SECS=0
         export THROTTLE_USER_PER_MINUTE=1000000000 THROTTLE_IP_PER_MINUTE=1000000000 THROTTLE_PAGE_PER_MINUTE=1000000000
         export THROTTLE_USER_ACCOUNTS_PER_DAY=1000000000 THROTTLE_IP_ACCOUNTS_PER_DAY=1000000000
+        # side <name> <fake runtime's arguments...>: one subject, recorded, unless WARMING (a round
+        # that only warms DynamoDB Local's JIT for every operation the subjects make: run alone,
+        # this step would meet a cold stand-in with its first subjects and a warm one with the rest).
         side() {
-            local name="$1"
+            local name="$1" json="$records" runs="$COLD_RUNS" warm="$WARM_CALLS"
             shift
+            if [[ -n "${WARMING:-}" ]]; then json=/dev/null runs=1 warm=1000; fi
             : >"$OUT/side-$name.log"
-            python3 benches/fake_runtime_api.py --name "$name" --event "$(event_for "$name")" --runs "$COLD_RUNS" \
-                --warm "$WARM_CALLS" --log "$OUT/side-$name.log" --json "$records" "$@" >/dev/null
+            python3 benches/fake_runtime_api.py --name "$name" --event "$(event_for "$name")" --runs "$runs" \
+                --warm "$warm" --log "$OUT/side-$name.log" --json "$json" "$@" >/dev/null
         }
-        side limit-getitem --binary target/release/limit-getitem
-        # Lambda's Python runtime writes no bytecode next to the handler (its code is read-only).
-        side python-peer --command "$ROOT/.tools/peer/bin/python -m awslambdaric lookup.handler" \
-            --env "PYTHONPATH=$ROOT/benches/peer" --env PYTHONDONTWRITEBYTECODE=1
-        for function in "${FUNCTIONS[@]}"; do
-            side "$function" --binary "target/release/$function"
-            if [[ -n "$BEFORE" ]]; then
-                side "$function@before" --binary "$BEFORE/$function"
-            fi
-        done
+        subjects() {
+            side limit-getitem --binary target/release/limit-getitem
+            # Lambda's Python runtime writes no bytecode next to the handler (its code is read-only).
+            side python-peer --command "$ROOT/.tools/peer/bin/python -m awslambdaric lookup.handler" \
+                --env "PYTHONPATH=$ROOT/benches/peer" --env PYTHONDONTWRITEBYTECODE=1
+            for function in "${FUNCTIONS[@]}"; do
+                side "$function" --binary "target/release/$function"
+                if [[ -n "$BEFORE" ]]; then
+                    side "$function@before" --binary "$BEFORE/$function"
+                fi
+            done
+        }
+        WARMING=1 subjects
+        subjects
     )
     emit ""
     emit "## 12. Side by side under one runtime: the limit, the Python peer and the functions"

@@ -46,7 +46,8 @@ def account(account: str) -> dict | Response:
         )
     except Exception:  # noqa: BLE001 - any SDK failure is the store being unavailable
         return problem(503, "unavailable")
-    balance = found.get("Item", {}).get("balance", {}).get("N")
+    # The balance as the billing system exported it: the profile item's one money attribute.
+    balance = found.get("Item", {}).get("billedBalance", {}).get("N")
     if balance is None:
         return problem(404, "not found")
     # DynamoDB's exact decimal text, passed through as the service passes money: a string.

@@ -55,7 +55,8 @@ impl Limit {
             Ok(item) => item,
             Err(_) => return reply(503, r#"{"error":"unavailable"}"#.to_owned()),
         };
-        match item.as_ref().and_then(|item| item.get("balance")) {
+        // The balance as the billing system exported it: the profile item's one money attribute.
+        match item.as_ref().and_then(|item| item.get("billedBalance")) {
             // DynamoDB's exact decimal text, passed through as the service passes money: a string.
             Some(AttributeValue::N(balance)) => reply(200, format!(r#"{{"balance":"{balance}"}}"#)),
             _ => reply(404, r#"{"error":"not found"}"#.to_owned()),
