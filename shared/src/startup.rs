@@ -19,12 +19,13 @@ pub struct Instance {
 
 impl Instance {
     /// `TABLE_NAME`, `SECRETS_NAME` and the SDK's environment. Two round trips side by side: the
-    /// secret's read and the table's connection warm-up.
-    pub async fn start() -> Result<Self, ConfigError> {
+    /// secret's read and the table's connection warm-up, with the read the function names
+    /// (`DynamoStore::warm_up_with_item`, `…_with_query`, `…_with_payer_index`).
+    pub async fn start<W: Future<Output = ()>>(warm_up: impl FnOnce(DynamoStore) -> W) -> Result<Self, ConfigError> {
         let env = Env::process();
         let sdk = outside_calls::sdk_config().await;
         let store = DynamoStore::from_sdk_config(&sdk, env.string("TABLE_NAME")?);
-        let (secrets, ()) = tokio::join!(Secrets::from_sdk_config(&env, &sdk), store.warm_up());
+        let (secrets, ()) = tokio::join!(Secrets::from_sdk_config(&env, &sdk), warm_up(store.clone()));
         Ok(Self { env, sdk, store, secrets: secrets? })
     }
 }

@@ -963,7 +963,7 @@ async fn pay_latency_over_1000_payments() {
         edge: MiniAppEdge { limits: ThrottleLimits::UNLIMITED, ..plain.edge },
         settings: plain.settings,
     };
-    app.store.warm_up().await;
+    app.store.clone().warm_up_with_item().await;
     let number = imported("-100").await;
     let customer = Customer::new();
     let body = payment_body(&number, "100");

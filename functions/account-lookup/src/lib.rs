@@ -32,7 +32,7 @@ impl App<DynamoStore> {
     /// The store's one connection warm-up runs here, beside the secret's read: `main` polls for
     /// events once this returns.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let Instance { env, store, secrets, .. } = Instance::start().await?;
+        let Instance { env, store, secrets, .. } = Instance::start(DynamoStore::warm_up_with_query).await?;
         Ok(Self { store, edge: MiniAppEdge::from_env(&env, &secrets)? })
     }
 }

@@ -26,7 +26,7 @@ pub struct App<S> {
 impl App<DynamoStore> {
     /// Configuration and clients, built once per Lambda instance.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let Instance { env, store, secrets, .. } = Instance::start().await?;
+        let Instance { env, store, secrets, .. } = Instance::start(DynamoStore::warm_up_with_item).await?;
         Ok(Self { store, edge: MiniAppEdge::from_env(&env, &secrets)? })
     }
 }

@@ -55,7 +55,7 @@ impl App<DynamoStore, TbankClient> {
     /// The store's one connection warm-up runs here, beside the secret's read: `main` polls for
     /// events once this returns.
     pub async fn from_env() -> Result<Self, StartupError> {
-        let Instance { env, store, secrets, .. } = Instance::start().await?;
+        let Instance { env, store, secrets, .. } = Instance::start(DynamoStore::warm_up_with_item).await?;
         let edge = MiniAppEdge::from_env(&env, &secrets)?;
         let settings = PaySettings::from_env(&env)?;
         let acquirer = TbankClient::new(TbankSettings::from_env()?, secrets)?;

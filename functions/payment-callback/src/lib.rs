@@ -48,7 +48,7 @@ impl App<DynamoStore, SesMailer> {
     /// The store's one connection warm-up runs here, beside the secret's read: `main` polls for
     /// events once this returns.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let Instance { env, sdk, store, secrets } = Instance::start().await?;
+        let Instance { env, sdk, store, secrets } = Instance::start(DynamoStore::warm_up_with_item).await?;
         let mailer = Mailer::new(SesMailer::from_sdk_config(&env, &sdk)?, MailFrom::from_env(&env)?);
         Self::configure(&env, secrets, store, mailer)
     }

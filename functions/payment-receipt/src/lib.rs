@@ -30,7 +30,7 @@ impl App<DynamoStore> {
     /// Configuration and clients, built once per Lambda instance: the seller's requisites as the
     /// receipt emails print them (`SELLER_NAME`, `SELLER_INN`, …).
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let Instance { env, store, secrets, .. } = Instance::start().await?;
+        let Instance { env, store, secrets, .. } = Instance::start(DynamoStore::warm_up_with_item).await?;
         Ok(Self { store, edge: MiniAppEdge::from_env(&env, &secrets)?, seller: SellerRequisites::from_env(&env)? })
     }
 }

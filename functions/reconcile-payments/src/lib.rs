@@ -15,7 +15,7 @@ use energosbyt::store::DynamoStore;
 /// The store's one connection warm-up runs here, beside the secret's read.
 pub async fn from_env()
 -> Result<Reconciler<DynamoStore, SesMailer, TbankClient>, Box<dyn std::error::Error + Send + Sync>> {
-    let Instance { env, sdk, store, secrets } = Instance::start().await?;
+    let Instance { env, sdk, store, secrets } = Instance::start(DynamoStore::warm_up_with_item).await?;
     let mailer = Mailer::new(SesMailer::from_sdk_config(&env, &sdk)?, MailFrom::from_env(&env)?);
     let acquirer = TbankClient::new(TbankSettings::from_env()?, secrets)?;
     Ok(Reconciler::configure(&env, store, mailer, acquirer)?)

@@ -32,7 +32,7 @@ impl App<DynamoStore, SesMailer> {
     /// Configuration and clients, built once per Lambda instance: the edge's settings, SES and
     /// its sender (`SES_SENDER`), the seller's requisites.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let Instance { env, sdk, store, secrets } = Instance::start().await?;
+        let Instance { env, sdk, store, secrets } = Instance::start(DynamoStore::warm_up_with_item).await?;
         let mailer = Mailer::new(SesMailer::from_sdk_config(&env, &sdk)?, MailFrom::from_env(&env)?);
         Ok(Self {
             store,

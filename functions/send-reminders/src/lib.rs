@@ -12,7 +12,7 @@ pub struct Sender {
 
 /// `TABLE_NAME`, `VK_API_URL` and the secret (`SECRETS_NAME`: the VK service token).
 pub async fn from_env() -> Result<Sender, Box<dyn std::error::Error + Send + Sync>> {
-    let Instance { env, store, secrets, .. } = Instance::start().await?;
+    let Instance { env, store, secrets, .. } = Instance::start(DynamoStore::warm_up_with_item).await?;
     let vk = VkNotifier::new(VkSettings::from_env(&env)?, secrets)?;
     Ok(Sender { store, vk })
 }

@@ -5,7 +5,6 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     energosbyt::telemetry::init();
     let sender = send_reminders::from_env().await?;
-    sender.store.warm_up().await;
     lambda_runtime::run(service_fn(|_event: LambdaEvent<serde_json::Value>| {
         let sender = &sender;
         async move {

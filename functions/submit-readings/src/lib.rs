@@ -61,7 +61,7 @@ impl App<DynamoStore> {
     /// The store's one connection warm-up runs here, beside the secret's read: `main` polls for
     /// events once this returns.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let Instance { env, store, secrets, .. } = Instance::start().await?;
+        let Instance { env, store, secrets, .. } = Instance::start(DynamoStore::warm_up_with_item).await?;
         let edge = MiniAppEdge::from_env(&env, &secrets)?;
         Ok(Self { store, edge, settings: ReadingsSettings::from_env(&env)? })
     }

@@ -112,16 +112,44 @@ impl DynamoStore {
         self.client.query().table_name(&self.table)
     }
 
-    /// Opens the connection (DNS, TCP, TLS, credentials) during init rather than on the first
-    /// customer's request: one read of a key that never exists, within the read permission every
-    /// function already has.
-    pub async fn warm_up(&self) {
+    // Opens the connection (DNS, TCP, TLS, credentials) during init rather than on the first
+    // customer's request: one read of a key that never exists. Each function warms up with a read
+    // its customers' requests make anyway (its code is then in the binary already, and warmed with
+    // the connection) and that its role allows (`template.yaml`). Separate methods, not one with
+    // a choice: a function links only the read it names.
+
+    /// The warm-up of the functions that read single items: a `GetItem`.
+    pub async fn warm_up_with_item(self) {
         let started = std::time::Instant::now();
         let result = self.get_at("WARMUP", "WARMUP").send().await;
-        match result {
-            Ok(_) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "store connection warmed"),
-            Err(e) => tracing::warn!(error = %describe(&e), "store warm-up failed; the first request will retry"),
-        }
+        warmed(started, result.map(drop).map_err(|e| describe(&e)));
+    }
+
+    /// The look-up's warm-up: a `Query` of the table, the one read it makes.
+    pub async fn warm_up_with_query(self) {
+        let started = std::time::Instant::now();
+        let query = self.query_items().key_condition_expression("PK = :pk");
+        let result = query.expression_attribute_values(":pk", item::s("WARMUP")).limit(1).send().await;
+        warmed(started, result.map(drop).map_err(|e| describe(&e)));
+    }
+
+    /// The payment history's warm-up: a `Query` of the payer index, the only thing it may read.
+    pub async fn warm_up_with_payer_index(self) {
+        let started = std::time::Instant::now();
+        let query = self
+            .query_items()
+            .index_name(payment_history::INDEX)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", payment_history::INDEX_PK);
+        let result = query.expression_attribute_values(":pk", item::s("WARMUP")).limit(1).send().await;
+        warmed(started, result.map(drop).map_err(|e| describe(&e)));
+    }
+}
+
+fn warmed(started: std::time::Instant, result: Result<(), String>) {
+    match result {
+        Ok(()) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "store connection warmed"),
+        Err(error) => tracing::warn!(error, "store warm-up failed; the first request will retry"),
     }
 }
 
