@@ -242,3 +242,59 @@ async fn given_a_reminder_turned_on_shown_and_off_then_the_reminder_function_sen
         }
     }
 }
+
+/// The DynamoDB actions a function's policy allows on the table (statements without conditions
+/// and with them alike), as `dynamodb:<Operation>`.
+fn dynamodb_actions(function: &str) -> BTreeSet<String> {
+    let template: serde_norway::Value = serde_norway::from_str(TEMPLATE).unwrap();
+    let statements = template["Resources"][function]["Properties"]["Policies"][0]["Statement"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{function}'s policy"));
+    statements
+        .iter()
+        .flat_map(|s| match &s["Action"] {
+            serde_norway::Value::String(one) => vec![one.clone()],
+            many => many.as_sequence().into_iter().flatten().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
+        })
+        .filter(|action| action.starts_with("dynamodb:"))
+        .collect()
+}
+
+/// `Input(TypeErasedBox[!Clone]:QueryInput {` → `dynamodb:Query`: the action IAM checks for a request the interceptor saw.
+fn action_of(request: &Request) -> String {
+    match request {
+        Request::Update { .. } => "dynamodb:UpdateItem".to_owned(),
+        Request::Other(input) => {
+            let operation = input.rsplit(':').next().and_then(|typed| typed.split("Input").next());
+            format!("dynamodb:{}", operation.unwrap_or_default())
+        }
+    }
+}
+
+#[tokio::test]
+async fn given_its_warm_up_and_look_ups_found_and_not_then_the_look_up_sends_only_what_iam_lets_it() {
+    let requests = Requests::default();
+    let shared = aws_config::load_from_env().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(requests.clone()).build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), env("TABLE_NAME"));
+    let number = fresh_account_number();
+    store.import_account(&account(number, "-10.00", vec![]), fixed_now()).await.unwrap();
+    requests.0.lock().unwrap().clear();
+
+    store.clone().warm_up_with_query().await;
+    let app = account_lookup::App { store, edge: edge() };
+    for (asked, status) in [(number, 200), (fresh_account_number(), 404)] {
+        let event = Event::new("GET", &format!("/accounts/{asked}")).vk(&vk_launch(4_242_424, fixed_now()));
+        let response = account_lookup::handle(&app, event.request()).await;
+        assert_eq!(response.status(), status, "{:?}", body_json(&response));
+    }
+
+    let allowed = dynamodb_actions("AccountLookupFunction");
+    let sent: BTreeSet<String> = requests.0.lock().unwrap().iter().map(action_of).collect();
+    assert_eq!(
+        sent,
+        BTreeSet::from(["dynamodb:Query".to_owned(), "dynamodb:UpdateItem".to_owned()]),
+        "the look-up's requests"
+    );
+    assert_eq!(allowed, sent, "the look-up's policy allows exactly what it sends");
+}
