@@ -18,7 +18,6 @@ use serde_json::{Value, json};
 
 pub mod population;
 
-/// A fixed instant inside the November 2026 readings window (20 November, 15:00 Moscow).
 /// Ends the whole test process, failing, if it is still running after `limit`: a long run that
 /// waits on something that never comes (a stand-in that hangs, a loop that cannot finish) fails
 /// in minutes with its name instead of holding the suite until CI gives up on it.
@@ -30,6 +29,7 @@ pub fn fail_after(limit: std::time::Duration, what: &'static str) {
     });
 }
 
+/// A fixed instant inside the November 2026 readings window (20 November, 15:00 Moscow).
 pub fn fixed_now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
 }
