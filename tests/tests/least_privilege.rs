@@ -56,6 +56,14 @@ impl Intercept for Requests {
     }
 }
 
+/// The test stack's table through a client whose every request is recorded.
+async fn recording_store() -> (DynamoStore, Requests) {
+    let requests = Requests::default();
+    let shared = aws_config::load_from_env().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(requests.clone()).build();
+    (DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), env("TABLE_NAME")), requests)
+}
+
 /// The top-level attribute names an update names: its key, its `#placeholders`, and the names its
 /// update and condition expressions spell out.
 fn attributes_of(update: &UpdateItemInput) -> BTreeSet<String> {
@@ -115,10 +123,7 @@ fn readings_attributes_allowed() -> BTreeSet<String> {
 async fn given_submissions_replacements_and_repeats_then_the_readings_function_writes_only_what_iam_lets_it_never_the_balance()
  {
     tariffs_loaded().await;
-    let requests = Requests::default();
-    let shared = aws_config::load_from_env().await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(requests.clone()).build();
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), env("TABLE_NAME"));
+    let (store, requests) = recording_store().await;
     let app = submit_readings::App::new(store.clone(), edge());
     let number = fresh_account_number();
     let meters = vec![meter(json!({"id": "M-1", "zoneSet": "single", "digits": 5,
@@ -201,10 +206,7 @@ async fn given_a_payment_waiting_for_the_bank_then_the_payments_index_holds_what
 
 #[tokio::test]
 async fn given_a_reminder_turned_on_shown_and_off_then_the_reminder_function_sends_only_what_iam_lets_it() {
-    let requests = Requests::default();
-    let shared = aws_config::load_from_env().await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(requests.clone()).build();
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), env("TABLE_NAME"));
+    let (store, requests) = recording_store().await;
     let app = account_reminder::App { store, edge: edge() };
     let (number, user) = (fresh_account_number(), (uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as u64 + 1);
 
@@ -273,10 +275,7 @@ fn action_of(request: &Request) -> String {
 
 #[tokio::test]
 async fn given_its_warm_up_and_look_ups_found_and_not_then_the_look_up_sends_only_what_iam_lets_it() {
-    let requests = Requests::default();
-    let shared = aws_config::load_from_env().await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(requests.clone()).build();
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), env("TABLE_NAME"));
+    let (store, requests) = recording_store().await;
     let number = fresh_account_number();
     store.import_account(&account(number, "-10.00", vec![]), fixed_now()).await.unwrap();
     requests.0.lock().unwrap().clear();
@@ -297,4 +296,18 @@ async fn given_its_warm_up_and_look_ups_found_and_not_then_the_look_up_sends_onl
         "the look-up's requests"
     );
     assert_eq!(allowed, sent, "the look-up's policy allows exactly what it sends");
+}
+
+#[tokio::test]
+async fn given_its_warm_up_and_a_page_of_payments_then_the_history_sends_only_what_iam_lets_it() {
+    let (store, requests) = recording_store().await;
+
+    store.clone().warm_up_with_payer_index().await;
+    let app = payment_history::App { store, edge: edge() };
+    let event = Event::new("GET", "/payments").vk(&vk_launch(4_343_434, fixed_now()));
+    let response = payment_history::handle(&app, event.request()).await;
+    assert_eq!(response.status(), 200, "{:?}", body_json(&response));
+
+    let sent: BTreeSet<String> = requests.0.lock().unwrap().iter().map(action_of).collect();
+    assert_eq!(sent, dynamodb_actions("PaymentHistoryFunction"), "the history's policy allows exactly what it sends");
 }
