@@ -127,20 +127,19 @@ impl DynamoStore {
 
     /// The look-up's warm-up: a `Query` of the table, the one read it makes.
     pub async fn warm_up_with_query(self) {
-        let started = std::time::Instant::now();
-        let query = self.query_items().key_condition_expression("PK = :pk");
-        let result = query.expression_attribute_values(":pk", item::s("WARMUP")).limit(1).send().await;
-        warmed(started, result.map(drop).map_err(|e| describe(&e)));
+        self.warm_up_by_query(self.query_items(), "PK").await;
     }
 
     /// The payment history's warm-up: a `Query` of the payer index, the only thing it may read.
     pub async fn warm_up_with_payer_index(self) {
+        let index = self.query_items().index_name(payment_history::INDEX);
+        self.warm_up_by_query(index, payment_history::INDEX_PK).await;
+    }
+
+    /// `query` (of the table or of an index) for a partition `key` that never exists.
+    async fn warm_up_by_query(&self, query: QueryFluentBuilder, key: &str) {
         let started = std::time::Instant::now();
-        let query = self
-            .query_items()
-            .index_name(payment_history::INDEX)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", payment_history::INDEX_PK);
+        let query = query.key_condition_expression("#pk = :pk").expression_attribute_names("#pk", key);
         let result = query.expression_attribute_values(":pk", item::s("WARMUP")).limit(1).send().await;
         warmed(started, result.map(drop).map_err(|e| describe(&e)));
     }
