@@ -17,6 +17,8 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 pub mod population;
+mod request_count;
+pub use request_count::RequestCount;
 
 /// Ends the whole test process, failing, if it is still running after `limit`: a long run that
 /// waits on something that never comes (a stand-in that hangs, a loop that cannot finish) fails

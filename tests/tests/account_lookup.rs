@@ -127,6 +127,36 @@ async fn missing_forged_stale_or_foreign_credentials_are_401() {
     assert_eq!(handle(&app, Event::new("GET", &path).vk(&good).request()).await.status(), 200);
 }
 
+/// A caller's look-ups served by one instance: each reads the account in one Query, and the
+/// throttle counter is written only when the instance holds none of the caller's minute
+/// (edge::throttle_lease): the first look-up waits on a write beside its Query, most repeats on
+/// none. The minute's budget still ends them (tests/tests/enumeration.rs proves it exact).
+#[tokio::test]
+async fn a_callers_repeated_look_ups_read_once_each_and_write_the_counter_for_a_few() {
+    let count = RequestCount::default();
+    let app = App { store: count.store().await, edge: edge() };
+    let per_minute = app.edge.limits.user_per_minute;
+    let number = imported("-1").await;
+    let launch = vk_launch(user(), fixed_now());
+    let look_up = || handle(&app, Event::new("GET", &format!("/accounts/{number}")).vk(&launch).request());
+    count.take();
+
+    assert_eq!(look_up().await.status(), 200);
+    let first = count.take_by_operation();
+    assert_eq!((first["Query"], first["UpdateItem"]), (1, 1), "{first:?}");
+    for _ in 1..per_minute {
+        assert_eq!(look_up().await.status(), 200);
+    }
+    let repeats = count.take_by_operation();
+    assert_eq!(repeats["Query"], per_minute - 1, "one read each: {repeats:?}");
+    let writes = repeats["UpdateItem"];
+    let largest = energosbyt::edge::throttle_lease::largest_grant(per_minute);
+    assert!(writes < (per_minute - 1) / 2, "{writes} counter writes for {} repeats", per_minute - 1);
+    assert!(writes >= (per_minute - 1) / largest, "never more than {largest} served per write: {writes}");
+    assert_eq!(repeats.len(), 2, "nothing but the Query and the counter: {repeats:?}");
+    assert_eq!(look_up().await.status(), 429, "the minute's budget is spent");
+}
+
 /// An address no other test or run uses: the counters of the fixed clock's minute stay in the
 /// shared table while the stack runs.
 fn fresh_address() -> String {

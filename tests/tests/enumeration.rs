@@ -332,6 +332,47 @@ async fn one_user_repeating_its_accounts_gets_one_minutes_budget_then_429_until_
     assert_eq!(on_time[0].response.status(), 200, "served once the minute it was told to wait for began");
 }
 
+/// Lambda runs a function in many instances, each holding a reservation of a caller's minute in
+/// memory (edge::throttle_lease). A user whose requests land on instance after instance is still
+/// served at most one minute's budget in all, and loses at most what each instance reserved and
+/// did not use.
+#[tokio::test]
+async fn one_user_spread_over_many_instances_gets_at_most_one_minutes_budget_in_all() {
+    const INSTANCES: usize = 5;
+    let first = app().await;
+    let limits = first.edge.limits;
+    let mut instances = vec![first];
+    for _ in 1..INSTANCES {
+        instances.push(Arc::new(App { store: instances[0].store.clone(), edge: clocked_edge() }));
+    }
+    start_clock();
+    let own = walk(2);
+    let seeded = seed_every_25th(&own).await;
+    let user = vk_user();
+    let ip = fresh_ipv4();
+    let tries = 4 * limits.user_per_minute as usize;
+
+    let mut answers = Vec::with_capacity(tries);
+    for i in 0..tries {
+        // Bunched a little, as Lambda's routing does: a few requests on one instance, then another.
+        let instance = &instances[(i / 3) % INSTANCES];
+        let attempt = Attempt { number: own[i % own.len()], who: Who::Vk(user), ip: ip.clone() };
+        answers.extend(flood(instance, vec![attempt]).await);
+    }
+    let outcome = judge(&answers, &seeded);
+
+    let budget = limits.user_per_minute as usize;
+    let held_unused =
+        INSTANCES * (energosbyt::edge::throttle_lease::largest_grant(limits.user_per_minute) as usize - 1);
+    assert!(outcome.admitted <= budget, "{} served, the minute's budget is {budget}", outcome.admitted);
+    assert!(
+        outcome.admitted + held_unused >= budget,
+        "{} served: more lost than the instances can hold",
+        outcome.admitted
+    );
+    assert_eq!(outcome.refused.get("user-per-minute"), Some(&(tries - outcome.admitted)));
+}
+
 #[tokio::test]
 async fn look_ups_payments_and_readings_share_one_budget_and_the_payment_status_has_its_own() {
     let lookup = app().await;

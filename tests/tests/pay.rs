@@ -26,7 +26,7 @@ use integration_tests::*;
 use lambda_http::{Body, Request, Response};
 use pay::{App, handle};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::RwLock;
@@ -887,28 +887,6 @@ async fn four_requests_and_two_round_trips(body: fn(&AccountNumber, &str) -> Val
 
 // ---- measurements ---------------------------------------------------------------------------
 
-/// Counts the DynamoDB requests the store sends, by operation.
-#[derive(Debug, Clone, Default)]
-struct RequestCount(Arc<Mutex<BTreeMap<String, u64>>>);
-
-impl aws_sdk_dynamodb::config::Intercept for RequestCount {
-    fn name(&self) -> &'static str {
-        "RequestCount"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let target = context.request().headers().get("x-amz-target").unwrap_or("?");
-        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
-        *self.0.lock().unwrap().entry(operation).or_default() += 1;
-        Ok(())
-    }
-}
-
 /// The bank's part of a payment's latency: times each `Init`.
 struct TimedAcquirer<A> {
     inner: A,
@@ -954,11 +932,9 @@ async fn pay_latency_over_1000_payments() {
     const PAYMENTS: usize = 1000;
     let _bank = BANK.read().await;
     let counter = RequestCount::default();
-    let sdk = aws_config::load_from_env().await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build();
     let plain = app().await;
     let app = App {
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), env("TABLE_NAME")),
+        store: counter.store().await,
         acquirer: TimedAcquirer { inner: plain.acquirer, inits: Mutex::new(Vec::with_capacity(PAYMENTS)) },
         edge: MiniAppEdge { limits: ThrottleLimits::UNLIMITED, ..plain.edge },
         settings: plain.settings,
@@ -967,7 +943,7 @@ async fn pay_latency_over_1000_payments() {
     let number = imported("-100").await;
     let customer = Customer::new();
     let body = payment_body(&number, "100");
-    counter.0.lock().unwrap().clear();
+    counter.take();
 
     let mut took = Vec::with_capacity(PAYMENTS);
     for _ in 0..PAYMENTS {
@@ -990,7 +966,7 @@ async fn pay_latency_over_1000_payments() {
     let mut inits = app.acquirer.inits.lock().unwrap().clone();
     inits.sort();
     println!("of which the bank's Init: p50 {:?}, p99 {:?}", quantile(&inits, 0.50), quantile(&inits, 0.99));
-    let counts = counter.0.lock().unwrap().clone();
+    let counts = counter.take_by_operation();
     let total: u64 = counts.values().sum();
     println!("DynamoDB requests per payment: {:.2} ({counts:?} over {PAYMENTS})", total as f64 / PAYMENTS as f64);
 }

@@ -1,8 +1,11 @@
 //! The handlers in-process against a bare call to what they wrap, alternated in one run so both
 //! see the same machine load, DynamoDB Local heap and sandbox state:
 //!
-//! - `lookup`: `account_lookup::handle` (edge auth, 2 throttle UpdateItems, 1 Query, the view)
-//!   against a `GetItem` of the same account's profile on the same client and table;
+//! - `lookup`: `account_lookup::handle` (edge auth, the throttle — its counter `UpdateItem` only
+//!   when the instance holds none of the caller's minute, `edge::throttle_lease` —, 1 Query, the
+//!   view) against a `GetItem` of the same account's profile on the same client and table, and
+//!   against the counter write joined with the Query (what a caller's first look-up of a minute
+//!   waits for);
 //! - `pay`: `pay::handle` (auth, throttle, account read, idempotency claim, `Init`, payment write,
 //!   recorded answer) against `TbankClient::init` alone with the same body.
 //!
@@ -156,8 +159,8 @@ async fn lookup(calls: usize, warmup: usize, account: &str) -> Result<(), BenchE
         Ok::<_, BenchError>((elapsed, count.requests() - before))
     };
 
-    // The handler's own store calls through the store, without the edge and the view: what is
-    // left of the handler's time over this is authentication, event handling and JSON.
+    // A caller's first look-up of a minute through the store, without the edge and the view: the
+    // counter write joined with the Query.
     let store_calls = async || {
         let before = count.requests();
         let started = Instant::now();
@@ -165,7 +168,8 @@ async fn lookup(calls: usize, warmup: usize, account: &str) -> Result<(), BenchE
         let (day_start, _) = energosbyt::edge::throttle::moscow_day(now);
         let minute_start = now.timestamp() / 60 * 60;
         let user_key = format!("accounts#user#vk:{BENCH_USER}");
-        let tally = Tally { key: &user_key, day_start, minute_start, account: Some((number.digits(), u64::MAX)) };
+        let counted = Some((number.digits(), u64::MAX));
+        let tally = Tally { key: &user_key, day_start, minute_start, reserve: 1, account: counted };
         let (counted, found) =
             tokio::join!(app.store.tally(&tally), app.store.account_with_readings(&number, billing_month(now)));
         let elapsed = started.elapsed();
@@ -176,7 +180,7 @@ async fn lookup(calls: usize, warmup: usize, account: &str) -> Result<(), BenchE
     };
 
     let mut handler = Series::new("`account_lookup::handle` (in-process)", calls);
-    let mut bare_store = Series::new("its 2 store calls alone (the counter joined with the Query)", calls);
+    let mut bare_store = Series::new("the counter write joined with the Query (a first look-up's store calls)", calls);
     let mut baseline = Series::new("bare `GetItem` of the profile", calls);
     for _ in 0..warmup {
         handler_call().await?;

@@ -3,7 +3,8 @@
 //! handed in this billing month (with the figures for the user who handed them in).
 //!
 //! HTTP only: the read is `energosbyt::app::lookup`. One DynamoDB read: a Query of the account's partition returns the profile and this month's
-//! readings submissions together, run beside the throttle's one counter write.
+//! readings submissions together, run beside the throttle's counter write when there is one
+//! (`edge::throttle_lease`: most of a caller's repeats have none).
 
 mod view;
 

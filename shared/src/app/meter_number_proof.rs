@@ -54,7 +54,7 @@ async fn count_today<C: RequestCounter>(
     key: &str,
     day: &BudgetDay,
 ) -> Result<u64, crate::ports::StoreError> {
-    let tally = Tally { key, day_start: day.start_unix, minute_start: day.start_unix, account: None };
+    let tally = Tally { key, day_start: day.start_unix, minute_start: day.start_unix, reserve: 1, account: None };
     match counter.tally(&tally).await? {
         Tallied::Counted { minute, .. } => Ok(minute),
         // Only a tally that names an account can find the day's accounts full.

@@ -7,6 +7,7 @@ use super::Problem;
 use super::auth::{self, AuthConfig, Caller};
 use super::cors::Cors;
 use super::throttle::{self, Subject, ThrottleLimits, ThrottleScope};
+use super::throttle_lease::Leases;
 use crate::config::{ConfigError, Env};
 use crate::domain::AccountNumber;
 use crate::ports::RequestCounter;
@@ -77,6 +78,8 @@ pub struct MiniAppEdge {
     pub auth: AuthConfig,
     pub cors: Cors,
     pub limits: ThrottleLimits,
+    /// What this instance holds of each caller's minute budget.
+    pub leases: Leases,
     /// The clock, replaceable in tests (the readings window depends on the date).
     pub clock: fn() -> DateTime<Utc>,
 }
@@ -109,6 +112,7 @@ impl MiniAppEdge {
                 page_per_minute: env.parse_or("THROTTLE_PAGE_PER_MINUTE", defaults.page_per_minute)?,
                 accounts_notice_from: env.parse_or("THROTTLE_ACCOUNTS_NOTICE_FROM", defaults.accounts_notice_from)?,
             },
+            leases: Leases::default(),
             clock: Utc::now,
         })
     }
@@ -184,19 +188,19 @@ impl MiniAppEdge {
         let counted = Arc::new(AtomicBool::new(false));
         let admission = {
             let subject = subject.clone();
-            let limits = &self.limits;
+            let (limits, leases) = (&self.limits, &self.leases);
             Admission {
                 count: Box::new(move |account: Option<AccountNumber>| -> Verdict<'a> {
-                    Box::pin(
-                        async move { throttle::check(counter, limits, scope, &subject, account.as_ref(), now).await },
-                    )
+                    Box::pin(async move {
+                        throttle::check(counter, leases, limits, scope, &subject, account.as_ref(), now).await
+                    })
                 }),
                 counted: Arc::clone(&counted),
             }
         };
         let answer = endpoint(request, CallerContext { caller, now, admission }).await;
         if !counted.load(Ordering::Acquire)
-            && let Err(refused) = throttle::check(counter, &self.limits, scope, &subject, None, now).await
+            && let Err(refused) = throttle::check(counter, &self.leases, &self.limits, scope, &subject, None, now).await
         {
             return refused.into_response();
         }

@@ -24,6 +24,8 @@ mod reminder_problems;
 pub mod response;
 #[cfg(feature = "adapters")]
 pub mod throttle;
+#[cfg(feature = "adapters")]
+pub mod throttle_lease;
 
 #[cfg(feature = "adapters")]
 pub use mini_app::{CallerContext, MiniAppEdge};

@@ -29,15 +29,18 @@
 //! address counts by its /64 ([`address_key`]). Requests without valid credentials are refused
 //! (401) before any counting: counting them would only let garbage cost us writes.
 //!
-//! One caller's budgets live in one item of the day (`store::throttle`): a verified request is one
-//! `UpdateItem`, run while the endpoint reads the account (`mini_app::Admission`).
+//! One caller's budgets live in one item of the day (`store::throttle`): a verified request is at
+//! most one `UpdateItem`, run while the endpoint reads the account (`mini_app::Admission`), and
+//! none when this instance holds a reservation of the caller's minute and has counted the account
+//! today (`edge::throttle_lease`).
 
 use super::Problem;
 use super::auth::CallerId;
+use super::throttle_lease::{Drawn, Leases, Plan, Window};
 use crate::domain::AccountNumber;
 use crate::domain::readings_window::moscow_date;
 use crate::metrics::{self, Metric};
-use crate::ports::{RequestCounter, Tallied, Tally};
+use crate::ports::{RequestCounter, Tally};
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Europe::Moscow;
 use std::net::IpAddr;
@@ -201,13 +204,19 @@ impl Windows {
         let (day_start, day_left) = moscow_day(now);
         Self { minute_start, minute_left, day_start, day_left }
     }
+
+    fn of<'a>(&self, key: &'a str, account: Option<&'a str>) -> Window<'a> {
+        Window { key, day_start: self.day_start, minute_start: self.minute_start, account }
+    }
 }
 
 /// Counts the request against the subject's budgets and refuses it (429) when one is exceeded. A
 /// store fault refuses it too (503): an enumeration must not get through while the counters are
 /// down. `account` is the account the request is about to read, `None` when it reads none.
+/// `leases` is what this instance holds of each caller's minute (`edge::throttle_lease`).
 pub async fn check<C: RequestCounter>(
     counter: &C,
+    leases: &Leases,
     limits: &ThrottleLimits,
     scope: ThrottleScope,
     subject: &Subject,
@@ -216,27 +225,31 @@ pub async fn check<C: RequestCounter>(
 ) -> Result<(), Problem> {
     let windows = Windows::at(now);
     let scope = scope.key();
+    let digits = account.map(AccountNumber::digits);
     let exceeded = match subject {
         Subject::User(user) => {
             let key = format!("{scope}#user#{user}");
-            let account = account.map(|a| (a.digits(), limits.user_accounts_per_day));
-            let tallied = tally(counter, &key, &windows, account).await?;
+            let budget = Draw { per_minute: limits.user_per_minute, accounts_per_day: limits.user_accounts_per_day };
+            let drawn = draw(counter, leases, &windows.of(&key, digits), budget).await?;
             if account.is_some() {
-                notice_walk(tallied, limits);
+                notice_walk(drawn, limits);
             }
-            over(tallied, limits.user_per_minute, Budget::UserPerMinute, Budget::UserAccountsPerDay)
+            over(drawn, Budget::UserPerMinute, Budget::UserAccountsPerDay)
         }
         Subject::Anonymous { address, page } => {
             let key = format!("{scope}#ip#{address}");
-            let account = account.map(|a| (a.digits(), limits.address_accounts_per_day));
-            let tallied = tally(counter, &key, &windows, account).await?;
-            match over(tallied, limits.address_per_minute, Budget::AddressPerMinute, Budget::AddressAccountsPerDay) {
+            let budget =
+                Draw { per_minute: limits.address_per_minute, accounts_per_day: limits.address_accounts_per_day };
+            let drawn = draw(counter, leases, &windows.of(&key, digits), budget).await?;
+            match over(drawn, Budget::AddressPerMinute, Budget::AddressAccountsPerDay) {
                 Some(budget) => Some(budget),
                 // Counted by the page only once the address admits it: a flood from one address
                 // must not use up the page's budget for every other visitor.
                 None => {
-                    let tallied = tally(counter, &format!("{scope}#page#{page}"), &windows, None).await?;
-                    over(tallied, limits.page_per_minute, Budget::PagePerMinute, Budget::PagePerMinute)
+                    let key = format!("{scope}#page#{page}");
+                    let budget = Draw { per_minute: limits.page_per_minute, accounts_per_day: u64::MAX };
+                    let drawn = draw(counter, leases, &windows.of(&key, None), budget).await?;
+                    over(drawn, Budget::PagePerMinute, Budget::PagePerMinute)
                 }
             }
         }
@@ -247,39 +260,60 @@ pub async fn check<C: RequestCounter>(
     }
 }
 
-async fn tally<C: RequestCounter>(
-    counter: &C,
-    key: &str,
-    windows: &Windows,
-    account: Option<(&str, u64)>,
-) -> Result<Tallied, Problem> {
-    if let Some((_, 0)) = account {
-        return Ok(Tallied::AccountsFull);
-    }
-    let tally = Tally { key, day_start: windows.day_start, minute_start: windows.minute_start, account };
-    counter.tally(&tally).await.map_err(|e| {
-        tracing::error!(error = %e, "throttle counters unavailable");
-        Problem::unavailable()
-    })
+/// One budget pair a request draws on.
+#[derive(Clone, Copy)]
+struct Draw {
+    per_minute: u64,
+    accounts_per_day: u64,
 }
 
-/// The budget `tallied` exceeds, if any.
-fn over(tallied: Tallied, per_minute: u64, minute: Budget, accounts: Budget) -> Option<Budget> {
-    match tallied {
-        Tallied::AccountsFull => Some(accounts),
-        Tallied::Counted { minute: count, .. } if count > per_minute => Some(minute),
-        Tallied::Counted { .. } => None,
+/// The request against one caller's budgets: from what this instance holds when it can, by the
+/// counter's one `UpdateItem` when it cannot.
+async fn draw<C: RequestCounter>(
+    counter: &C,
+    leases: &Leases,
+    at: &Window<'_>,
+    budget: Draw,
+) -> Result<Drawn, Problem> {
+    if at.account.is_some() && budget.accounts_per_day == 0 {
+        return Ok(Drawn::AccountsFull);
+    }
+    let grant = match leases.plan(at) {
+        Plan::Served => return Ok(Drawn::Admitted { new_account: None }),
+        Plan::MinuteSpent => return Ok(Drawn::MinuteSpent),
+        Plan::Reserve { grant } => grant,
+    };
+    let tally = Tally {
+        key: at.key,
+        day_start: at.day_start,
+        minute_start: at.minute_start,
+        reserve: grant,
+        account: at.account.map(|digits| (digits, budget.accounts_per_day)),
+    };
+    let tallied = counter.tally(&tally).await.map_err(|e| {
+        tracing::error!(error = %e, "throttle counters unavailable");
+        Problem::unavailable()
+    })?;
+    Ok(leases.settle(at, grant, tallied, budget.per_minute))
+}
+
+/// The budget `drawn` exceeds, if any.
+fn over(drawn: Drawn, minute: Budget, accounts: Budget) -> Option<Budget> {
+    match drawn {
+        Drawn::AccountsFull => Some(accounts),
+        Drawn::MinuteSpent => Some(minute),
+        Drawn::Admitted { .. } => None,
     }
 }
 
 /// Reports a verified user who has asked for many distinct accounts today: the metric's alarm is
 /// what shows a walk kept under every per-minute limit.
-fn notice_walk(tallied: Tallied, limits: &ThrottleLimits) {
-    let asked = match tallied {
-        Tallied::Counted { accounts, new_account: true, .. } => accounts,
+fn notice_walk(drawn: Drawn, limits: &ThrottleLimits) {
+    let asked = match drawn {
+        Drawn::Admitted { new_account: Some(accounts) } => accounts,
         // One more than the day holds: refused, but asked for.
-        Tallied::AccountsFull => limits.user_accounts_per_day.saturating_add(1),
-        Tallied::Counted { .. } => return,
+        Drawn::AccountsFull => limits.user_accounts_per_day.saturating_add(1),
+        Drawn::Admitted { new_account: None } | Drawn::MinuteSpent => return,
     };
     if asked >= limits.accounts_notice_from {
         tracing::warn!(accounts = asked, "many distinct accounts asked for today");
@@ -351,11 +385,10 @@ mod tests {
 
     #[test]
     fn a_full_day_of_accounts_is_a_daily_refusal_a_busy_minute_a_minute_one() {
-        let counted = |minute| Tallied::Counted { minute, accounts: 1, new_account: true };
         let (m, a) = (Budget::UserPerMinute, Budget::UserAccountsPerDay);
-        assert_eq!(over(counted(30), 30, m, a), None);
-        assert_eq!(over(counted(31), 30, m, a), Some(m));
-        assert_eq!(over(Tallied::AccountsFull, 30, m, a), Some(a));
+        assert_eq!(over(Drawn::Admitted { new_account: Some(1) }, m, a), None);
+        assert_eq!(over(Drawn::MinuteSpent, m, a), Some(m));
+        assert_eq!(over(Drawn::AccountsFull, m, a), Some(a));
 
         let windows = Windows::at(Utc.with_ymd_and_hms(2026, 11, 15, 16, 0, 20).unwrap());
         let daily = refusal(a, &windows);

@@ -67,6 +67,9 @@ pub struct Tally<'a> {
     pub day_start: i64,
     /// The minute the request falls in (unix seconds, inside the day).
     pub minute_start: i64,
+    /// How many of the minute's requests to count (reserve) with this one: 1 for the request
+    /// itself, more for an instance's lease (`edge::throttle_lease`), 0 to count only the account.
+    pub reserve: u64,
     /// The account the request concerns (its digits) and how many distinct accounts the day may
     /// hold.
     pub account: Option<(&'a str, u64)>,
@@ -75,7 +78,7 @@ pub struct Tally<'a> {
 /// What counting one request found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tallied {
-    /// Counted: the requests of the minute so far, this one included; the day's distinct
+    /// Counted: the requests of the minute so far, this tally's `reserve` included; the day's distinct
     /// accounts, this one's included; whether this one was new to the day.
     Counted { minute: u64, accounts: u64, new_account: bool },
     /// Nothing written: the account is new to the day and the day holds its limit already.
@@ -83,7 +86,7 @@ pub enum Tallied {
 }
 
 pub trait RequestCounter {
-    /// Counts one request in one DynamoDB request, whatever it counts. Items expire by themselves.
+    /// Counts one tally in one DynamoDB request, whatever it counts. Items expire by themselves.
     fn tally(&self, tally: &Tally<'_>) -> impl Future<Output = Result<Tallied, StoreError>> + Send;
 }
 

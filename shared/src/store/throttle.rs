@@ -1,6 +1,7 @@
-//! Request counters: one item per caller and day, `THROTTLE#<key>#<day start>`, holding the count
-//! of each minute (`m<minute of the day>`) and the day's distinct accounts (`accounts`, a string
-//! set), all updated by one conditional `UpdateItem`. DynamoDB's TTL removes the item a day later.
+//! Request counters: one item per caller and day, `THROTTLE#<key>#<day start>`, holding the
+//! requests counted in each minute (`m<minute of the day>`: served or reserved by an instance,
+//! `edge::throttle_lease`) and the day's distinct accounts (`accounts`, a string set), all updated
+//! by one conditional `UpdateItem`. DynamoDB's TTL removes the item a day later.
 
 use super::item::{self, Item};
 use super::keys;
@@ -16,11 +17,11 @@ impl RequestCounter for DynamoStore {
     async fn tally(&self, tally: &Tally<'_>) -> Result<Tallied, StoreError> {
         let minute_name = |start: i64| format!("m{}", (start - tally.day_start) / 60);
         let this_minute = minute_name(tally.minute_start);
-        let mut add = "ADD #minute :one".to_owned();
+        let mut add = "ADD #minute :reserve".to_owned();
         let mut update = self
             .update_at(keys::throttle_pk(tally.key, tally.day_start), "COUNT")
             .expression_attribute_names("#minute", &this_minute)
-            .expression_attribute_values(":one", item::n(1))
+            .expression_attribute_values(":reserve", item::n(tally.reserve))
             .expression_attribute_values(":expires", item::n(tally.day_start + 2 * DAY_SECS))
             // The old item tells both counts and whether the account is new; a write's answer
             // costs no read capacity either way.
@@ -54,7 +55,8 @@ impl RequestCounter for DynamoStore {
             Err(e) => return Err(unavailable(e)),
         };
         let before: Item = out.attributes.unwrap_or_default();
-        let minute = if before.contains_key(&this_minute) { item::get_u64(&before, &this_minute)? } else { 0 } + 1;
+        let minute =
+            if before.contains_key(&this_minute) { item::get_u64(&before, &this_minute)? } else { 0 } + tally.reserve;
         let (accounts, new_account) = match (tally.account, before.get(ACCOUNTS)) {
             (None, _) => (0, false),
             (Some(_), None) => (1, true),
