@@ -20,6 +20,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use tracing::Instrument;
 
 /// Who is calling and when, established by the edge; handlers never read the user id from a body
@@ -57,19 +58,23 @@ impl Admission<'_> {
         first_read: impl Future<Output = T>,
     ) -> Result<T, Problem> {
         self.counted.store(true, Ordering::Release);
-        let verdict = (self.count)(account.copied());
+        let mut verdict = (self.count)(account.copied());
         let mut first_read = std::pin::pin!(first_read);
-        tokio::pin!(verdict);
-        tokio::select! {
-            biased;
-            verdict = &mut verdict => {
-                verdict?;
-                Ok(first_read.await)
+        // Both make progress until the verdict is in; the read's value, if it came first, waits.
+        let mut read = None;
+        let admitted = std::future::poll_fn(|cx| {
+            if read.is_none()
+                && let Poll::Ready(value) = first_read.as_mut().poll(cx)
+            {
+                read = Some(value);
             }
-            value = &mut first_read => {
-                verdict.await?;
-                Ok(value)
-            }
+            verdict.as_mut().poll(cx)
+        })
+        .await;
+        admitted?;
+        match read {
+            Some(value) => Ok(value),
+            None => Ok(first_read.await),
         }
     }
 }

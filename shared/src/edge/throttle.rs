@@ -205,7 +205,7 @@ impl Windows {
         Self { minute_start, minute_left, day_start, day_left }
     }
 
-    fn of<'a>(&self, key: &'a str, account: Option<&'a str>) -> Window<'a> {
+    fn of<'a>(&self, key: &'a str, account: Option<&'a AccountNumber>) -> Window<'a> {
         Window { key, day_start: self.day_start, minute_start: self.minute_start, account }
     }
 }
@@ -225,12 +225,11 @@ pub async fn check<C: RequestCounter>(
 ) -> Result<(), Problem> {
     let windows = Windows::at(now);
     let scope = scope.key();
-    let digits = account.map(AccountNumber::digits);
     let exceeded = match subject {
         Subject::User(user) => {
             let key = format!("{scope}#user#{user}");
             let budget = Draw { per_minute: limits.user_per_minute, accounts_per_day: limits.user_accounts_per_day };
-            let drawn = draw(counter, leases, &windows.of(&key, digits), budget).await?;
+            let drawn = draw(counter, leases, &windows.of(&key, account), budget).await?;
             if account.is_some() {
                 notice_walk(drawn, limits);
             }
@@ -240,7 +239,7 @@ pub async fn check<C: RequestCounter>(
             let key = format!("{scope}#ip#{address}");
             let budget =
                 Draw { per_minute: limits.address_per_minute, accounts_per_day: limits.address_accounts_per_day };
-            let drawn = draw(counter, leases, &windows.of(&key, digits), budget).await?;
+            let drawn = draw(counter, leases, &windows.of(&key, account), budget).await?;
             match over(drawn, Budget::AddressPerMinute, Budget::AddressAccountsPerDay) {
                 Some(budget) => Some(budget),
                 // Counted by the page only once the address admits it: a flood from one address
@@ -288,7 +287,7 @@ async fn draw<C: RequestCounter>(
         day_start: at.day_start,
         minute_start: at.minute_start,
         reserve: grant,
-        account: at.account.map(|digits| (digits, budget.accounts_per_day)),
+        account: at.account.map(|number| (number.digits(), budget.accounts_per_day)),
     };
     let tallied = counter.tally(&tally).await.map_err(|e| {
         tracing::error!(error = %e, "throttle counters unavailable");

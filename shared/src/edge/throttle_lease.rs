@@ -21,6 +21,7 @@
 //! request that lands on it. Pure: what to ask the counter and what its answer means; the edge
 //! (`edge::throttle`) does the asking.
 
+use crate::domain::AccountNumber;
 use crate::ports::Tallied;
 use std::sync::Mutex;
 
@@ -49,11 +50,17 @@ struct Lease {
     /// The counter said the minute's budget is all reserved: refused here until the minute ends.
     spent: bool,
     /// Accounts this instance has counted into the caller's `day_start` (a part of the item's set).
-    accounts: Vec<String>,
+    accounts: Vec<AccountNumber>,
 }
 
 impl Lease {
-    fn roll(&mut self, day_start: i64, minute_start: i64) {
+    /// Moves the lease on to the request's minute (and day); `false` for a request of a minute
+    /// before the lease's (one that waited on the counter while the minute ended), which the lease
+    /// then has nothing to do with.
+    fn roll(&mut self, day_start: i64, minute_start: i64) -> bool {
+        if minute_start < self.minute_start {
+            return false;
+        }
         if self.day_start != day_start {
             *self = Self { key: std::mem::take(&mut self.key), day_start, minute_start, ..Self::default() };
         } else if self.minute_start != minute_start {
@@ -62,10 +69,11 @@ impl Lease {
             self.next_grant = 0;
             self.spent = false;
         }
+        true
     }
 
-    fn knows(&self, account: Option<&str>) -> bool {
-        account.is_none_or(|a| self.accounts.iter().any(|held| held == a))
+    fn knows(&self, account: Option<&AccountNumber>) -> bool {
+        account.is_none_or(|a| self.accounts.contains(a))
     }
 }
 
@@ -99,8 +107,8 @@ pub struct Window<'a> {
     pub key: &'a str,
     pub day_start: i64,
     pub minute_start: i64,
-    /// The account the request concerns (its digits), if any.
-    pub account: Option<&'a str>,
+    /// The account the request concerns, if any.
+    pub account: Option<&'a AccountNumber>,
 }
 
 /// Every caller's lease on this instance, the latest last.
@@ -116,6 +124,8 @@ impl Leases {
         let Some(lease) = callers.iter_mut().find(|lease| lease.key == at.key) else {
             return Plan::Reserve { grant: 1 };
         };
+        // A request of a minute before the lease's is planned in the lease's: what is held was
+        // reserved moments later and serves it as well.
         lease.roll(at.day_start, at.minute_start);
         if lease.held == 0 {
             // No instance gets a spent minute's requests back: nothing to ask the counter.
@@ -144,11 +154,12 @@ impl Leases {
                 callers.last_mut().expect("just pushed")
             }
         };
-        lease.roll(at.day_start, at.minute_start);
+        // A late answer of an earlier minute still decides its own request, and nothing else.
+        let current = lease.roll(at.day_start, at.minute_start);
         let (minute, new_account) = match tallied {
             Tallied::AccountsFull => {
                 // Nothing was written; the held request taken for it is held again.
-                if grant == 0 {
+                if grant == 0 && current {
                     lease.held += 1;
                 }
                 return Drawn::AccountsFull;
@@ -156,27 +167,24 @@ impl Leases {
             Tallied::Counted { minute, accounts, new_account } => (minute, new_account.then_some(accounts)),
         };
         if let Some(account) = at.account
+            && current
             && !lease.knows(Some(account))
             && lease.accounts.len() < ACCOUNTS
         {
-            lease.accounts.push(account.to_owned());
+            lease.accounts.push(*account);
         }
         let drawn = Drawn::Admitted { new_account };
         if grant == 0 {
             return drawn;
         }
-        lease.next_grant = grant.saturating_mul(2).min(largest_grant(per_minute));
         let left = per_minute.saturating_sub(minute.saturating_sub(grant));
-        match grant.min(left) {
-            0 => {
-                lease.spent = true;
-                Drawn::MinuteSpent
-            }
-            got => {
-                lease.held += got - 1;
-                drawn
-            }
+        let got = grant.min(left);
+        if current {
+            lease.next_grant = grant.saturating_mul(2).min(largest_grant(per_minute));
+            lease.held += got.saturating_sub(1);
+            lease.spent |= got == 0;
         }
+        if got == 0 { Drawn::MinuteSpent } else { drawn }
     }
 }
 
@@ -186,7 +194,10 @@ mod tests {
 
     const KEY: &str = "accounts#user#vk:1";
 
-    fn at(minute_start: i64, account: Option<&str>) -> Window<'_> {
+    /// The window of a request about `account` (its digits). Each call's number lives for the
+    /// rest of the test run: a few dozen bytes a call.
+    fn at(minute_start: i64, account: Option<&str>) -> Window<'static> {
+        let account = account.map(|digits| &*Box::leak(Box::new(digits.parse().expect("10 digits"))));
         Window { key: KEY, day_start: 0, minute_start, account }
     }
 
@@ -195,7 +206,7 @@ mod tests {
     struct Item {
         minute_start: i64,
         reserved: u64,
-        accounts: Vec<String>,
+        accounts: Vec<AccountNumber>,
     }
 
     impl Item {
@@ -203,11 +214,11 @@ mod tests {
             if self.minute_start != at.minute_start {
                 (self.minute_start, self.reserved) = (at.minute_start, 0);
             }
-            let new = at.account.filter(|a| !self.accounts.iter().any(|held| held == a));
+            let new = at.account.filter(|a| !self.accounts.contains(a));
             if new.is_some() && self.accounts.len() as u64 >= accounts_per_day {
                 return Tallied::AccountsFull;
             }
-            self.accounts.extend(new.map(str::to_owned));
+            self.accounts.extend(new.copied());
             self.reserved += grant;
             Tallied::Counted { minute: self.reserved, accounts: self.accounts.len() as u64, new_account: new.is_some() }
         }
@@ -305,6 +316,29 @@ mod tests {
             Plan::Served,
             "the reservation's second request, the account counted today"
         );
+    }
+
+    #[test]
+    fn an_answer_of_an_earlier_minute_arriving_late_leaves_the_newer_minutes_lease_alone() {
+        let (instance, mut item) = (Leases::default(), Item::default());
+        let account = Some("1000000001");
+        // Two requests of minute 60 on their way to the counter ...
+        let (early, late) = (instance.plan(&at(60, account)), instance.plan(&at(60, account)));
+        assert_eq!((early, late), (Plan::Reserve { grant: 1 }, Plan::Reserve { grant: 1 }));
+        // ... while minute 120 begins and its first request reserves one, then two.
+        for _ in 0..2 {
+            if let Plan::Reserve { grant } = instance.plan(&at(120, account)) {
+                instance.settle(&at(120, account), grant, item.tally(&at(120, account), grant, 10), 30);
+            }
+        }
+        assert_eq!(held(&instance), 1);
+        // The late answers decide their own requests and leave minute 120's holding as it was.
+        let old = Tallied::Counted { minute: 30, accounts: 1, new_account: false };
+        assert_eq!(instance.settle(&at(60, account), 1, old, 30), Drawn::Admitted { new_account: None });
+        let spent = Tallied::Counted { minute: 31, accounts: 1, new_account: false };
+        assert_eq!(instance.settle(&at(60, account), 1, spent, 30), Drawn::MinuteSpent);
+        assert_eq!(held(&instance), 1);
+        assert_eq!(instance.plan(&at(120, account)), Plan::Served, "minute 120 is not spent");
     }
 
     #[test]
