@@ -78,8 +78,8 @@ pub struct Tally<'a> {
 /// What counting one request found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tallied {
-    /// Counted: the requests of the minute so far, this tally's `reserve` included; the day's distinct
-    /// accounts, this one's included; whether this one was new to the day.
+    /// Counted: the requests of the minute so far, this tally's `reserve` included; the day's
+    /// distinct accounts, this one's included; whether this one was new to the day.
     Counted { minute: u64, accounts: u64, new_account: bool },
     /// Nothing written: the account is new to the day and the day holds its limit already.
     AccountsFull,
