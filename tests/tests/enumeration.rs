@@ -1,8 +1,9 @@
 //! Someone walking the account-number space through `GET /accounts/{account}`: one user fast and
 //! from one address, one user repeating itself (on one function instance and spread over many),
-//! many users behind one address, one user rotating addresses, and the Facebook tab's anonymous visitors from one address, from one IPv6 prefix and
-//! from many addresses. Against DynamoDB Local, with the budgets of `local.env` and an injected
-//! clock, so a whole window's flood and its end take no waiting.
+//! many users behind one address, one user rotating addresses, and the Facebook tab's anonymous
+//! visitors from one address, from one IPv6 prefix and from many addresses. Against DynamoDB
+//! Local, with the budgets of `local.env` and an injected clock, so a whole window's flood and its
+//! end take no waiting.
 //!
 //! Paying and submitting readings also tell whether an account exists, so they draw on the
 //! look-up's budgets: one test checks the three share them.
