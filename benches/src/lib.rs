@@ -1,10 +1,14 @@
 //! What the handler benchmarks share: latency statistics, API Gateway HTTP API v2 events with
 //! freshly signed VK launch parameters, and a DynamoDB client that counts its requests.
 
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use chrono::{DateTime, Utc};
 use energosbyt::edge::auth::{Secret, vk};
 use lambda_http::Request;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -111,9 +115,51 @@ pub fn comparison_table(series: &[&Series]) -> Option<String> {
     Some(table)
 }
 
-/// Counts every HTTP request a client sends (retries included), so a figure per call shows what a
-/// handler costs in round trips, not only in time: the functions' own interceptor.
-pub use energosbyt::outside_calls::OutsideCalls as RequestCount;
+/// Counts every HTTP request a client sends (retries included), by operation (`Query`,
+/// `UpdateItem`, …), so a figure per call shows what a handler costs in round trips, not only in
+/// time. Clones share the count.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCount(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl RequestCount {
+    /// The requests so far, retries included.
+    pub fn requests(&self) -> u64 {
+        self.by_operation().values().sum()
+    }
+
+    /// The requests so far, by operation.
+    pub fn by_operation(&self) -> BTreeMap<String, u64> {
+        self.0.lock().expect("request count lock").clone()
+    }
+
+    /// The requests since the last take, by operation, and zeroes them.
+    pub fn take_by_operation(&self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut *self.0.lock().expect("request count lock"))
+    }
+
+    /// The requests since the last take, and zeroes them.
+    pub fn take(&self) -> u64 {
+        self.take_by_operation().values().sum()
+    }
+}
+
+impl Intercept for RequestCount {
+    fn name(&self) -> &'static str {
+        "RequestCount"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or("?");
+        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        *self.0.lock().expect("request count lock").entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
 
 /// A DynamoDB client from the environment (the local stand-in's endpoint), counting its requests.
 pub async fn counted_dynamodb_client() -> (aws_sdk_dynamodb::Client, RequestCount) {

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 pub mod population;
 mod request_count;
-pub use request_count::RequestCount;
+pub use request_count::{RequestCount, counted_store};
 
 /// Ends the whole test process, failing, if it is still running after `limit`: a long run that
 /// waits on something that never comes (a stand-in that hangs, a loop that cannot finish) fails

@@ -134,7 +134,7 @@ async fn missing_forged_stale_or_foreign_credentials_are_401() {
 #[tokio::test]
 async fn a_callers_repeated_look_ups_read_once_each_and_write_the_counter_for_a_few() {
     let count = RequestCount::default();
-    let app = App { store: count.store().await, edge: edge() };
+    let app = App { store: counted_store(&count).await, edge: edge() };
     let per_minute = app.edge.limits.user_per_minute;
     let number = imported("-1").await;
     let launch = vk_launch(user(), fixed_now());

@@ -934,7 +934,7 @@ async fn pay_latency_over_1000_payments() {
     let counter = RequestCount::default();
     let plain = app().await;
     let app = App {
-        store: counter.store().await,
+        store: counted_store(&counter).await,
         acquirer: TimedAcquirer { inner: plain.acquirer, inits: Mutex::new(Vec::with_capacity(PAYMENTS)) },
         edge: MiniAppEdge { limits: ThrottleLimits::UNLIMITED, ..plain.edge },
         settings: plain.settings,

@@ -580,7 +580,7 @@ async fn counting_app(count: &RequestCount) -> App<DynamoStore> {
     let mut edge = edge();
     edge.clock = clock;
     edge.limits = ThrottleLimits::UNLIMITED;
-    App::new(count.store().await, edge)
+    App::new(counted_store(count).await, edge)
 }
 
 #[tokio::test]
