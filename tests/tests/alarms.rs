@@ -259,7 +259,7 @@ async fn given_ses_unreachable_then_an_email_is_counted_undelivered_only_once_it
         at: created,
     };
     store
-        .apply_transition(&record, &Transition::Credit { amount: payment.amount, anomaly: None }, &facts)
+        .apply_transition(&record, &Transition::Credit { amount: payment.amount, anomaly: None }, &facts, &[])
         .await
         .unwrap();
 

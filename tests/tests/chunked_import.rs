@@ -59,7 +59,10 @@ async fn given_a_chunked_export_in_s3_when_each_chunk_is_imported_then_every_acc
         card: None,
         at: credited_at,
     };
-    store.apply_transition(&read, &Transition::Credit { amount: payment.amount, anomaly: None }, &facts).await.unwrap();
+    store
+        .apply_transition(&read, &Transition::Credit { amount: payment.amount, anomaly: None }, &facts, &[])
+        .await
+        .unwrap();
 
     // And this month's export of 250 accounts (the paid one among them, billed −600.00) with one
     // malformed line, split into chunks of 100 and put under chunks/.

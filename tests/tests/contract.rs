@@ -755,7 +755,7 @@ async fn a_payment_refused_before_a_vat_change_and_one_under_review_answer_as_th
         card: None,
         at: Utc::now(),
     };
-    store.apply_transition(&read, &Transition::Progress(PaymentStatus::NeedsReview), &facts).await.unwrap();
+    store.apply_transition(&read, &Transition::Progress(PaymentStatus::NeedsReview), &facts, &[]).await.unwrap();
     app.edge.clock = Utc::now;
     let owner = vk_launch(494_075, Utc::now());
     let shown = pay::handle(&app, Event::new("GET", &format!("/payments/{}", payment.id)).vk(&owner).request()).await;
@@ -1042,7 +1042,7 @@ async fn payment_receipt_answers_match_the_document() {
                     notification: notification.to_string(),
                     received_at: Utc::now(),
                 };
-                store.keep_receipt(&payment.id, &kept).await.unwrap();
+                store.keep_receipt(&payment.id, &kept, None).await.unwrap();
             }
             payment
         }

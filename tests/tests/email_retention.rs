@@ -207,7 +207,7 @@ async fn given_a_payment_under_review_then_the_operator_keeps_its_email_and_a_wa
         card: None,
         at,
     };
-    store.apply_transition(&record, &Transition::Progress(PaymentStatus::NeedsReview), &facts).await.unwrap();
+    store.apply_transition(&record, &Transition::Progress(PaymentStatus::NeedsReview), &facts, &[]).await.unwrap();
     // Its receipt comes while it is under review: kept, and listed for the email's removal.
     deliver(&callback().await, receipt(&reviewed)).await;
     assert_eq!(text(&item(&reviewed).await, "GSI2PK"), Some("FINISHED"));

@@ -77,7 +77,10 @@ async fn money_moved_after_the_export_survives_a_re_import() {
         card: None,
         at: credited_at,
     };
-    store.apply_transition(&read, &Transition::Credit { amount: payment.amount, anomaly: None }, &facts).await.unwrap();
+    store
+        .apply_transition(&read, &Transition::Credit { amount: payment.amount, anomaly: None }, &facts, &[])
+        .await
+        .unwrap();
     let balance = |store: energosbyt::store::DynamoStore| async move {
         store.account(&number).await.unwrap().unwrap().balance.signed().to_string()
     };

@@ -62,7 +62,7 @@ async fn paid(user: u64, email: Option<&str>, with_receipt: bool) -> Payment {
         });
         let kept =
             StoredReceipt { slot: ReceiptSlot::Sale, notification: notification.to_string(), received_at: Utc::now() };
-        assert!(store.keep_receipt(&payment.id, &kept).await.unwrap());
+        assert!(store.keep_receipt(&payment.id, &kept, None).await.unwrap().is_some());
     }
     payment
 }

@@ -15,7 +15,7 @@
 //! all deliveries that repeat another one), `STORM_SBP` (0.30, the share of payments made through
 //! СБП: their notifications carry no card), `STORM_SEED`.
 
-use benches::{RequestCount, nearest_rank};
+use benches::{counted_dynamodb_client, nearest_rank};
 use chrono::Utc;
 use energosbyt::acquirer::token;
 use energosbyt::app::settlement::Settlement;
@@ -77,10 +77,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut draw = fastrand::Rng::with_seed(env_or("STORM_SEED", Utc::now().timestamp_micros() as u64));
 
     let env = Env::process();
-    let requests = RequestCount::default();
-    let shared = aws_config::load_from_env().await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(requests.clone()).build();
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), env.string("TABLE_NAME")?);
+    let (client, requests) = counted_dynamodb_client().await;
+    let store = DynamoStore::new(client, env.string("TABLE_NAME")?);
     // What the callback verifies with: the secret, as the function reads it.
     let secrets = energosbyt::secrets::Secrets::from_env(&env).await?;
     let terminal = secrets.current().tbank_terminal_key.clone();
@@ -198,7 +196,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     eprintln!("storm: {deliveries} deliveries ({} unique, {duplicates} duplicates), {senders} senders…", unique.len());
     let queue = Arc::new(Mutex::new(VecDeque::from(queue)));
     let redeliveries = Arc::new(AtomicU64::new(0));
-    let requests_before = requests.requests();
+    requests.take();
     let started = Instant::now();
     let sending: Vec<_> = (0..senders)
         .map(|_| {
@@ -233,7 +231,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         latencies.extend(sender.await?);
     }
     let elapsed = started.elapsed();
-    let storm_requests = requests.requests() - requests_before;
+    let by_operation = requests.take_by_operation();
+    let storm_requests: u64 = by_operation.values().sum();
     latencies.sort();
 
     // Every balance to the kopeck, every ledger against it, every payment's emails.
@@ -299,6 +298,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
     );
     println!("DynamoDB requests        {storm_requests} ({:.2} per notification)", storm_requests as f64 / sent as f64);
+    for (operation, count) in &by_operation {
+        println!("  {operation:<22} {count} ({:.2} per notification)", *count as f64 / sent as f64);
+    }
     println!("ledger entries           {ledger_entries}");
     println!(
         "emails                   {} payment received, {} receipts (counting sender)",

@@ -196,18 +196,27 @@ mod tests {
             _: &PaymentRecord,
             _: &Transition,
             _: &BankFacts,
+            _: &[EmailClaim],
         ) -> Result<Applied, StoreError> {
             panic!("the store was written")
         }
         async fn note_anomaly(&self, _: &PaymentId, _: &str, _: DateTime<Utc>) -> Result<(), StoreError> {
             panic!("the store was written")
         }
-        async fn keep_receipt(&self, _: &PaymentId, _: &StoredReceipt) -> Result<bool, StoreError> {
+        async fn keep_receipt(
+            &self,
+            _: &PaymentId,
+            _: &StoredReceipt,
+            _: Option<&EmailClaim>,
+        ) -> Result<Option<PaymentRecord>, StoreError> {
             panic!("the store was written")
         }
     }
 
     impl EmailLedger for Untouchable {
+        fn new_claim(&self, _: &PaymentId, _: CustomerEmail, _: DateTime<Utc>) -> EmailClaim {
+            panic!("an email was claimed")
+        }
         async fn claim_email(
             &self,
             _: &PaymentId,

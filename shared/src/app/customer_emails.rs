@@ -1,32 +1,23 @@
 //! The email-once rule and receipt re-delivery: every email a credited payment makes due —
 //! "payment received", then each fiscal receipt the bank reported — is claimed on the payment
-//! item, rendered, sent and marked, so it goes out once however many deliveries race, and again
-//! only if its sender died holding the claim. Settlement and reconciliation both call
+//! item (by the very write that makes it due where it can: the credit, a receipt's keeping),
+//! rendered, sent and marked, so it goes out once however many deliveries race, and again only if
+//! its sender died holding the claim. Settlement and reconciliation both call
 //! [`Settlement::deliver_due_emails`]; this module never moves money or changes a payment's status.
 
 use super::settlement::{SettleError, Settlement};
 use crate::acquirer::ReceiptNotification;
+use crate::domain::fiscal_receipt::FiscalReceipt;
 use crate::domain::{Payment, ZoneSet};
 use crate::mail::{HandedInReading, MailSender, OutgoingEmail, PaymentReceived, RenderError};
 use crate::metrics::{self, Metric};
 use crate::ports::StoreError;
 use crate::ports::ledger::{
-    CustomerEmail, EmailClaim, EmailLedger, EmailOutcome, PaymentLedger, PaymentRecord, ReceiptSlot,
+    CustomerEmail, EmailClaim, EmailLedger, EmailOutcome, PaymentLedger, PaymentRecord, ReceiptSlot, StoredReceipt,
 };
 use crate::ports::readings::ReadingsLookup;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
-
-/// How the record handed to [`Settlement::deliver_due_emails`] was come by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RecordRead {
-    /// Read before this call wrote the payment's credit or kept one of its receipts.
-    BeforeOwnWrite,
-    /// Read after anything this call wrote, or by a call that wrote neither a credit nor a
-    /// receipt: what it holds is as current as a second read, for the race that read settles is
-    /// settled by the two writers themselves.
-    Current,
-}
 
 impl<L, S> Settlement<L, S>
 where
@@ -51,25 +42,61 @@ where
         Ok(HandedInReading::of(&submitted.accepted, zone_set))
     }
 
+    /// The emails a credit of `record` (as read) makes due, claimed as of `now` for the credit's
+    /// own write: "payment received", and the email of each receipt kept before the credit that
+    /// can be composed (one that cannot is held back by [`Self::deliver_due_emails`]).
+    pub(super) fn claims_on_credit(&self, record: &PaymentRecord, now: DateTime<Utc>) -> Vec<EmailClaim> {
+        let payment = &record.payment;
+        let receipts = record.receipts.iter().filter(|receipt| self.fiscal_receipt(payment, receipt).is_ok());
+        std::iter::once(CustomerEmail::PaymentReceived)
+            .chain(receipts.map(|receipt| CustomerEmail::Receipt(receipt.slot.clone())))
+            .map(|email| self.ledger.new_claim(&payment.id, email, now))
+            .collect()
+    }
+
+    /// The claim a receipt's keeping writes with it: its email is due at once when the payment
+    /// (as read) is credited already and the receipt can be composed.
+    pub(super) fn claim_on_keeping(
+        &self,
+        record: &PaymentRecord,
+        receipt: &StoredReceipt,
+        now: DateTime<Utc>,
+    ) -> Option<EmailClaim> {
+        let payment = &record.payment;
+        (payment.status.was_credited() && self.fiscal_receipt(payment, receipt).is_ok())
+            .then(|| self.ledger.new_claim(&payment.id, CustomerEmail::Receipt(receipt.slot.clone()), now))
+    }
+
+    fn fiscal_receipt(&self, payment: &Payment, receipt: &StoredReceipt) -> Result<FiscalReceipt, String> {
+        serde_json::from_str::<ReceiptNotification>(&receipt.notification)
+            .map_err(|e| e.to_string())
+            .and_then(|n| n.fiscal_receipt(payment, &self.seller).map_err(|e| e.to_string()))
+    }
+
     /// Sends every email of a credited payment that is still due, "payment received" first.
     /// Returns how many this call sent. A payment not credited yet sends nothing: its receipt
     /// waits for the credit.
     ///
-    /// A credit and its receipt may be written at the same moment by two instances (a callback
-    /// and another callback or the reconciliation), each having read the payment before the
-    /// other's write; each writer reading it again here, after its own write, means at least one
-    /// of the two sees both, so the receipt email is never left unsent. Only needed while one of
-    /// the two is missing from `record`, and only by a writer ([`RecordRead::BeforeOwnWrite`]):
-    /// a duplicate delivery that wrote nothing spends no second read.
-    pub async fn deliver_due_emails(&self, record: &PaymentRecord, read: RecordRead) -> Result<usize, SettleError> {
-        let fresh;
-        let one_missing = !record.payment.status.was_credited() || record.receipt(&ReceiptSlot::Sale).is_none();
-        let record = if read == RecordRead::BeforeOwnWrite && one_missing {
-            fresh = self.ledger.payment_record(&record.payment.id).await?;
-            fresh.as_ref().unwrap_or(record)
-        } else {
-            record
-        };
+    /// `record` is as current as the caller's own write left it, and `held` the claims that write
+    /// made (a credit's, a receipt's keeping): those are sent without claiming again. The two
+    /// writes that make a receipt's email due, the credit and the keeping, never both miss the
+    /// other: a credit is written only while the sale receipt is as its writer read it, and the
+    /// keeping answers the payment as it left it, so whichever of the two comes second sees both.
+    pub async fn deliver_due_emails(
+        &self,
+        record: &PaymentRecord,
+        held: Vec<EmailClaim>,
+    ) -> Result<usize, SettleError> {
+        let mut held = Held(held);
+        let sent = self.deliver(record, &mut held).await;
+        // Claims this call did not use (none, unless the record and the claims disagree) go back.
+        for claim in held.0 {
+            self.ledger.release_email(&claim).await?;
+        }
+        sent
+    }
+
+    async fn deliver(&self, record: &PaymentRecord, held: &mut Held) -> Result<usize, SettleError> {
         let payment = &record.payment;
         if !payment.status.was_credited() {
             return Ok(0);
@@ -79,25 +106,24 @@ where
         let mut sent = 0;
 
         let received = CustomerEmail::PaymentReceived;
-        if record.email_due(&received, abandoned_before) {
+        let claim = held.take(&received);
+        if claim.is_some() || record.email_due(&received, abandoned_before) {
             let paid_at = record.paid_at.unwrap_or(payment.updated_at);
             let readings = self.handed_in_readings(payment).await?;
             let message = PaymentReceived { payment, paid_at, readings: &readings };
             let due = Due { now, abandoned_before, since: paid_at };
-            if self.send_once(payment, &received, due, || self.mailer.render_payment_received(&message)).await? {
+            if self.send_once(payment, &received, claim, due, || self.mailer.render_payment_received(&message)).await? {
                 sent += 1;
             }
         }
 
         for receipt in &record.receipts {
             let email = CustomerEmail::Receipt(receipt.slot.clone());
-            if !record.email_due(&email, abandoned_before) {
+            let claim = held.take(&email);
+            if claim.is_none() && !record.email_due(&email, abandoned_before) {
                 continue;
             }
-            let fiscal = serde_json::from_str::<ReceiptNotification>(&receipt.notification)
-                .map_err(|e| e.to_string())
-                .and_then(|n| n.fiscal_receipt(payment, &self.seller).map_err(|e| e.to_string()));
-            let fiscal = match fiscal {
+            let fiscal = match self.fiscal_receipt(payment, receipt) {
                 Ok(fiscal) => fiscal,
                 Err(reason) => {
                     // Kept, and due still: once configuration supplies what it lacks, the next
@@ -110,6 +136,9 @@ where
                         reason,
                         "a kept receipt cannot be composed yet; its email stays due"
                     );
+                    if let Some(claim) = claim {
+                        self.ledger.release_email(&claim).await?;
+                    }
                     self.ledger.hold_unrendered(payment, &receipt.slot).await?;
                     continue;
                 }
@@ -117,24 +146,30 @@ where
             // Due once both the credit and the receipt are there.
             let since = record.paid_at.map_or(receipt.received_at, |paid_at| paid_at.max(receipt.received_at));
             let due = Due { now, abandoned_before, since };
-            if self.send_once(payment, &email, due, || self.mailer.render_fiscal_receipt(&fiscal)).await? {
+            if self.send_once(payment, &email, claim, due, || self.mailer.render_fiscal_receipt(&fiscal)).await? {
                 sent += 1;
             }
         }
         Ok(sent)
     }
 
-    /// Claims, renders, sends and records one email. True when this call sent it.
+    /// Claims (unless `held` already), renders, sends and records one email. True when this call
+    /// sent it.
     async fn send_once(
         &self,
         payment: &Payment,
         email: &CustomerEmail,
+        held: Option<EmailClaim>,
         due: Due,
         render: impl FnOnce() -> Result<OutgoingEmail, RenderError>,
     ) -> Result<bool, SettleError> {
-        let Some(claim) = self.ledger.claim_email(&payment.id, email, due.now, due.abandoned_before).await? else {
-            // Sent, refused for good, or being sent right now by another delivery.
-            return Ok(false);
+        let claim = match held {
+            Some(claim) => claim,
+            None => match self.ledger.claim_email(&payment.id, email, due.now, due.abandoned_before).await? {
+                Some(claim) => claim,
+                // Sent, refused for good, or being sent right now by another delivery.
+                None => return Ok(false),
+            },
         };
         let kind = email_kind(email);
         let outgoing = match render() {
@@ -198,6 +233,16 @@ where
                 settled => return settled,
             }
         }
+    }
+}
+
+/// Claims made by the caller's own write, each taken when its email comes up.
+struct Held(Vec<EmailClaim>);
+
+impl Held {
+    fn take(&mut self, email: &CustomerEmail) -> Option<EmailClaim> {
+        let at = self.0.iter().position(|claim| &claim.email == email)?;
+        Some(self.0.swap_remove(at))
     }
 }
 

@@ -169,7 +169,7 @@ where
         };
         tracing::info!(payment_id = %id, operator = %who.name, effect = settled.effect.kind(), "desk credit");
         self.finish(id, self.action(DeskActionKind::Credit, who)).await?;
-        self.settlement.deliver_due_emails(&settled.record, settled.effect.record_read()).await?;
+        self.settlement.deliver_due_emails(&settled.record, settled.held).await?;
         Ok(outcome)
     }
 
@@ -288,7 +288,7 @@ where
             "desk refund"
         );
         self.settlement.ledger.leave_desk(id).await?;
-        self.settlement.deliver_due_emails(&settled.record, settled.effect.record_read()).await?;
+        self.settlement.deliver_due_emails(&settled.record, settled.held).await?;
         Ok(match settled.effect {
             Effect::Refunded { amount, total_refunded } => DeskOutcome::Refunded { amount, total_refunded },
             // Its notification came first.

@@ -15,7 +15,6 @@
 //! retention period (`EMAIL_RETENTION_DAYS`), with the copies their kept receipts echo. The module
 //! owns the review, abandonment and retention rules; it never applies a status itself.
 
-use super::customer_emails::RecordRead;
 use super::settlement::{Effect, SettleError, Settlement};
 use crate::acquirer::{
     Acquirer, AcquirerError, PaymentId as AcquirerPaymentId, PaymentStatus as BankStatus, acquirer_event,
@@ -222,7 +221,7 @@ where
             else {
                 return Ok(None);
             };
-            let sent = self.settlement.deliver_due_emails(&record, RecordRead::Current).await?;
+            let sent = self.settlement.deliver_due_emails(&record, Vec::new()).await?;
             tracing::info!(payment_id = %payment.id, sent, "emails of a credited payment delivered");
             if sent == 0 {
                 // Its emails were settled, but the write that takes it off the list was lost.
@@ -300,7 +299,7 @@ where
             "payment reconciled"
         );
         // A credit found here gets its emails here: its notification may never come.
-        self.settlement.deliver_due_emails(&settled.record, settled.effect.record_read()).await?;
+        self.settlement.deliver_due_emails(&settled.record, settled.held).await?;
         Ok(Some(settled.effect))
     }
 

@@ -5,7 +5,7 @@
 //! again, so a duplicate ends as `Unchanged` and a racing refund is re-decided on fresh figures.
 //! The emails a credit makes due are sent by `customer_emails`; nothing here speaks HTTP.
 
-use super::customer_emails::{RecordRead, slot_name};
+use super::customer_emails::slot_name;
 use crate::acquirer::{
     Notification, PaymentNotification, ReceiptNotification, UnmappedStatus, acquirer_event, follows_capture,
 };
@@ -18,7 +18,8 @@ use crate::mail::{MailSender, Mailer};
 use crate::metrics::{self, Metric};
 use crate::ports::StoreError;
 use crate::ports::ledger::{
-    Applied, BankFacts, EmailLedger, PaymentLedger, PaymentRecord, ReceiptSlot, ReportedStatus, StoredReceipt,
+    Applied, BankFacts, EmailClaim, EmailLedger, EmailMark, PaymentLedger, PaymentRecord, ReceiptSlot, ReportedStatus,
+    StoredReceipt,
 };
 use crate::ports::readings::ReadingsLookup;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -57,15 +58,6 @@ pub enum Effect {
 }
 
 impl Effect {
-    /// How the record this effect came with stands for [`Settlement::deliver_due_emails`]: a
-    /// credit is this writer's own write, read before it.
-    pub fn record_read(&self) -> RecordRead {
-        match self {
-            Effect::Credited { .. } => RecordRead::BeforeOwnWrite,
-            _ => RecordRead::Current,
-        }
-    }
-
     /// Short and stable, for logs and summaries.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -93,8 +85,12 @@ impl Effect {
 /// A payment after a report was applied, and what applying it did.
 #[derive(Clone, Debug)]
 pub struct Settled {
+    /// As this call's write left it (or as read, when it wrote nothing).
     pub record: PaymentRecord,
     pub effect: Effect,
+    /// The emails the write claimed for this call (a credit's): for
+    /// [`Settlement::deliver_due_emails`], or they go out only once their claim is abandoned.
+    pub held: Vec<EmailClaim>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,8 +108,8 @@ pub enum SettleError {
 #[derive(Clone, Debug)]
 pub enum ReceiptOutcome {
     /// Kept on the payment (now, or by an earlier delivery), whatever requisites it lacks;
-    /// `record` as read before this call kept it, if it did.
-    Kept { record: Box<PaymentRecord>, read: RecordRead },
+    /// `record` as this call's write left it, if it kept it, and `held` its claim on the email.
+    Kept { record: Box<PaymentRecord>, held: Vec<EmailClaim> },
     /// It can never be a receipt of this payment (a failed fiscalisation, another order, an
     /// amount the payment never had): not kept; logged and counted for an operator.
     NotThisPayment(FiscalReceiptError),
@@ -214,7 +210,7 @@ where
                         reason = %unmapped,
                         "a bank status this service cannot act on; nothing applied"
                     );
-                    return Ok(Some(Settled { record, effect: Effect::Unmapped(unmapped) }));
+                    return Ok(Some(Settled { record, effect: Effect::Unmapped(unmapped), held: Vec::new() }));
                 }
             };
             let payment = &record.payment;
@@ -232,10 +228,11 @@ where
                     bank_status = %facts.status,
                     "refund reported before the credit it refunds; to be delivered again"
                 );
-                return Ok(Some(Settled { record, effect: Effect::RefundBeforeCredit }));
+                return Ok(Some(Settled { record, effect: Effect::RefundBeforeCredit, held: Vec::new() }));
             }
             let transition =
                 payment_transition::apply(payment.status, payment.amount, payment.refunded, event, of_attempt);
+            let mut held = Vec::new();
             let effect = match transition {
                 // A notification delivered again, or reconciliation asking about a settled payment.
                 Transition::Unchanged => {
@@ -260,7 +257,11 @@ where
                     Effect::OtherAttempt
                 }
                 Transition::Progress(_) | Transition::Credit { .. } | Transition::Refund { .. } => {
-                    match self.ledger.apply_transition(&record, &transition, facts).await? {
+                    let claims = match transition {
+                        Transition::Credit { .. } => self.claims_on_credit(&record, (self.clock)()),
+                        _ => Vec::new(),
+                    };
+                    match self.ledger.apply_transition(&record, &transition, facts, &claims).await? {
                         Applied::Written => {
                             let effect = effect_of(&transition);
                             match transition {
@@ -281,7 +282,8 @@ where
                                 Transition::Refund { amount, .. } => metrics::roubles(Metric::AmountRefunded, amount),
                                 _ => {}
                             }
-                            written(&mut record, &transition, facts);
+                            written(&mut record, &transition, facts, &claims);
+                            held = claims;
                             effect
                         }
                         Applied::Stale => {
@@ -297,7 +299,7 @@ where
                     }
                 }
             };
-            return Ok(Some(Settled { record, effect }));
+            return Ok(Some(Settled { record, effect, held }));
         }
         Err(SettleError::Contended(MAX_ATTEMPTS))
     }
@@ -311,7 +313,7 @@ where
         raw: &str,
         id: &PaymentId,
     ) -> Result<Option<ReceiptOutcome>, SettleError> {
-        let Some(mut record) = self.ledger.payment_record(id).await? else {
+        let Some(record) = self.ledger.payment_record(id).await? else {
             return Ok(None);
         };
         if let Err(e) = notification.check_of_payment(&record.payment) {
@@ -326,20 +328,25 @@ where
             return Ok(Some(ReceiptOutcome::NotThisPayment(e)));
         }
         let slot = ReceiptSlot::of(notification);
-        let receipt = StoredReceipt { slot: slot.clone(), notification: raw.to_owned(), received_at: (self.clock)() };
-        let mut read = RecordRead::Current;
-        if self.ledger.keep_receipt(id, &receipt).await? {
-            tracing::info!(payment_id = %id, slot = slot_name(&slot), "fiscal receipt kept");
-            record.receipts.push(receipt);
-            read = RecordRead::BeforeOwnWrite;
-        } else if record.receipt(&slot).is_none() {
-            // Kept by a concurrent delivery after our read: read what it kept.
-            match self.ledger.payment_record(id).await? {
-                Some(fresh) => record = fresh,
-                None => return Ok(None),
-            }
+        if record.receipt(&slot).is_some() {
+            // Delivered again: the first report stands, and its email is settled or due as read.
+            return Ok(Some(ReceiptOutcome::Kept { record: Box::new(record), held: Vec::new() }));
         }
-        Ok(Some(ReceiptOutcome::Kept { record: Box::new(record), read }))
+        let now = (self.clock)();
+        let receipt = StoredReceipt { slot: slot.clone(), notification: raw.to_owned(), received_at: now };
+        let claim = self.claim_on_keeping(&record, &receipt, now);
+        match self.ledger.keep_receipt(id, &receipt, claim.as_ref()).await? {
+            Some(kept) => {
+                tracing::info!(payment_id = %id, slot = slot_name(&slot), "fiscal receipt kept");
+                let held = claim.into_iter().collect();
+                Ok(Some(ReceiptOutcome::Kept { record: Box::new(kept), held }))
+            }
+            // Kept by a concurrent delivery after our read: read what it kept.
+            None => match self.ledger.payment_record(id).await? {
+                Some(fresh) => Ok(Some(ReceiptOutcome::Kept { record: Box::new(fresh), held: Vec::new() })),
+                None => Ok(None),
+            },
+        }
     }
 
     fn log_anomaly(
@@ -403,7 +410,7 @@ where
             tracing::error!(payment_id = %id, error = %e, "notification not applied; the bank will deliver it again");
             e
         };
-        let (record, read) = match notification {
+        let (record, held) = match notification {
             Notification::Payment(n) => {
                 let facts = facts_of(n, (self.clock)());
                 let settled = self
@@ -423,16 +430,15 @@ where
                 if settled.effect == Effect::RefundBeforeCredit {
                     return Ok(NotificationOutcome::DeliverAgain);
                 }
-                let read = settled.effect.record_read();
-                (settled.record, read)
+                (settled.record, settled.held)
             }
             Notification::Receipt(r) => match self.accept_receipt(r, raw, &id).await.map_err(fault)? {
                 None => return Ok(unknown_order(notification)),
                 Some(ReceiptOutcome::NotThisPayment(_)) => return Ok(NotificationOutcome::NotThisPayment),
-                Some(ReceiptOutcome::Kept { record, read }) => (*record, read),
+                Some(ReceiptOutcome::Kept { record, held }) => (*record, held),
             },
         };
-        self.deliver_due_emails(&record, read).await.map_err(fault)?;
+        self.deliver_due_emails(&record, held).await.map_err(fault)?;
         Ok(NotificationOutcome::Applied)
     }
 }
@@ -474,7 +480,10 @@ fn effect_of(transition: &Transition) -> Effect {
 }
 
 /// The record as the written transition left it, without reading it again.
-fn written(record: &mut PaymentRecord, transition: &Transition, facts: &BankFacts) {
+fn written(record: &mut PaymentRecord, transition: &Transition, facts: &BankFacts, claims: &[EmailClaim]) {
+    for claim in claims {
+        record.emails.push((claim.email.clone(), EmailMark::Sending { since: facts.at }));
+    }
     let payment = &mut record.payment;
     payment.updated_at = facts.at;
     if let Some(card) = &facts.card {

@@ -204,11 +204,17 @@ pub trait PaymentLedger {
     /// is still as read. `Credit` and `Refund` move money: the payment, the account's balance
     /// and a ledger entry (written once per movement) in one transaction. Transitions that
     /// change nothing write nothing.
+    ///
+    /// A credit writes `claims` too (the emails it makes due, claimed for its writer), and only
+    /// while the payment's sale receipt is as read: one kept since makes it [`Applied::Stale`],
+    /// so its writer, reading again, claims that receipt's email with the credit. Other
+    /// transitions make no email due and take no claims.
     fn apply_transition(
         &self,
         read: &PaymentRecord,
         transition: &Transition,
         facts: &BankFacts,
+        claims: &[EmailClaim],
     ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
 
     /// Marks the payment for an operator's attention. Nothing else changes.
@@ -219,12 +225,15 @@ pub trait PaymentLedger {
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Keeps a fiscal receipt on the payment unless its slot holds one already; true when kept now.
+    /// Keeps a fiscal receipt on the payment unless its slot holds one already, and `claim` (on
+    /// its email, for a payment already credited) in the same write. The record as that write
+    /// left it when kept now; `None` when the slot held one already.
     fn keep_receipt(
         &self,
         id: &PaymentId,
         receipt: &StoredReceipt,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+        claim: Option<&EmailClaim>,
+    ) -> impl Future<Output = Result<Option<PaymentRecord>, StoreError>> + Send;
 }
 
 /// A claim on one email of one payment: only its holder sends it.
@@ -245,6 +254,10 @@ pub enum EmailOutcome {
 }
 
 pub trait EmailLedger {
+    /// A claim on `email` as of `now`, to be written by another write of the payment (its credit,
+    /// the keeping of a receipt) rather than by [`Self::claim_email`]. Writes nothing.
+    fn new_claim(&self, payment: &PaymentId, email: CustomerEmail, now: DateTime<Utc>) -> EmailClaim;
+
     /// Claims the email for sending at `now`, unless it was sent, rejected, or claimed at or after
     /// `abandoned_before` by someone else. `None`: not ours to send.
     fn claim_email(

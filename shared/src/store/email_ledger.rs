@@ -15,7 +15,17 @@ use crate::ports::operator_desk::DeskKind;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
+/// The value of a claim made at `now`: `sending:<ts>#<nonce>`, compared as text with a cut-off.
+fn claim_token(now: DateTime<Utc>) -> String {
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    format!("{SENDING}{}#{}", item::timestamp(now), &nonce[..12])
+}
+
 impl EmailLedger for DynamoStore {
+    fn new_claim(&self, payment: &PaymentId, email: CustomerEmail, now: DateTime<Utc>) -> EmailClaim {
+        EmailClaim { payment: payment.clone(), email, token: claim_token(now) }
+    }
+
     async fn claim_email(
         &self,
         payment: &PaymentId,
@@ -23,8 +33,7 @@ impl EmailLedger for DynamoStore {
         now: DateTime<Utc>,
         abandoned_before: DateTime<Utc>,
     ) -> Result<Option<EmailClaim>, StoreError> {
-        let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let token = format!("{SENDING}{}#{}", item::timestamp(now), &nonce[..12]);
+        let token = claim_token(now);
         let attribute = email_attribute(email);
         let claimed = self
             .conditional_update(

@@ -6,21 +6,23 @@
 //! 3. a ledger entry (`ACCOUNT#<n>` / `LEDGER#…`) with `attribute_not_exists(PK)`, keyed by payment
 //!    and movement.
 //!
-//! So a duplicate delivery, however concurrent, fails a condition and changes nothing. Emails are
-//! not written here (`email_ledger`).
+//! So a duplicate delivery, however concurrent, fails a condition and changes nothing. The credit
+//! and the keeping of a receipt may carry a claim on the emails they make due (`email#…`, as
+//! `email_ledger` writes it); the claims are settled there.
 
 use super::all_items;
 use super::item::{self, Item};
 use super::keys;
 use super::operator_desk;
-use super::payment_record::{decode_record, receipt_attribute};
-use super::payments::{self, FINISHED, PENDING};
+use super::payment_record::{decode_record, email_attribute, receipt_attribute};
+use super::payments::{self, FINISHED, PENDING, RECEIPT};
 use super::{DynamoStore, build_failed, unavailable};
 use crate::domain::payment_transition::Transition;
 use crate::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
 use crate::ports::StoreError;
 use crate::ports::ledger::{
-    Applied, BankFacts, LedgerEntry, LedgerReader, Movement, PaymentLedger, PaymentRecord, StoredReceipt,
+    Applied, BankFacts, EmailClaim, LedgerEntry, LedgerReader, Movement, PaymentLedger, PaymentRecord, ReceiptSlot,
+    StoredReceipt,
 };
 use crate::ports::operator_desk::DeskKind;
 use aws_sdk_dynamodb::error::SdkError;
@@ -149,30 +151,48 @@ impl DynamoStore {
         amount: Money,
         anomaly: Option<&str>,
         facts: &BankFacts,
+        claims: &[EmailClaim],
     ) -> Result<Applied, StoreError> {
         let payment = &read.payment;
         // Paid, and (back) under PENDING until its emails are settled (`settle_email`): a credit
         // found by reconciliation whose email could not go out gets no notification to retry it,
         // and a late capture of a failed payment had finished.
-        let mut set =
-            vec!["#status = :paid", "paidAt = :at", "updatedAt = :at", "GSI2PK = :pending", "GSI2SK = :position"];
+        let mut set: Vec<String> =
+            ["#status = :paid", "paidAt = :at", "updatedAt = :at", "GSI2PK = :pending", "GSI2SK = :position"]
+                .map(String::from)
+                .to_vec();
+        // Only a payment still as read (waiting, failed or under review: never credited) is
+        // credited: whoever got here first did it, and a change meanwhile is decided again. Its
+        // emails were never claimed (none is due before the credit): the claims need no condition.
+        let mut condition = "#status = :read_status".to_owned();
+        if read.receipt(&ReceiptSlot::Sale).is_none() {
+            // A sale receipt kept since the read would be in no claim: decided again with it.
+            condition.push_str(" AND attribute_not_exists(#sale_receipt)");
+        }
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(self.payment_key(&payment.id).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
-            // Only a payment still as read (waiting, failed or under review: never credited) is
-            // credited: whoever got here first did it, and a change meanwhile is decided again.
-            .condition_expression("#status = :read_status")
+            .condition_expression(condition)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":paid", item::s(PaymentStatus::Paid.as_str()))
             .expression_attribute_values(":read_status", item::s(payment.status.as_str()))
             .expression_attribute_values(":pending", item::s(PENDING))
             .expression_attribute_values(":position", item::s(payments::pending_position(payment)))
             .expression_attribute_values(":at", item::s(item::timestamp(facts.at)));
+        if read.receipt(&ReceiptSlot::Sale).is_none() {
+            update = update.expression_attribute_names("#sale_receipt", RECEIPT);
+        }
+        for (n, claim) in claims.iter().enumerate() {
+            set.push(format!("#claimed{n} = :claim{n}"));
+            update = update
+                .expression_attribute_names(format!("#claimed{n}"), email_attribute(&claim.email))
+                .expression_attribute_values(format!(":claim{n}"), item::s(&claim.token));
+        }
         if let Some(what) = anomaly {
             // In the same write as the credit: the note cannot be lost after the money moved.
-            set.push("anomaly = :anomaly");
-            set.push("anomalyAt = :at");
-            set.push(operator_desk::SET_ASIDE);
+            set.push("anomaly = :anomaly".into());
+            set.push("anomalyAt = :at".into());
+            set.push(operator_desk::SET_ASIDE.into());
             update = update.expression_attribute_values(":anomaly", item::s(what));
             for (placeholder, value) in operator_desk::set_aside_values(&payment.id, DeskKind::Anomaly, facts.at) {
                 update = update.expression_attribute_values(placeholder, value);
@@ -180,11 +200,11 @@ impl DynamoStore {
         }
         if let Some(pid) = &facts.acquirer_payment_id {
             // The attempt that captured the money, even when `Init`'s answer named another.
-            set.push("acquirerPaymentId = :pid");
+            set.push("acquirerPaymentId = :pid".into());
             update = update.expression_attribute_values(":pid", item::s(pid));
         }
         if let Some(card) = &facts.card {
-            set.push("card = :card");
+            set.push("card = :card".into());
             update = update.expression_attribute_values(":card", item::to_attr(card)?);
         }
         let add = if anomaly.is_some() { format!(" ADD {}", operator_desk::SET_ASIDE_ADD) } else { String::new() };
@@ -372,9 +392,10 @@ impl PaymentLedger for DynamoStore {
         read: &PaymentRecord,
         transition: &Transition,
         facts: &BankFacts,
+        claims: &[EmailClaim],
     ) -> Result<Applied, StoreError> {
         match *transition {
-            Transition::Credit { amount, anomaly } => self.write_credit(read, amount, anomaly, facts).await,
+            Transition::Credit { amount, anomaly } => self.write_credit(read, amount, anomaly, facts, claims).await,
             Transition::Refund { amount, total_refunded, status } => {
                 self.write_refund(read, amount, total_refunded, status, facts).await
             }
@@ -404,29 +425,45 @@ impl PaymentLedger for DynamoStore {
         .map(|_| ())
     }
 
-    async fn keep_receipt(&self, id: &PaymentId, receipt: &StoredReceipt) -> Result<bool, StoreError> {
+    async fn keep_receipt(
+        &self,
+        id: &PaymentId,
+        receipt: &StoredReceipt,
+        claim: Option<&EmailClaim>,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
         let value = AttributeValue::M(Item::from([
             ("notification".to_owned(), item::s(&receipt.notification)),
             ("receivedAt".to_owned(), item::s(item::timestamp(receipt.received_at))),
         ]));
-        let attribute = receipt_attribute(&receipt.slot);
-        self.conditional_update(
-            id,
-            // A receipt echoes the buyer's email: one arriving after the payment's email was
-            // removed (a late refund) lists it again, so the copy goes after the retention too.
-            // A listed payment keeps its place.
-            "SET #receipt = :receipt, GSI2PK = if_not_exists(GSI2PK, :finished), \
-             GSI2SK = if_not_exists(GSI2SK, :position)",
+        // A receipt echoes the buyer's email: one arriving after the payment's email was removed
+        // (a late refund) lists it again, so the copy goes after the retention too. A listed
+        // payment keeps its place.
+        let mut expression = "SET #receipt = :receipt, GSI2PK = if_not_exists(GSI2PK, :finished), \
+                              GSI2SK = if_not_exists(GSI2SK, :position)"
+            .to_owned();
+        let mut request = self
+            .update_at(keys::payment_pk(id), keys::PAYMENT)
             // The first report of a receipt stands: a duplicate must not change what was emailed.
-            "attribute_exists(PK) AND attribute_not_exists(#receipt)",
-            &[("#receipt", &attribute)],
-            vec![
-                (":receipt", value),
-                (":finished", item::s(FINISHED)),
-                (":position", item::s(payments::finished_position(id, receipt.received_at))),
-            ],
-        )
-        .await
+            // Its email is never claimed before the receipt is kept: the claim needs no condition.
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(#receipt)")
+            .expression_attribute_names("#receipt", receipt_attribute(&receipt.slot))
+            .expression_attribute_values(":receipt", value)
+            .expression_attribute_values(":finished", item::s(FINISHED))
+            .expression_attribute_values(":position", item::s(payments::finished_position(id, receipt.received_at)))
+            .return_values(ReturnValue::AllNew);
+        if let Some(claim) = claim {
+            expression.push_str(", #email = :claim");
+            request = request
+                .expression_attribute_names("#email", email_attribute(&claim.email))
+                .expression_attribute_values(":claim", item::s(&claim.token));
+        }
+        match request.update_expression(expression).send().await {
+            Ok(out) => decode_record(&out.attributes.unwrap_or_default()).map(Some),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
+            // A credit's transaction on the payment at this moment: not kept, and not known to be
+            // held either, so the bank delivers it again.
+            Err(e) => Err(unavailable(e)),
+        }
     }
 }
 
