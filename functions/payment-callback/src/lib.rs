@@ -226,7 +226,13 @@ mod tests {
         ) -> Result<Option<EmailClaim>, StoreError> {
             panic!("an email was claimed")
         }
-        async fn settle_email(&self, _: &EmailClaim, _: EmailOutcome, _: DateTime<Utc>) -> Result<bool, StoreError> {
+        async fn settle_email(
+            &self,
+            _: &EmailClaim,
+            _: EmailOutcome,
+            _: DateTime<Utc>,
+            _: bool,
+        ) -> Result<bool, StoreError> {
             panic!("an email was settled")
         }
         async fn release_email(&self, _: &EmailClaim) -> Result<(), StoreError> {

@@ -103,20 +103,15 @@ where
         }
         let now = (self.clock)();
         let abandoned_before = now - self.email_claim_timeout;
-        let mut sent = 0;
 
+        // What this call sends, in order: "payment received", then each receipt's email.
+        let mut letters = Vec::new();
         let received = CustomerEmail::PaymentReceived;
         let claim = held.take(&received);
         if claim.is_some() || record.email_due(&received, abandoned_before) {
-            let paid_at = record.paid_at.unwrap_or(payment.updated_at);
-            let readings = self.handed_in_readings(payment).await?;
-            let message = PaymentReceived { payment, paid_at, readings: &readings };
-            let due = Due { now, abandoned_before, since: paid_at };
-            if self.send_once(payment, &received, claim, due, || self.mailer.render_payment_received(&message)).await? {
-                sent += 1;
-            }
+            let since = record.paid_at.unwrap_or(payment.updated_at);
+            letters.push(Letter { email: received, claim, since, fiscal: None });
         }
-
         for receipt in &record.receipts {
             let email = CustomerEmail::Receipt(receipt.slot.clone());
             let claim = held.take(&email);
@@ -145,9 +140,37 @@ where
             };
             // Due once both the credit and the receipt are there.
             let since = record.paid_at.map_or(receipt.received_at, |paid_at| paid_at.max(receipt.received_at));
-            let due = Due { now, abandoned_before, since };
-            if self.send_once(payment, &email, claim, due, || self.mailer.render_fiscal_receipt(&fiscal)).await? {
-                sent += 1;
+            letters.push(Letter { email, claim, since, fiscal: Some(fiscal) });
+        }
+
+        let mut sent = 0;
+        let mut letters = letters.into_iter();
+        while let Some(letter) = letters.next() {
+            let due = Due { now, abandoned_before, since: letter.since, last: letters.len() == 0 };
+            let result = match &letter.fiscal {
+                None => {
+                    let readings = self.handed_in_readings(payment).await?;
+                    let message = PaymentReceived { payment, paid_at: letter.since, readings: &readings };
+                    self.send_once(payment, &letter.email, letter.claim, due, || {
+                        self.mailer.render_payment_received(&message)
+                    })
+                    .await
+                }
+                Some(fiscal) => {
+                    self.send_once(payment, &letter.email, letter.claim, due, || {
+                        self.mailer.render_fiscal_receipt(fiscal)
+                    })
+                    .await
+                }
+            };
+            match result {
+                Ok(true) => sent += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    // The claims of the letters not sent go back with the caller's.
+                    held.0.extend(letters.filter_map(|letter| letter.claim));
+                    return Err(e);
+                }
             }
         }
         Ok(sent)
@@ -177,13 +200,13 @@ where
             Err(e) => {
                 tracing::warn!(payment_id = %payment.id, email = kind, error = %e, "email cannot be composed; not retried");
                 metrics::count(Metric::EmailsUndelivered, 1);
-                self.ledger.settle_email(&claim, EmailOutcome::Rejected, (self.clock)()).await?;
+                self.ledger.settle_email(&claim, EmailOutcome::Rejected, (self.clock)(), due.last).await?;
                 return Ok(false);
             }
         };
         match self.mailer.sender().send(&outgoing).await {
             Ok(message_id) => {
-                let ours = self.mark_sent(&claim).await?;
+                let ours = self.mark_sent(&claim, due.last).await?;
                 if !ours {
                     tracing::warn!(payment_id = %payment.id, email = kind, "email claim was taken over while sending");
                 }
@@ -211,7 +234,7 @@ where
                 tracing::warn!(payment_id = %payment.id, email = kind, error = %e, "email refused for good; not retried");
                 metrics::count(Metric::EmailsFailed, 1);
                 metrics::count(Metric::EmailsUndelivered, 1);
-                self.ledger.settle_email(&claim, EmailOutcome::Rejected, (self.clock)()).await?;
+                self.ledger.settle_email(&claim, EmailOutcome::Rejected, (self.clock)(), due.last).await?;
                 Ok(false)
             }
         }
@@ -221,10 +244,10 @@ where
     /// claim timeout and the email is then sent a second time (SES takes no idempotency key), so
     /// the write is retried through a short storage outage (about 6 s in all, inside the
     /// function's 10 s) rather than given up after the SDK's own attempts.
-    async fn mark_sent(&self, claim: &EmailClaim) -> Result<bool, StoreError> {
+    async fn mark_sent(&self, claim: &EmailClaim, last: bool) -> Result<bool, StoreError> {
         let mut attempt = 0;
         loop {
-            match self.ledger.settle_email(claim, EmailOutcome::Sent, (self.clock)()).await {
+            match self.ledger.settle_email(claim, EmailOutcome::Sent, (self.clock)(), last).await {
                 Err(e) if attempt < MARK_SENT_PAUSES.len() => {
                     tracing::warn!(error = %e, attempt, "an accepted email is not marked sent yet; trying again");
                     tokio::time::sleep(MARK_SENT_PAUSES[attempt]).await;
@@ -246,12 +269,23 @@ impl Held {
     }
 }
 
-/// When an attempt is made and since when its email has been due.
+/// One email this call sends: its claim, if the caller's write made it, and since when it has
+/// been due; a receipt's as composed.
+struct Letter {
+    email: CustomerEmail,
+    claim: Option<EmailClaim>,
+    since: DateTime<Utc>,
+    fiscal: Option<FiscalReceipt>,
+}
+
+/// When an attempt is made, since when its email has been due, and whether it is the last this
+/// call sends.
 #[derive(Clone, Copy)]
 struct Due {
     now: DateTime<Utc>,
     abandoned_before: DateTime<Utc>,
     since: DateTime<Utc>,
+    last: bool,
 }
 
 fn email_kind(email: &CustomerEmail) -> &'static str {

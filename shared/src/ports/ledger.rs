@@ -269,12 +269,15 @@ pub trait EmailLedger {
     ) -> impl Future<Output = Result<Option<EmailClaim>, StoreError>> + Send;
 
     /// Records how the claimed email ended. False when the claim was taken over meanwhile (it
-    /// outlived the claim timeout), so the other holder's record stands.
+    /// outlived the claim timeout), so the other holder's record stands. A payment with no email
+    /// left due leaves the reconciliation's list; when the caller sends no other email after this
+    /// one (`last`), in the same write.
     fn settle_email(
         &self,
         claim: &EmailClaim,
         outcome: EmailOutcome,
         at: DateTime<Utc>,
+        last: bool,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Gives the claim up: the next delivery of the notification sends the email.

@@ -6,7 +6,7 @@ use super::DynamoStore;
 use super::item;
 use super::operator_desk;
 use super::payment_record::{REJECTED, SENDING, SENT, UNRENDERED, email_attribute, receipt_attribute};
-use super::payments::{self, PENDING};
+use super::payments::{self, FINISHED, PENDING};
 use super::pending_payments;
 use crate::domain::{Payment, PaymentId};
 use crate::ports::StoreError;
@@ -19,6 +19,37 @@ use chrono::{DateTime, Utc};
 fn claim_token(now: DateTime<Utc>) -> String {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     format!("{SENDING}{}#{}", item::timestamp(now), &nonce[..12])
+}
+
+impl DynamoStore {
+    /// The last email a caller sends, settled in the same write that moves its payment to FINISHED
+    /// (from PENDING, or to a later place there) if no other email is left due. False, writing
+    /// nothing, when another email is due or the claim is no longer ours: the caller settles it
+    /// alone, which tells the two apart.
+    async fn settle_and_finish(
+        &self,
+        claim: &EmailClaim,
+        names: &[(&str, &str)],
+        values: &[(&str, AttributeValue)],
+        delete: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (mailed, mailed_names) = pending_payments::mailed_condition(Some(&claim.email));
+        let expression = format!("SET #email = :mark, GSI2PK = :finished, GSI2SK = :position{delete}");
+        let names: Vec<(&str, &str)> = names.iter().copied().chain(mailed_names).collect();
+        let values = values
+            .iter()
+            .cloned()
+            .chain([
+                (":sent", item::s(SENT)),
+                (":rejected", item::s(REJECTED)),
+                (":finished", item::s(FINISHED)),
+                (":position", item::s(payments::finished_position(&claim.payment, at))),
+            ])
+            .collect();
+        self.conditional_update(&claim.payment, &expression, &format!("#email = :claim AND {mailed}"), &names, values)
+            .await
+    }
 }
 
 impl EmailLedger for DynamoStore {
@@ -57,41 +88,34 @@ impl EmailLedger for DynamoStore {
         claim: &EmailClaim,
         outcome: EmailOutcome,
         at: DateTime<Utc>,
+        last: bool,
     ) -> Result<bool, StoreError> {
         let mark = match outcome {
             EmailOutcome::Sent => format!("{SENT}{}", item::timestamp(at)),
             EmailOutcome::Rejected => format!("{REJECTED}{}", item::timestamp(at)),
         };
         let attribute = email_attribute(&claim.email);
-        let settled = match &claim.email {
-            CustomerEmail::PaymentReceived => {
-                self.conditional_update_returning(
-                    &claim.payment,
-                    "SET #email = :mark",
-                    "#email = :claim",
-                    &[("#email", &attribute)],
-                    vec![(":mark", item::s(mark)), (":claim", item::s(&claim.token))],
-                )
-                .await?
-            }
+        let mut names = vec![("#email", attribute.as_str())];
+        let mut values = vec![(":mark", item::s(mark)), (":claim", item::s(&claim.token))];
+        // A receipt's email composed at last (or refused for good): no longer held back.
+        let delete = match &claim.email {
+            CustomerEmail::PaymentReceived => "",
             CustomerEmail::Receipt(slot) => {
-                // Composed at last (or refused for good): no longer held back.
-                self.conditional_update_returning(
-                    &claim.payment,
-                    "SET #email = :mark DELETE #unrendered :slot",
-                    "#email = :claim",
-                    &[("#email", &attribute), ("#unrendered", UNRENDERED)],
-                    vec![
-                        (":mark", item::s(mark)),
-                        (":claim", item::s(&claim.token)),
-                        (":slot", AttributeValue::Ss(vec![receipt_attribute(slot)])),
-                    ],
-                )
-                .await?
+                names.push(("#unrendered", UNRENDERED));
+                values.push((":slot", AttributeValue::Ss(vec![receipt_attribute(slot)])));
+                " DELETE #unrendered :slot"
             }
         };
-        let Some(after) = settled else {
-            return Ok(false);
+        let settle = format!("SET #email = :mark{delete}");
+        let settled = if last && self.settle_and_finish(claim, &names, &values, delete, at).await? {
+            None
+        } else {
+            let Some(after) =
+                self.conditional_update_returning(&claim.payment, &settle, "#email = :claim", &names, values).await?
+            else {
+                return Ok(false);
+            };
+            Some(after)
         };
         if outcome == EmailOutcome::Rejected {
             // Given up: a person has to reach the customer another way.
@@ -101,7 +125,7 @@ impl EmailLedger for DynamoStore {
         }
         // Writes to one item take turns, so of two racing settlements the second sees both in
         // what its write returns: one that leaves an email still due spends no request on this.
-        if pending_payments::mailed(&after) {
+        if settled.as_ref().is_some_and(pending_payments::mailed) {
             // The email is settled either way; still listed, the payment costs the next
             // reconciliation run one read and nothing else.
             if let Err(e) = self.unlist_if_mailed(&claim.payment, at).await {

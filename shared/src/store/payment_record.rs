@@ -26,6 +26,8 @@ pub(super) const OTHER_RECEIPT_PREFIX: &str = "otherReceipt#";
 pub(super) const UNRENDERED: &str = "unrenderedReceipts";
 pub(super) const EMAIL_PREFIX: &str = "email#";
 pub(super) const PAYMENT_RECEIVED_EMAIL: &str = "email#paymentReceived";
+/// The sale receipt's email: `email#` and [`RECEIPT`].
+pub(super) const SALE_RECEIPT_EMAIL: &str = "email#receipt";
 
 pub(super) const SENDING: &str = "sending:";
 pub(super) const SENT: &str = "sent:";
@@ -138,6 +140,7 @@ mod tests {
             assert_eq!(email_of(&email_attribute(&email)), Some(email));
         }
         assert_eq!(receipt_attribute(&ReceiptSlot::Sale), "receipt", "the attribute the status page looks for");
+        assert_eq!(email_attribute(&CustomerEmail::Receipt(ReceiptSlot::Sale)), SALE_RECEIPT_EMAIL);
         assert_eq!(receipt_slot_of(&receipt_attribute(&refund)), Some(refund));
         assert_eq!(receipt_slot_of(&receipt_attribute(&other)), Some(other));
         assert_eq!(email_of("emailAddress"), None);

@@ -4,7 +4,7 @@
 
 use super::item::{self, Item};
 use super::keys;
-use super::payment_record::{PAYMENT_RECEIVED_EMAIL, REJECTED, SENT, UNRENDERED, email_attribute};
+use super::payment_record::{PAYMENT_RECEIVED_EMAIL, REJECTED, SALE_RECEIPT_EMAIL, SENT, UNRENDERED};
 use super::payments::{self, FINISHED, INDEX, INDEX_PK, INDEX_SK, PENDING, RECEIPT};
 use super::{DynamoStore, unavailable};
 use crate::domain::PaymentId;
@@ -22,10 +22,9 @@ pub(super) fn mailed(item: &Item) -> bool {
         _ => None,
     };
     let settled = |name: &str| text(name).is_some_and(|v| v.starts_with(SENT) || v.starts_with(REJECTED));
-    let receipt_email = email_attribute(&CustomerEmail::Receipt(ReceiptSlot::Sale));
     text(INDEX_PK) == Some(PENDING)
         && settled(PAYMENT_RECEIVED_EMAIL)
-        && (!item.contains_key(RECEIPT) || settled(&receipt_email))
+        && (!item.contains_key(RECEIPT) || settled(SALE_RECEIPT_EMAIL))
         && !item.contains_key(UNRENDERED)
 }
 
@@ -77,19 +76,12 @@ impl PendingPayments for DynamoStore {
     /// settlements comes second sees both.
     async fn unlist_if_mailed(&self, id: &PaymentId, at: DateTime<Utc>) -> Result<(), StoreError> {
         // A payment that is not (or no longer) listed fails the condition: nothing to do.
-        let receipt_email = email_attribute(&CustomerEmail::Receipt(ReceiptSlot::Sale));
+        let (mailed, names) = mailed_condition(None);
         self.conditional_update(
             id,
             "SET GSI2PK = :finished, GSI2SK = :position",
-            "GSI2PK = :pending AND (begins_with(#received, :sent) OR begins_with(#received, :rejected)) \
-             AND (attribute_not_exists(#receipt) OR begins_with(#receipt_email, :sent) \
-             OR begins_with(#receipt_email, :rejected)) AND attribute_not_exists(#unrendered)",
-            &[
-                ("#received", PAYMENT_RECEIVED_EMAIL),
-                ("#receipt", RECEIPT),
-                ("#receipt_email", &receipt_email),
-                ("#unrendered", UNRENDERED),
-            ],
+            &format!("GSI2PK = :pending AND {mailed}"),
+            &names,
             vec![
                 (":sent", item::s(SENT)),
                 (":rejected", item::s(REJECTED)),
@@ -101,4 +93,23 @@ impl PendingPayments for DynamoStore {
         .await
         .map(|_| ())
     }
+}
+
+/// [`mailed`] as a condition (with `:sent` and `:rejected`), and the names it uses; `but`, the
+/// email the same write settles, is left out of it.
+pub(super) fn mailed_condition(but: Option<&CustomerEmail>) -> (String, Vec<(&'static str, &'static str)>) {
+    let settled = |name: &str| format!("begins_with({name}, :sent) OR begins_with({name}, :rejected)");
+    let mut parts = Vec::new();
+    let mut names = vec![("#unrendered", UNRENDERED)];
+    if but != Some(&CustomerEmail::PaymentReceived) {
+        parts.push(format!("({})", settled("#received")));
+        names.push(("#received", PAYMENT_RECEIVED_EMAIL));
+    }
+    if but != Some(&CustomerEmail::Receipt(ReceiptSlot::Sale)) {
+        parts.push(format!("(attribute_not_exists(#receipt) OR {})", settled("#receipt_email")));
+        names.push(("#receipt", RECEIPT));
+        names.push(("#receipt_email", SALE_RECEIPT_EMAIL));
+    }
+    parts.push("attribute_not_exists(#unrendered)".to_owned());
+    (parts.join(" AND "), names)
 }
