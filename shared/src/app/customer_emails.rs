@@ -104,18 +104,18 @@ where
         let now = (self.clock)();
         let abandoned_before = now - self.email_claim_timeout;
 
-        // What this call sends, in order: "payment received", then each receipt's email.
+        // What this call sends, in order: "payment received", then each receipt's email. A claim
+        // stays in `held` until its email is sent, so an error on the way gives it back.
         let mut letters = Vec::new();
         let received = CustomerEmail::PaymentReceived;
-        let claim = held.take(&received);
-        if claim.is_some() || record.email_due(&received, abandoned_before) {
+        if held.holds(&received) || record.email_due(&received, abandoned_before) {
             let since = record.paid_at.unwrap_or(payment.updated_at);
-            letters.push(Letter { email: received, claim, since, fiscal: None });
+            let readings = self.handed_in_readings(payment).await?;
+            letters.push(Letter { email: received, since, body: Body::Received(readings) });
         }
         for receipt in &record.receipts {
             let email = CustomerEmail::Receipt(receipt.slot.clone());
-            let claim = held.take(&email);
-            if claim.is_none() && !record.email_due(&email, abandoned_before) {
+            if !held.holds(&email) && !record.email_due(&email, abandoned_before) {
                 continue;
             }
             let fiscal = match self.fiscal_receipt(payment, receipt) {
@@ -131,7 +131,7 @@ where
                         reason,
                         "a kept receipt cannot be composed yet; its email stays due"
                     );
-                    if let Some(claim) = claim {
+                    if let Some(claim) = held.take(&email) {
                         self.ledger.release_email(&claim).await?;
                     }
                     self.ledger.hold_unrendered(payment, &receipt.slot).await?;
@@ -140,37 +140,23 @@ where
             };
             // Due once both the credit and the receipt are there.
             let since = record.paid_at.map_or(receipt.received_at, |paid_at| paid_at.max(receipt.received_at));
-            letters.push(Letter { email, claim, since, fiscal: Some(fiscal) });
+            letters.push(Letter { email, since, body: Body::Receipt(Box::new(fiscal)) });
         }
 
         let mut sent = 0;
-        let mut letters = letters.into_iter();
-        while let Some(letter) = letters.next() {
-            let due = Due { now, abandoned_before, since: letter.since, last: letters.len() == 0 };
-            let result = match &letter.fiscal {
-                None => {
-                    let readings = self.handed_in_readings(payment).await?;
-                    let message = PaymentReceived { payment, paid_at: letter.since, readings: &readings };
-                    self.send_once(payment, &letter.email, letter.claim, due, || {
-                        self.mailer.render_payment_received(&message)
-                    })
-                    .await
+        let count = letters.len();
+        for (n, letter) in letters.iter().enumerate() {
+            let due = Due { now, abandoned_before, since: letter.since, last: n + 1 == count };
+            let claim = held.take(&letter.email);
+            let render = || match &letter.body {
+                Body::Received(readings) => {
+                    let message = PaymentReceived { payment, paid_at: letter.since, readings };
+                    self.mailer.render_payment_received(&message)
                 }
-                Some(fiscal) => {
-                    self.send_once(payment, &letter.email, letter.claim, due, || {
-                        self.mailer.render_fiscal_receipt(fiscal)
-                    })
-                    .await
-                }
+                Body::Receipt(fiscal) => self.mailer.render_fiscal_receipt(fiscal),
             };
-            match result {
-                Ok(true) => sent += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    // The claims of the letters not sent go back with the caller's.
-                    held.0.extend(letters.filter_map(|letter| letter.claim));
-                    return Err(e);
-                }
+            if self.send_once(payment, &letter.email, claim, due, render).await? {
+                sent += 1;
             }
         }
         Ok(sent)
@@ -259,23 +245,32 @@ where
     }
 }
 
-/// Claims made by the caller's own write, each taken when its email comes up.
+/// Claims made by the caller's own write, each taken when its email is sent.
 struct Held(Vec<EmailClaim>);
 
 impl Held {
+    fn holds(&self, email: &CustomerEmail) -> bool {
+        self.0.iter().any(|claim| &claim.email == email)
+    }
+
     fn take(&mut self, email: &CustomerEmail) -> Option<EmailClaim> {
         let at = self.0.iter().position(|claim| &claim.email == email)?;
         Some(self.0.swap_remove(at))
     }
 }
 
-/// One email this call sends: its claim, if the caller's write made it, and since when it has
-/// been due; a receipt's as composed.
+/// One email this call sends, since when it has been due, and what it says.
 struct Letter {
     email: CustomerEmail,
-    claim: Option<EmailClaim>,
     since: DateTime<Utc>,
-    fiscal: Option<FiscalReceipt>,
+    body: Body,
+}
+
+enum Body {
+    /// "Payment received", with the readings paid for.
+    Received(Vec<HandedInReading>),
+    /// A fiscal receipt, as composed.
+    Receipt(Box<FiscalReceipt>),
 }
 
 /// When an attempt is made, since when its email has been due, and whether it is the last this
