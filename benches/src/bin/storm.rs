@@ -3,9 +3,10 @@
 //! of them duplicated, all shuffled and sent by concurrent senders. A delivery not answered `OK`
 //! goes back to the end of the queue, as the bank would deliver it again.
 //!
-//! Then every balance is checked to the kopeck, every ledger against its balance, and every
-//! payment's emails (one "payment received", one receipt) against a counting mail sender (no SES
-//! here: the storm measures the callback and the store).
+//! Then every balance is checked to the kopeck, every ledger against its balance, every payment's
+//! emails (one "payment received", one receipt) against a counting mail sender (no SES here: the
+//! storm measures the callback and the store), and that no payment is left on the
+//! reconciliation's list.
 //!
 //! ```text
 //! make stack-up STACK=test && . scripts/env.sh test
@@ -16,7 +17,7 @@
 //! СБП: their notifications carry no card), `STORM_SEED`.
 
 use benches::{counted_dynamodb_client, nearest_rank};
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
 use energosbyt::acquirer::token;
 use energosbyt::app::settlement::Settlement;
 use energosbyt::config::Env;
@@ -26,13 +27,13 @@ use energosbyt::domain::{
     Account, AccountNumber, Balance, Money, PayMethod, Payment, PaymentId, PaymentStatus, SellerRequisites,
 };
 use energosbyt::mail::{MailError, MailFrom, MailSender, Mailer, MessageId, OutgoingEmail};
-use energosbyt::ports::ledger::{LedgerReader, Movement, PaymentLedger};
+use energosbyt::ports::ledger::{LedgerReader, Movement, PaymentLedger, PendingPayments};
 use energosbyt::ports::{AccountImport, AccountReader, PaymentWriter};
 use energosbyt::store::DynamoStore;
 use lambda_http::Body;
 use payment_callback::{App, handle};
 use serde_json::{Value, json};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -274,6 +275,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }
     }
 
+    // Every payment is settled and mailed: none may stay on the reconciliation's list.
+    let stormed: HashSet<&PaymentId> = plan.iter().map(|p| &p.payment.id).collect();
+    let mut still_listed = 0usize;
+    let mut cursor = None;
+    loop {
+        let page = store.pending_payments(Utc::now() + TimeDelta::days(1), cursor.as_ref(), 100).await?;
+        for listed in page.payments.iter().filter(|listed| stormed.contains(&listed.id)) {
+            still_listed += 1;
+            wrong.push(format!("{}: still listed as pending", listed.id));
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+
     let sent = deliveries as u64 + redeliveries.load(Ordering::Relaxed);
     println!(
         "payments                 {payments} ({} through СБП)",
@@ -301,6 +318,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     for (operation, count) in &by_operation {
         println!("  {operation:<22} {count} ({:.2} per notification)", *count as f64 / sent as f64);
     }
+    println!("still listed as pending  {still_listed}");
     println!("ledger entries           {ledger_entries}");
     println!(
         "emails                   {} payment received, {} receipts (counting sender)",
@@ -309,7 +327,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     );
     if wrong.is_empty() {
         println!(
-            "verified                 every balance exact to the kopeck, one ledger entry per movement, one email of each kind per payment"
+            "verified                 every balance exact to the kopeck, one ledger entry per movement, one email of each kind per payment, none left listed"
         );
         Ok(())
     } else {
