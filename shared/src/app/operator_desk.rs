@@ -168,8 +168,12 @@ where
             other => return Err(DeskError::NotCredited(other.kind())),
         };
         tracing::info!(payment_id = %id, operator = %who.name, effect = settled.effect.kind(), "desk credit");
-        self.finish(id, self.action(DeskActionKind::Credit, who)).await?;
-        self.settlement.deliver_due_emails(&settled.record, settled.held).await?;
+        // The credit is written, with the claims on its emails: they go out whether or not the
+        // desk's own note of the action does.
+        let finished = self.finish(id, self.action(DeskActionKind::Credit, who)).await;
+        let mailed = self.settlement.deliver_due_emails(&settled.record, settled.held).await;
+        finished?;
+        mailed?;
         Ok(outcome)
     }
 
