@@ -27,6 +27,8 @@ use crate::ports::ledger::{
 use crate::ports::operator_desk::DeskKind;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
@@ -65,9 +67,7 @@ fn cancelled(
     Err(StoreError::Unavailable(format!("transaction cancelled: {reasons:?}")))
 }
 
-fn update_outcome<E, R>(
-    result: Result<E, SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>>,
-) -> Result<Applied, StoreError>
+fn update_outcome<E, R>(result: Result<E, SdkError<UpdateItemError, R>>) -> Result<Applied, StoreError>
 where
     R: std::fmt::Debug,
 {
@@ -329,20 +329,8 @@ impl DynamoStore {
         names: &[(&str, &str)],
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<bool, StoreError> {
-        let mut request = self
-            .update_at(keys::payment_pk(id), keys::PAYMENT)
-            .update_expression(expression)
-            .condition_expression(condition);
-        for (placeholder, name) in names {
-            request = request.expression_attribute_names(*placeholder, *name);
-        }
-        for (placeholder, value) in values {
-            request = request.expression_attribute_values(placeholder, value);
-        }
-        match update_outcome(request.send().await)? {
-            Applied::Written => Ok(true),
-            _ => Ok(false),
-        }
+        let request = self.conditional_request(id, expression, condition, names, values);
+        Ok(conditional_outcome(request.send().await)?.is_some())
     }
 
     /// [`Self::conditional_update`], answering the item as the write left it (`None`: the
@@ -355,28 +343,43 @@ impl DynamoStore {
         names: &[(&str, &str)],
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<Option<Item>, StoreError> {
+        let request = self.conditional_request(id, expression, condition, names, values);
+        conditional_outcome(request.return_values(ReturnValue::AllNew).send().await)
+    }
+
+    fn conditional_request(
+        &self,
+        id: &PaymentId,
+        expression: &str,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> UpdateItemFluentBuilder {
         let mut request = self
             .update_at(keys::payment_pk(id), keys::PAYMENT)
             .update_expression(expression)
-            .condition_expression(condition)
-            .return_values(ReturnValue::AllNew);
+            .condition_expression(condition);
         for (placeholder, name) in names {
             request = request.expression_attribute_names(*placeholder, *name);
         }
         for (placeholder, value) in values {
             request = request.expression_attribute_values(placeholder, value);
         }
-        match request.send().await {
-            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
-            Err(e)
-                if e.as_service_error().is_some_and(|se| {
-                    se.is_conditional_check_failed_exception() || se.is_transaction_conflict_exception()
-                }) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        request
+    }
+}
+
+/// A conditional update's answer: the item as it left it, `None` when the condition did not hold.
+/// A credit's or refund's transaction on the item at that moment (`TransactionConflict`) says
+/// nothing about the condition: an error, so the write is tried again (an email marked sent, say)
+/// or the delivery answered 503, never taken for a condition that failed.
+fn conditional_outcome<R: std::fmt::Debug>(
+    result: Result<UpdateItemOutput, SdkError<UpdateItemError, R>>,
+) -> Result<Option<Item>, StoreError> {
+    match result {
+        Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
+        Err(e) => Err(unavailable(e)),
     }
 }
 
@@ -457,13 +460,9 @@ impl PaymentLedger for DynamoStore {
                 .expression_attribute_names("#email", email_attribute(&claim.email))
                 .expression_attribute_values(":claim", item::s(&claim.token));
         }
-        match request.update_expression(expression).send().await {
-            Ok(out) => decode_record(&out.attributes.unwrap_or_default()).map(Some),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
-            // A credit's transaction on the payment at this moment: not kept, and not known to be
-            // held either, so the bank delivers it again.
-            Err(e) => Err(unavailable(e)),
-        }
+        conditional_outcome(request.update_expression(expression).send().await)?
+            .map(|kept| decode_record(&kept))
+            .transpose()
     }
 }
 
