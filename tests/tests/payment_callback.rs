@@ -155,6 +155,14 @@ impl Given {
         })
     }
 
+    /// The fiscal receipt of a refund of the whole payment, as the bank reports it.
+    fn refund_receipt(&self) -> Value {
+        let mut refund = self.receipt();
+        refund["Type"] = json!("IncomeReturn");
+        refund["FiscalDocumentNumber"] = json!(64319);
+        refund
+    }
+
     async fn balance(&self) -> Money {
         store().await.account(&self.account).await.unwrap().expect("the account").balance.signed()
     }
@@ -262,6 +270,47 @@ async fn a_receipt_racing_its_confirmed_is_still_mailed_exactly_once() {
     }
     for g in &payments {
         assert_eq!(g.mails().await, (1, 1), "payment {}: one success email and one receipt", g.payment.id);
+    }
+}
+
+/// The same race with a refund's receipt: the bank refunded the payment while its CONFIRMED was
+/// still being delivered again, and the refund's RECEIPT lands at the moment the credit does. The
+/// credit's condition counts every receipt kept since its read, not the sale's alone: without it
+/// the refund's receipt is kept unclaimed, the credit never sees it, and its email never goes out.
+#[tokio::test]
+async fn a_refund_receipt_racing_its_confirmed_is_still_mailed_exactly_once() {
+    let app = Arc::new(callback().await);
+    let mut payments = Vec::new();
+    for _ in 0..20 {
+        payments.push(given("0", "100.00").await);
+    }
+    let races: Vec<_> = payments
+        .iter()
+        .map(|g| {
+            let confirmed = sign_notification(g.status("CONFIRMED", g.kopecks()));
+            let refund_receipt = sign_notification(g.refund_receipt());
+            let (a, b) = (Arc::clone(&app), Arc::clone(&app));
+            tokio::spawn(async move {
+                let (first, second) = tokio::join!(
+                    tokio::spawn(async move { deliver_raw(&a, &confirmed).await }),
+                    tokio::spawn(async move { deliver_raw(&b, &refund_receipt).await }),
+                );
+                assert_ok(&first.unwrap());
+                assert_ok(&second.unwrap());
+            })
+        })
+        .collect();
+    for race in races {
+        race.await.unwrap();
+    }
+    for g in &payments {
+        assert_eq!(g.mails().await, (1, 1), "payment {}: one success email and the refund's receipt", g.payment.id);
+        let record = g.record().await;
+        assert_eq!(record.receipts_kept, 1, "the keeping counted itself once");
+        assert!(
+            record.email(&CustomerEmail::Receipt(ReceiptSlot::Refund { document: "64319".into() })).is_some(),
+            "the refund receipt's email is recorded"
+        );
     }
 }
 

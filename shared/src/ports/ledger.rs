@@ -24,6 +24,9 @@ pub struct PaymentRecord {
     pub anomaly: Option<String>,
     /// The fiscal receipts the bank reported: the sale's, and one per refund.
     pub receipts: Vec<StoredReceipt>,
+    /// How many keepings of a receipt the payment has counted (0 before the first): what a write
+    /// that must not miss a receipt kept since its read compares with.
+    pub receipts_kept: u32,
     /// Where each customer email stands; an email absent here was never attempted.
     pub emails: Vec<(CustomerEmail, EmailMark)>,
 }

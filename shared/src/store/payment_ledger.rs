@@ -14,7 +14,7 @@ use super::all_items;
 use super::item::{self, Item};
 use super::keys;
 use super::operator_desk;
-use super::payment_record::{decode_record, email_attribute, receipt_attribute};
+use super::payment_record::{RECEIPTS_KEPT, decode_record, email_attribute, receipt_attribute};
 use super::payments::{self, FINISHED, PENDING, RECEIPT};
 use super::{DynamoStore, build_failed, unavailable};
 use crate::domain::payment_transition::Transition;
@@ -164,9 +164,17 @@ impl DynamoStore {
         // Only a payment still as read (waiting, failed or under review: never credited) is
         // credited: whoever got here first did it, and a change meanwhile is decided again. Its
         // emails were never claimed (none is due before the credit): the claims need no condition.
+        //
+        // A receipt kept since the read, of the sale or of a refund, would be in no claim and its
+        // keeping saw no credit to claim it with: decided again with it. Every keeping counts
+        // itself; a sale receipt kept by a build from before the count is checked by name.
         let mut condition = "#status = :read_status".to_owned();
+        if read.receipts_kept == 0 {
+            condition.push_str(" AND attribute_not_exists(#receipts_kept)");
+        } else {
+            condition.push_str(" AND #receipts_kept = :receipts_kept");
+        }
         if read.receipt(&ReceiptSlot::Sale).is_none() {
-            // A sale receipt kept since the read would be in no claim: decided again with it.
             condition.push_str(" AND attribute_not_exists(#sale_receipt)");
         }
         let mut update = Update::builder()
@@ -179,6 +187,10 @@ impl DynamoStore {
             .expression_attribute_values(":pending", item::s(PENDING))
             .expression_attribute_values(":position", item::s(payments::pending_position(payment)))
             .expression_attribute_values(":at", item::s(item::timestamp(facts.at)));
+        update = update.expression_attribute_names("#receipts_kept", RECEIPTS_KEPT);
+        if read.receipts_kept > 0 {
+            update = update.expression_attribute_values(":receipts_kept", item::n(read.receipts_kept));
+        }
         if read.receipt(&ReceiptSlot::Sale).is_none() {
             update = update.expression_attribute_names("#sale_receipt", RECEIPT);
         }
@@ -460,6 +472,12 @@ impl PaymentLedger for DynamoStore {
                 .expression_attribute_names("#email", email_attribute(&claim.email))
                 .expression_attribute_values(":claim", item::s(&claim.token));
         }
+        // Counted: a credit that read the payment before this keeping fails its condition and is
+        // decided again with this receipt in it.
+        expression.push_str(" ADD #receipts_kept :one");
+        request = request
+            .expression_attribute_names("#receipts_kept", RECEIPTS_KEPT)
+            .expression_attribute_values(":one", item::n(1));
         conditional_outcome(request.update_expression(expression).send().await)?
             .map(|kept| decode_record(&kept))
             .transpose()

@@ -5,6 +5,8 @@
 //! - `receipt` (the sale's fiscal receipt), `refundReceipt#<FD>` (a refund's) and
 //!   `otherReceipt#<key>` (one too sparse to tell): maps `{notification, receivedAt}` holding the
 //!   verified `RECEIPT` notification whole;
+//! - `receiptsKept`: how many receipts were kept since it was introduced (every keeping adds one),
+//!   so a write can be conditioned on no receipt of any kind having been kept since its read;
 //! - `email#paymentReceived`, `email#receipt`, `email#refundReceipt#<FD>`, `email#otherReceipt#<key>`:
 //!   `sending:<ts>#<nonce>` while claimed, then `sent:<ts>` or `rejected:<ts>`. Timestamps are
 //!   fixed-width UTC text, so a claim compares with a cut-off as a string inside a condition;
@@ -24,6 +26,7 @@ pub(super) const ANOMALY: &str = "anomaly";
 pub(super) const REFUND_RECEIPT_PREFIX: &str = "refundReceipt#";
 pub(super) const OTHER_RECEIPT_PREFIX: &str = "otherReceipt#";
 pub(super) const UNRENDERED: &str = "unrenderedReceipts";
+pub(super) const RECEIPTS_KEPT: &str = "receiptsKept";
 pub(super) const EMAIL_PREFIX: &str = "email#";
 pub(super) const PAYMENT_RECEIVED_EMAIL: &str = "email#paymentReceived";
 /// The sale receipt's email: `email#` and [`RECEIPT`].
@@ -89,6 +92,13 @@ pub(crate) fn decode_record(item: &Item) -> Result<PaymentRecord, StoreError> {
         Some(AttributeValue::S(a)) => Some(a.clone()),
         _ => None,
     };
+    let receipts_kept = match item.get(RECEIPTS_KEPT) {
+        Some(AttributeValue::N(n)) => {
+            n.parse().map_err(|_| StoreError::Corrupt(format!("{RECEIPTS_KEPT}: not a count: {n}")))?
+        }
+        Some(_) => return Err(StoreError::Corrupt(format!("{RECEIPTS_KEPT}: expected a number"))),
+        None => 0,
+    };
     let mut receipts = Vec::new();
     let mut emails = Vec::new();
     for (name, value) in item {
@@ -110,7 +120,7 @@ pub(crate) fn decode_record(item: &Item) -> Result<PaymentRecord, StoreError> {
     }
     // The sale's receipt first, then refunds in document order: the order emails go out in.
     receipts.sort_by(|a, b| slot_order(&a.slot).cmp(&slot_order(&b.slot)));
-    Ok(PaymentRecord { payment, paid_at, anomaly, receipts, emails })
+    Ok(PaymentRecord { payment, paid_at, anomaly, receipts, receipts_kept, emails })
 }
 
 pub(super) fn slot_order(slot: &ReceiptSlot) -> (u8, usize, &str) {
