@@ -7,7 +7,11 @@ table: init median, first request median, warm p50 and p99, the CPU time the pro
 warm call, stripped binary size and the peak resident set, then each function's ratios to the limit (init, warm p50, size) and the look-up's
 warm p50 against the peer's, with the targets the look-up is held to.
 
-    side_by_side.py target/bench/side-by-side.jsonl [--limit limit-getitem] [--peer python-peer]
+    side_by_side.py target/bench/side-by-side.jsonl [--limit limit-getitem] [--same-read limit-query]
+        [--peer python-peer]
+
+The look-up's warm p50 is also set against `--same-read`, the limit with the look-up's own read in
+place of the limit's: what the look-up adds to its read, apart from what that read costs.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("records")
     parser.add_argument("--limit", default="limit-getitem")
+    parser.add_argument("--same-read", default="limit-query")
     parser.add_argument("--peer", default="python-peer")
     parser.add_argument("--lookup", default="account-lookup")
     args = parser.parse_args()
@@ -63,6 +68,7 @@ def main() -> int:
         rows = [Figures(json.loads(line)) for line in f if line.strip()]
     named = {row.name: row for row in rows}
     limit, peer, lookup = named.get(args.limit), named.get(args.peer), named.get(args.lookup)
+    same_read = named.get(args.same_read)
     if limit is None:
         print(f"side_by_side: no record of the limit ({args.limit})", file=sys.stderr)
         return 1
@@ -82,7 +88,7 @@ def main() -> int:
         return 0
     # The ratios compare the same work only when every one of them found the account and answered
     # its balance: a baseline answering 404 reads no balance and builds no answer.
-    different = [row for row in (limit, peer, lookup) if row is not None and row.answered != "200"]
+    different = [row for row in (limit, same_read, peer, lookup) if row is not None and row.answered != "200"]
     if different:
         print()
         for row in different:
@@ -103,6 +109,13 @@ def main() -> int:
     print()
     for what, value, met in checks:
         print(f"- {what}: {value:.2f}× — {'met' if met else 'not met'}")
+    if same_read is not None and same_read.p50 is not None:
+        print()
+        print(
+            f"Its read alone: `{same_read.name}` (the limit making the look-up's read) has a warm p50 "
+            f"{same_read.p50 / limit.p50:.2f}× the limit's; the look-up's is {lookup.p50 / same_read.p50:.2f}× "
+            f"that: what the look-up adds to its read."
+        )
     return 0
 
 

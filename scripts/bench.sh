@@ -9,7 +9,8 @@
 #   4. handlers against their baselines (benches/src/bin/bench_handlers.rs), the callback storm,
 #      cold starts through a fake runtime API (benches/fake_runtime_api.py), the look-up mix under
 #      wrk against `cargo lambda watch --release`, and side by side under that fake runtime: the
-#      limit (benches/src/bin/limit_getitem.rs), the Python peer (benches/peer/lookup.py) and
+#      limit (benches/src/bin/limit_getitem.rs), the limit with the look-up's read
+#      (benches/src/bin/limit_query.rs), the Python peer (benches/peer/lookup.py) and
 #      every function, cold and warm (benches/side_by_side.py)
 #
 # The report goes to target/bench/report.md (and the terminal); logs to target/bench/.
@@ -49,7 +50,7 @@ wants() { [[ "$SECTIONS" == *" $1 "* ]]; }
 # reconciliation, written at the cold-start step).
 event_for() {
     case "${1%@before}" in
-        account-lookup | limit-getitem | python-peer) echo events/account-lookup/200-found.json ;;
+        account-lookup | limit-getitem | limit-query | python-peer) echo events/account-lookup/200-found.json ;;
         pay) echo events/pay/201-created.json ;;
         submit-readings) echo events/submit-readings/200-accepted.json ;;
         payment-callback) echo events/payment-callback/200-confirmed.json ;;
@@ -276,6 +277,7 @@ if wants 12; then
         }
         subjects() {
             side limit-getitem --binary target/release/limit-getitem
+            side limit-query --binary target/release/limit-query
             # Lambda's Python runtime writes no bytecode next to the handler (its code is read-only).
             side python-peer --command "$ROOT/.tools/peer/bin/python -m awslambdaric lookup.handler" \
                 --env "PYTHONPATH=$ROOT/benches/peer" --env PYTHONDONTWRITEBYTECODE=1
@@ -294,7 +296,8 @@ if wants 12; then
     emit ""
     emit "$COLD_RUNS cold starts each under benches/fake_runtime_api.py, then $WARM_CALLS warm calls in a row to the last" \
         "process (round trip: event handed over -> response posted); medians of the cold starts, percentiles" \
-        "of the warm calls; ratios to the limit (benches/src/bin/limit_getitem.rs)."
+        "of the warm calls; ratios to the limit (benches/src/bin/limit_getitem.rs); \`limit-query\` is the limit" \
+        "making the look-up's read (benches/src/bin/limit_query.rs)."
     emit ""
     python3 benches/side_by_side.py "$records" | tee -a "$REPORT"
 fi

@@ -1,0 +1,76 @@
+//! The limit of the look-up's own read: the limit (`limit_getitem.rs`) with the look-up's `Query`
+//! in place of its `GetItem` — the same key range (the account's ledger, profile and readings
+//! submissions), the same filter, a consistent read — so that section 12 of BENCHMARKS.md can tell
+//! what the look-up adds to its read from what the read itself costs. Everything else is the
+//! limit's, copied rather than shared so that the limit's own binary stays byte for byte the one
+//! every earlier run measured. The expressions are written out, not taken from the domain crate
+//! (which neither limit links): `account_with_readings` in `shared/src/store/readings.rs` is the
+//! read they copy.
+//!
+//! Reads `TABLE_NAME` and the SDK's own environment (region, credentials,
+//! `AWS_ENDPOINT_URL_DYNAMODB`), as the functions do.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
+
+struct Limit {
+    client: Client,
+    table: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let config = aws_config::load_from_env().await;
+    let limit = Limit { client: Client::new(&config), table: std::env::var("TABLE_NAME")? };
+    // The functions open their connection during init the same way: one read of a missing key.
+    let _ = limit.get(&AttributeValue::S("WARMUP".into()), &AttributeValue::S("WARMUP".into())).await;
+    lambda_http::run(service_fn(|request: Request| limit.answer(request))).await
+}
+
+impl Limit {
+    async fn get(
+        &self,
+        pk: &AttributeValue,
+        sk: &AttributeValue,
+    ) -> Result<Option<std::collections::HashMap<String, AttributeValue>>, Error> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :ledger AND :readings_end")
+            .filter_expression("attribute_not_exists(billingMonth) OR billingMonth = :month")
+            .expression_attribute_values(":pk", pk.clone())
+            .expression_attribute_values(":ledger", AttributeValue::S("LEDGER#".into()))
+            .expression_attribute_values(":readings_end", AttributeValue::S("READING$".into()))
+            // Which month does not change the work: the filter reads every submission either way.
+            .expression_attribute_values(":month", AttributeValue::S("2026-12".into()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.items.unwrap_or_default().into_iter().find(|item| item.get("SK") == Some(sk)))
+    }
+
+    async fn answer(&self, request: Request) -> Result<Response<Body>, Error> {
+        let path = request.path_parameters();
+        let digits: String = path.first("account").unwrap_or_default().chars().filter(char::is_ascii_digit).collect();
+        if digits.len() != 10 {
+            return reply(400, r#"{"error":"account number"}"#.to_owned());
+        }
+        let pk = AttributeValue::S(format!("ACCOUNT#{digits}"));
+        let item = match self.get(&pk, &AttributeValue::S("PROFILE".into())).await {
+            Ok(item) => item,
+            Err(_) => return reply(503, r#"{"error":"unavailable"}"#.to_owned()),
+        };
+        // The balance as the billing system exported it: the profile item's one money attribute.
+        match item.as_ref().and_then(|item| item.get("billedBalance")) {
+            // DynamoDB's exact decimal text, passed through as the service passes money: a string.
+            Some(AttributeValue::N(balance)) => reply(200, format!(r#"{{"balance":"{balance}"}}"#)),
+            _ => reply(404, r#"{"error":"not found"}"#.to_owned()),
+        }
+    }
+}
+
+fn reply(status: u16, body: String) -> Result<Response<Body>, Error> {
+    Ok(Response::builder().status(status).header("content-type", "application/json").body(Body::Text(body))?)
+}
