@@ -522,7 +522,7 @@ async fn anonymous_visitors_behind_one_address_share_its_budgets_and_leave_the_o
     let attempts = (0..tries).map(|i| Attempt { number: had[i % had.len()], who: Who::Anonymous, ip: ip.clone() });
     let hammered = judge(&flood(&app, attempts.collect()).await, &seeded);
     let minute = limits.address_per_minute as usize - bound;
-    assert_eq!(hammered.admitted, minute, "the minute's rest after the walk");
+    assert_eq!(hammered.admitted, minute, "the minute's rest after the walk: refused {:?}", hammered.refused);
     assert_eq!(hammered.refused.get("address-per-minute"), Some(&(tries - minute)));
 
     // The page's budget was spent only on what the address admitted: a visitor elsewhere is served.

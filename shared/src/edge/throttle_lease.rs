@@ -183,6 +183,12 @@ impl Leases {
             lease.next_grant = grant.saturating_mul(2).min(largest_grant(per_minute));
             lease.held += got.saturating_sub(1);
             lease.spent |= got == 0;
+            // Requests planned side by side on this instance each reserved, and the others' took
+            // the minute's rest: what they left held here is this instance's, and serves this one.
+            if got == 0 && lease.held > 0 {
+                lease.held -= 1;
+                return drawn;
+            }
         }
         if got == 0 { Drawn::MinuteSpent } else { drawn }
     }
@@ -339,6 +345,30 @@ mod tests {
         assert_eq!(instance.settle(&at(60, account), 1, spent, 30), Drawn::MinuteSpent);
         assert_eq!(held(&instance), 1);
         assert_eq!(instance.plan(&at(120, account)), Plan::Served, "minute 120 is not spent");
+    }
+
+    #[test]
+    fn a_request_the_counter_finds_too_late_is_served_from_what_this_instance_holds() {
+        let (instance, mut item) = (Leases::default(), Item::default());
+        let now = at(60, Some("1000000001"));
+        // Reservations of one, then two: three requests served, nothing held.
+        for _ in 0..3 {
+            request(&instance, &mut item, &now, 20);
+        }
+        assert_eq!(held(&instance), 0);
+        // Other instances reserve the minute but two.
+        item.reserved = 18;
+        // Two requests planned side by side on this instance both find nothing held ...
+        let plans = [instance.plan(&now), instance.plan(&now)];
+        assert_eq!(plans, [Plan::Reserve { grant: 2 }; 2]);
+        // ... the first gets the minute's last two, one for itself and one held; the second gets
+        // none from the counter and is served from what the first left held.
+        let first = instance.settle(&now, 2, item.tally(&now, 2, 10), 20);
+        let second = instance.settle(&now, 2, item.tally(&now, 2, 10), 20);
+        assert!(matches!(first, Drawn::Admitted { .. }));
+        assert!(matches!(second, Drawn::Admitted { .. }), "served from what this instance held");
+        assert_eq!(held(&instance), 0);
+        assert_eq!(instance.plan(&now), Plan::MinuteSpent, "then the minute is spent, as the counter said");
     }
 
     #[test]
