@@ -26,7 +26,7 @@ pub struct PaymentRecord {
     pub receipts: Vec<StoredReceipt>,
     /// How many keepings of a receipt the payment has counted (0 before the first): what a write
     /// that must not miss a receipt kept since its read compares with.
-    pub receipts_kept: u32,
+    pub receipts_kept: u64,
     /// Where each customer email stands; an email absent here was never attempted.
     pub emails: Vec<(CustomerEmail, EmailMark)>,
 }

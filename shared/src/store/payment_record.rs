@@ -5,8 +5,9 @@
 //! - `receipt` (the sale's fiscal receipt), `refundReceipt#<FD>` (a refund's) and
 //!   `otherReceipt#<key>` (one too sparse to tell): maps `{notification, receivedAt}` holding the
 //!   verified `RECEIPT` notification whole;
-//! - `receiptsKept`: how many receipts were kept since it was introduced (every keeping adds one),
-//!   so a write can be conditioned on no receipt of any kind having been kept since its read;
+//! - `receiptsKept`: how many receipts were kept (every keeping adds one; absent on a payment whose
+//!   receipts were all kept by a build from before the count), so a write can be conditioned on
+//!   no receipt of any kind having been kept since its read;
 //! - `email#paymentReceived`, `email#receipt`, `email#refundReceipt#<FD>`, `email#otherReceipt#<key>`:
 //!   `sending:<ts>#<nonce>` while claimed, then `sent:<ts>` or `rejected:<ts>`. Timestamps are
 //!   fixed-width UTC text, so a claim compares with a cut-off as a string inside a condition;
@@ -92,13 +93,7 @@ pub(crate) fn decode_record(item: &Item) -> Result<PaymentRecord, StoreError> {
         Some(AttributeValue::S(a)) => Some(a.clone()),
         _ => None,
     };
-    let receipts_kept = match item.get(RECEIPTS_KEPT) {
-        Some(AttributeValue::N(n)) => {
-            n.parse().map_err(|_| StoreError::Corrupt(format!("{RECEIPTS_KEPT}: not a count: {n}")))?
-        }
-        Some(_) => return Err(StoreError::Corrupt(format!("{RECEIPTS_KEPT}: expected a number"))),
-        None => 0,
-    };
+    let receipts_kept = if item.contains_key(RECEIPTS_KEPT) { item::get_u64(item, RECEIPTS_KEPT)? } else { 0 };
     let mut receipts = Vec::new();
     let mut emails = Vec::new();
     for (name, value) in item {
