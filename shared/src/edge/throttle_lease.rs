@@ -10,8 +10,8 @@
 //! minute has left, so the instances together serve at most the budget. What an instance holds and
 //! does not use is lost when the minute ends; other instances may refuse a caller that much early
 //! (at most `largest_grant − 1` per instance the caller has spread over). Once the counter has
-//! said a minute is spent, the instance refuses the rest of that minute without asking again: no
-//! instance ever gets a spent minute's requests back.
+//! said a minute is spent, the instance serves what it still holds and refuses the rest of that
+//! minute without asking again: no instance ever gets a spent minute's requests back.
 //!
 //! The distinct-accounts budget needs no lease: an account this instance has counted into the
 //! caller's day needs no second write that day; an account it has not must be written (the item's
