@@ -112,6 +112,50 @@ impl Knobs {
     }
 }
 
+// ---- the functions' own log lines --------------------------------------------------------------
+
+/// The log lines the functions write during the run (JSON, as in Lambda, without the per-call
+/// "outside call" lines), kept in memory so that a payment found wrong is printed with its own.
+#[derive(Clone, Default)]
+struct RunLog(Arc<Mutex<Vec<u8>>>);
+
+impl RunLog {
+    fn keep() -> Self {
+        let log = Self::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info,energosbyt::outside_calls=warn"))
+            .with_span_list(true)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this test binary");
+        log
+    }
+
+    /// The lines naming `needle`, and every line about an email's mark or claim (they name no
+    /// payment), in the order written.
+    fn lines_about(&self, needle: &str) -> Vec<String> {
+        let bytes = self.0.lock().expect("the run's log").clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|line| line.contains(needle) || line.contains("marked sent") || line.contains("taken over"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl std::io::Write for RunLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("the run's log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 // ---- the mail service, through a proxy that can fail ------------------------------------------
 
 /// A loopback TCP proxy in front of moto. While down it resets every new connection and cuts an
@@ -648,6 +692,7 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
         "this test kills DynamoDB: run it on the chaos stack, through scripts/chaos.sh"
     );
     let knobs = Knobs::from_env();
+    let run_log = RunLog::keep();
     // 100 payments take about half a minute, 3 000 about ten: far over either is a hang.
     integration_tests::fail_after(Duration::from_secs(300 + knobs.payments as u64 / 2), "the chaos run");
     let mut draw = fastrand::Rng::with_seed(knobs.seed);
@@ -1050,6 +1095,12 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
     println!("ambiguous sends          {} (accepted only after an attempt timed out): {ambiguous:?}", ambiguous.len());
     for w in wrong.iter().take(30) {
         eprintln!("WRONG {w}");
+        // What the functions logged of that payment, as CloudWatch would have it.
+        if let Some(id) = w.split(' ').next() {
+            for line in run_log.lines_about(id).iter().take(60) {
+                eprintln!("  {line}");
+            }
+        }
     }
     assert!(wrong.is_empty(), "{} discrepancies (first ones above)", wrong.len());
     let refused = |phase: &str| storm_figures.refused_by_phase.get(phase).copied().unwrap_or(0);
