@@ -16,8 +16,10 @@ use energosbyt::store::DynamoStore;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
+mod captured_log;
 pub mod population;
 mod request_count;
+pub use captured_log::CapturedLog;
 pub use request_count::{RequestCount, counted_store};
 
 /// Ends the whole test process, failing, if it is still running after `limit`: a long run that

@@ -26,7 +26,7 @@ use lambda_http::{Body, Response};
 use serde_json::json;
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use tokio::task::JoinSet;
 
 /// Numbers the single attacker tries (many times its budget); the other scenarios try three
@@ -581,40 +581,12 @@ async fn anonymous_visitors_spread_over_many_addresses_share_the_pages_minute() 
 /// Everything the look-ups of every test here log, as the production subscriber writes it (JSON
 /// lines, spans listed), at debug level for our own crates. Global, not per test: a thread's own
 /// subscriber misses events whose call sites another test's thread reached first.
-fn logs() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
+fn logs() -> &'static CapturedLog {
+    static LOGS: OnceLock<CapturedLog> = OnceLock::new();
     LOGS.get_or_init(|| {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info,energosbyt=debug,account_lookup=debug"))
-            .with_span_list(true)
-            .with_current_span(false)
-            .flatten_event(true)
-            .with_writer(move || writer.clone())
-            .finish();
+        let captured = CapturedLog::default();
+        let subscriber = captured.subscriber("info,energosbyt=debug,account_lookup=debug");
         tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this test binary");
         captured
     })
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
-    }
 }

@@ -9,8 +9,6 @@ use energosbyt::ports::AccountImport;
 use integration_tests::*;
 use serde_json::{Value, json};
 
-use std::sync::{Arc, Mutex};
-
 /// A two-zone meter whose own window is the whole month, so the real clock (which the sandbox's
 /// form deadline needs) always finds it open; priced by the tests' own group, whose zone prices
 /// have no end.
@@ -31,48 +29,12 @@ fn real_time_edge() -> energosbyt::edge::MiniAppEdge {
     edge
 }
 
-/// Everything the functions log while the test runs, as the production subscriber writes it
-/// (JSON lines, spans listed), at debug level for our own crates.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn start(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let filter =
-            "info,energosbyt=debug,account_lookup=debug,pay=debug,submit_readings=debug,payment_callback=debug";
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_span_list(true)
-            .with_current_span(false)
-            .flatten_event(true)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 #[tokio::test]
 async fn paying_by_readings_lists_them_in_the_email_refuses_foreign_ids_and_logs_nothing_personal() {
     // The test runs on one thread (tokio's current-thread runtime), so the guard covers it all.
-    let logs = Captured::default();
-    let _logging = logs.start();
+    let logs = CapturedLog::default();
+    let filter = "info,energosbyt=debug,account_lookup=debug,pay=debug,submit_readings=debug,payment_callback=debug";
+    let _logging = tracing::subscriber::set_default(logs.subscriber(filter));
     let mine = account_with_open_meter("0.00").await;
     let other = account_with_open_meter("0.00").await;
     let user = (uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as u64 + 1;
