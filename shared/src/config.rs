@@ -7,7 +7,7 @@
 
 use std::str::FromStr;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum ConfigError {
     #[error("environment variable {0} is not set")]
     Missing(&'static str),
@@ -16,6 +16,14 @@ pub enum ConfigError {
     /// The secret `SECRETS_NAME` names cannot be read or lacks a value (`crate::secrets`).
     #[error("the secret named by SECRETS_NAME cannot be used: {0}")]
     Secret(String),
+}
+
+/// The message itself: a function that stops at init prints its error's `Debug` (`Error: …`), and
+/// this reads better than the variant's fields.
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Reads variables from a source (the process environment, or a map in tests).
@@ -72,5 +80,12 @@ mod tests {
         assert!(matches!(env.string("M"), Err(ConfigError::Missing("M"))));
         assert_eq!(env.parse_or::<u32>("M", 7).unwrap(), 7);
         assert!(env.parse_or::<u32>("N", 7).is_err());
+    }
+
+    #[test]
+    fn a_function_stopped_at_init_prints_the_message_not_the_variant() {
+        // What `main`'s `?` makes of it, and what the runtime prints of that.
+        let stopped: Box<dyn std::error::Error + Send + Sync> = ConfigError::Missing("TABLE_NAME").into();
+        assert_eq!(format!("Error: {stopped:?}"), "Error: environment variable TABLE_NAME is not set");
     }
 }

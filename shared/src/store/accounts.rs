@@ -6,7 +6,7 @@
 use super::item::{self, Item};
 use super::keys;
 use super::payment_ledger::decode_entry;
-use super::{DynamoStore, all_items, unavailable};
+use super::{DynamoStore, all_items, build_failed, unavailable};
 use crate::domain::account::TariffGroup;
 use crate::domain::address_mask::Address;
 use crate::domain::billed_balance::current_balance;
@@ -102,10 +102,6 @@ const WRITE_BATCH: usize = 25;
 const IMPORT_ATTEMPTS: usize = 5;
 /// Rounds of unprocessed items (throttling) retried, with a doubling pause, before giving up.
 const BATCH_ROUNDS: u32 = 10;
-
-fn build_failed(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("a request could not be built: {e}"))
-}
 
 /// Whether the stored profile holds this export or a newer one. Compared as times to the second,
 /// as exports are dated (profiles imported before hold whole seconds); a profile of the former
