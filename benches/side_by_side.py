@@ -8,10 +8,11 @@ warm call, stripped binary size and the peak resident set, then each function's 
 warm p50 against the peer's, with the targets the look-up is held to.
 
     side_by_side.py target/bench/side-by-side.jsonl [--limit limit-getitem] [--same-read limit-query]
-        [--peer python-peer]
+        [--conditions limit-conditions] [--peer python-peer]
 
 The look-up's warm p50 is also set against `--same-read`, the limit with the look-up's own read in
-place of the limit's: what the look-up adds to its read, apart from what that read costs.
+place of the limit's: what the look-up adds to its read, apart from what that read costs; and
+`--conditions`, that read written without expressions: what DynamoDB Local spends parsing them.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def main() -> int:
     parser.add_argument("records")
     parser.add_argument("--limit", default="limit-getitem")
     parser.add_argument("--same-read", default="limit-query")
+    parser.add_argument("--conditions", default="limit-conditions")
     parser.add_argument("--peer", default="python-peer")
     parser.add_argument("--lookup", default="account-lookup")
     args = parser.parse_args()
@@ -68,7 +70,7 @@ def main() -> int:
         rows = [Figures(json.loads(line)) for line in f if line.strip()]
     named = {row.name: row for row in rows}
     limit, peer, lookup = named.get(args.limit), named.get(args.peer), named.get(args.lookup)
-    same_read = named.get(args.same_read)
+    same_read, conditions = named.get(args.same_read), named.get(args.conditions)
     if limit is None:
         print(f"side_by_side: no record of the limit ({args.limit})", file=sys.stderr)
         return 1
@@ -88,7 +90,9 @@ def main() -> int:
         return 0
     # The ratios compare the same work only when every one of them found the account and answered
     # its balance: a baseline answering 404 reads no balance and builds no answer.
-    different = [row for row in (limit, same_read, peer, lookup) if row is not None and row.answered != "200"]
+    different = [
+        row for row in (limit, same_read, conditions, peer, lookup) if row is not None and row.answered != "200"
+    ]
     if different:
         print()
         for row in different:
@@ -116,6 +120,12 @@ def main() -> int:
             f"{same_read.p50 / limit.p50:.2f}× the limit's; the look-up's is {lookup.p50 / same_read.p50:.2f}× "
             f"that: what the look-up adds to its read."
         )
+        if conditions is not None and conditions.p50 is not None:
+            print(
+                f"The same read without expressions (`{conditions.name}`: `KeyConditions` and a `QueryFilter`): "
+                f"{conditions.p50 / limit.p50:.2f}× the limit's, {conditions.p50 / same_read.p50:.2f}× "
+                f"`{same_read.name}`'s: what DynamoDB Local spends parsing the read's expressions."
+            )
     return 0
 
 

@@ -50,7 +50,7 @@ wants() { [[ "$SECTIONS" == *" $1 "* ]]; }
 # reconciliation, written at the cold-start step).
 event_for() {
     case "${1%@before}" in
-        account-lookup | limit-getitem | limit-query | python-peer) echo events/account-lookup/200-found.json ;;
+        account-lookup | limit-getitem | limit-query | limit-conditions | python-peer) echo events/account-lookup/200-found.json ;;
         pay) echo events/pay/201-created.json ;;
         submit-readings) echo events/submit-readings/200-accepted.json ;;
         payment-callback) echo events/payment-callback/200-confirmed.json ;;
@@ -278,6 +278,7 @@ if wants 12; then
         subjects() {
             side limit-getitem --binary target/release/limit-getitem
             side limit-query --binary target/release/limit-query
+            side limit-conditions --binary target/release/limit-query --env LIMIT_QUERY_FORM=conditions
             # Lambda's Python runtime writes no bytecode next to the handler (its code is read-only).
             side python-peer --command "$ROOT/.tools/peer/bin/python -m awslambdaric lookup.handler" \
                 --env "PYTHONPATH=$ROOT/benches/peer" --env PYTHONDONTWRITEBYTECODE=1
@@ -297,7 +298,8 @@ if wants 12; then
     emit "$COLD_RUNS cold starts each under benches/fake_runtime_api.py, then $WARM_CALLS warm calls in a row to the last" \
         "process (round trip: event handed over -> response posted); medians of the cold starts, percentiles" \
         "of the warm calls; ratios to the limit (benches/src/bin/limit_getitem.rs); \`limit-query\` is the limit" \
-        "making the look-up's read (benches/src/bin/limit_query.rs)."
+        "making the look-up's read (benches/src/bin/limit_query.rs), \`limit-conditions\` the same read in" \
+        "DynamoDB's legacy form (no expressions)."
     emit ""
     python3 benches/side_by_side.py "$records" | tee -a "$REPORT"
 fi
