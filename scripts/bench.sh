@@ -9,8 +9,8 @@
 #   4. handlers against their baselines (benches/src/bin/bench_handlers.rs), the callback storm,
 #      cold starts through a fake runtime API (benches/fake_runtime_api.py), the look-up mix under
 #      wrk against `cargo lambda watch --release`, and side by side under that fake runtime: the
-#      limit (benches/src/bin/limit_getitem.rs), the limit with the look-up's read
-#      (benches/src/bin/limit_query.rs), the Python peer (benches/peer/lookup.py) and
+#      limit (benches/src/bin/limit_getitem.rs), the limit with the look-up's read, as expressions
+#      and in the legacy form (benches/src/bin/limit_query.rs), the Python peer (benches/peer/lookup.py) and
 #      every function, cold and warm (benches/side_by_side.py)
 #
 # The report goes to target/bench/report.md (and the terminal); logs to target/bench/.
