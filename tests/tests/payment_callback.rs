@@ -424,6 +424,43 @@ async fn an_amount_mismatch_credits_nothing_and_marks_the_payment() {
 }
 
 #[tokio::test]
+async fn given_a_decline_notified_without_amount_or_success_then_it_is_acknowledged_and_ends_the_payment() {
+    let app = callback().await;
+    let g = given("0", "10.00").await;
+    let mut rejected = g.status("REJECTED", g.kopecks());
+    for field in ["Amount", "Success", "CardId", "Pan", "ExpDate"] {
+        rejected.as_object_mut().unwrap().remove(field);
+    }
+
+    // Fields vary by status: refused, it would come back every hour for a day and change nothing.
+    assert_ok(&deliver(&app, rejected).await);
+
+    assert_eq!(g.record().await.payment.status, PaymentStatus::Failed);
+    assert!(!listed(&g.payment.id).await, "nothing left for the reconciliation");
+}
+
+#[tokio::test]
+async fn given_a_capture_notified_with_an_error_then_no_money_moves_and_the_reconciliation_keeps_it() {
+    let app = callback().await;
+    let g = given("0", "10.00").await;
+    let mut contradictory = g.status("CONFIRMED", g.kopecks());
+    contradictory["Success"] = json!(false);
+    contradictory["ErrorCode"] = json!("1051");
+
+    assert_ok(&deliver(&app, contradictory).await);
+
+    assert_eq!(g.record().await.payment.status, PaymentStatus::New, "not credited on a report of an error");
+    assert_eq!(g.balance().await, Money::ZERO);
+    assert!(g.ledger().await.is_empty());
+    assert_eq!(g.mails().await, (0, 0));
+    assert!(listed(&g.payment.id).await, "left for the reconciliation's GetState");
+
+    // The capture reported cleanly is credited as ever.
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    assert_eq!(g.balance().await, m("10.00"));
+}
+
+#[tokio::test]
 async fn a_mail_outage_is_answered_503_then_the_retry_sends_the_email_once_without_crediting_again() {
     let store_down_mail = callback_with(dead_mailer().await).await;
     let g = given("0", "300.00").await;

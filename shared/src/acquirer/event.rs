@@ -2,6 +2,7 @@
 //! ([`crate::domain::payment_transition`]) understands. The callback (a notification's `Status`)
 //! and the reconciliation (`GetState`, `CheckOrder`) both read statuses through here.
 
+use super::PaymentNotification;
 use super::PaymentStatus as BankStatus;
 use crate::domain::Money;
 use crate::domain::payment_transition::AcquirerEvent;
@@ -15,12 +16,32 @@ pub enum UnmappedStatus {
     /// `CONFIRMED` or a partial refund without the `Amount` the event needs.
     #[error("the acquirer status {0} came without an amount")]
     MissingAmount(&'static str),
+    /// A status that moves money, notified with `Success` false or a non-zero `ErrorCode`.
+    #[error("the acquirer notified {status} with Success false or error code {error_code:?}")]
+    ContradictedByError { status: String, error_code: String },
+}
+
+/// The event a signed payment notification means for one of our payments: [`acquirer_event`]
+/// of its status and `Amount`, unless the notification contradicts itself. A status that moves
+/// money (a capture, a refund) reported with `Success` false or a non-zero `ErrorCode` moves
+/// none: the reconciliation's `GetState` settles a capture, an operator the rest (the
+/// `UnmappedStatuses` alarm). A failure status carries its error code as it should.
+pub fn notified_event(notification: &PaymentNotification, paid: Money) -> Result<AcquirerEvent, UnmappedStatus> {
+    let status = &notification.status;
+    let reports_error = notification.success == Some(false) || !matches!(notification.error_code.as_str(), "" | "0");
+    if reports_error && (status.is_paid() || status.is_refund()) {
+        return Err(UnmappedStatus::ContradictedByError {
+            status: status.to_string(),
+            error_code: notification.error_code.clone(),
+        });
+    }
+    acquirer_event(status, notification.amount, paid)
 }
 
 /// The event a bank status means for one of our payments.
 ///
-/// `reported` is the `Amount` that came with the status (a notification always has one;
-/// `GetState` may not); `paid` is the payment's own amount, what we asked the bank for.
+/// `reported` is the `Amount` that came with the status, if any; `paid` is the payment's own
+/// amount, what we asked the bank for.
 ///
 /// Refunds: `REFUNDED` and `REVERSED` leave nothing on the payment. For `PARTIAL_REFUNDED` and
 /// `PARTIAL_REVERSED` the bank does not document what `Amount` holds; it is read here as the
@@ -91,6 +112,52 @@ mod tests {
             acquirer_event(&BankStatus::Confirmed, None, m("1520.37")),
             Err(UnmappedStatus::MissingAmount("CONFIRMED"))
         );
+    }
+
+    fn notified(status: &str, success: Option<bool>, error_code: &str, amount: Option<&str>) -> PaymentNotification {
+        PaymentNotification {
+            terminal_key: "T".into(),
+            order_id: "o".into(),
+            success,
+            status: BankStatus::parse(status),
+            payment_id: super::super::PaymentId::new("1"),
+            error_code: error_code.into(),
+            amount: amount.map(m),
+            card_id: None,
+            pan: None,
+            exp_date: None,
+            rebill_id: None,
+            message: None,
+            details: None,
+        }
+    }
+
+    #[test]
+    fn a_capture_or_refund_notified_with_an_error_moves_no_money() {
+        let paid = m("10");
+        for (status, success, code) in [
+            ("CONFIRMED", Some(false), "0"),
+            ("CONFIRMED", Some(true), "1051"),
+            ("CONFIRMED", None, "99"),
+            ("REFUNDED", Some(false), "0"),
+            ("PARTIAL_REFUNDED", Some(true), "8"),
+        ] {
+            let event = notified_event(&notified(status, success, code, Some("10")), paid);
+            assert_eq!(
+                event,
+                Err(UnmappedStatus::ContradictedByError { status: status.into(), error_code: code.into() }),
+                "{status} {success:?} {code}"
+            );
+        }
+        // As the bank sends them: a capture without error, a failure with its decline code.
+        let confirmed = notified("CONFIRMED", Some(true), "0", Some("10"));
+        assert_eq!(notified_event(&confirmed, paid), Ok(AcquirerEvent::Confirmed { amount: paid }));
+        let without_code = notified("CONFIRMED", None, "", Some("10"));
+        assert_eq!(notified_event(&without_code, paid), Ok(AcquirerEvent::Confirmed { amount: paid }));
+        let rejected = notified("REJECTED", Some(false), "1051", None);
+        assert_eq!(notified_event(&rejected, paid), Ok(AcquirerEvent::Failed));
+        let unpriced = notified("CONFIRMED", Some(true), "0", None);
+        assert_eq!(notified_event(&unpriced, paid), Err(UnmappedStatus::MissingAmount("CONFIRMED")));
     }
 
     #[test]

@@ -477,10 +477,16 @@ pub(crate) mod lenient {
 
     /// `true`, `false`, `"true"` or `"false"`.
     pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-        match string(d)?.to_ascii_lowercase().as_str() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(de::Error::custom("expected true or false")),
+        optional_flag(d)?.ok_or_else(|| de::Error::custom("a value is required here"))
+    }
+
+    /// Like [`flag`], with `null` as `None`.
+    pub fn optional_flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        match optional_string(d)?.map(|text| text.to_ascii_lowercase()).as_deref() {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(de::Error::custom("expected true or false")),
         }
     }
 }

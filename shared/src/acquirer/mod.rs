@@ -23,7 +23,7 @@ pub mod token;
 
 #[cfg(feature = "adapters")]
 pub use client::{SettingsError, TbankClient, TbankSettings};
-pub use event::{UnmappedStatus, acquirer_event, follows_capture};
+pub use event::{UnmappedStatus, acquirer_event, follows_capture, notified_event};
 pub use messages::{
     CancelRequest, CancelResponse, InitRequest, InitResponse, OrderPayment, OrderState, PayType, PaymentId,
     PaymentMethod, PaymentObject, PaymentState, PaymentStatus, Receipt, ReceiptItem, Taxation,

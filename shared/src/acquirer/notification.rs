@@ -39,29 +39,33 @@ impl Notification {
         }
     }
 
-    pub fn amount(&self) -> Money {
+    pub fn amount(&self) -> Option<Money> {
         match self {
             Self::Payment(n) => n.amount,
-            Self::Receipt(n) => n.amount,
+            Self::Receipt(n) => Some(n.amount),
         }
     }
 }
 
 /// A payment status notification. `Pan` comes masked (first 6, last 4) and is safe to keep.
+///
+/// Which fields come "varies by status": beyond the terminal, the order, the status and the
+/// bank's payment id, every field may be missing, and the notification is still read (a
+/// `CONFIRMED` without its `Amount` is then not acted on: `acquirer::notified_event`).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PaymentNotification {
     pub terminal_key: String,
     #[serde(deserialize_with = "lenient::string")]
     pub order_id: String,
-    #[serde(deserialize_with = "lenient::flag")]
-    pub success: bool,
+    #[serde(default, deserialize_with = "lenient::optional_flag")]
+    pub success: Option<bool>,
     pub status: PaymentStatus,
     pub payment_id: PaymentId,
     #[serde(default, deserialize_with = "lenient::string")]
     pub error_code: String,
-    #[serde(with = "kopecks")]
-    pub amount: Money,
+    #[serde(default, with = "kopecks::optional")]
+    pub amount: Option<Money>,
     #[serde(default, deserialize_with = "lenient::optional_string")]
     pub card_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::optional_string")]
@@ -218,9 +222,9 @@ mod tests {
             panic!("a payment notification")
         };
         assert_eq!(n.payment_id.as_str(), "5974256058");
-        assert_eq!(n.amount, "1500.05".parse().unwrap());
+        assert_eq!(n.amount, Some("1500.05".parse().unwrap()));
         assert_eq!(n.status, PaymentStatus::Confirmed);
-        assert!(n.success);
+        assert_eq!(n.success, Some(true));
         assert_eq!(n.card_id.as_deref(), Some("322264"));
         assert_eq!(n.pan.as_deref(), Some("220138******0013"));
     }
@@ -278,9 +282,26 @@ mod tests {
     }
 
     #[test]
-    fn a_signed_body_without_an_amount_is_a_shape_error() {
+    fn a_signed_failure_without_an_amount_or_a_success_flag_is_still_read() {
+        // "Presence varies by status": refusing it would have the bank deliver it for a day.
         let body =
-            signed(r#"{"TerminalKey":"T","OrderId":"o","Success":true,"Status":"CONFIRMED","PaymentId":1}"#, "pw");
-        assert!(matches!(verify_notification(&body, "pw"), Err(NotificationError::Shape(_))));
+            signed(r#"{"TerminalKey":"T","OrderId":"o","Status":"REJECTED","PaymentId":1,"ErrorCode":"1051"}"#, "pw");
+        let Notification::Payment(n) = verify_notification(&body, "pw").unwrap() else {
+            panic!("a payment notification")
+        };
+        assert_eq!((n.status, n.amount, n.success), (PaymentStatus::Rejected, None, None));
+        assert_eq!(n.error_code, "1051");
+    }
+
+    #[test]
+    fn a_signed_body_without_its_status_or_ids_is_a_shape_error() {
+        for body in [
+            r#"{"TerminalKey":"T","OrderId":"o","Success":true,"PaymentId":1,"Amount":100}"#,
+            r#"{"TerminalKey":"T","Success":true,"Status":"CONFIRMED","PaymentId":1,"Amount":100}"#,
+            r#"{"TerminalKey":"T","OrderId":"o","Success":true,"Status":"CONFIRMED","Amount":100}"#,
+        ] {
+            let body = signed(body, "pw");
+            assert!(matches!(verify_notification(&body, "pw"), Err(NotificationError::Shape(_))), "{body}");
+        }
     }
 }

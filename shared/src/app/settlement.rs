@@ -7,7 +7,7 @@
 
 use super::customer_emails::slot_name;
 use crate::acquirer::{
-    Notification, PaymentNotification, ReceiptNotification, UnmappedStatus, acquirer_event, follows_capture,
+    Notification, PaymentNotification, ReceiptNotification, UnmappedStatus, follows_capture, notified_event,
 };
 use crate::config::{ConfigError, Env};
 use crate::domain::fiscal_receipt::FiscalReceiptError;
@@ -413,10 +413,8 @@ where
         let (record, held) = match notification {
             Notification::Payment(n) => {
                 let facts = facts_of(n, (self.clock)());
-                let settled = self
-                    .apply_event(&id, |payment| acquirer_event(&n.status, Some(n.amount), payment.amount), &facts)
-                    .await
-                    .map_err(fault)?;
+                let settled =
+                    self.apply_event(&id, |payment| notified_event(n, payment.amount), &facts).await.map_err(fault)?;
                 let Some(settled) = settled else {
                     return Ok(unknown_order(notification));
                 };
@@ -460,7 +458,7 @@ fn unknown_order(notification: &Notification) -> NotificationOutcome {
         anomaly = "unknown_order",
         order_id = %order,
         acquirer_payment_id = %notification.payment_id(),
-        amount = %notification.amount(),
+        amount = notification.amount().map(tracing::field::display),
         "anomaly"
     );
     NotificationOutcome::UnknownOrder
