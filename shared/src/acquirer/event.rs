@@ -120,7 +120,7 @@ mod tests {
             order_id: "o".into(),
             success,
             status: BankStatus::parse(status),
-            payment_id: super::super::PaymentId::new("1"),
+            payment_id: crate::acquirer::PaymentId::new("1"),
             error_code: error_code.into(),
             amount: amount.map(m),
             card_id: None,
