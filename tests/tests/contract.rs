@@ -891,7 +891,7 @@ async fn bytes_the_local_emulator_cannot_carry_are_refused_by_the_handlers() {
 
 /// A notification the document calls valid is one the service can read once it is signed, and
 /// one the service cannot read (members missing) the document refuses: the bank's members the
-/// service needs are all required.
+/// service needs are all required, and those a status change may come without are not.
 #[tokio::test]
 async fn a_signed_notification_the_document_accepts_is_applied_and_one_it_refuses_is_not() {
     let contract = Contract::new();
@@ -908,14 +908,34 @@ async fn a_signed_notification_the_document_accepts_is_applied_and_one_it_refuse
     assert_eq!(response.status(), 200);
     assert_eq!(contract.check(route, "POST", &response), "OK");
 
-    for member in ["Success", "Status", "PaymentId", "Amount"] {
-        let mut partial = unknown_order.clone();
+    let receipt = json!({
+        "TerminalKey": env("TBANK_TERMINAL_KEY"), "OrderId": PaymentId::random().as_str(), "Success": true,
+        "Status": "RECEIPT", "PaymentId": 4_200_000_002u64, "Amount": 25000
+    });
+    let without = |notification: &Value, member: &str| {
+        let mut partial = notification.clone();
         partial.as_object_mut().expect("an object").remove(member);
-        let signed = sign_notification(partial);
+        sign_notification(partial)
+    };
+    for (notification, member) in [
+        (&unknown_order, "Status"),
+        (&unknown_order, "PaymentId"),
+        (&unknown_order, "OrderId"),
+        (&receipt, "Success"),
+        (&receipt, "Amount"),
+    ] {
+        let signed = without(notification, member);
         let response = payment_callback::handle(&app, Event::new("POST", route).body(&signed).request()).await;
-        assert_eq!(response.status(), 400, "without {member}");
+        assert_eq!(response.status(), 400, "{} without {member}", notification["Status"]);
         assert_eq!(contract.check(route, "POST", &response)["type"], "/problems/notification-malformed");
-        assert!(!schema.is_valid(&signed), "the document accepts a notification without {member}");
+        assert!(!schema.is_valid(&signed), "the document accepts a {} without {member}", notification["Status"]);
+    }
+    for member in ["Success", "Amount"] {
+        let signed = without(&unknown_order, member);
+        assert!(schema.is_valid(&signed), "the document refuses a status change without {member}");
+        let response = payment_callback::handle(&app, Event::new("POST", route).body(&signed).request()).await;
+        assert_eq!(response.status(), 200, "a status change without {member}");
+        assert_eq!(contract.check(route, "POST", &response), "OK");
     }
 }
 
