@@ -228,14 +228,18 @@ test('a second VK user on the account sees the masked number, not the figures, a
   await second.context.close();
 });
 
-test('a declined card ends on "payment failed" with the advice to try again (360 px)', async () => {
+test('a declined card ends on "payment failed" with the bank\'s reason and the advice to try again (360 px)', async () => {
   const { page, context } = await vkPage(PHONE);
   await lookUp(page, '1000000005');
   await page.locator('input[name=email]').fill(`declined-${RUN}@example.ru`);
   await page.getByRole('button', { name: 'Оплатить картой', exact: true }).click();
   await payOnSandbox(page, { pan: '2201382000000831' });
   await page.locator('[data-payment-status=failed]').waitFor({ timeout: SETTLE_MS });
-  assert.match(await page.locator('[data-payment-status=failed]').innerText(), /Деньги не списаны/);
+  // The sandbox declines this card as the bank does for insufficient funds (ErrorCode 1051).
+  assert.match(
+    await page.locator('[data-payment-status=failed]').innerText(),
+    /Недостаточно средств на карте\.[\s\S]*Деньги не списаны/,
+  );
   await shot(page, 'phone-4-failed');
   await context.close();
 });

@@ -256,6 +256,7 @@ async fn given_ses_unreachable_then_an_email_is_counted_undelivered_only_once_it
         )),
         acquirer_payment_id: payment.acquirer_payment_id.clone(),
         card: None,
+        error_code: None,
         at: created,
     };
     store

@@ -57,6 +57,7 @@ async fn given_a_chunked_export_in_s3_when_each_chunk_is_imported_then_every_acc
         status: ReportedStatus::Bank(energosbyt::acquirer::PaymentStatus::parse("CONFIRMED")),
         acquirer_payment_id: Some("9001".into()),
         card: None,
+        error_code: None,
         at: credited_at,
     };
     store

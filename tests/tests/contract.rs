@@ -753,6 +753,7 @@ async fn a_payment_refused_before_a_vat_change_and_one_under_review_answer_as_th
         )),
         acquirer_payment_id: None,
         card: None,
+        error_code: None,
         at: Utc::now(),
     };
     store.apply_transition(&read, &Transition::Progress(PaymentStatus::NeedsReview), &facts, &[]).await.unwrap();
@@ -761,6 +762,42 @@ async fn a_payment_refused_before_a_vat_change_and_one_under_review_answer_as_th
     let shown = pay::handle(&app, Event::new("GET", &format!("/payments/{}", payment.id)).vk(&owner).request()).await;
     assert_eq!(shown.status(), 200);
     assert_eq!(contract.check("/payments/{id}", "GET", &shown)["status"], "NEEDS_REVIEW");
+}
+
+/// The bank's decline, as its notification names it, reaches the payment's page in the customer's
+/// words; a decline code it does not publish names no reason.
+#[tokio::test]
+async fn given_a_card_declined_for_its_funds_when_its_owner_opens_the_page_then_it_says_so() {
+    let contract = Contract::new();
+    let (pay, callback) = (pay_app().await, callback_app().await);
+    let number = fresh_account_number();
+    store().await.import_account(&account(number, "-250.00", vec![]), fixed_now()).await.unwrap();
+    let owner = vk_launch(494_075, Utc::now());
+    let mut shown = Vec::new();
+    for code in ["1051", "9999"] {
+        let acquirer_id = 1_000_000_000 + (uuid::Uuid::new_v4().as_u128() % 9_000_000_000) as u64;
+        let payment = new_payment(number, acquirer_id).await;
+        let rejected = sign_notification(json!({
+            "TerminalKey": env("TBANK_TERMINAL_KEY"), "OrderId": payment.id.as_str(), "Success": false,
+            "Status": "REJECTED", "PaymentId": acquirer_id, "ErrorCode": code, "Amount": 25000
+        }));
+        let answer =
+            payment_callback::handle(&callback, Event::new("POST", "/callbacks/tbank").body(&rejected).request()).await;
+        assert_eq!(answer.status(), 200);
+
+        let page =
+            pay::handle(&pay, Event::new("GET", &format!("/payments/{}", payment.id)).vk(&owner).request()).await;
+        assert_eq!(page.status(), 200);
+        shown.push(contract.check("/payments/{id}", "GET", &page));
+    }
+
+    assert_eq!(shown[0]["status"], "FAILED");
+    assert_eq!(
+        shown[0]["decline"],
+        json!({"reason": "insufficient-funds", "message": "Недостаточно средств на карте."})
+    );
+    assert_eq!(shown[1]["status"], "FAILED");
+    assert!(shown[1].get("decline").is_none(), "an unpublished code names no reason: {}", shown[1]);
 }
 
 // The acquirer's notifications.

@@ -166,8 +166,8 @@ async fn given_a_payment_mailed_long_ago_when_reconciliation_runs_past_the_reten
     let receipt = record.receipt(&ReceiptSlot::Sale).expect("the fiscal receipt is kept");
     assert!(!receipt.notification.contains(payment.email_address()), "{}", receipt.notification);
     assert!(receipt.notification.contains("9282000100072197"), "its requisites are kept");
-    let (_, receipt_available) = store.payment_with_receipt(&payment.id).await.unwrap().unwrap();
-    assert!(receipt_available, "the status page still shows the receipt");
+    let page = store.payment_page(&payment.id).await.unwrap().unwrap();
+    assert!(page.receipt_available, "the status page still shows the receipt");
 }
 
 #[tokio::test]
@@ -205,6 +205,7 @@ async fn given_a_payment_under_review_then_the_operator_keeps_its_email_and_a_wa
         )),
         acquirer_payment_id: None,
         card: None,
+        error_code: None,
         at,
     };
     store.apply_transition(&record, &Transition::Progress(PaymentStatus::NeedsReview), &facts, &[]).await.unwrap();

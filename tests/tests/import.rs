@@ -75,6 +75,7 @@ async fn money_moved_after_the_export_survives_a_re_import() {
         )),
         acquirer_payment_id: Some("77".into()),
         card: None,
+        error_code: None,
         at: credited_at,
     };
     store

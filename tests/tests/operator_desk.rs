@@ -257,7 +257,13 @@ async fn given_a_payment_left_for_review_that_the_bank_confirmed_when_the_desk_c
     customer.pays().await;
     let desk = desk().await;
     // What reconciliation does after 72 hours without a settled answer.
-    let facts = BankFacts { status: ReportedStatus::Silent, acquirer_payment_id: None, card: None, at: Utc::now() };
+    let facts = BankFacts {
+        status: ReportedStatus::Silent,
+        acquirer_payment_id: None,
+        card: None,
+        error_code: None,
+        at: Utc::now(),
+    };
     desk.settlement.apply_event(&customer.payment.id, |_| Ok(AcquirerEvent::Overdue), &facts).await.unwrap();
     assert_eq!(customer.status().await, PaymentStatus::NeedsReview);
     assert!(customer.on_desk(Some(DeskKind::Review)).await);
@@ -346,7 +352,13 @@ async fn given_a_payment_for_review_whose_init_answer_was_lost_when_the_desk_cre
     let customer = Customer::registered("88.80", false).await;
     customer.pays().await;
     let desk = desk().await;
-    let facts = BankFacts { status: ReportedStatus::Silent, acquirer_payment_id: None, card: None, at: Utc::now() };
+    let facts = BankFacts {
+        status: ReportedStatus::Silent,
+        acquirer_payment_id: None,
+        card: None,
+        error_code: None,
+        at: Utc::now(),
+    };
     desk.settlement.apply_event(&customer.payment.id, |_| Ok(AcquirerEvent::Overdue), &facts).await.unwrap();
 
     let credited = desk.credit(&customer.payment.id, &operator("paid at the bank")).await.unwrap();

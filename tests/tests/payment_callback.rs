@@ -225,8 +225,8 @@ async fn authorized_then_confirmed_credits_the_account_once_and_sends_one_email_
 
     assert_ok(&deliver(&app, g.receipt()).await);
     assert_eq!(g.mails().await, (1, 1));
-    let (_, receipt_available) = store().await.payment_with_receipt(&g.payment.id).await.unwrap().unwrap();
-    assert!(receipt_available, "the status page can say the receipt is there");
+    let page = store().await.payment_page(&g.payment.id).await.unwrap().unwrap();
+    assert!(page.receipt_available, "the status page can say the receipt is there");
 
     // The bank delivers all three again: nothing moves, nothing is sent twice.
     for again in [g.status("AUTHORIZED", g.kopecks()), g.status("CONFIRMED", g.kopecks()), g.receipt()] {
@@ -645,6 +645,7 @@ async fn given_a_payment_under_review_when_the_bank_confirms_it_then_it_is_credi
         status: ReportedStatus::Bank(energosbyt::acquirer::PaymentStatus::Authorized),
         acquirer_payment_id: Some(g.acquirer_id.to_string()),
         card: None,
+        error_code: None,
         at: Utc::now(),
     };
     let read = g.record().await;

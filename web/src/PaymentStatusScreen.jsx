@@ -93,6 +93,7 @@ export function PaymentStatusScreen({ api, launch, paymentId }) {
     case 'FAILED':
       return (
         <Outcome title="Оплата не прошла" status="failed">
+          {payment.decline ? `${payment.decline.message} ` : ''}
           {payment.method === 'sbp'
             ? 'Деньги не списаны. Попробуйте ещё раз через СБП или оплатите картой.'
             : 'Деньги не списаны. Попробуйте ещё раз или оплатите другой картой.'}

@@ -25,7 +25,7 @@ use energosbyt::startup::Instance;
 use energosbyt::store::DynamoStore;
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
-pub use view::{PaymentView, ReceiptView};
+pub use view::{DeclineView, PaymentView, ReceiptView};
 
 /// The header a client sends to make a retried `POST /payments` safe.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -185,9 +185,8 @@ where
 {
     let raw = path_param(&request, "id", 1).unwrap_or_default();
     let id: PaymentId = raw.parse().map_err(|_| Problem::invalid_payment_id())?;
-    let (payment, receipt) =
-        context.admission.read(None, payment_status(&app.store, &id, &context.caller.id)).await??;
-    Ok(response::json(StatusCode::OK, &PaymentView::new(&payment, receipt)))
+    let page = context.admission.read(None, payment_status(&app.store, &id, &context.caller.id)).await??;
+    Ok(response::json(StatusCode::OK, &PaymentView::new(&page)))
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! The status answer of the pay function (the `201` is `app::payment_registration::PaymentCreated`): camelCase, money as decimal strings, the account masked.
 
 use chrono::{DateTime, Utc};
-use energosbyt::domain::{Money, PayMethod, Payment, PaymentStatus};
+use energosbyt::domain::decline_reason::DeclineReason;
+use energosbyt::domain::{Money, PayMethod, PaymentStatus};
+use energosbyt::ports::PaymentPage;
 use serde::Serialize;
 
 /// `200` to `GET /payments/{id}`: what the returning page shows.
@@ -20,6 +22,16 @@ pub struct PaymentView {
     /// still waiting can tell the customer the time is over.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// Why the card's bank declined the payment, when it failed and the bank said why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decline: Option<DeclineView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeclineView {
+    pub reason: DeclineReason,
+    /// What the page tells the customer.
+    pub message: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,15 +41,18 @@ pub struct ReceiptView {
 }
 
 impl PaymentView {
-    pub fn new(payment: &Payment, receipt_available: bool) -> Self {
+    pub fn new(page: &PaymentPage) -> Self {
+        let payment = &page.payment;
+        let declined = page.decline.filter(|_| payment.status == PaymentStatus::Failed);
         Self {
             payment_id: payment.id.to_string(),
             status: payment.status,
             amount: payment.amount,
             account: payment.account.masked(),
-            receipt: ReceiptView { available: receipt_available },
+            receipt: ReceiptView { available: page.receipt_available },
             method: payment.method,
             expires_at: payment.form_deadline,
+            decline: declined.map(|reason| DeclineView { reason, message: reason.message() }),
         }
     }
 }

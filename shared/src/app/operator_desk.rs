@@ -152,6 +152,7 @@ where
             status: ReportedStatus::Bank(status.clone()),
             acquirer_payment_id: Some(pid),
             card: None,
+            error_code: None,
             at: self.now(),
         };
         let settled = self
@@ -276,6 +277,7 @@ where
             status: ReportedStatus::Bank(status.clone()),
             acquirer_payment_id: Some(answer.payment_id.as_str().to_owned()),
             card: None,
+            error_code: None,
             at: self.now(),
         };
         // The refund's notification names the sum refunded so far; the answer is read the same way.

@@ -249,6 +249,7 @@ where
             status,
             acquirer_payment_id: id.map(|id| id.as_str().to_owned()),
             card: None,
+            error_code: None,
             at: now,
         };
         let bank_status = answer.as_ref().map(|(status, _, _)| status.clone());

@@ -9,6 +9,7 @@ pub mod billed_balance;
 pub mod caller;
 pub mod card_brand;
 pub mod charge;
+pub mod decline_reason;
 pub mod email;
 pub mod fiscal_receipt;
 pub mod form_deadline;

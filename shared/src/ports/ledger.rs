@@ -185,6 +185,9 @@ pub struct BankFacts {
     pub acquirer_payment_id: Option<String>,
     /// The masked card, when the bank named one.
     pub card: Option<Card>,
+    /// The bank's `ErrorCode` with a failure (never `0`): kept on a payment it ends, so its page
+    /// can say why (`domain::decline_reason`).
+    pub error_code: Option<String>,
     pub at: DateTime<Utc>,
 }
 

@@ -93,17 +93,26 @@ pub trait RequestCounter {
 pub trait PaymentReader {
     fn payment(&self, id: &PaymentId) -> impl Future<Output = Result<Option<Payment>, StoreError>> + Send;
 
-    /// The payment, and whether its fiscal receipt has arrived from the acquirer, in one read.
-    /// An adapter that keeps no receipts reports none.
-    fn payment_with_receipt(
-        &self,
-        id: &PaymentId,
-    ) -> impl Future<Output = Result<Option<(Payment, bool)>, StoreError>> + Send
+    /// What the payment's page shows of it, in one read. An adapter that keeps no receipts nor
+    /// the bank's error codes reports neither.
+    fn payment_page(&self, id: &PaymentId) -> impl Future<Output = Result<Option<PaymentPage>, StoreError>> + Send
     where
         Self: Sync,
     {
-        async move { Ok(self.payment(id).await?.map(|payment| (payment, false))) }
+        async move {
+            Ok(self.payment(id).await?.map(|payment| PaymentPage { payment, receipt_available: false, decline: None }))
+        }
     }
+}
+
+/// A payment as the page the bank sends the customer back to shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PaymentPage {
+    pub payment: Payment,
+    /// The fiscal receipt has arrived from the acquirer.
+    pub receipt_available: bool,
+    /// Why the card's bank declined it, when the bank's error code says.
+    pub decline: Option<crate::domain::decline_reason::DeclineReason>,
 }
 
 /// What the pay function may do to a payment: write it before `Init`, complete it after, or mark

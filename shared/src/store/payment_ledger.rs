@@ -14,7 +14,7 @@ use super::all_items;
 use super::item::{self, Item};
 use super::keys;
 use super::operator_desk;
-use super::payment_record::{RECEIPTS_KEPT, decode_record, email_attribute, receipt_attribute};
+use super::payment_record::{DECLINE_CODE, RECEIPTS_KEPT, decode_record, email_attribute, receipt_attribute};
 use super::payments::{self, FINISHED, PENDING, RECEIPT};
 use super::{DynamoStore, build_failed, unavailable};
 use crate::domain::payment_transition::Transition;
@@ -298,6 +298,12 @@ impl DynamoStore {
         if to == PaymentStatus::Failed {
             set.push("failure = :failure");
             request = request.expression_attribute_values(":failure", item::s(facts.status.as_str()));
+            if let Some(code) = &facts.error_code {
+                set.push("#decline = :decline");
+                request = request
+                    .expression_attribute_names("#decline", DECLINE_CODE)
+                    .expression_attribute_values(":decline", item::s(code));
+            }
         }
         if to == PaymentStatus::NeedsReview {
             // An anomaly noted before (an amount mismatch, a missing account) says more: kept.

@@ -1,6 +1,7 @@
 //! The payment item as settlement leaves it, read back whole ([`decode_record`]): the attributes
 //! the ledgers below add to a payment item, named here once:
-//! - `paidAt`: when the account was credited; `failure`: the bank status that ended it unpaid;
+//! - `paidAt`: when the account was credited; `failure`: the bank status that ended it unpaid,
+//!   and `declineCode` the bank's `ErrorCode` with it, when it gave one;
 //! - `anomaly`, `anomalyAt`: the last anomaly noted, for an operator;
 //! - `receipt` (the sale's fiscal receipt), `refundReceipt#<FD>` (a refund's) and
 //!   `otherReceipt#<key>` (one too sparse to tell): maps `{notification, receivedAt}` holding the
@@ -23,6 +24,7 @@ use crate::ports::ledger::{CustomerEmail, EmailMark, PaymentRecord, ReceiptSlot,
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub(super) const PAID_AT: &str = "paidAt";
+pub(super) const DECLINE_CODE: &str = "declineCode";
 pub(super) const ANOMALY: &str = "anomaly";
 pub(super) const REFUND_RECEIPT_PREFIX: &str = "refundReceipt#";
 pub(super) const OTHER_RECEIPT_PREFIX: &str = "otherReceipt#";

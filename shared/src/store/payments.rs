@@ -11,11 +11,13 @@
 
 use super::item::{self, Item};
 use super::keys;
+use super::payment_record::DECLINE_CODE;
 use super::{DynamoStore, unavailable};
+use crate::domain::decline_reason::DeclineReason;
 use crate::domain::payment::Card;
 use crate::domain::{PayMethod, Payment, PaymentId, PaymentStatus};
 use crate::ports::ledger::PendingPayment;
-use crate::ports::{PaymentReader, PaymentWriter, StoreError};
+use crate::ports::{PaymentPage, PaymentReader, PaymentWriter, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
@@ -39,14 +41,23 @@ const METHOD: &str = "method";
 
 impl PaymentReader for DynamoStore {
     async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
-        Ok(self.payment_with_receipt(id).await?.map(|(payment, _)| payment))
+        Ok(self.payment_page(id).await?.map(|page| page.payment))
     }
 
-    /// The callback records the bank's `RECEIPT` notification on the payment item as `receipt`.
-    async fn payment_with_receipt(&self, id: &PaymentId) -> Result<Option<(Payment, bool)>, StoreError> {
+    /// The callback records the bank's `RECEIPT` notification on the payment item as `receipt`,
+    /// and a failure's error code as `declineCode` (`store::payment_record`).
+    async fn payment_page(&self, id: &PaymentId) -> Result<Option<PaymentPage>, StoreError> {
         let out =
             self.get_at(keys::payment_pk(id), keys::PAYMENT).consistent_read(true).send().await.map_err(unavailable)?;
-        out.item.map(|item| Ok((decode(&item)?, item.contains_key(RECEIPT)))).transpose()
+        out.item
+            .map(|item| {
+                Ok(PaymentPage {
+                    payment: decode(&item)?,
+                    receipt_available: item.contains_key(RECEIPT),
+                    decline: item::get_s(&item, DECLINE_CODE).ok().and_then(DeclineReason::of_code),
+                })
+            })
+            .transpose()
     }
 }
 
