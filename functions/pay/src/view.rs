@@ -43,7 +43,10 @@ pub struct ReceiptView {
 impl PaymentView {
     pub fn new(page: &PaymentPage) -> Self {
         let payment = &page.payment;
-        let declined = page.decline.filter(|_| payment.status == PaymentStatus::Failed);
+        // The bank's decline codes are a card's (3-D Secure, funds on the card, its expiry, its
+        // CVC): an СБП payment is declined in the customer's bank app, which says why itself.
+        let declined =
+            page.decline.filter(|_| payment.status == PaymentStatus::Failed && payment.method == PayMethod::Card);
         Self {
             payment_id: payment.id.to_string(),
             status: payment.status,
@@ -54,5 +57,44 @@ impl PaymentView {
             expires_at: payment.form_deadline,
             decline: declined.map(|reason| DeclineView { reason, message: reason.message() }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use energosbyt::domain::{Payment, PaymentId};
+
+    fn page(status: PaymentStatus, method: PayMethod) -> PaymentPage {
+        let now = Utc::now();
+        let payment = Payment {
+            id: PaymentId::random(),
+            account: "12345-678-90".parse().unwrap(),
+            amount: "100.00".parse().unwrap(),
+            email: None,
+            caller: "vk:1".parse().unwrap(),
+            readings_id: None,
+            status,
+            acquirer_payment_id: None,
+            payment_url: None,
+            form_deadline: None,
+            refunded: Money::ZERO,
+            card: None,
+            method,
+            created_at: now,
+            updated_at: now,
+        };
+        PaymentPage { payment, receipt_available: false, decline: Some(DeclineReason::InsufficientFunds) }
+    }
+
+    #[test]
+    fn only_a_failed_card_payment_says_why_its_bank_declined_it() {
+        let shown = PaymentView::new(&page(PaymentStatus::Failed, PayMethod::Card)).decline;
+        assert_eq!(
+            shown.map(|d| (d.reason, d.message)),
+            Some((DeclineReason::InsufficientFunds, "Недостаточно средств на карте."))
+        );
+        assert_eq!(PaymentView::new(&page(PaymentStatus::Failed, PayMethod::Sbp)).decline, None, "not a card");
+        assert_eq!(PaymentView::new(&page(PaymentStatus::Paid, PayMethod::Card)).decline, None, "paid after all");
     }
 }
