@@ -28,7 +28,7 @@ pub enum UnmappedStatus {
 /// `UnmappedStatuses` alarm). A failure status carries its error code as it should.
 pub fn notified_event(notification: &PaymentNotification, paid: Money) -> Result<AcquirerEvent, UnmappedStatus> {
     let status = &notification.status;
-    let reports_error = notification.success == Some(false) || !matches!(notification.error_code.as_str(), "" | "0");
+    let reports_error = notification.success == Some(false) || notification.error().is_some();
     if reports_error && (status.is_paid() || status.is_refund()) {
         return Err(UnmappedStatus::ContradictedByError {
             status: status.to_string(),

@@ -80,6 +80,13 @@ pub struct PaymentNotification {
     pub details: Option<String>,
 }
 
+impl PaymentNotification {
+    /// The bank's `ErrorCode`, unless it says "no error" (`0`, or none at all).
+    pub fn error(&self) -> Option<&str> {
+        Some(self.error_code.trim()).filter(|code| !matches!(*code, "" | "0"))
+    }
+}
+
 /// The fiscal receipt's requisites, as a receipt email shows them.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]

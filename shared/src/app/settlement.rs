@@ -446,7 +446,7 @@ fn facts_of(n: &PaymentNotification, at: DateTime<Utc>) -> BankFacts {
         status: ReportedStatus::Bank(n.status.clone()),
         acquirer_payment_id: Some(n.payment_id.as_str().to_owned()),
         card: n.pan.as_deref().and_then(Card::of_pan),
-        error_code: Some(n.error_code.trim()).filter(|code| !matches!(*code, "" | "0")).map(str::to_owned),
+        error_code: n.error().map(str::to_owned),
         at,
     }
 }
