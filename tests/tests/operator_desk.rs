@@ -42,6 +42,18 @@ async fn callback() -> payment_callback::App<DynamoStore, SesMailer> {
         .expect("local.env is complete")
 }
 
+/// What the reconciliation does to a payment after 72 hours without a settled answer.
+async fn left_for_review(desk: &Desk<DynamoStore, SesMailer, TbankClient>, id: &PaymentId) {
+    let silence = BankFacts {
+        status: ReportedStatus::Silent,
+        acquirer_payment_id: None,
+        card: None,
+        error_code: None,
+        at: Utc::now(),
+    };
+    desk.settlement.apply_event(id, |_| Ok(AcquirerEvent::Overdue), &silence).await.unwrap();
+}
+
 fn operator(reason: &str) -> Operator {
     Operator { name: "Petrova".into(), reason: reason.into() }
 }
@@ -256,15 +268,7 @@ async fn given_a_payment_left_for_review_that_the_bank_confirmed_when_the_desk_c
     let customer = Customer::at_the_bank("1200.50").await;
     customer.pays().await;
     let desk = desk().await;
-    // What reconciliation does after 72 hours without a settled answer.
-    let facts = BankFacts {
-        status: ReportedStatus::Silent,
-        acquirer_payment_id: None,
-        card: None,
-        error_code: None,
-        at: Utc::now(),
-    };
-    desk.settlement.apply_event(&customer.payment.id, |_| Ok(AcquirerEvent::Overdue), &facts).await.unwrap();
+    left_for_review(&desk, &customer.payment.id).await;
     assert_eq!(customer.status().await, PaymentStatus::NeedsReview);
     assert!(customer.on_desk(Some(DeskKind::Review)).await);
     assert!(customer.on_desk(None).await);
@@ -352,14 +356,7 @@ async fn given_a_payment_for_review_whose_init_answer_was_lost_when_the_desk_cre
     let customer = Customer::registered("88.80", false).await;
     customer.pays().await;
     let desk = desk().await;
-    let facts = BankFacts {
-        status: ReportedStatus::Silent,
-        acquirer_payment_id: None,
-        card: None,
-        error_code: None,
-        at: Utc::now(),
-    };
-    desk.settlement.apply_event(&customer.payment.id, |_| Ok(AcquirerEvent::Overdue), &facts).await.unwrap();
+    left_for_review(&desk, &customer.payment.id).await;
 
     let credited = desk.credit(&customer.payment.id, &operator("paid at the bank")).await.unwrap();
 
