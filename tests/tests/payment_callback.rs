@@ -4,6 +4,16 @@
 //!
 //! Notifications are signed here with a Token written independently of the code under test.
 
+use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextMut,
+};
+use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use chrono::Utc;
 use energosbyt::acquirer::{Acquirer, InitSettings, PaymentInit};
 use energosbyt::app::payment_registration::PaySettings;
@@ -28,7 +38,7 @@ use serde_json::{Value, json};
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 type Callback = App<DynamoStore, SesMailer>;
@@ -477,6 +487,93 @@ async fn a_mail_outage_is_answered_503_then_the_retry_sends_the_email_once_witho
     assert_eq!(g.mails().await, (1, 0), "exactly one success email");
     assert_eq!(g.balance().await, m("300.00"), "credited once");
     assert_eq!(g.ledger().await.len(), 1);
+}
+
+/// DynamoDB applied the keeping of a receipt (and its email's claim) but its answer was lost; the
+/// SDK sent the write again, which then found the receipt already kept. The claim is still this
+/// delivery's: the receipt is mailed now, not left claimed by nobody until the claim times out.
+#[tokio::test]
+async fn given_a_receipts_keeping_whose_answer_was_lost_when_the_retry_finds_it_kept_then_it_is_mailed_at_once() {
+    let g = given("0", "415.60").await;
+    assert_ok(&deliver(&callback().await, g.status("CONFIRMED", g.kopecks())).await);
+    assert_eq!(g.mails().await, (1, 0));
+
+    let losing = LoseAnswer::of_receipt_keeping();
+    let env = Env::process();
+    let mailer =
+        Mailer::new(moto_mailer().await, MailFrom::from_env(&env).expect("SES_SENDER and SELLER_NAME are set"));
+    let app = App::configure(&env, integration_tests::demo_secrets(), losing.store().await, mailer).expect("local.env");
+    assert_ok(&deliver(&app, g.receipt()).await);
+
+    assert_eq!(losing.lost(), 1, "the keeping's first answer was lost and the SDK retried it");
+    assert_eq!(g.mails().await, (1, 1), "the receipt went out with the delivery that kept it");
+    assert!(matches!(
+        g.record().await.email(&CustomerEmail::Receipt(ReceiptSlot::Sale)),
+        Some(energosbyt::ports::ledger::EmailMark::Sent { .. })
+    ));
+}
+
+/// Loses the answer to the first `UpdateItem` that keeps a receipt (an update naming a `receipt`
+/// attribute) after DynamoDB applied it, as a cut connection would: the SDK retries the write.
+#[derive(Clone, Debug, Default)]
+struct LoseAnswer(Arc<Mutex<Losing>>);
+
+#[derive(Debug, Default)]
+struct Losing {
+    /// The request under way keeps a receipt, and no answer was lost yet.
+    armed: bool,
+    lost: u32,
+}
+
+impl LoseAnswer {
+    fn of_receipt_keeping() -> Self {
+        Self::default()
+    }
+
+    async fn store(&self) -> DynamoStore {
+        let shared = aws_config::load_from_env().await;
+        let config = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(self.clone()).build();
+        DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), env("TABLE_NAME"))
+    }
+
+    /// How many answers were lost.
+    fn lost(&self) -> u32 {
+        self.0.lock().unwrap().lost
+    }
+}
+
+impl Intercept for LoseAnswer {
+    fn name(&self) -> &'static str {
+        "LoseAnswer"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let keeps_receipt = context.input().downcast_ref::<UpdateItemInput>().is_some_and(|update| {
+            update.expression_attribute_names().is_some_and(|names| names.values().any(|name| name == "receipt"))
+        });
+        let mut state = self.0.lock().unwrap();
+        state.armed = keeps_receipt && state.lost == 0;
+        Ok(())
+    }
+
+    fn modify_before_attempt_completion(
+        &self,
+        context: &mut FinalizerInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let mut state = self.0.lock().unwrap();
+        if let (true, Some(answer @ Ok(_))) = (state.armed, context.output_or_error_mut()) {
+            *answer = Err(OrchestratorError::connector(ConnectorError::io("the answer was lost".into())));
+            state.armed = false;
+            state.lost += 1;
+        }
+        Ok(())
+    }
 }
 
 #[tokio::test]

@@ -341,9 +341,13 @@ where
                 let held = claim.into_iter().collect();
                 Ok(Some(ReceiptOutcome::Kept { record: Box::new(kept), held }))
             }
-            // Kept by a concurrent delivery after our read: read what it kept.
+            // Kept by a concurrent delivery after our read — or by this very write, whose answer
+            // was lost and whose retry then met its own receipt: the claim is ours if it is there.
             None => match self.ledger.payment_record(id).await? {
-                Some(fresh) => Ok(Some(ReceiptOutcome::Kept { record: Box::new(fresh), held: Vec::new() })),
+                Some(fresh) => {
+                    let held = fresh.carrying(claim.into_iter().collect());
+                    Ok(Some(ReceiptOutcome::Kept { record: Box::new(fresh), held }))
+                }
                 None => Ok(None),
             },
         }
@@ -481,7 +485,7 @@ fn effect_of(transition: &Transition) -> Effect {
 /// The record as the written transition left it, without reading it again.
 fn written(record: &mut PaymentRecord, transition: &Transition, facts: &BankFacts, claims: &[EmailClaim]) {
     for claim in claims {
-        record.emails.push((claim.email.clone(), EmailMark::Sending { since: facts.at }));
+        record.emails.push((claim.email.clone(), EmailMark::Sending { since: facts.at, token: claim.token.clone() }));
     }
     let payment = &mut record.payment;
     payment.updated_at = facts.at;

@@ -42,6 +42,12 @@ impl PaymentRecord {
         self.email(email).is_none_or(|mark| mark.is_abandoned(abandoned_before))
     }
 
+    /// Those of `claims` the payment carries as written: a write that made them, whose answer was
+    /// lost and whose retry then failed its condition, did land.
+    pub fn carrying(&self, claims: Vec<EmailClaim>) -> Vec<EmailClaim> {
+        claims.into_iter().filter(|claim| self.email(&claim.email).is_some_and(|mark| mark.is_claim(claim))).collect()
+    }
+
     pub fn receipt(&self, slot: &ReceiptSlot) -> Option<&StoredReceipt> {
         self.receipts.iter().find(|r| &r.slot == slot)
     }
@@ -105,9 +111,10 @@ fn unidentified_key(notification: &ReceiptNotification) -> String {
 /// Where one email stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EmailMark {
-    /// Claimed for sending at `since`.
+    /// Claimed for sending at `since`; `token` is the claim as written ([`EmailClaim::token`]).
     Sending {
         since: DateTime<Utc>,
+        token: String,
     },
     Sent {
         at: DateTime<Utc>,
@@ -122,7 +129,12 @@ impl EmailMark {
     /// A claim older than `abandoned_before` belongs to a sender that stopped mid-way (a Lambda
     /// that timed out): the email may be claimed again.
     pub fn is_abandoned(&self, abandoned_before: DateTime<Utc>) -> bool {
-        matches!(self, Self::Sending { since } if *since < abandoned_before)
+        matches!(self, Self::Sending { since, .. } if *since < abandoned_before)
+    }
+
+    /// The mark is `claim`, as its writer wrote it.
+    pub fn is_claim(&self, claim: &EmailClaim) -> bool {
+        matches!(self, Self::Sending { token, .. } if *token == claim.token)
     }
 }
 

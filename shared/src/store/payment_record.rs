@@ -75,7 +75,8 @@ pub(super) fn parse_mark(value: &str) -> Result<EmailMark, StoreError> {
     let corrupt = || StoreError::Corrupt(format!("email mark {value:?}"));
     if let Some(rest) = value.strip_prefix(SENDING) {
         let since = rest.split_once('#').map_or(rest, |(at, _nonce)| at);
-        Ok(EmailMark::Sending { since: item::parse_time(since, "email claim").map_err(|_| corrupt())? })
+        let since = item::parse_time(since, "email claim").map_err(|_| corrupt())?;
+        Ok(EmailMark::Sending { since, token: value.to_owned() })
     } else if let Some(at) = value.strip_prefix(SENT) {
         Ok(EmailMark::Sent { at: item::parse_time(at, "email sent").map_err(|_| corrupt())? })
     } else if let Some(at) = value.strip_prefix(REJECTED) {
@@ -160,7 +161,10 @@ mod tests {
         let claim = format!("{SENDING}{}#{}", timestamp(at("2026-11-25T09:42:00.123Z")), "0123456789ab");
         assert!(claim < format!("{SENDING}{}", timestamp(at("2026-11-25T09:47:00Z"))));
         assert!(claim > format!("{SENDING}{}", timestamp(at("2026-11-25T09:37:00Z"))));
-        assert_eq!(parse_mark(&claim).unwrap(), EmailMark::Sending { since: at("2026-11-25T09:42:00.123Z") });
+        assert_eq!(
+            parse_mark(&claim).unwrap(),
+            EmailMark::Sending { since: at("2026-11-25T09:42:00.123Z"), token: claim.clone() }
+        );
         assert_eq!(
             parse_mark(&format!("{SENT}2026-11-25T09:42:01.000Z")).unwrap(),
             EmailMark::Sent { at: at("2026-11-25T09:42:01Z") }
