@@ -126,13 +126,20 @@ impl RunLog {
         Self(log)
     }
 
-    /// How many times each payment's account was credited, as the settlement logged it: read
-    /// once for all the checks.
-    fn credits(&self) -> HashMap<String, usize> {
-        let mut credits = HashMap::new();
-        for line in self.0.text().lines().filter(|line| line.contains(r#""effect":"credited""#)) {
-            if let Some(id) = line.split(r#""payment_id":""#).nth(1).and_then(|rest| rest.split('"').next()) {
-                *credits.entry(id.to_owned()).or_default() += 1;
+    /// Each payment's credits as the settlement logged them, read once for all the checks.
+    fn credits(&self) -> HashMap<String, Credits> {
+        let mut credits: HashMap<String, Credits> = HashMap::new();
+        for line in self.0.text().lines() {
+            let Some(id) = line.split(r#""payment_id":""#).nth(1).and_then(|rest| rest.split('"').next()) else {
+                continue;
+            };
+            let entry = credits.entry(id.to_owned()).or_default();
+            if line.contains(r#""effect":"credited""#) {
+                entry.times += 1;
+                entry.receipts_before_last += entry.receipts_since_last;
+                entry.receipts_since_last = 0;
+            } else if line.contains(r#""email":"fiscal_receipt""#) && line.contains("customer email sent") {
+                entry.receipts_since_last += 1;
             }
         }
         credits
@@ -148,6 +155,15 @@ impl RunLog {
             .map(str::to_owned)
             .collect()
     }
+}
+
+/// How often a payment was credited, as logged, and how many of its receipt emails went out
+/// before its last credit.
+#[derive(Default)]
+struct Credits {
+    times: usize,
+    receipts_before_last: u32,
+    receipts_since_last: u32,
 }
 
 // ---- the mail service, through a proxy that can fail ------------------------------------------
@@ -1000,12 +1016,15 @@ async fn money_and_mail_survive_a_database_crash_a_mail_outage_and_a_failing_ini
             ));
         }
         let mails = moto.get(id.as_str()).copied().unwrap_or_default();
-        // A "payment received" sent again is the service's fault unless the stand-in forgot the
-        // credit it had acknowledged (DynamoDB Local can lose its last writes when killed, which
-        // DynamoDB does not): then the payment was credited a second time, which its condition
-        // allows only on a payment that was never credited, and that credit mailed again.
-        let forgotten = credited_times.get(id.as_str()).is_some_and(|&n| n > 1);
-        if mails != (1, 1) && !(forgotten && mails == (2, 1)) {
+        // An email sent again is the service's fault unless the stand-in forgot the credit it had
+        // acknowledged (DynamoDB Local can lose its last writes when killed, which DynamoDB does
+        // not): then the payment was credited a second time, which its condition allows only on a
+        // payment that was never credited, and that credit mailed again what the forgotten one
+        // had claimed: "payment received", and the receipt when it had been kept before.
+        let credits = credited_times.get(id.as_str());
+        let forgotten = credits.is_some_and(|c| c.times > 1);
+        let mailed_again = credits.map_or((1, 1), |c| (2, 1 + c.receipts_before_last.min(1)));
+        if mails != (1, 1) && !(forgotten && mails == mailed_again) {
             wrong.push(format!("{id} ({:?}): emails at the mail service {mails:?}, expected (1, 1)", intent.fate));
         }
         forgotten_credits += usize::from(forgotten);
