@@ -6,7 +6,7 @@
 //! The charges come from the readings answers (their prices are tested in `submit_readings`);
 //! what is checked here is how the account adds them up.
 
-use chrono::Utc;
+use chrono::{DateTime, TimeZone, Utc};
 use energosbyt::config::Env;
 use energosbyt::domain::{AccountNumber, Money};
 use energosbyt::mail::ses::SesMailer;
@@ -81,6 +81,21 @@ impl Customer {
                 Mailer::new(mailer, MailFrom::from_env(&config).unwrap()),
             )
             .unwrap(),
+        }
+    }
+
+    /// The same customer on another day: readings and the look-up on `clock`, launched then.
+    async fn on(self, clock: fn() -> DateTime<Utc>) -> Self {
+        let clocked = || {
+            let mut edge = edge();
+            edge.clock = clock;
+            edge
+        };
+        Self {
+            launch: vk_launch(user(), clock()),
+            readings: submit_readings::App::new(store().await, clocked()),
+            lookup: account_lookup::App { store: store().await, edge: clocked() },
+            ..self
         }
     }
 
@@ -221,4 +236,69 @@ async fn given_a_month_away_when_the_same_figure_is_handed_in_then_it_is_accepte
     assert_eq!(money(&away["charge"]), Money::ZERO);
     // Only the debt is due.
     assert_eq!(money(&away["amountToPay"]), rub("12.00"));
+}
+
+/// A Moscow wall-clock instant of late 2026.
+fn moscow(month: u32, day: u32, hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, month, day, hour, 0, 0).unwrap() - chrono::Duration::hours(3)
+}
+
+fn december_1st() -> DateTime<Utc> {
+    moscow(12, 1, 10)
+}
+
+fn december_16th() -> DateTime<Utc> {
+    moscow(12, 16, 10)
+}
+
+/// November's readings are billed by the export made after November ends. Until it is imported
+/// the charge stays due on 1 December (it used to vanish with the calendar month), and December's
+/// use counts from November's figures, not from October's in the older export (which charged the
+/// November kWh a second time).
+#[tokio::test]
+async fn given_last_months_readings_not_billed_yet_when_the_month_turns_then_their_charge_stays_due_and_counts_once() {
+    tariffs_loaded().await;
+    let number = fresh_account_number();
+    // The account as the export of 1 November left it: October billed, the kitchen at 10 000.
+    let kitchen = |value: u64, date: &str| {
+        meter(json!({"id": "KITCHEN", "zoneSet": "single", "digits": 6,
+                     "lastReadings": {"T1": {"value": value, "date": date}}}))
+    };
+    let hall = meter(json!({"id": "HALL", "zoneSet": "single", "digits": 6,
+                            "lastReadings": {"T1": {"value": 20_000, "date": "2026-10-20"}}}));
+    let october = account(number, "0.00", vec![kitchen(10_000, "2026-10-20"), hall.clone()]);
+    store().await.import_account(&october, moscow(11, 1, 3)).await.unwrap();
+
+    // Given 300 kWh handed in on 20 November and not paid.
+    let customer = Customer::new(number).await;
+    let november = customer.hand_in("KITCHEN", 10_300).await;
+    assert_eq!(november["consumption"], json!({"T1": 300}));
+    let november_charge = money(&november["charge"]);
+    assert!(november_charge.is_positive(), "{november}");
+
+    // When the month turns, before the export that bills November is imported.
+    let customer = customer.on(december_1st).await;
+    let shown = customer.look_up().await;
+    assert_eq!(money(&shown["chargedByReadings"]), november_charge, "{shown}");
+    assert_eq!(money(&shown["amountDue"]), november_charge, "{shown}");
+    assert_eq!(money(&shown["balanceAfterReadings"]), Money::ZERO - november_charge);
+    for meter in shown["meters"].as_array().unwrap() {
+        assert!(meter.get("submitted").is_none(), "nothing handed in for December yet: {meter}");
+    }
+
+    // December's 200 kWh count from November's 10 300, and both charges are due.
+    let customer = customer.on(december_16th).await;
+    let december = customer.hand_in("KITCHEN", 10_500).await;
+    assert_eq!(december["consumption"], json!({"T1": 200}), "{december}");
+    let december_charge = money(&december["charge"]);
+    assert_eq!(money(&december["chargedByReadings"]), november_charge + december_charge);
+    assert_eq!(money(&december["amountToPay"]), november_charge + december_charge);
+
+    // Then the export made on 2 December arrives: November is a debt in it, and no longer beside it.
+    let billed = account(number, &format!("-{november_charge}"), vec![kitchen(10_300, "2026-11-20"), hall]);
+    store().await.import_account(&billed, moscow(12, 2, 3)).await.unwrap();
+    let shown = customer.look_up().await;
+    assert_eq!(money(&shown["balance"]), Money::ZERO - november_charge, "{shown}");
+    assert_eq!(money(&shown["chargedByReadings"]), december_charge, "{shown}");
+    assert_eq!(money(&shown["amountDue"]), november_charge + december_charge, "{shown}");
 }

@@ -1,4 +1,5 @@
-//! The account look-up: the account with this billing month's readings submissions, in one read.
+//! The account look-up: the account with its readings submissions not billed yet (this billing
+//! month's, and an earlier month's still waiting for the billing system), in one read.
 //! What of it a caller may see (masked address and meter numbers, figures only to their
 //! submitter) is the look-up function's view; this module reads and decides nothing about HTTP.
 

@@ -151,9 +151,14 @@ where
         return Err(SubmissionError::SubmittedByAnother);
     }
 
-    let accepted = readings::validate(meter, &input.submission, &settings.limits, now).inspect_err(|e| {
-        tracing::info!(account = %number.masked(), refusal = %e, "readings refused");
-    })?;
+    // Last month's figures, when the billing system has not billed them yet, are what this
+    // month's use counts from: its bill will hold both, each once.
+    let counting_from = found.counting_from(meter);
+    let accepted =
+        readings::validate(counting_from.as_ref().unwrap_or(meter), &input.submission, &settings.limits, now)
+            .inspect_err(|e| {
+                tracing::info!(account = %number.masked(), refusal = %e, "readings refused");
+            })?;
 
     let tariffs = settings.tariffs.table(store, &account.tariff_group).await.map_err(|e| match e {
         TariffLoadError::Store(e) => store_fault(&e, &number),

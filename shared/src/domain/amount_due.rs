@@ -1,11 +1,11 @@
 //! What an account owes now: one figure per account, whatever order its meters are handed in and
-//! paid — `max(0, Σ this billing month's readings charges over all the account's meters − balance)`,
+//! paid — `max(0, Σ readings charges not billed yet over all the account's meters − balance)`,
 //! the balance signed (`+` credit, `−` debt).
 //!
 //! A payment moves the balance at once; a month's readings charges become a debt only when the
-//! billing system bills the month (its next export, imported). Until then they stand beside the
-//! balance, and what the customer is shown as the balance takes them into account, so paying
-//! exactly what is due never shows as an overpayment.
+//! billing system bills the month (its next export, imported: `unbilled_readings`). Until then
+//! they stand beside the balance, and what the customer is shown as the balance takes them into
+//! account, so paying exactly what is due never shows as an overpayment.
 
 use super::{Balance, Money};
 
@@ -13,13 +13,13 @@ use super::{Balance, Money};
 pub struct AmountDue {
     /// The billing system's balance plus what was paid (less refunds) since its export.
     pub balance: Balance,
-    /// «Начислено по показаниям»: the charges of this billing month's submissions on every meter
-    /// of the account, not billed yet.
+    /// «Начислено по показаниям»: the charges of the submissions not billed yet on every meter of
+    /// the account.
     pub charged_by_readings: Money,
 }
 
 impl AmountDue {
-    /// The account's figures with `charges`, one per meter handed in this billing month.
+    /// The account's figures with `charges`, one per submission not billed yet.
     pub fn new(balance: Balance, charges: impl IntoIterator<Item = Money>) -> Self {
         Self { balance, charged_by_readings: charges.into_iter().sum() }
     }

@@ -28,6 +28,7 @@ pub mod readings_ownership;
 pub mod readings_window;
 pub mod reminder_day;
 pub mod tariff;
+pub mod unbilled_readings;
 pub mod vat;
 pub mod year_month;
 

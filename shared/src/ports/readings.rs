@@ -8,8 +8,11 @@
 use super::{ImportOutcome, StoreError};
 use crate::domain::account::TariffGroup;
 pub use crate::domain::readings_id::{ReadingsId, ReadingsIdError};
+use crate::domain::readings_window::moscow_date;
+use crate::domain::unbilled_readings;
 use crate::domain::{
-    AcceptedReadings, Account, AccountNumber, AmountDue, CallerId, Charge, MeterId, Tariff, TariffId, YearMonth, Zone,
+    AcceptedReadings, Account, AccountNumber, AmountDue, CallerId, Charge, Meter, MeterId, Tariff, TariffId, YearMonth,
+    Zone,
 };
 use chrono::{DateTime, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
@@ -82,21 +85,34 @@ fn content_hash(accepted: &AcceptedReadings, charge: &Charge) -> String {
     hex::encode(Sha256::digest(canonical))
 }
 
-/// An account with what it handed in for one billing month.
+/// An account with what it handed in this billing month, and what it handed in earlier that the
+/// billing system has not billed yet (`domain::unbilled_readings`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AccountReadings {
     pub account: Account,
+    /// This billing month's submissions, one per meter.
     pub submitted: Vec<SubmittedReadings>,
+    /// Earlier months' submissions not billed yet, oldest month first.
+    pub unbilled: Vec<SubmittedReadings>,
 }
 
 impl AccountReadings {
+    /// The meter's submission of this billing month.
     pub fn for_meter(&self, meter: &MeterId) -> Option<&SubmittedReadings> {
         self.submitted.iter().find(|s| s.meter_id() == meter)
     }
 
-    /// The account's balance against the month's charges of every meter handed in.
+    /// The meter as this month's readings count from: with the figures of its latest earlier
+    /// submission not billed yet as its last accepted readings, where there is one.
+    pub fn counting_from(&self, meter: &Meter) -> Option<Meter> {
+        let latest = self.unbilled.iter().rev().find(|s| s.meter_id() == &meter.id)?;
+        Some(unbilled_readings::last_accepted(meter, &latest.accepted.values, moscow_date(latest.submitted_at)))
+    }
+
+    /// The account's balance against the charges of every submission not billed yet: this
+    /// month's of every meter handed in, and earlier months' still waiting for the billing system.
     pub fn amount_due(&self) -> AmountDue {
-        AmountDue::new(self.account.balance, self.submitted.iter().map(|s| s.charge.total))
+        AmountDue::new(self.account.balance, self.submitted.iter().chain(&self.unbilled).map(|s| s.charge.total))
     }
 
     /// The month's submissions with `saved` in place of its meter's earlier one.
@@ -108,7 +124,8 @@ impl AccountReadings {
 }
 
 pub trait AccountReadingsReader {
-    /// The account and its submissions of `month`, in one read; `None` for an unknown account.
+    /// The account, its submissions of `month` (the billing month now) and its earlier ones not
+    /// billed yet, in one read; `None` for an unknown account.
     fn account_with_readings(
         &self,
         number: &AccountNumber,

@@ -12,6 +12,7 @@ use super::all_items;
 use super::item::{self, Item};
 use super::keys;
 use super::{DynamoStore, unavailable};
+use crate::domain::unbilled_readings::is_unbilled;
 use crate::domain::{AcceptedReadings, AccountNumber, Charge, ChargeLine, MeterId, YearMonth, Zone};
 use crate::ports::StoreError;
 use crate::ports::readings::{
@@ -39,30 +40,42 @@ impl AccountReadingsReader for DynamoStore {
     ) -> Result<Option<AccountReadings>, StoreError> {
         // `LEDGER#…`, `PROFILE`, `READING#…` sort in this order: one key range holds the ledger
         // (the balance is the billed one plus the movements after the export), the profile and
-        // every submission, and the filter (which may not name the keys) keeps the month's.
+        // every submission. Which submissions the billed balance holds depends on the profile's
+        // export time, which no filter can compare with: they are all read (a year's at most,
+        // `READINGS_KEPT_DAYS`) and told apart here.
         let query = self
             .query_items()
             .key_condition_expression("PK = :pk AND SK BETWEEN :ledger AND :readings_end")
-            .filter_expression("attribute_not_exists(billingMonth) OR billingMonth = :month")
             .expression_attribute_values(":pk", item::s(keys::account_pk(number)))
             .expression_attribute_values(":ledger", item::s(keys::LEDGER_PREFIX))
             // The first string after every `READING#…`: '$' follows '#'.
             .expression_attribute_values(":readings_end", item::s("READING$"))
-            .expression_attribute_values(":month", item::s(month.to_string()))
             // A customer who has just paid or handed in readings must see it.
             .consistent_read(true);
         let items = all_items(query).await?;
-        let mut profile = None;
-        let mut submitted = Vec::new();
+        let Some(profile) = items.iter().find(|found| item::get_s(found, "SK").is_ok_and(|sk| sk == keys::PROFILE))
+        else {
+            return Ok(None);
+        };
+        let billed_at = item::get_time(profile, "billedAt").ok();
+        let account = accounts::decode(*number, profile, &items)?;
+        let (mut submitted, mut unbilled) = (Vec::new(), Vec::new());
         for found in &items {
-            let sk = item::get_s(found, "SK")?;
-            if sk == keys::PROFILE {
-                profile = Some(accounts::decode(*number, found, &items)?);
-            } else if sk.starts_with(keys::READING_PREFIX) {
+            if !item::get_s(found, "SK")?.starts_with(keys::READING_PREFIX) {
+                continue;
+            }
+            let of = item::get_s(found, "billingMonth")?
+                .parse::<YearMonth>()
+                .map_err(|_| StoreError::Corrupt("submission billingMonth".into()))?;
+            if of == month {
                 submitted.push(decode(found)?);
+            } else if is_unbilled(of, month, billed_at) {
+                unbilled.push(decode(found)?);
             }
         }
-        Ok(profile.map(|account| AccountReadings { account, submitted }))
+        // Keys sort by meter first; the port promises the oldest month first.
+        unbilled.sort_by_key(|s| s.billing_month);
+        Ok(Some(AccountReadings { account, submitted, unbilled }))
     }
 }
 
