@@ -48,8 +48,10 @@ impl ReceiptNotification {
     /// The lines come from the receipt the bank echoes, when it reads and adds up to the signed
     /// `Amount` (the echo itself is not signed); otherwise one line for the whole amount, named as
     /// the payment's `Init` named it. Each line's VAT rate is the one its tax code names (what the
-    /// register printed), or the rate in force on the receipt's Moscow date when the code names
-    /// none; the VAT sum is computed from the rate, since the echo carries none.
+    /// register printed), or, when the code names none, the rate our `Init` and a refund's
+    /// `Cancel` sent: the payment date's, never the receipt's (a refund fiscalised in January of
+    /// a December payment printed December's rate). The VAT sum is computed from the rate, since
+    /// the echo carries none.
     pub fn fiscal_receipt(
         &self,
         payment: &Payment,
@@ -90,15 +92,17 @@ impl ReceiptNotification {
             .and_then(|t| serde_json::from_value::<Taxation>(t.clone()).ok())
             // Our `Init` always declares ОСН: the seller pays VAT.
             .unwrap_or(Taxation::Osn);
-        let day_rate = VatRate::at(issued_at);
-        let items = echo.and_then(|e| echoed_items(e, total, day_rate)).unwrap_or_else(|| {
+        // The rate `payment_init` put in the `Init` and in a refund's `Cancel`, both by the
+        // payment's creation (a resumed `Init` keeps it: its form never outlives a rate).
+        let sold_rate = VatRate::at(payment.created_at);
+        let items = echo.and_then(|e| echoed_items(e, total, sold_rate)).unwrap_or_else(|| {
             vec![FiscalItem {
                 name: format!("Оплата электроэнергии, л/с {}", payment.account),
                 quantity: Decimal::ONE,
                 price: total,
                 amount: total,
-                vat_rate: day_rate,
-                vat_sum: day_rate.included_in(total),
+                vat_rate: sold_rate,
+                vat_sum: sold_rate.included_in(total),
                 payment_method: PaymentMethod::FullPayment,
                 payment_object: PaymentObject::Service,
             }]
@@ -188,17 +192,17 @@ fn rate_of_tax_code(code: &str) -> Option<VatRate> {
 }
 
 /// The lines of the echoed receipt, if every one reads and together they make `total`.
-fn echoed_items(echo: &Value, total: Money, day_rate: VatRate) -> Option<Vec<FiscalItem>> {
+fn echoed_items(echo: &Value, total: Money, sold_rate: VatRate) -> Option<Vec<FiscalItem>> {
     let items = echo.get("Items")?.as_array()?;
     if items.is_empty() {
         return None;
     }
-    let lines = items.iter().map(|item| echoed_item(item, day_rate)).collect::<Option<Vec<_>>>()?;
+    let lines = items.iter().map(|item| echoed_item(item, sold_rate)).collect::<Option<Vec<_>>>()?;
     let sum: Money = lines.iter().map(|l| l.amount).sum();
     (sum == total).then_some(lines)
 }
 
-fn echoed_item(item: &Value, day_rate: VatRate) -> Option<FiscalItem> {
+fn echoed_item(item: &Value, sold_rate: VatRate) -> Option<FiscalItem> {
     let name = item.get("Name")?.as_str()?.trim();
     if name.is_empty() {
         return None;
@@ -210,7 +214,7 @@ fn echoed_item(item: &Value, day_rate: VatRate) -> Option<FiscalItem> {
         Value::String(s) => s.trim().parse::<Decimal>().ok()?,
         _ => return None,
     };
-    let vat_rate = item.get("Tax").and_then(Value::as_str).and_then(rate_of_tax_code).unwrap_or(day_rate);
+    let vat_rate = item.get("Tax").and_then(Value::as_str).and_then(rate_of_tax_code).unwrap_or(sold_rate);
     let read = |field: &str| item.get(field).cloned();
     Some(FiscalItem {
         name: name.to_owned(),
@@ -350,7 +354,7 @@ mod tests {
     }
 
     #[test]
-    fn without_a_usable_echo_the_line_is_the_payment_at_the_rate_of_the_receipt_date() {
+    fn without_a_usable_echo_the_line_is_the_payment_at_the_rate_of_the_payment_date() {
         for echo in [
             Value::Null,
             json!({"Items": []}),
@@ -367,9 +371,15 @@ mod tests {
             assert_eq!(item.vat_sum, m("270.50"));
             assert_eq!(r.taxation, Taxation::Osn);
         }
-        // 31 December 2025 in Moscow: 20 %; 1500.05 × 20/120 = 250.0083… → 250.01.
-        let r = receipt(json!({"ReceiptDatetime": "2025-12-31T23:59:59+03:00", "Receipt": null})).unwrap();
-        assert_eq!((r.items[0].vat_rate, r.items[0].vat_sum), (VatRate::Twenty, m("250.01")));
+        // Paid at 23:59:59 on 31 December 2025 in Moscow: 20 %, whenever fiscalised;
+        // 1500.05 × 20/120 = 250.0083… → 250.01.
+        let mut new_years_eve = payment("1500.05");
+        new_years_eve.created_at = Moscow.with_ymd_and_hms(2025, 12, 31, 23, 59, 59).unwrap().with_timezone(&Utc);
+        for fiscalised in ["2025-12-31T23:59:59+03:00", "2026-01-01T00:00:01+03:00"] {
+            let n = notification(json!({"ReceiptDatetime": fiscalised, "Receipt": null}));
+            let r = n.fiscal_receipt(&new_years_eve, &seller()).unwrap();
+            assert_eq!((r.items[0].vat_rate, r.items[0].vat_sum), (VatRate::Twenty, m("250.01")), "{fiscalised}");
+        }
     }
 
     #[test]
@@ -381,6 +391,33 @@ mod tests {
         let r = receipt(json!({"ReceiptDatetime": "2026-01-01T00:00:00+03:00", "Receipt": echo})).unwrap();
         assert_eq!((r.items[0].vat_rate, r.items[0].vat_sum), (VatRate::Twenty, m("250.01")));
         assert_eq!(r.items[0].quantity.to_string(), "1");
+    }
+
+    #[test]
+    fn given_a_december_payment_when_its_january_receipt_names_no_rate_then_the_vat_is_the_20_percent_its_init_and_cancel_sent()
+     {
+        // Paid on 20 December 2025 at 20 %: the `Init` and the refund's `Cancel` both sent it.
+        let mut december = payment("1500.05");
+        december.created_at = Moscow.with_ymd_and_hms(2025, 12, 20, 12, 0, 0).unwrap().with_timezone(&Utc);
+        december.updated_at = december.created_at;
+        let without_tax_code = |kopecks: i64| {
+            json!({"Taxation": "osn", "Items": [{"Name": "Оплата электроэнергии, л/с 29614-328-09",
+                "Price": kopecks, "Quantity": 1, "Amount": kopecks}]})
+        };
+        for (kind, kopecks, echo, vat) in [
+            // 500 × 20/120 = 83.333… → 83.33 (at 22 %: 90.16).
+            ("IncomeReturn", 50000, Value::Null, "83.33"),
+            ("IncomeReturn", 50000, without_tax_code(50000), "83.33"),
+            // Fiscalised only after the new year: 1500.05 × 20/120 = 250.0083… → 250.01.
+            ("Income", 150005, Value::Null, "250.01"),
+            ("Income", 150005, without_tax_code(150005), "250.01"),
+        ] {
+            let january = json!({"Type": kind, "Amount": kopecks, "ReceiptDatetime": "2026-01-15T10:20:30+03:00",
+                "Receipt": echo});
+            let r = notification(january).fiscal_receipt(&december, &seller()).unwrap();
+            let [item] = r.items.as_slice() else { panic!("one line for {kind} {echo}") };
+            assert_eq!((item.vat_rate, item.vat_sum), (VatRate::Twenty, m(vat)), "{kind} {echo}");
+        }
     }
 
     #[test]
