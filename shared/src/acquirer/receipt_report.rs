@@ -2,7 +2,9 @@
 //! receipt of a payment — the fields the bank names (`FnNumber`, `ReceiptDatetime`, the echoed
 //! `Receipt` and its `Items`), joined with what only we know (the payment, the seller's
 //! requisites), every requisite the email must show checked, so a receipt that would be
-//! incomplete is refused rather than sent. What a receipt shows is `domain::fiscal_receipt`.
+//! incomplete is refused rather than sent. A receipt whose `Type` the bank left out takes its
+//! kind from where the payment kept it, shown as a refund's only once the money says it is one.
+//! What a receipt shows is `domain::fiscal_receipt`.
 
 use super::ReceiptNotification;
 use crate::domain::fiscal_receipt::{
@@ -18,9 +20,10 @@ use serde_json::Value;
 
 impl ReceiptNotification {
     /// Whether the notification can be a receipt of `payment` at all: fiscalised, of its order,
-    /// for an amount the payment could have (the whole of it for a sale; some of it for a refund).
-    /// What else it lacks (a requisite, the place of settlement, the OFD) does not make it another
-    /// payment's receipt: configuration may still supply it.
+    /// for an amount the payment could have (the whole of it for a sale; some of it for a refund;
+    /// either, when the bank left out which it is). What else it lacks (a requisite, the place of
+    /// settlement, the OFD) does not make it another payment's receipt: configuration may still
+    /// supply it.
     pub fn check_of_payment(&self, payment: &Payment) -> Result<(), FiscalReceiptError> {
         let notification = self;
         if !notification.success || !matches!(notification.error_code.as_str(), "" | "0") {
@@ -29,18 +32,28 @@ impl ReceiptNotification {
         if notification.order_id != payment.id.as_str() {
             return Err(FiscalReceiptError::OtherPayment { order_id: notification.order_id.clone() });
         }
-        let total = notification.amount;
-        let amount_fits = match sign_of(notification) {
-            Ok(SettlementSign::Income) => total == payment.amount,
-            // A refund may give back part of the payment, never more.
-            Ok(SettlementSign::IncomeReturn) => total.is_positive() && total <= payment.amount,
+        let fits = match notification.settlement_sign() {
+            Ok(Some(sign)) => amount_fits(sign, notification.amount, payment),
+            Ok(None) => [SettlementSign::Income, SettlementSign::IncomeReturn]
+                .into_iter()
+                .any(|sign| amount_fits(sign, notification.amount, payment)),
             // A kind of document we cannot read: nothing to compare its amount with.
             Err(_) => true,
         };
-        if !amount_fits {
-            return Err(FiscalReceiptError::AmountMismatch { receipt: total, payment: payment.amount });
+        if !fits {
+            return Err(FiscalReceiptError::AmountMismatch { receipt: notification.amount, payment: payment.amount });
         }
         Ok(())
+    }
+
+    /// Tag 1054 as the bank's `Type` names it: `None` when the bank left it out.
+    pub fn settlement_sign(&self) -> Result<Option<SettlementSign>, FiscalReceiptError> {
+        match self.r#type.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some("Income") => Ok(Some(SettlementSign::Income)),
+            Some("IncomeReturn") => Ok(Some(SettlementSign::IncomeReturn)),
+            Some(_) => Err(FiscalReceiptError::Malformed { requisite: "Type", why: "neither Income nor IncomeReturn" }),
+        }
     }
 
     /// Joins the bank's `RECEIPT` notification with our payment and the seller's requisites.
@@ -52,15 +65,39 @@ impl ReceiptNotification {
     /// `Cancel` sent: the payment date's, never the receipt's (a refund fiscalised in January of
     /// a December payment printed December's rate). The VAT sum is computed from the rate, since
     /// the echo carries none.
+    ///
+    /// A receipt without `Type` is read as the sale's: [`Self::fiscal_receipt_kept_as`] reads it
+    /// as what the payment kept it as.
     pub fn fiscal_receipt(
         &self,
         payment: &Payment,
         seller: &SellerRequisites,
     ) -> Result<FiscalReceipt, FiscalReceiptError> {
+        self.fiscal_receipt_kept_as(payment, seller, SettlementSign::Income)
+    }
+
+    /// [`Self::fiscal_receipt`] of a receipt the payment kept as `kept_as`: the sale's, or another
+    /// fiscal document than the sale's, which on a payment we only ever refund is a refund's.
+    /// That counts only when the bank left out the `Type`. Even then a refund is shown as one only
+    /// when its money cannot be the sale's: less than the payment (a sale is the whole of it), or
+    /// no more than the payment has refunded. Until then its kind cannot be told
+    /// (`Missing("Type")`), and a second sale's document is never mailed as a refund.
+    pub fn fiscal_receipt_kept_as(
+        &self,
+        payment: &Payment,
+        seller: &SellerRequisites,
+        kept_as: SettlementSign,
+    ) -> Result<FiscalReceipt, FiscalReceiptError> {
         let notification = self;
         self.check_of_payment(payment)?;
-        let sign = sign_of(notification)?;
         let total = notification.amount;
+        let sign = match notification.settlement_sign()? {
+            Some(sign) => sign,
+            None => untold_sign(kept_as, total, payment)?,
+        };
+        if !amount_fits(sign, total, payment) {
+            return Err(FiscalReceiptError::AmountMismatch { receipt: total, payment: payment.amount });
+        }
 
         let issued_at = parse_receipt_datetime(required(&notification.receipt_datetime, "ReceiptDatetime")?)?;
         let fn_number = digits(&notification.fn_number, "FnNumber", 16..=16)?;
@@ -132,12 +169,23 @@ impl ReceiptNotification {
     }
 }
 
-/// Tag 1054 from the notification's `Type`; an absent one reads as a sale.
-fn sign_of(notification: &ReceiptNotification) -> Result<SettlementSign, FiscalReceiptError> {
-    match notification.r#type.as_deref().map(str::trim) {
-        None | Some("") | Some("Income") => Ok(SettlementSign::Income),
-        Some("IncomeReturn") => Ok(SettlementSign::IncomeReturn),
-        Some(_) => Err(FiscalReceiptError::Malformed { requisite: "Type", why: "neither Income nor IncomeReturn" }),
+/// A sale is of the whole payment; a refund gives back part of it, never more.
+fn amount_fits(sign: SettlementSign, total: Money, payment: &Payment) -> bool {
+    match sign {
+        SettlementSign::Income => total == payment.amount,
+        SettlementSign::IncomeReturn => total.is_positive() && total <= payment.amount,
+    }
+}
+
+/// Tag 1054 of a receipt without `Type`, from what the payment kept it as (see
+/// [`ReceiptNotification::fiscal_receipt_kept_as`]).
+fn untold_sign(kept_as: SettlementSign, total: Money, payment: &Payment) -> Result<SettlementSign, FiscalReceiptError> {
+    match kept_as {
+        SettlementSign::Income => Ok(SettlementSign::Income),
+        SettlementSign::IncomeReturn if total < payment.amount || total <= payment.refunded => {
+            Ok(SettlementSign::IncomeReturn)
+        }
+        SettlementSign::IncomeReturn => Err(FiscalReceiptError::Missing("Type")),
     }
 }
 
@@ -443,6 +491,38 @@ mod tests {
             receipt(json!({"Type": "IncomeReturn", "Amount": 150006})),
             Err(FiscalReceiptError::AmountMismatch { receipt: m("1500.06"), payment: m("1500.05") })
         );
+    }
+
+    #[test]
+    fn a_receipt_without_type_kept_beside_the_sale_is_shown_as_a_refund_only_once_its_money_says_so() {
+        use SettlementSign::{Income, IncomeReturn};
+        let untyped = |kopecks: i64| notification(json!({"Type": null, "Amount": kopecks, "Receipt": null}));
+        let mut p = payment("1500.05");
+        let sign = |n: ReceiptNotification, p: &Payment, kept_as| n.fiscal_receipt_kept_as(p, &seller(), kept_as);
+
+        assert_eq!(sign(untyped(150005), &p, Income).unwrap().sign, Income, "in the sale's slot: the sale's");
+        assert_eq!(sign(untyped(50000), &p, IncomeReturn).unwrap().sign, IncomeReturn, "less than a sale: a refund");
+        assert_eq!(
+            sign(untyped(50000), &p, Income),
+            Err(FiscalReceiptError::AmountMismatch { receipt: m("500.00"), payment: m("1500.05") }),
+            "a sale is of the whole payment"
+        );
+        // The whole amount before the payment was refunded: a refund's, or a second sale's.
+        assert_eq!(sign(untyped(150005), &p, IncomeReturn), Err(FiscalReceiptError::Missing("Type")));
+        p.refunded = m("500.00");
+        assert_eq!(sign(untyped(150005), &p, IncomeReturn), Err(FiscalReceiptError::Missing("Type")));
+        p.refunded = p.amount;
+        p.status = PaymentStatus::Refunded;
+        let r = sign(untyped(150005), &p, IncomeReturn).unwrap();
+        assert_eq!(r.sign, IncomeReturn);
+        assert!(r.fns_qr_text().ends_with("&n=2"), "{}", r.fns_qr_text());
+        // What the bank names wins over where it was kept.
+        assert_eq!(sign(notification(json!({"Type": "Income"})), &p, IncomeReturn).unwrap().sign, Income);
+        assert_eq!(sign(notification(json!({"Type": "IncomeReturn"})), &p, Income).unwrap().sign, IncomeReturn);
+        // Without its kind, the whole payment or part of it may be this payment's; more may not.
+        assert_eq!(untyped(50000).check_of_payment(&p), Ok(()));
+        assert!(matches!(untyped(150006).check_of_payment(&p), Err(FiscalReceiptError::AmountMismatch { .. })));
+        assert!(matches!(untyped(0).check_of_payment(&p), Err(FiscalReceiptError::AmountMismatch { .. })));
     }
 
     #[test]
