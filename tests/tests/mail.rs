@@ -318,12 +318,14 @@ async fn a_mail_service_that_cannot_be_reached_is_unavailable_and_worth_retrying
     assert!(result.unwrap_err().is_retryable());
 }
 
-/// The receipt email of a payment made just before the VAT rise, fiscalised `issued` with `tax`
-/// (or no code) in the echoed receipt: the text the customer reads.
+/// The receipt email of a payment made just before the VAT rise (its `Init` sent 20 %),
+/// fiscalised `issued` with `tax` (or no code) in the echoed receipt: the text the customer reads.
 async fn receipt_text_at_new_year(issued: &str, tax: Option<&str>) -> String {
     let mailer = Mailer::new(ses_mailer().await, from());
     let recipient = fresh_recipient();
-    let payment = payment(&recipient);
+    let mut payment = payment(&recipient);
+    payment.created_at = Utc.with_ymd_and_hms(2025, 12, 31, 20, 58, 0).unwrap();
+    payment.updated_at = payment.created_at;
     let mut notification = json!({
         "TerminalKey": "DemoTerminalKey", "OrderId": payment.id.as_str(), "Success": true,
         "Status": "RECEIPT", "PaymentId": 5974256058u64, "ErrorCode": "0",
@@ -349,8 +351,8 @@ async fn receipt_text_at_new_year(issued: &str, tax: Option<&str>) -> String {
 }
 
 #[tokio::test]
-async fn given_a_payment_at_new_year_then_the_receipt_email_shows_the_vat_the_register_printed_or_that_of_its_own_date()
-{
+async fn given_a_payment_at_new_year_then_the_receipt_email_shows_the_vat_the_register_printed_or_that_of_the_payment_date()
+ {
     // 1500.05 × 20/120 = 250.0083… → 250.01; × 22/122 = 270.4959… → 270.50.
     let printed_20_after_midnight = receipt_text_at_new_year("2026-01-01T00:00:05+03:00", Some("vat20")).await;
     assert!(printed_20_after_midnight.contains("НДС 20 %"), "{printed_20_after_midnight}");
@@ -360,7 +362,9 @@ async fn given_a_payment_at_new_year_then_the_receipt_email_shows_the_vat_the_re
     let no_code_on_31_december = receipt_text_at_new_year("2025-12-31T23:59:50+03:00", None).await;
     assert!(no_code_on_31_december.contains("НДС 20 %"), "{no_code_on_31_december}");
 
+    // Fiscalised after midnight without a code: the rate the payment's `Init` sent, not the day's.
     let no_code_on_1_january = receipt_text_at_new_year("2026-01-01T00:00:05+03:00", None).await;
-    assert!(no_code_on_1_january.contains("НДС 22 %"), "{no_code_on_1_january}");
-    assert!(no_code_on_1_january.contains("270,50"), "{no_code_on_1_january}");
+    assert!(no_code_on_1_january.contains("НДС 20 %"), "{no_code_on_1_january}");
+    assert!(no_code_on_1_january.contains("250,01"), "{no_code_on_1_january}");
+    assert!(!no_code_on_1_january.contains("22 %"), "{no_code_on_1_january}");
 }

@@ -1121,3 +1121,177 @@ async fn given_a_sbp_payment_when_the_banks_notifications_carry_a_pan_then_no_ca
     assert_eq!(record.payment.card, None, "what the bank sent for СБП is not a card");
     assert_eq!(g.ledger().await.len(), 1);
 }
+
+/// Fiscal documents of one payment the bank reports without their `Type`.
+impl Given {
+    /// The receipt of a fiscal document `document` for `kopecks`, its `Type` left out by the bank.
+    fn untyped_receipt(&self, document: u64, kopecks: i64) -> Value {
+        let mut receipt = self.receipt();
+        receipt.as_object_mut().unwrap().remove("Type");
+        receipt["FiscalDocumentNumber"] = json!(document);
+        receipt["Amount"] = json!(kopecks);
+        receipt["Receipt"]["Items"][0]["Price"] = json!(kopecks);
+        receipt["Receipt"]["Items"][0]["Amount"] = json!(kopecks);
+        receipt
+    }
+
+    /// The subjects of the fiscal receipt emails this payment's customer got, by FD number.
+    async fn receipt_subjects(&self) -> BTreeMap<String, Vec<String>> {
+        let url = format!("{}/moto-api/data.json", env("AWS_ENDPOINT_URL_SES").trim_end_matches('/'));
+        let data: Value = reqwest::get(&url).await.unwrap().error_for_status().unwrap().json().await.unwrap();
+        let prefix = format!("receipt.{}.", self.payment.id);
+        let mut subjects: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for raw in data["ses"]["RawMessage"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            let Some(mail) =
+                raw["raw_data"].as_str().and_then(|r| mail_parser::MessageParser::default().parse(r.as_bytes()))
+            else {
+                continue;
+            };
+            let Some(document) = mail.message_id().and_then(|id| id.strip_prefix(&prefix)) else { continue };
+            let document = document.split('@').next().unwrap_or_default().to_owned();
+            subjects.entry(document).or_default().push(mail.subject().unwrap_or_default().to_owned());
+        }
+        subjects
+    }
+}
+
+const SALE_DOCUMENT: u64 = 64318;
+const OTHER_DOCUMENT: u64 = 64320;
+
+fn refund_subject(g: &Given) -> String {
+    format!("Кассовый чек от 20.11.2026 — возврат оплаты электроэнергии, л/с {}", g.account)
+}
+
+fn sale_subject(g: &Given) -> String {
+    format!("Кассовый чек от 20.11.2026 — оплата электроэнергии, л/с {}", g.account)
+}
+
+#[tokio::test]
+async fn given_a_partly_refunded_payment_when_a_receipt_without_type_names_another_document_then_it_is_kept_and_mailed_once_as_the_refunds()
+ {
+    let app = callback().await;
+    let g = given("0", "1000.00").await;
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    assert_ok(&deliver(&app, g.receipt()).await);
+    assert_eq!(g.mails().await, (1, 1), "the sale's receipt is kept and mailed");
+    assert_ok(&deliver(&app, g.status("PARTIAL_REFUNDED", 30_000)).await);
+
+    let refund = g.untyped_receipt(OTHER_DOCUMENT, 30_000);
+    assert_ok(&deliver(&app, refund.clone()).await);
+    let record = g.record().await;
+    let slot = ReceiptSlot::Refund { document: OTHER_DOCUMENT.to_string() };
+    assert!(record.receipt(&slot).is_some(), "kept under its own document: {:?}", record.receipts);
+    assert_eq!(record.receipts.len(), 2, "beside the sale's");
+    assert_eq!(g.mails().await, (1, 2), "one more email");
+    let subjects = g.receipt_subjects().await;
+    assert_eq!(subjects.get(&OTHER_DOCUMENT.to_string()), Some(&vec![refund_subject(&g)]), "{subjects:?}");
+
+    assert_ok(&deliver(&app, refund).await);
+    assert_ok(&deliver(&app, g.receipt()).await);
+    let record = g.record().await;
+    assert_eq!(record.receipts.len(), 2, "delivered again: nothing more kept");
+    assert_eq!(g.mails().await, (1, 2), "delivered again: still one email each");
+    assert_eq!(g.balance().await, m("700.00"));
+}
+
+#[tokio::test]
+async fn given_a_refunded_payment_when_a_whole_receipt_without_type_names_another_document_than_the_sales_then_it_is_kept_and_mailed_once_as_the_refunds()
+ {
+    let app = callback().await;
+    let g = given("0", "1000.00").await;
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    // The sale's own receipt without its Type: still the sale's.
+    let sale = g.untyped_receipt(SALE_DOCUMENT, g.kopecks());
+    assert_ok(&deliver(&app, sale.clone()).await);
+    assert!(g.record().await.receipt(&ReceiptSlot::Sale).is_some());
+    assert_eq!(g.mails().await, (1, 1), "the sale's receipt is kept and mailed");
+    assert_ok(&deliver(&app, g.status("REFUNDED", g.kopecks())).await);
+
+    let refund = g.untyped_receipt(OTHER_DOCUMENT, g.kopecks());
+    assert_ok(&deliver(&app, refund.clone()).await);
+    let record = g.record().await;
+    let slot = ReceiptSlot::Refund { document: OTHER_DOCUMENT.to_string() };
+    assert!(record.receipt(&slot).is_some(), "kept under its own document: {:?}", record.receipts);
+    assert_eq!(g.mails().await, (1, 2), "one more email");
+
+    for again in [refund, sale] {
+        assert_ok(&deliver(&app, again).await);
+    }
+    assert_eq!(g.record().await.receipts.len(), 2, "delivered again: nothing more kept");
+    assert_eq!(g.mails().await, (1, 2), "delivered again: still one email each");
+    let subjects = g.receipt_subjects().await;
+    assert_eq!(subjects.get(&SALE_DOCUMENT.to_string()), Some(&vec![sale_subject(&g)]), "{subjects:?}");
+    assert_eq!(subjects.get(&OTHER_DOCUMENT.to_string()), Some(&vec![refund_subject(&g)]), "{subjects:?}");
+}
+
+#[tokio::test]
+async fn given_a_credited_payment_when_a_whole_receipt_without_type_names_another_document_before_its_refund_then_it_is_kept_and_mailed_once_the_refund_arrives()
+ {
+    let app = callback().await;
+    let g = given("0", "1000.00").await;
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+    assert_ok(&deliver(&app, g.receipt()).await);
+    assert_eq!(g.mails().await, (1, 1));
+
+    // Nothing yet tells a refund's document from a second sale's: kept, its email held.
+    let refund = g.untyped_receipt(OTHER_DOCUMENT, g.kopecks());
+    assert_ok(&deliver(&app, refund.clone()).await);
+    let slot = ReceiptSlot::Refund { document: OTHER_DOCUMENT.to_string() };
+    assert!(g.record().await.receipt(&slot).is_some(), "kept under its own document");
+    assert_eq!(g.mails().await, (1, 1), "not mailed as anything it may not be");
+    assert!(listed(&g.payment.id).await, "left for the reconciliation while its email waits");
+
+    assert_ok(&deliver(&app, g.status("REFUNDED", g.kopecks())).await);
+    assert_eq!(g.mails().await, (1, 2), "the refund tells what it is");
+    assert_ok(&deliver(&app, refund).await);
+    assert_eq!(g.mails().await, (1, 2), "delivered again: still one");
+    let subjects = g.receipt_subjects().await;
+    assert_eq!(subjects.get(&OTHER_DOCUMENT.to_string()), Some(&vec![refund_subject(&g)]), "{subjects:?}");
+    assert!(!listed(&g.payment.id).await, "nothing left due");
+}
+
+/// Two fiscal documents without `Type`, each of the whole amount, delivered at the same moment
+/// on two tasks for twenty credited payments: both read the sale's slot empty, one takes it, and
+/// the other, its keeping refused, must be placed again beside it rather than taken for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_two_documents_without_type_racing_for_the_sales_slot_then_both_are_kept() {
+    let app = Arc::new(callback().await);
+    let mut payments = Vec::new();
+    for _ in 0..20 {
+        let g = given("0", "100.00").await;
+        assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+        payments.push(g);
+    }
+    let races: Vec<_> = payments
+        .iter()
+        .map(|g| {
+            let first = sign_notification(g.untyped_receipt(SALE_DOCUMENT, g.kopecks()));
+            let second = sign_notification(g.untyped_receipt(OTHER_DOCUMENT, g.kopecks()));
+            let (a, b) = (Arc::clone(&app), Arc::clone(&app));
+            tokio::spawn(async move {
+                let (first, second) = tokio::join!(
+                    tokio::spawn(async move { deliver_raw(&a, &first).await }),
+                    tokio::spawn(async move { deliver_raw(&b, &second).await }),
+                );
+                assert_ok(&first.unwrap());
+                assert_ok(&second.unwrap());
+            })
+        })
+        .collect();
+    for race in races {
+        race.await.unwrap();
+    }
+    for g in &payments {
+        let record = g.record().await;
+        assert_eq!(record.receipts.len(), 2, "payment {}: both documents kept: {:?}", g.payment.id, record.receipts);
+        let sale = record.receipt(&ReceiptSlot::Sale).expect("one is the sale's");
+        let sale = serde_json::from_str::<Value>(&sale.notification).unwrap()["FiscalDocumentNumber"].as_u64();
+        let other = if sale == Some(SALE_DOCUMENT) { OTHER_DOCUMENT } else { SALE_DOCUMENT };
+        assert!(
+            record.receipt(&ReceiptSlot::Refund { document: other.to_string() }).is_some(),
+            "{:?}",
+            record.receipts
+        );
+        assert_eq!(g.mails().await, (1, 1), "payment {}: the sale's mailed, the other held", g.payment.id);
+    }
+}

@@ -2,7 +2,9 @@
 //! receipt of a payment — the fields the bank names (`FnNumber`, `ReceiptDatetime`, the echoed
 //! `Receipt` and its `Items`), joined with what only we know (the payment, the seller's
 //! requisites), every requisite the email must show checked, so a receipt that would be
-//! incomplete is refused rather than sent. What a receipt shows is `domain::fiscal_receipt`.
+//! incomplete is refused rather than sent. A receipt whose `Type` the bank left out takes its
+//! kind from where the payment kept it, shown as a refund's only once the money says it is one.
+//! What a receipt shows is `domain::fiscal_receipt`.
 
 use super::ReceiptNotification;
 use crate::domain::fiscal_receipt::{
@@ -18,9 +20,10 @@ use serde_json::Value;
 
 impl ReceiptNotification {
     /// Whether the notification can be a receipt of `payment` at all: fiscalised, of its order,
-    /// for an amount the payment could have (the whole of it for a sale; some of it for a refund).
-    /// What else it lacks (a requisite, the place of settlement, the OFD) does not make it another
-    /// payment's receipt: configuration may still supply it.
+    /// for an amount the payment could have (the whole of it for a sale; some of it for a refund;
+    /// either, when the bank left out which it is). What else it lacks (a requisite, the place of
+    /// settlement, the OFD) does not make it another payment's receipt: configuration may still
+    /// supply it.
     pub fn check_of_payment(&self, payment: &Payment) -> Result<(), FiscalReceiptError> {
         let notification = self;
         if !notification.success || !matches!(notification.error_code.as_str(), "" | "0") {
@@ -29,18 +32,28 @@ impl ReceiptNotification {
         if notification.order_id != payment.id.as_str() {
             return Err(FiscalReceiptError::OtherPayment { order_id: notification.order_id.clone() });
         }
-        let total = notification.amount;
-        let amount_fits = match sign_of(notification) {
-            Ok(SettlementSign::Income) => total == payment.amount,
-            // A refund may give back part of the payment, never more.
-            Ok(SettlementSign::IncomeReturn) => total.is_positive() && total <= payment.amount,
+        let fits = match notification.settlement_sign() {
+            Ok(Some(sign)) => amount_fits(sign, notification.amount, payment),
+            Ok(None) => [SettlementSign::Income, SettlementSign::IncomeReturn]
+                .into_iter()
+                .any(|sign| amount_fits(sign, notification.amount, payment)),
             // A kind of document we cannot read: nothing to compare its amount with.
             Err(_) => true,
         };
-        if !amount_fits {
-            return Err(FiscalReceiptError::AmountMismatch { receipt: total, payment: payment.amount });
+        if !fits {
+            return Err(FiscalReceiptError::AmountMismatch { receipt: notification.amount, payment: payment.amount });
         }
         Ok(())
+    }
+
+    /// Tag 1054 as the bank's `Type` names it: `None` when the bank left it out.
+    pub fn settlement_sign(&self) -> Result<Option<SettlementSign>, FiscalReceiptError> {
+        match self.r#type.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some("Income") => Ok(Some(SettlementSign::Income)),
+            Some("IncomeReturn") => Ok(Some(SettlementSign::IncomeReturn)),
+            Some(_) => Err(FiscalReceiptError::Malformed { requisite: "Type", why: "neither Income nor IncomeReturn" }),
+        }
     }
 
     /// Joins the bank's `RECEIPT` notification with our payment and the seller's requisites.
@@ -48,17 +61,43 @@ impl ReceiptNotification {
     /// The lines come from the receipt the bank echoes, when it reads and adds up to the signed
     /// `Amount` (the echo itself is not signed); otherwise one line for the whole amount, named as
     /// the payment's `Init` named it. Each line's VAT rate is the one its tax code names (what the
-    /// register printed), or the rate in force on the receipt's Moscow date when the code names
-    /// none; the VAT sum is computed from the rate, since the echo carries none.
+    /// register printed), or, when the code names none, the rate our `Init` and a refund's
+    /// `Cancel` sent: the payment date's, never the receipt's (a refund fiscalised in January of
+    /// a December payment printed December's rate). The VAT sum is computed from the rate, since
+    /// the echo carries none.
+    ///
+    /// A receipt without `Type` is read as the sale's: [`Self::fiscal_receipt_kept_as`] reads it
+    /// as what the payment kept it as.
     pub fn fiscal_receipt(
         &self,
         payment: &Payment,
         seller: &SellerRequisites,
     ) -> Result<FiscalReceipt, FiscalReceiptError> {
+        self.fiscal_receipt_kept_as(payment, seller, SettlementSign::Income)
+    }
+
+    /// [`Self::fiscal_receipt`] of a receipt the payment kept as `kept_as`: the sale's, or another
+    /// fiscal document than the sale's, which on a payment we only ever refund is a refund's.
+    /// That counts only when the bank left out the `Type`. Even then a refund is shown as one only
+    /// when its money cannot be the sale's: less than the payment (a sale is the whole of it), or
+    /// no more than the payment has refunded. Until then its kind cannot be told
+    /// (`Missing("Type")`), and a second sale's document is never mailed as a refund.
+    pub fn fiscal_receipt_kept_as(
+        &self,
+        payment: &Payment,
+        seller: &SellerRequisites,
+        kept_as: SettlementSign,
+    ) -> Result<FiscalReceipt, FiscalReceiptError> {
         let notification = self;
         self.check_of_payment(payment)?;
-        let sign = sign_of(notification)?;
         let total = notification.amount;
+        let sign = match notification.settlement_sign()? {
+            Some(sign) => sign,
+            None => untold_sign(kept_as, total, payment)?,
+        };
+        if !amount_fits(sign, total, payment) {
+            return Err(FiscalReceiptError::AmountMismatch { receipt: total, payment: payment.amount });
+        }
 
         let issued_at = parse_receipt_datetime(required(&notification.receipt_datetime, "ReceiptDatetime")?)?;
         let fn_number = digits(&notification.fn_number, "FnNumber", 16..=16)?;
@@ -90,15 +129,17 @@ impl ReceiptNotification {
             .and_then(|t| serde_json::from_value::<Taxation>(t.clone()).ok())
             // Our `Init` always declares ОСН: the seller pays VAT.
             .unwrap_or(Taxation::Osn);
-        let day_rate = VatRate::at(issued_at);
-        let items = echo.and_then(|e| echoed_items(e, total, day_rate)).unwrap_or_else(|| {
+        // The rate `payment_init` put in the `Init` and in a refund's `Cancel`, both by the
+        // payment's creation (a resumed `Init` keeps it: its form never outlives a rate).
+        let sold_rate = VatRate::at(payment.created_at);
+        let items = echo.and_then(|e| echoed_items(e, total, sold_rate)).unwrap_or_else(|| {
             vec![FiscalItem {
                 name: format!("Оплата электроэнергии, л/с {}", payment.account),
                 quantity: Decimal::ONE,
                 price: total,
                 amount: total,
-                vat_rate: day_rate,
-                vat_sum: day_rate.included_in(total),
+                vat_rate: sold_rate,
+                vat_sum: sold_rate.included_in(total),
                 payment_method: PaymentMethod::FullPayment,
                 payment_object: PaymentObject::Service,
             }]
@@ -128,12 +169,23 @@ impl ReceiptNotification {
     }
 }
 
-/// Tag 1054 from the notification's `Type`; an absent one reads as a sale.
-fn sign_of(notification: &ReceiptNotification) -> Result<SettlementSign, FiscalReceiptError> {
-    match notification.r#type.as_deref().map(str::trim) {
-        None | Some("") | Some("Income") => Ok(SettlementSign::Income),
-        Some("IncomeReturn") => Ok(SettlementSign::IncomeReturn),
-        Some(_) => Err(FiscalReceiptError::Malformed { requisite: "Type", why: "neither Income nor IncomeReturn" }),
+/// A sale is of the whole payment; a refund gives back part of it, never more.
+fn amount_fits(sign: SettlementSign, total: Money, payment: &Payment) -> bool {
+    match sign {
+        SettlementSign::Income => total == payment.amount,
+        SettlementSign::IncomeReturn => total.is_positive() && total <= payment.amount,
+    }
+}
+
+/// Tag 1054 of a receipt without `Type`, from what the payment kept it as (see
+/// [`ReceiptNotification::fiscal_receipt_kept_as`]).
+fn untold_sign(kept_as: SettlementSign, total: Money, payment: &Payment) -> Result<SettlementSign, FiscalReceiptError> {
+    match kept_as {
+        SettlementSign::Income => Ok(SettlementSign::Income),
+        SettlementSign::IncomeReturn if total < payment.amount || total <= payment.refunded => {
+            Ok(SettlementSign::IncomeReturn)
+        }
+        SettlementSign::IncomeReturn => Err(FiscalReceiptError::Missing("Type")),
     }
 }
 
@@ -188,17 +240,17 @@ fn rate_of_tax_code(code: &str) -> Option<VatRate> {
 }
 
 /// The lines of the echoed receipt, if every one reads and together they make `total`.
-fn echoed_items(echo: &Value, total: Money, day_rate: VatRate) -> Option<Vec<FiscalItem>> {
+fn echoed_items(echo: &Value, total: Money, sold_rate: VatRate) -> Option<Vec<FiscalItem>> {
     let items = echo.get("Items")?.as_array()?;
     if items.is_empty() {
         return None;
     }
-    let lines = items.iter().map(|item| echoed_item(item, day_rate)).collect::<Option<Vec<_>>>()?;
+    let lines = items.iter().map(|item| echoed_item(item, sold_rate)).collect::<Option<Vec<_>>>()?;
     let sum: Money = lines.iter().map(|l| l.amount).sum();
     (sum == total).then_some(lines)
 }
 
-fn echoed_item(item: &Value, day_rate: VatRate) -> Option<FiscalItem> {
+fn echoed_item(item: &Value, sold_rate: VatRate) -> Option<FiscalItem> {
     let name = item.get("Name")?.as_str()?.trim();
     if name.is_empty() {
         return None;
@@ -210,7 +262,7 @@ fn echoed_item(item: &Value, day_rate: VatRate) -> Option<FiscalItem> {
         Value::String(s) => s.trim().parse::<Decimal>().ok()?,
         _ => return None,
     };
-    let vat_rate = item.get("Tax").and_then(Value::as_str).and_then(rate_of_tax_code).unwrap_or(day_rate);
+    let vat_rate = item.get("Tax").and_then(Value::as_str).and_then(rate_of_tax_code).unwrap_or(sold_rate);
     let read = |field: &str| item.get(field).cloned();
     Some(FiscalItem {
         name: name.to_owned(),
@@ -350,7 +402,7 @@ mod tests {
     }
 
     #[test]
-    fn without_a_usable_echo_the_line_is_the_payment_at_the_rate_of_the_receipt_date() {
+    fn without_a_usable_echo_the_line_is_the_payment_at_the_rate_of_the_payment_date() {
         for echo in [
             Value::Null,
             json!({"Items": []}),
@@ -367,9 +419,15 @@ mod tests {
             assert_eq!(item.vat_sum, m("270.50"));
             assert_eq!(r.taxation, Taxation::Osn);
         }
-        // 31 December 2025 in Moscow: 20 %; 1500.05 × 20/120 = 250.0083… → 250.01.
-        let r = receipt(json!({"ReceiptDatetime": "2025-12-31T23:59:59+03:00", "Receipt": null})).unwrap();
-        assert_eq!((r.items[0].vat_rate, r.items[0].vat_sum), (VatRate::Twenty, m("250.01")));
+        // Paid at 23:59:59 on 31 December 2025 in Moscow: 20 %, whenever fiscalised;
+        // 1500.05 × 20/120 = 250.0083… → 250.01.
+        let mut new_years_eve = payment("1500.05");
+        new_years_eve.created_at = Moscow.with_ymd_and_hms(2025, 12, 31, 23, 59, 59).unwrap().with_timezone(&Utc);
+        for fiscalised in ["2025-12-31T23:59:59+03:00", "2026-01-01T00:00:01+03:00"] {
+            let n = notification(json!({"ReceiptDatetime": fiscalised, "Receipt": null}));
+            let r = n.fiscal_receipt(&new_years_eve, &seller()).unwrap();
+            assert_eq!((r.items[0].vat_rate, r.items[0].vat_sum), (VatRate::Twenty, m("250.01")), "{fiscalised}");
+        }
     }
 
     #[test]
@@ -381,6 +439,33 @@ mod tests {
         let r = receipt(json!({"ReceiptDatetime": "2026-01-01T00:00:00+03:00", "Receipt": echo})).unwrap();
         assert_eq!((r.items[0].vat_rate, r.items[0].vat_sum), (VatRate::Twenty, m("250.01")));
         assert_eq!(r.items[0].quantity.to_string(), "1");
+    }
+
+    #[test]
+    fn given_a_december_payment_when_its_january_receipt_names_no_rate_then_the_vat_is_the_20_percent_its_init_and_cancel_sent()
+     {
+        // Paid on 20 December 2025 at 20 %: the `Init` and the refund's `Cancel` both sent it.
+        let mut december = payment("1500.05");
+        december.created_at = Moscow.with_ymd_and_hms(2025, 12, 20, 12, 0, 0).unwrap().with_timezone(&Utc);
+        december.updated_at = december.created_at;
+        let without_tax_code = |kopecks: i64| {
+            json!({"Taxation": "osn", "Items": [{"Name": "Оплата электроэнергии, л/с 29614-328-09",
+                "Price": kopecks, "Quantity": 1, "Amount": kopecks}]})
+        };
+        for (kind, kopecks, echo, vat) in [
+            // 500 × 20/120 = 83.333… → 83.33 (at 22 %: 90.16).
+            ("IncomeReturn", 50000, Value::Null, "83.33"),
+            ("IncomeReturn", 50000, without_tax_code(50000), "83.33"),
+            // Fiscalised only after the new year: 1500.05 × 20/120 = 250.0083… → 250.01.
+            ("Income", 150005, Value::Null, "250.01"),
+            ("Income", 150005, without_tax_code(150005), "250.01"),
+        ] {
+            let january = json!({"Type": kind, "Amount": kopecks, "ReceiptDatetime": "2026-01-15T10:20:30+03:00",
+                "Receipt": echo});
+            let r = notification(january).fiscal_receipt(&december, &seller()).unwrap();
+            let [item] = r.items.as_slice() else { panic!("one line for {kind} {echo}") };
+            assert_eq!((item.vat_rate, item.vat_sum), (VatRate::Twenty, m(vat)), "{kind} {echo}");
+        }
     }
 
     #[test]
@@ -406,6 +491,38 @@ mod tests {
             receipt(json!({"Type": "IncomeReturn", "Amount": 150006})),
             Err(FiscalReceiptError::AmountMismatch { receipt: m("1500.06"), payment: m("1500.05") })
         );
+    }
+
+    #[test]
+    fn a_receipt_without_type_kept_beside_the_sale_is_shown_as_a_refund_only_once_its_money_says_so() {
+        use SettlementSign::{Income, IncomeReturn};
+        let untyped = |kopecks: i64| notification(json!({"Type": null, "Amount": kopecks, "Receipt": null}));
+        let mut p = payment("1500.05");
+        let sign = |n: ReceiptNotification, p: &Payment, kept_as| n.fiscal_receipt_kept_as(p, &seller(), kept_as);
+
+        assert_eq!(sign(untyped(150005), &p, Income).unwrap().sign, Income, "in the sale's slot: the sale's");
+        assert_eq!(sign(untyped(50000), &p, IncomeReturn).unwrap().sign, IncomeReturn, "less than a sale: a refund");
+        assert_eq!(
+            sign(untyped(50000), &p, Income),
+            Err(FiscalReceiptError::AmountMismatch { receipt: m("500.00"), payment: m("1500.05") }),
+            "a sale is of the whole payment"
+        );
+        // The whole amount before the payment was refunded: a refund's, or a second sale's.
+        assert_eq!(sign(untyped(150005), &p, IncomeReturn), Err(FiscalReceiptError::Missing("Type")));
+        p.refunded = m("500.00");
+        assert_eq!(sign(untyped(150005), &p, IncomeReturn), Err(FiscalReceiptError::Missing("Type")));
+        p.refunded = p.amount;
+        p.status = PaymentStatus::Refunded;
+        let r = sign(untyped(150005), &p, IncomeReturn).unwrap();
+        assert_eq!(r.sign, IncomeReturn);
+        assert!(r.fns_qr_text().ends_with("&n=2"), "{}", r.fns_qr_text());
+        // What the bank names wins over where it was kept.
+        assert_eq!(sign(notification(json!({"Type": "Income"})), &p, IncomeReturn).unwrap().sign, Income);
+        assert_eq!(sign(notification(json!({"Type": "IncomeReturn"})), &p, Income).unwrap().sign, IncomeReturn);
+        // Without its kind, the whole payment or part of it may be this payment's; more may not.
+        assert_eq!(untyped(50000).check_of_payment(&p), Ok(()));
+        assert!(matches!(untyped(150006).check_of_payment(&p), Err(FiscalReceiptError::AmountMismatch { .. })));
+        assert!(matches!(untyped(0).check_of_payment(&p), Err(FiscalReceiptError::AmountMismatch { .. })));
     }
 
     #[test]

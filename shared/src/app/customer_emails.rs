@@ -67,10 +67,16 @@ where
             .then(|| self.ledger.new_claim(&payment.id, CustomerEmail::Receipt(receipt.slot.clone()), now))
     }
 
+    /// The receipt as its email shows it, read as what its slot holds when the bank left out its
+    /// kind. One kept under its own key (a kind we cannot read, a second sale) is an operator's
+    /// to look at: never mailed.
     fn fiscal_receipt(&self, payment: &Payment, receipt: &StoredReceipt) -> Result<FiscalReceipt, String> {
+        let Some(kept_as) = receipt.slot.kept_as() else {
+            return Err("kept apart from the sale and its refunds: an operator's to tell what it is".to_owned());
+        };
         serde_json::from_str::<ReceiptNotification>(&receipt.notification)
             .map_err(|e| e.to_string())
-            .and_then(|n| n.fiscal_receipt(payment, &self.seller).map_err(|e| e.to_string()))
+            .and_then(|n| n.fiscal_receipt_kept_as(payment, &self.seller, kept_as).map_err(|e| e.to_string()))
     }
 
     /// Sends every email of a credited payment that is still due, "payment received" first.

@@ -10,7 +10,7 @@ use crate::acquirer::{
     Notification, PaymentNotification, ReceiptNotification, UnmappedStatus, follows_capture, notified_event,
 };
 use crate::config::{ConfigError, Env};
-use crate::domain::fiscal_receipt::FiscalReceiptError;
+use crate::domain::fiscal_receipt::{FiscalReceiptError, SettlementSign};
 use crate::domain::payment::Card;
 use crate::domain::payment_transition::{self, AcquirerEvent, Attempt, Transition};
 use crate::domain::{Money, PayMethod, Payment, PaymentId, PaymentStatus, SellerRequisites};
@@ -307,50 +307,77 @@ where
     /// Keeps a `RECEIPT` notification (its `raw` body, Token verified) on its payment, whatever
     /// requisites it lacks: only one that can never be this payment's receipt is turned away. The
     /// email waits until the payment is credited: [`Self::deliver_due_emails`] sends it.
+    ///
+    /// Each fiscal document has a slot of its own ([`ReceiptSlot::of`]): a delivery whose slot
+    /// holds a receipt already is one delivered again and changes nothing, and a document that
+    /// finds the sale's slot taken by another is kept beside it, never taken for it.
     pub async fn accept_receipt(
         &self,
         notification: &ReceiptNotification,
         raw: &str,
         id: &PaymentId,
     ) -> Result<Option<ReceiptOutcome>, SettleError> {
-        let Some(record) = self.ledger.payment_record(id).await? else {
-            return Ok(None);
-        };
-        if let Err(e) = notification.check_of_payment(&record.payment) {
-            metrics::count(Metric::Anomalies, 1);
-            tracing::warn!(
-                anomaly = "receipt_not_of_this_payment",
-                payment_id = %id,
-                account = %record.payment.account.masked(),
-                reason = %e,
-                "anomaly"
-            );
-            return Ok(Some(ReceiptOutcome::NotThisPayment(e)));
-        }
-        let slot = ReceiptSlot::of(notification);
-        if record.receipt(&slot).is_some() {
-            // Delivered again: the first report stands, and its email is settled or due as read.
-            return Ok(Some(ReceiptOutcome::Kept { record: Box::new(record), held: Vec::new() }));
-        }
-        let now = (self.clock)();
-        let receipt = StoredReceipt { slot: slot.clone(), notification: raw.to_owned(), received_at: now };
-        let claim = self.claim_on_keeping(&record, &receipt, now);
-        match self.ledger.keep_receipt(id, &receipt, claim.as_ref()).await? {
-            Some(kept) => {
-                tracing::info!(payment_id = %id, slot = slot_name(&slot), "fiscal receipt kept");
-                let held = claim.into_iter().collect();
-                Ok(Some(ReceiptOutcome::Kept { record: Box::new(kept), held }))
+        // The claims this call's keepings wrote: one whose answer was lost may have landed.
+        let mut written = Vec::new();
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(record) = self.ledger.payment_record(id).await? else {
+                return Ok(None);
+            };
+            if let Err(e) = notification.check_of_payment(&record.payment) {
+                metrics::count(Metric::Anomalies, 1);
+                tracing::warn!(
+                    anomaly = "receipt_not_of_this_payment",
+                    payment_id = %id,
+                    account = %record.payment.account.masked(),
+                    reason = %e,
+                    "anomaly"
+                );
+                return Ok(Some(ReceiptOutcome::NotThisPayment(e)));
             }
-            // Kept by a concurrent delivery after our read — or by this very write, whose answer
-            // was lost and whose retry then met its own receipt: the claim is ours if it is there.
-            None => match self.ledger.payment_record(id).await? {
-                Some(fresh) => {
-                    let held = fresh.carrying(claim.into_iter().collect());
-                    Ok(Some(ReceiptOutcome::Kept { record: Box::new(fresh), held }))
+            let slot = ReceiptSlot::of(notification, &record);
+            if record.receipt(&slot).is_some() {
+                // Delivered again — or kept by this call's own write, whose answer was lost and
+                // whose retry then met its own receipt: the claim is ours if it is there. The
+                // first report stands, and its email is settled or due as read.
+                let held = record.carrying(std::mem::take(&mut written));
+                return Ok(Some(ReceiptOutcome::Kept { record: Box::new(record), held }));
+            }
+            let now = (self.clock)();
+            let receipt = StoredReceipt { slot: slot.clone(), notification: raw.to_owned(), received_at: now };
+            let claim = self.claim_on_keeping(&record, &receipt, now);
+            match self.ledger.keep_receipt(id, &receipt, claim.as_ref()).await? {
+                Some(kept) => {
+                    tracing::info!(payment_id = %id, slot = slot_name(&slot), "fiscal receipt kept");
+                    // Kept where the payment, not the bank, says it belongs: an operator should
+                    // know the bank's feed left its kind out, or reported a second sale.
+                    let guessed = match (&slot, notification.settlement_sign()) {
+                        (ReceiptSlot::Refund { .. }, Ok(None)) => Some("receipt_without_type"),
+                        (ReceiptSlot::Unidentified { .. }, Ok(Some(SettlementSign::Income))) => {
+                            Some("second_sale_receipt")
+                        }
+                        _ => None,
+                    };
+                    if let Some(anomaly) = guessed {
+                        metrics::count(Metric::Anomalies, 1);
+                        tracing::warn!(
+                            anomaly,
+                            payment_id = %id,
+                            account = %record.payment.account.masked(),
+                            slot = slot_name(&slot),
+                            status = record.payment.status.as_str(),
+                            "a fiscal document kept beside the sale's by what the payment says"
+                        );
+                    }
+                    let held = claim.into_iter().collect();
+                    return Ok(Some(ReceiptOutcome::Kept { record: Box::new(kept), held }));
                 }
-                None => Ok(None),
-            },
+                // The slot was taken after our read: by a concurrent delivery of this document,
+                // by this very write (its answer lost), or — the sale's slot — by another
+                // document, which this one now goes beside. Read again and place it again.
+                None => written.extend(claim),
+            }
         }
+        Err(SettleError::Contended(MAX_ATTEMPTS))
     }
 
     fn log_anomaly(

@@ -7,6 +7,7 @@
 
 use super::StoreError;
 use crate::acquirer::{PaymentStatus as BankStatus, ReceiptNotification};
+use crate::domain::fiscal_receipt::SettlementSign;
 use crate::domain::payment::Card;
 use crate::domain::payment_transition::Transition;
 use crate::domain::{AccountNumber, Money, Payment, PaymentId, PaymentStatus};
@@ -63,34 +64,67 @@ pub enum CustomerEmail {
 }
 
 /// Which fiscal receipt: the sale's (one per payment), a refund's (one per fiscal document), or
-/// one the bank reported too sparsely to tell (one per notification).
+/// one the bank reported too sparsely to tell, or as a second sale (one per notification).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ReceiptSlot {
     Sale,
     Refund {
         document: String,
     },
-    /// Neither its kind nor its document number can be read; `key` comes from the notification's
-    /// signature, so every delivery of it lands here and only here.
+    /// Neither its kind nor its document number can be read, or it is a second sale's document;
+    /// `key` comes from the notification's signature, so every delivery of it lands here and only
+    /// here.
     Unidentified {
         key: String,
     },
 }
 
 impl ReceiptSlot {
-    /// Where a `RECEIPT` notification is kept, whatever else it lacks: a sale's (`Type` `Income`,
-    /// or no `Type` with a document number) in the sale's slot; a refund's under its
-    /// `FiscalDocumentNumber`; anything else under its own key.
-    pub fn of(notification: &ReceiptNotification) -> Self {
-        let present = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
-        let document = present(&notification.fiscal_document_number)
-            .filter(|d| d.len() <= 20 && d.bytes().all(|b| b.is_ascii_digit()));
-        match (present(&notification.r#type).as_deref(), document) {
-            (Some("Income"), _) | (None, Some(_)) => Self::Sale,
-            (Some("IncomeReturn"), Some(document)) => Self::Refund { document },
+    /// Where a `RECEIPT` notification is kept on the payment `record` holds, whatever else it
+    /// lacks. Once it is kept, every later delivery of it lands in the same slot: all this reads
+    /// of the record is the payment's amount and the document in the sale's slot, neither of
+    /// which changes once there.
+    ///
+    /// - The sale's slot: a sale's document (`Type` `Income`, or no `Type` and the whole amount),
+    ///   unless that slot holds another fiscal document already.
+    /// - Under its `FiscalDocumentNumber`: a refund's (`Type` `IncomeReturn`), and a document
+    ///   without `Type` that cannot be the sale's — less than the whole amount, or another
+    ///   document than the sale's slot holds. A payment is only ever refunded after its sale, so
+    ///   such a document is taken for a refund's; its email says so only once the payment's
+    ///   money does (`ReceiptNotification::fiscal_receipt_kept_as`).
+    /// - Under its own key: a kind we do not know, no readable document number, or a second sale.
+    ///
+    /// Of two documents without `Type` for the whole amount, the first one kept is the sale's.
+    pub fn of(notification: &ReceiptNotification, record: &PaymentRecord) -> Self {
+        let document = document_number(notification);
+        let beside_the_sale = document.as_ref().is_some_and(|document| {
+            record.receipt(&Self::Sale).and_then(StoredReceipt::document).is_some_and(|sale| sale != *document)
+        });
+        let whole = notification.amount == record.payment.amount;
+        match (notification.settlement_sign(), document) {
+            (Ok(Some(SettlementSign::Income)), _) if !beside_the_sale => Self::Sale,
+            (Ok(None), Some(_)) if whole && !beside_the_sale => Self::Sale,
+            (Ok(Some(SettlementSign::IncomeReturn) | None), Some(document)) => Self::Refund { document },
             _ => Self::Unidentified { key: unidentified_key(notification) },
         }
     }
+
+    /// What a receipt kept here is when the bank did not say: the sale's slot holds a sale, the
+    /// others a refund's or nothing we can tell.
+    pub fn kept_as(&self) -> Option<SettlementSign> {
+        match self {
+            Self::Sale => Some(SettlementSign::Income),
+            Self::Refund { .. } => Some(SettlementSign::IncomeReturn),
+            Self::Unidentified { .. } => None,
+        }
+    }
+}
+
+/// The notification's `FiscalDocumentNumber`, when it reads as one.
+fn document_number(notification: &ReceiptNotification) -> Option<String> {
+    let document = notification.fiscal_document_number.as_deref().map(str::trim)?;
+    (!document.is_empty() && document.len() <= 20 && document.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| document.to_owned())
 }
 
 /// Sixteen hex digits of the notification's Token: the same for each delivery of one notification,
@@ -146,6 +180,13 @@ pub struct StoredReceipt {
     /// The notification's JSON as received, its Token verified. Holds the buyer's email.
     pub notification: String,
     pub received_at: DateTime<Utc>,
+}
+
+impl StoredReceipt {
+    /// The fiscal document number of the receipt, when the bank gave a readable one.
+    pub fn document(&self) -> Option<String> {
+        serde_json::from_str::<ReceiptNotification>(&self.notification).ok().as_ref().and_then(document_number)
+    }
 }
 
 impl fmt::Debug for StoredReceipt {
@@ -427,19 +468,98 @@ mod tests {
         serde_json::from_value(body).unwrap()
     }
 
+    /// A credited payment of 1500.05 (the notifications' `Amount`), holding `receipts`.
+    fn record(receipts: Vec<StoredReceipt>) -> PaymentRecord {
+        let at = Utc::now();
+        PaymentRecord {
+            payment: Payment {
+                id: "0f8fad5bd9cb469fa16570867728950e".parse().unwrap(),
+                account: "2961432809".parse().unwrap(),
+                amount: "1500.05".parse().unwrap(),
+                email: Some("ivanov@example.ru".parse().unwrap()),
+                caller: "vk:494075".parse().unwrap(),
+                readings_id: None,
+                status: PaymentStatus::Paid,
+                acquirer_payment_id: Some("5974256058".into()),
+                payment_url: None,
+                form_deadline: None,
+                refunded: Money::ZERO,
+                card: None,
+                method: crate::domain::PayMethod::Card,
+                created_at: at,
+                updated_at: at,
+            },
+            paid_at: Some(at),
+            anomaly: None,
+            receipts,
+            receipts_kept: 0,
+            emails: Vec::new(),
+        }
+    }
+
+    /// The payment holding, in its sale's slot, the receipt of fiscal document `document`.
+    fn sold_as(document: u64) -> PaymentRecord {
+        let sale = json!({
+            "TerminalKey": "T", "OrderId": "0f8fad5bd9cb469fa16570867728950e", "Success": true,
+            "Status": "RECEIPT", "PaymentId": 5974256058u64, "ErrorCode": "0", "Amount": 150005,
+            "Type": "Income", "FiscalDocumentNumber": document, "Token": "00"
+        });
+        record(vec![StoredReceipt { slot: ReceiptSlot::Sale, notification: sale.to_string(), received_at: Utc::now() }])
+    }
+
     #[test]
     fn a_receipt_is_kept_where_its_type_and_document_say_or_under_its_own_signature() {
-        assert_eq!(ReceiptSlot::of(&notification(json!({"Type": "Income"}))), ReceiptSlot::Sale);
-        assert_eq!(ReceiptSlot::of(&notification(json!({"FiscalDocumentNumber": 64318}))), ReceiptSlot::Sale);
+        let unsold = record(Vec::new());
+        let of = |fields| ReceiptSlot::of(&notification(fields), &unsold);
+        assert_eq!(of(json!({"Type": "Income"})), ReceiptSlot::Sale);
+        assert_eq!(of(json!({"FiscalDocumentNumber": 64318})), ReceiptSlot::Sale);
         assert_eq!(
-            ReceiptSlot::of(&notification(json!({"Type": "IncomeReturn", "FiscalDocumentNumber": 64319}))),
+            of(json!({"Type": "IncomeReturn", "FiscalDocumentNumber": 64319})),
             ReceiptSlot::Refund { document: "64319".into() }
         );
         let own = ReceiptSlot::Unidentified { key: "9a0bc1d2e3f4a5b6".into() };
-        assert_eq!(ReceiptSlot::of(&notification(json!({}))), own, "neither a type nor a document");
-        assert_eq!(ReceiptSlot::of(&notification(json!({"Type": "IncomeReturn"}))), own, "a refund of no document");
-        assert_eq!(ReceiptSlot::of(&notification(json!({"Type": "Expense", "FiscalDocumentNumber": 1}))), own);
-        let other = notification(json!({"Token": "ffffffffffffffff00000000000000000000000000000000"}));
-        assert_ne!(ReceiptSlot::of(&other), own, "another notification, another slot");
+        assert_eq!(of(json!({})), own, "neither a type nor a document");
+        assert_eq!(of(json!({"Type": "IncomeReturn"})), own, "a refund of no document");
+        assert_eq!(of(json!({"Type": "Expense", "FiscalDocumentNumber": 1})), own);
+        assert_ne!(
+            of(json!({"Token": "ffffffffffffffff00000000000000000000000000000000"})),
+            own,
+            "another notification"
+        );
+    }
+
+    #[test]
+    fn given_a_sale_receipt_kept_when_another_document_comes_without_its_type_then_it_is_kept_under_its_own_number() {
+        let sold = sold_as(64318);
+        let of = |fields| ReceiptSlot::of(&notification(fields), &sold);
+        let refund = ReceiptSlot::Refund { document: "64320".into() };
+        assert_eq!(of(json!({"FiscalDocumentNumber": 64318})), ReceiptSlot::Sale, "the sale's, delivered again");
+        assert_eq!(of(json!({"FiscalDocumentNumber": " 64320 "})), refund, "another document: a refund's");
+        assert_eq!(of(json!({"FiscalDocumentNumber": 64320, "Amount": 50000})), refund);
+        assert_eq!(of(json!({"Type": "Income", "FiscalDocumentNumber": 64318})), ReceiptSlot::Sale);
+        assert_eq!(of(json!({"Type": "Income"})), ReceiptSlot::Sale, "no number to tell it from the sale's");
+        assert_eq!(
+            of(json!({"Type": "Income", "FiscalDocumentNumber": 64320})),
+            ReceiptSlot::Unidentified { key: "9a0bc1d2e3f4a5b6".into() },
+            "a second sale is neither the sale's nor a refund's"
+        );
+        // Part of the payment is never its sale, whatever the sale's slot holds.
+        let unsold = record(Vec::new());
+        assert_eq!(
+            ReceiptSlot::of(&notification(json!({"FiscalDocumentNumber": 64320, "Amount": 50000})), &unsold),
+            refund
+        );
+        // The sale's slot holding a receipt of no readable number: nothing to tell another by.
+        let sparse =
+            record(vec![StoredReceipt { slot: ReceiptSlot::Sale, notification: "{}".into(), received_at: Utc::now() }]);
+        assert_eq!(ReceiptSlot::of(&notification(json!({"FiscalDocumentNumber": 64320})), &sparse), ReceiptSlot::Sale);
+    }
+
+    #[test]
+    fn a_slot_says_what_a_receipt_without_type_kept_in_it_is() {
+        assert_eq!(ReceiptSlot::Sale.kept_as(), Some(SettlementSign::Income));
+        assert_eq!(ReceiptSlot::Refund { document: "1".into() }.kept_as(), Some(SettlementSign::IncomeReturn));
+        assert_eq!(ReceiptSlot::Unidentified { key: "k".into() }.kept_as(), None);
+        assert_eq!(sold_as(64318).receipts[0].document().as_deref(), Some("64318"));
     }
 }
