@@ -101,9 +101,11 @@ fn tampered(raw: &str) -> Option<String> {
 /// What the typed notification says is what the body said.
 fn check_fields(notification: &Notification, pairs: &RootPairs<'_>) {
     let text = |key: &str| -> Option<String> {
-        match serde_json::from_str::<Value>(pairs.get(key)?.get()).ok()? {
+        let raw = pairs.get(key)?.get().trim();
+        match serde_json::from_str::<Value>(raw).ok()? {
             Value::String(s) => Some(s),
-            Value::Number(n) => Some(n.to_string()),
+            // As written: a `PaymentId` of 20 digits is more than a float keeps.
+            Value::Number(_) => Some(raw.to_owned()),
             Value::Bool(b) => Some(b.to_string()),
             _ => None,
         }

@@ -1295,3 +1295,99 @@ async fn given_two_documents_without_type_racing_for_the_sales_slot_then_both_ar
         assert_eq!(g.mails().await, (1, 1), "payment {}: the sale's mailed, the other held", g.payment.id);
     }
 }
+
+/// A `PaymentId` of 20 digits, more than a `u64` holds (the bank's ids are "up to 20 digits").
+fn twenty_digit_acquirer_id() -> String {
+    format!("9{:019}", uuid::Uuid::new_v4().as_u128() % 10_000_000_000_000_000_000)
+}
+
+/// The notification signed as the bank signs it, its `PaymentId` a JSON number of `id`'s digits
+/// (signed over those digits as written, as a string of them would be).
+fn signed_with_payment_id(mut notification: Value, id: &str) -> String {
+    notification["PaymentId"] = json!(id);
+    let text = sign_notification(notification).to_string();
+    let quoted = format!(r#""PaymentId":"{id}""#);
+    assert!(text.contains(&quoted), "{text}");
+    text.replace(&quoted, &format!(r#""PaymentId":{id}"#))
+}
+
+async fn deliver_text(app: &Callback, body: String) -> Response<Body> {
+    let mut request = Event::new("POST", "/callbacks/tbank").request();
+    *request.body_mut() = Body::Text(body);
+    handle(app, request).await
+}
+
+#[tokio::test]
+async fn given_a_payment_id_of_twenty_digits_when_the_bank_notifies_it_as_a_number_then_it_is_credited_and_its_receipt_mailed()
+ {
+    let app = callback().await;
+    let g = given("0", "318.40").await;
+    let bank_id = twenty_digit_acquirer_id();
+    store().await.record_init(&g.payment.id, &bank_id, "http://127.0.0.1/pay", Utc::now()).await.unwrap();
+
+    assert_ok(&deliver_text(&app, signed_with_payment_id(g.status("CONFIRMED", g.kopecks()), &bank_id)).await);
+    assert_ok(&deliver_text(&app, signed_with_payment_id(g.receipt(), &bank_id)).await);
+
+    let record = g.record().await;
+    assert_eq!(record.payment.status, PaymentStatus::Paid);
+    assert_eq!(record.payment.acquirer_payment_id.as_deref(), Some(bank_id.as_str()), "every digit kept");
+    assert_eq!(record.anomaly, None, "the same attempt as recorded");
+    assert_eq!(g.balance().await, m("318.40"));
+    assert_eq!(g.ledger().await.len(), 1);
+    assert_eq!(record.receipts.len(), 1, "the receipt kept");
+    assert_eq!(g.mails().await, (1, 1));
+}
+
+/// What the callback logs, as the production subscriber writes it, for every test of this binary
+/// (a thread's own subscriber misses call sites another thread reached first).
+fn warnings() -> &'static integration_tests::CapturedLog {
+    static LOGS: std::sync::OnceLock<integration_tests::CapturedLog> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let captured = integration_tests::CapturedLog::default();
+        tracing::subscriber::set_global_default(captured.subscriber("warn"))
+            .expect("the only subscriber of this test binary");
+        captured
+    })
+}
+
+#[tokio::test]
+async fn given_a_correctly_signed_notification_that_cannot_be_read_then_it_is_refused_counted_and_logged_by_its_order_never_its_email()
+ {
+    let log = warnings();
+    let app = callback().await;
+    let g = given("0", "42.00").await;
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+
+    let mut without_amount = g.receipt();
+    without_amount.as_object_mut().unwrap().remove("Amount");
+    let mut without_success = g.receipt();
+    without_success.as_object_mut().unwrap().remove("Success");
+    let garbled_id = signed_with_payment_id(g.status("REFUNDED", 0), "1.5e20");
+    let counted = energosbyt::metrics::emitted(energosbyt::metrics::Metric::Anomalies);
+    let cases = [
+        ("a receipt without Amount", sign_notification(without_amount).to_string()),
+        ("a receipt without Success", sign_notification(without_success).to_string()),
+        ("a PaymentId that is no whole number", garbled_id),
+    ];
+    for (name, body) in cases {
+        let response = deliver_text(&app, body).await;
+        // Not `OK`: the bank delivers it again for a day, so a corrected reading still gets it.
+        assert_eq!(response.status().as_u16(), 400, "{name}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{name}");
+    }
+
+    assert!(energosbyt::metrics::emitted(energosbyt::metrics::Metric::Anomalies) >= counted + 3, "counted");
+    let text = log.text();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("unreadable_notification") && line.contains(g.payment.id.as_str()))
+        .collect();
+    assert_eq!(lines.len(), 3, "a warning naming the order for each: {text}");
+    assert!(lines.iter().all(|line| line.contains("\"level\":\"WARN\"")), "{lines:?}");
+    assert!(!text.contains(g.payment.email_address()), "never the customer's email");
+    let record = g.record().await;
+    assert_eq!(record.payment.status, PaymentStatus::Paid, "nothing applied");
+    assert!(record.receipts.is_empty());
+    assert_eq!(g.balance().await, m("42.00"));
+    assert_eq!(g.mails().await, (1, 0));
+}

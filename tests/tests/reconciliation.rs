@@ -604,3 +604,70 @@ async fn given_a_stored_form_deadline_when_it_passes_then_the_payment_is_abandon
     assert_eq!(store.ledger_entries(&short.account).await.unwrap().len(), 1);
     assert_eq!(short.mails().await, (1, 0));
 }
+
+impl Bank {
+    /// Switches the sandbox's answers to `GetState` / `CheckOrder` (`{"get_state": …}`), each
+    /// fault limited to one payment or order by its `match`.
+    async fn faults(&self, faults: Value) {
+        let answer = self.http.post(format!("{}/sandbox/faults", self.control)).json(&faults).send().await.unwrap();
+        assert!(answer.status().is_success(), "the sandbox takes the faults: {}", answer.text().await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn given_payments_the_bank_answers_only_with_errors_when_72_hours_pass_then_they_go_for_review_never_abandoned_on_a_guess()
+ {
+    let _one_at_a_time = RUNS.lock().await;
+    let store = store().await;
+    let bank = Bank::new();
+    let created = era(2015, 5);
+
+    // `Init` never reached the bank: no bank id on our side, and the bank refuses `CheckOrder`
+    // for an order it does not know.
+    let never_seen = Customer::new(&store, "15.00", created).await;
+    // At the bank, and every `GetState` about it fails.
+    let (unanswered, unanswered_id) = Customer::at_the_bank(&store, &bank, "25.00", created).await;
+    bank.faults(json!({
+        "check_order": {"mode": "decline", "code": "7", "message": "Заказ не найден.", "match": never_seen.payment.id.as_str()},
+        "get_state": {"mode": "http500", "match": unanswered_id},
+    }))
+    .await;
+    let reconciler = reconciler().await;
+
+    // Young: an error of this run, asked again on the next.
+    let errors = energosbyt::metrics::emitted(energosbyt::metrics::Metric::ReconciliationErrors);
+    let summary = reconciler.run(created + TimeDelta::minutes(20), None).await.unwrap();
+    assert!(summary.errors >= 2, "{summary:?}");
+    assert!(energosbyt::metrics::emitted(energosbyt::metrics::Metric::ReconciliationErrors) > errors);
+    for waiting in [&never_seen, &unanswered] {
+        assert_eq!(waiting.record(&store).await.payment.status, PaymentStatus::New);
+        assert!(waiting.listed(&store, created).await);
+    }
+
+    // Past the form's life, still without the bank's word: nobody is known not to have paid, so
+    // nothing is abandoned; still an error of the run.
+    let summary = reconciler.run(created + TimeDelta::hours(71), None).await.unwrap();
+    assert!(summary.errors >= 2, "{summary:?}");
+    for waiting in [&never_seen, &unanswered] {
+        assert_eq!(waiting.record(&store).await.payment.status, PaymentStatus::New, "not abandoned on an error");
+        assert!(waiting.listed(&store, created).await);
+    }
+
+    // Past the review time: an operator's turn, as for any payment the bank never settles.
+    let counted = energosbyt::metrics::emitted(energosbyt::metrics::Metric::PaymentsNeedingReview);
+    let summary = reconciler.run(created + TimeDelta::hours(73), None).await.unwrap();
+    bank.faults(json!({"check_order": "ok", "get_state": "ok"})).await;
+    assert!(summary.needs_review >= 2, "{summary:?}");
+    assert!(energosbyt::metrics::emitted(energosbyt::metrics::Metric::PaymentsNeedingReview) >= counted + 2);
+    for reviewed in [&never_seen, &unanswered] {
+        let record = reviewed.record(&store).await;
+        assert_eq!(record.payment.status, PaymentStatus::NeedsReview);
+        assert!(!reviewed.listed(&store, created).await, "no longer asked about on every run");
+        assert_eq!(reviewed.balance(&store).await, Money::ZERO);
+    }
+
+    // A later run leaves them to the operator.
+    reconciler.run(created + TimeDelta::hours(80), None).await.unwrap();
+    assert_eq!(never_seen.record(&store).await.payment.status, PaymentStatus::NeedsReview);
+    assert_eq!(unanswered.record(&store).await.payment.status, PaymentStatus::NeedsReview);
+}

@@ -8,11 +8,14 @@
 //! with problem+json and changes nothing. One the terminal password in memory refuses is checked
 //! once more against the secret read again (a rotated password needs no redeploy); a refusal that
 //! stands is counted (`NotificationsRefused`), since a wrong password refuses every notification.
+//! One correctly signed for our terminal that does not read (a field missing or not of its type)
+//! is answered `400` as well, so the bank keeps delivering it for a day and a corrected reading
+//! still gets it; it is counted (`Anomalies`) and logged by its `OrderId` for an operator.
 //!
 //! What a notification does to the payment is decided in `energosbyt::app::settlement`, which the
 //! scheduled reconciliation runs as well.
 
-use energosbyt::acquirer::{Notification, NotificationError, TokenError, verify_notification};
+use energosbyt::acquirer::{Notification, NotificationError, TokenError, Unreadable, verify_notification};
 use energosbyt::app::settlement::{NotificationOutcome, Settlement};
 use energosbyt::config::{ConfigError, Env};
 use energosbyt::edge::Problem;
@@ -71,7 +74,7 @@ where
 }
 
 /// Why a notification is not ours to apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Refusal {
     /// No Token at all: not the bank.
     Unsigned,
@@ -79,27 +82,53 @@ enum Refusal {
     BadToken,
     /// Correctly signed, for another terminal.
     OtherTerminal,
-    /// Not the bank's JSON, or a signed body of an unexpected shape.
+    /// Not the bank's JSON, so no Token can be checked.
     Malformed,
+    /// Correctly signed for our terminal, and not readable: the bank's, lost unless someone looks.
+    Unreadable(Box<Unreadable>),
 }
 
 /// The notification, if `credentials` (our terminal and its password) verify it.
 fn verified(raw: &str, credentials: &SecretValues) -> Result<Notification, Refusal> {
-    let notification = verify_notification(raw, credentials.tbank_password.expose()).map_err(|e| {
-        // The body is not logged: it is not ours to trust, and may hold an email.
-        tracing::warn!(reason = %e, "notification refused");
-        match e {
-            NotificationError::Token(TokenError::Missing) => Refusal::Unsigned,
-            NotificationError::Token(TokenError::Mismatch) => Refusal::BadToken,
-            NotificationError::Token(_) | NotificationError::Shape(_) => Refusal::Malformed,
+    let ours = |terminal: &str| bool::from(terminal.as_bytes().ct_eq(credentials.tbank_terminal_key.as_bytes()));
+    let notification = verify_notification(raw, credentials.tbank_password.expose()).map_err(|e| match e {
+        // A terminal we can read and that is not ours, whatever else fails to read.
+        NotificationError::Shape(unreadable) if unreadable.terminal_key.as_deref().is_some_and(|key| !ours(key)) => {
+            tracing::warn!("notification refused: signed for another terminal");
+            Refusal::OtherTerminal
+        }
+        NotificationError::Shape(unreadable) => Refusal::Unreadable(unreadable),
+        NotificationError::Token(e) => {
+            // The body is not logged: it is not ours to trust, and may hold an email.
+            tracing::warn!(reason = %e, "notification refused");
+            match e {
+                TokenError::Missing => Refusal::Unsigned,
+                TokenError::Mismatch => Refusal::BadToken,
+                _ => Refusal::Malformed,
+            }
         }
     })?;
-    let terminal = notification.terminal_key().as_bytes();
-    if !bool::from(terminal.ct_eq(credentials.tbank_terminal_key.as_bytes())) {
+    if !ours(notification.terminal_key()) {
         tracing::warn!("notification refused: signed for another terminal");
         return Err(Refusal::OtherTerminal);
     }
     Ok(notification)
+}
+
+/// Counted and logged for an operator: the bank sent it, and nothing else will show it. Its
+/// identifiers only, never its body (the echoed receipt holds the buyer's email).
+fn unreadable(what: &Unreadable) -> Problem {
+    metrics::count(Metric::Anomalies, 1);
+    let short = |text: &Option<String>| text.as_deref().map(|t| t.chars().take(40).collect::<String>());
+    tracing::warn!(
+        anomaly = "unreadable_notification",
+        order_id = short(&what.order_id),
+        bank_status = short(&what.status),
+        acquirer_payment_id = short(&what.payment_id),
+        reason = %what.reason,
+        "anomaly"
+    );
+    Problem::notification_malformed()
 }
 
 /// The answer the bank takes as "delivered".
@@ -160,6 +189,7 @@ where
             Problem::notification_other_terminal()
         }
         Refusal::Malformed => Problem::notification_malformed(),
+        Refusal::Unreadable(what) => unreadable(&what),
     })?;
     match app.settlement.settle_notification(&notification, raw).await {
         Ok(NotificationOutcome::DeliverAgain) => Err(Problem::unavailable()),
@@ -312,6 +342,21 @@ mod tests {
             assert_eq!(response.status().as_u16(), status, "{method} {}", &body[..body.len().min(60)]);
             assert_eq!(response.headers()[header::CONTENT_TYPE], energosbyt::edge::problem::CONTENT_TYPE);
         }
+    }
+
+    #[tokio::test]
+    async fn a_signed_body_that_does_not_read_is_counted_when_ours_and_refused_as_foreign_when_not() {
+        let app = app();
+        let receipt = r#"{"TerminalKey":"DemoTerminalKey","OrderId":"0e7e0000000000000000000000000001",
+            "Success":true,"Status":"RECEIPT","PaymentId":7000000001,"ErrorCode":"0"}"#;
+        let counted = metrics::emitted(Metric::Anomalies);
+        let response = handle(&app, request("POST", &signed(receipt, "pw"))).await;
+        assert_eq!(response.status().as_u16(), 400, "a receipt without its Amount");
+        assert!(metrics::emitted(Metric::Anomalies) > counted);
+        let foreign = receipt.replace("DemoTerminalKey", "OtherTerminal");
+        let refused = metrics::emitted(Metric::NotificationsRefused);
+        assert_eq!(handle(&app, request("POST", &signed(&foreign, "pw"))).await.status().as_u16(), 403);
+        assert!(metrics::emitted(Metric::NotificationsRefused) > refused);
     }
 
     #[test]

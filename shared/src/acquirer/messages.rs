@@ -418,50 +418,31 @@ pub(crate) mod kopecks {
     }
 }
 
-/// Readers that accept what the bank actually sends.
+/// Readers that accept what the bank actually sends. They take a value's raw text, so they read
+/// through `serde_json` only (a body, or a `Value`).
 pub(crate) mod lenient {
     use serde::Deserializer;
-    use serde::de::{self, Visitor};
-    use std::fmt;
+    use serde::de::{self, Deserialize};
+    use serde_json::value::RawValue;
 
-    struct TextVisitor;
-
-    impl Visitor<'_> for TextVisitor {
-        type Value = Option<String>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string, a number or a boolean")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(v.to_owned()))
-        }
-        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_i128<E: de::Error>(self, v: i128) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_u128<E: de::Error>(self, v: u128) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+    /// A value's text: a string's value, a number or a boolean as written, `None` for `null`.
+    /// Numbers are taken from the body's own text, never through a float: the bank's
+    /// `PaymentId` has up to 20 digits, more than a `u64` holds.
+    pub fn text(raw: &RawValue) -> Result<Option<String>, &'static str> {
+        let raw = raw.get().trim();
+        match raw.as_bytes().first() {
+            Some(b'"') => serde_json::from_str(raw).map(Some).map_err(|_| "a string that is no text"),
+            Some(b'n') => Ok(None),
+            Some(b't' | b'f') => Ok(Some(raw.to_owned())),
+            // `-0` is a float's (JSON readers take it as `-0.0`).
+            Some(b'-' | b'0'..=b'9')
+                if raw != "-0" && raw.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                Ok(Some(raw.to_owned()))
+            }
             // A fractional identifier or code would already have lost digits: refuse it.
-            Err(E::custom("a fractional number where an identifier or code was expected"))
-        }
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
+            Some(b'-' | b'0'..=b'9') => Err("a fractional number where an identifier or code was expected"),
+            _ => Err("a string, a number or a boolean"),
         }
     }
 
@@ -472,7 +453,7 @@ pub(crate) mod lenient {
 
     /// Like [`string`], with `null` as `None`.
     pub fn optional_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        d.deserialize_any(TextVisitor)
+        text(&Box::<RawValue>::deserialize(d)?).map_err(de::Error::custom)
     }
 
     /// `true`, `false`, `"true"` or `"false"`.
@@ -521,6 +502,23 @@ mod tests {
         let paid = state.paid().unwrap();
         assert_eq!(paid.payment_id.as_str(), "5974256058");
         assert_eq!(paid.amount, Some(Money::from_kopecks(1000)));
+    }
+
+    #[test]
+    fn a_payment_id_of_twenty_digits_is_read_digit_for_digit_and_a_fraction_is_refused() {
+        // More than a `u64` holds; a float would keep 17 of these digits.
+        let body = r#"{"Status":"CONFIRMED","PaymentId":98765432109876543210,"OrderId":12,"Amount":100}"#;
+        let state: PaymentState = serde_json::from_str(body).unwrap();
+        assert_eq!(state.payment_id.as_str(), "98765432109876543210");
+        assert_eq!(state.order_id, "12");
+        let value: serde_json::Value =
+            serde_json::from_str(r#"{"Status":"NEW","PaymentId":"98765432109876543210","OrderId":"o"}"#).unwrap();
+        let from_value: PaymentState = serde_json::from_value(value).unwrap();
+        assert_eq!(from_value.payment_id.as_str(), "98765432109876543210");
+        for garbled in ["1.5", "1e20", "-2.0", "-0", "{}", "[1]", "null"] {
+            let body = format!(r#"{{"Status":"NEW","PaymentId":{garbled},"OrderId":"o"}}"#);
+            assert!(serde_json::from_str::<PaymentState>(&body).is_err(), "{body}");
+        }
     }
 
     #[test]

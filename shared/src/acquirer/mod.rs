@@ -29,8 +29,8 @@ pub use messages::{
     PaymentMethod, PaymentObject, PaymentState, PaymentStatus, Receipt, ReceiptItem, Taxation,
 };
 pub use notification::{
-    Notification, NotificationError, PaymentNotification, ReceiptEcho, ReceiptNotification, verify_notification,
-    without_buyer_contacts,
+    Notification, NotificationError, PaymentNotification, ReceiptEcho, ReceiptNotification, Unreadable,
+    verify_notification, without_buyer_contacts,
 };
 pub use payment_init::{InitError, InitSettings, PaymentInit, VatCodes, refund_receipt};
 pub use sbp_qr::{QrDataType, QrRequest, QrResponse, is_usable_link};

@@ -5,6 +5,7 @@ use super::messages::{PaymentId, PaymentStatus, kopecks, lenient};
 use super::token::{self, TokenError};
 use crate::domain::Money;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::fmt;
 
 /// A notification whose Token has been checked.
@@ -160,7 +161,52 @@ pub enum NotificationError {
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error("a correctly signed notification of an unexpected shape: {0}")]
-    Shape(String),
+    Shape(Box<Unreadable>),
+}
+
+/// A correctly signed body that does not read as a notification, and what it says of itself as
+/// far as that reads: enough for an operator to find the payment, nothing personal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unreadable {
+    /// What does not read (a field missing, or not of its type).
+    pub reason: String,
+    pub terminal_key: Option<String>,
+    pub order_id: Option<String>,
+    pub status: Option<String>,
+    pub payment_id: Option<String>,
+}
+
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// The fields that say which notification a body is, each as raw text: one that does not read
+/// leaves the others readable.
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "TerminalKey", borrow, default)]
+    terminal_key: Option<&'a RawValue>,
+    #[serde(rename = "OrderId", borrow, default)]
+    order_id: Option<&'a RawValue>,
+    #[serde(rename = "Status", borrow, default)]
+    status: Option<&'a RawValue>,
+    #[serde(rename = "PaymentId", borrow, default)]
+    payment_id: Option<&'a RawValue>,
+}
+
+impl Head<'_> {
+    fn unreadable(&self, reason: String) -> NotificationError {
+        let text = |raw: Option<&RawValue>| raw.and_then(|raw| lenient::text(raw).ok().flatten());
+        NotificationError::Shape(Box::new(Unreadable {
+            reason,
+            terminal_key: text(self.terminal_key),
+            order_id: text(self.order_id),
+            status: text(self.status),
+            payment_id: text(self.payment_id),
+        }))
+    }
 }
 
 /// A kept `RECEIPT` notification without the buyer's contacts: every `Email` and `Phone` the bank
@@ -172,7 +218,7 @@ pub fn without_buyer_contacts(notification: &str) -> Option<String> {
         match value {
             serde_json::Value::Object(map) => {
                 let before = map.len();
-                map.retain(|key, _| !key.eq_ignore_ascii_case("email") && !key.eq_ignore_ascii_case("phone"));
+                map.retain(|key, _| !is_contact(key));
                 let mut removed = map.len() != before;
                 for nested in map.values_mut() {
                     removed |= strip(nested);
@@ -183,8 +229,35 @@ pub fn without_buyer_contacts(notification: &str) -> Option<String> {
             _ => false,
         }
     }
-    let mut value: serde_json::Value = serde_json::from_str(notification).ok()?;
-    (value.is_object() && strip(&mut value)).then(|| value.to_string())
+    fn is_contact(key: &str) -> bool {
+        key.eq_ignore_ascii_case("email") || key.eq_ignore_ascii_case("phone")
+    }
+    // The root values stay as written: a `PaymentId` of 20 digits would not survive a float.
+    let Ok(members) = token::root_members(notification) else {
+        // Not a body the Token check accepts (no kept one is): the whole of it rewritten.
+        let mut value: serde_json::Value = serde_json::from_str(notification).ok()?;
+        return (value.is_object() && strip(&mut value)).then(|| value.to_string());
+    };
+    let mut removed = false;
+    let mut kept = Vec::with_capacity(members.len());
+    for (key, raw) in members {
+        if is_contact(&key) {
+            removed = true;
+            continue;
+        }
+        let text = raw.get().trim();
+        let mut rewritten = None;
+        if text.starts_with(['{', '[']) {
+            let mut nested: serde_json::Value = serde_json::from_str(text).ok()?;
+            if strip(&mut nested) {
+                removed = true;
+                rewritten = Some(nested.to_string());
+            }
+        }
+        let key = serde_json::to_string(&key).ok()?;
+        kept.push(format!("{key}:{}", rewritten.as_deref().unwrap_or(text)));
+    }
+    removed.then(|| format!("{{{}}}", kept.join(",")))
 }
 
 /// Checks a notification's Token against the terminal password, then reads it.
@@ -193,14 +266,12 @@ pub fn without_buyer_contacts(notification: &str) -> Option<String> {
 pub fn verify_notification(raw_body: &str, password: &str) -> Result<Notification, NotificationError> {
     token::verify(raw_body, password)?;
 
-    #[derive(Deserialize)]
-    struct Head {
-        #[serde(rename = "Status", default, deserialize_with = "lenient::optional_string")]
-        status: Option<String>,
-    }
-    let head: Head = serde_json::from_str(raw_body).map_err(|e| NotificationError::Shape(e.to_string()))?;
-    let shape = |e: serde_json::Error| NotificationError::Shape(e.to_string());
-    if head.status.as_deref() == Some("RECEIPT") {
+    let head: Head<'_> = serde_json::from_str(raw_body).map_err(|e| {
+        NotificationError::Shape(Box::new(Unreadable { reason: e.to_string(), ..Unreadable::default() }))
+    })?;
+    let shape = |e: serde_json::Error| head.unreadable(e.to_string());
+    let receipt = head.status.is_some_and(|raw| lenient::text(raw).ok().flatten().as_deref() == Some("RECEIPT"));
+    if receipt {
         serde_json::from_str(raw_body).map(|r| Notification::Receipt(Box::new(r))).map_err(shape)
     } else {
         serde_json::from_str(raw_body).map(|p| Notification::Payment(Box::new(p))).map_err(shape)
@@ -286,6 +357,8 @@ mod tests {
         assert_eq!(read.fiscal_document_number.as_deref(), Some("64318"));
         assert_eq!(without_buyer_contacts(&without), None, "nothing left to remove");
         assert_eq!(without_buyer_contacts("not json"), None);
+        let repeated = without_buyer_contacts(r#"{"Email":"a@example.ru","Email":"b@example.ru","N":1}"#);
+        assert_eq!(repeated.as_deref(), Some(r#"{"N":1}"#), "removed from any object");
     }
 
     #[test]
@@ -298,6 +371,46 @@ mod tests {
         };
         assert_eq!((n.status, n.amount, n.success), (PaymentStatus::Rejected, None, None));
         assert_eq!(n.error_code, "1051");
+    }
+
+    #[test]
+    fn a_payment_id_of_twenty_digits_reads_digit_for_digit_and_survives_the_removal_of_contacts() {
+        let body = signed(
+            r#"{"TerminalKey":"T","OrderId":"7f1c","Success":true,"Status":"RECEIPT",
+                "PaymentId":98765432109876543210,"ErrorCode":"0","Amount":150005,
+                "Receipt":{"Email":"buyer@example.ru","Items":[]}}"#,
+            "pw",
+        );
+        let read = verify_notification(&body, "pw").unwrap();
+        assert_eq!(read.payment_id().as_str(), "98765432109876543210");
+        let without = without_buyer_contacts(&body).expect("an email to remove");
+        assert!(without.contains(r#""PaymentId":98765432109876543210"#), "{without}");
+        let kept: ReceiptNotification = serde_json::from_str(&without).unwrap();
+        assert_eq!(kept.payment_id.as_str(), "98765432109876543210");
+    }
+
+    #[test]
+    fn a_signed_body_that_does_not_read_still_says_which_order_it_is_about() {
+        let body = signed(
+            r#"{"TerminalKey":"T","OrderId":"7f1c","Success":true,"Status":"RECEIPT",
+                "PaymentId":5974256058,"ErrorCode":"0","Receipt":{"Email":"buyer@example.ru"}}"#,
+            "pw",
+        );
+        let Err(NotificationError::Shape(unreadable)) = verify_notification(&body, "pw") else {
+            panic!("a receipt without its Amount does not read")
+        };
+        assert_eq!(unreadable.terminal_key.as_deref(), Some("T"));
+        assert_eq!(unreadable.order_id.as_deref(), Some("7f1c"));
+        assert_eq!(unreadable.status.as_deref(), Some("RECEIPT"));
+        assert_eq!(unreadable.payment_id.as_deref(), Some("5974256058"));
+        assert!(unreadable.reason.contains("Amount"), "{}", unreadable.reason);
+
+        // One head field that does not read leaves the others.
+        let body = signed(r#"{"TerminalKey":"T","OrderId":"7f1c","Status":"CONFIRMED","PaymentId":1.5e20}"#, "pw");
+        let Err(NotificationError::Shape(unreadable)) = verify_notification(&body, "pw") else {
+            panic!("a fractional PaymentId does not read")
+        };
+        assert_eq!((unreadable.order_id.as_deref(), unreadable.payment_id.as_deref()), (Some("7f1c"), None));
     }
 
     #[test]

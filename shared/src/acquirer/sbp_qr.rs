@@ -35,8 +35,9 @@ impl QrRequest {
 }
 
 fn payment_id_as_number<S: Serializer>(id: &PaymentId, s: S) -> Result<S::Ok, S::Error> {
-    match id.as_str().parse::<u64>() {
-        Ok(number) => s.serialize_u64(number),
+    // Up to 20 digits: more than a `u64` holds.
+    match id.as_str().parse::<u128>() {
+        Ok(number) => s.serialize_u128(number),
         Err(_) => s.serialize_str(id.as_str()),
     }
 }
@@ -78,6 +79,8 @@ mod tests {
     fn the_request_names_the_payment_as_a_number_and_asks_for_the_link() {
         let body = serde_json::to_value(QrRequest::link(PaymentId::new("5974256058"))).unwrap();
         assert_eq!(body, serde_json::json!({"PaymentId": 5_974_256_058_u64, "DataType": "PAYLOAD"}));
+        let twenty_digits = serde_json::to_string(&QrRequest::link(PaymentId::new("98765432109876543210"))).unwrap();
+        assert!(twenty_digits.contains(r#""PaymentId":98765432109876543210"#), "{twenty_digits}");
         let odd = serde_json::to_value(QrRequest::link(PaymentId::new("ab-1"))).unwrap();
         assert_eq!(odd["PaymentId"], "ab-1");
         let image = QrRequest { payment_id: PaymentId::new("1"), data_type: QrDataType::Image };

@@ -138,6 +138,11 @@ fn scalar_text(raw: &RawValue) -> Option<Cow<'_, str>> {
     }
 }
 
+/// The root members of a JSON object in their order, each value as its raw text.
+pub(crate) fn root_members(body: &str) -> Result<Vec<(String, &RawValue)>, TokenError> {
+    RootPairs::parse(body).map(|pairs| pairs.0)
+}
+
 /// The Token of a JSON body (any `Token` already in it is ignored).
 pub fn sign_json(body: &str, password: &str) -> Result<String, TokenError> {
     Ok(RootPairs::parse(body)?.token(password))

@@ -6,10 +6,13 @@
 //! whichever writes second finds the payment moved on.
 //!
 //! A payment nobody tried to pay (no attempt at the bank, or one still at its form) is failed
-//! once its form's deadline has passed (with a margin). A payment still waiting when its time is
-//! up (the bank never finishes it, captured another amount, or its account is missing) goes to an
-//! operator (`NEEDS_REVIEW`) and leaves the list: nothing is asked about for ever. Money the bank
-//! confirms later is still credited through the callback.
+//! once its form's deadline has passed (with a margin). A payment the bank does not answer about
+//! (`GetState` or `CheckOrder` refused, or unanswered) is an error of the run and asked about
+//! again on the next; it is never failed on that guess, since someone may have paid. A payment
+//! still waiting when its time is up (the bank never finishes it, captured another amount, its
+//! account is missing, or the bank only ever answered with errors) goes to an operator
+//! (`NEEDS_REVIEW`) and leaves the list: nothing is asked about for ever. Money the bank confirms
+//! later is still credited through the callback.
 //!
 //! Each run then removes the customer's email from payments finished longer ago than the
 //! retention period (`EMAIL_RETENTION_DAYS`), with the copies their kept receipts echo. The module
@@ -70,6 +73,16 @@ pub struct Summary {
     pub emails_forgotten: u32,
     /// The run stopped before the end of the list to stay inside its time limit.
     pub stopped_early: bool,
+}
+
+/// The bank's answer about one payment.
+enum Answer {
+    /// The status, the amount and the bank's id of the attempt that counts.
+    Attempt(BankStatus, Option<Money>, AcquirerPaymentId),
+    /// `CheckOrder` knows no attempt for the order: nobody reached the bank's form.
+    NoAttempt,
+    /// The bank refused to answer, or its answer was lost: nothing is known of the payment.
+    Unanswered(AcquirerError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -230,20 +243,11 @@ where
             return Ok(None);
         }
         let abandoned = self.is_abandoned(payment, now);
-        let answer = match &payment.acquirer_payment_id {
-            Some(id) => {
-                let state = self.acquirer.get_state(&AcquirerPaymentId::new(id.clone())).await?;
-                Some((state.status, state.amount, state.payment_id))
-            }
-            None => {
-                let order = self.acquirer.check_order(payment.id.as_str()).await?;
-                // The attempt that took the money; else one still under way; else the last one.
-                let attempt = order
-                    .paid()
-                    .or_else(|| order.payments.iter().rev().find(|a| !a.status.is_failed()))
-                    .or_else(|| order.payments.last());
-                attempt.map(|a| (a.status.clone(), a.amount, a.payment_id.clone()))
-            }
+        let overdue = now - payment.created_at >= self.review_after;
+        let answer = match self.ask(payment).await {
+            // Young enough to be asked again: an error of this run, the next run asks again.
+            Answer::Unanswered(e) if !overdue => return Err(e.into()),
+            answer => answer,
         };
         let facts = |status: ReportedStatus, id: Option<&AcquirerPaymentId>| BankFacts {
             status,
@@ -252,40 +256,54 @@ where
             error_code: None,
             at: now,
         };
-        let bank_status = answer.as_ref().map(|(status, _, _)| status.clone());
-        let bank_id = answer.as_ref().map(|(_, _, id)| id.clone());
-        let settled = match answer {
-            Some((status, _, id)) if abandoned && matches!(status, BankStatus::New | BankStatus::FormShowed) => {
+        let settled = match &answer {
+            // Past its review time (the review rule below applies). Never abandoned on an error:
+            // only the bank's word that nobody paid ends a payment without money.
+            Answer::Unanswered(_) => None,
+            Answer::Attempt(status, _, id)
+                if abandoned && matches!(status, BankStatus::New | BankStatus::FormShowed) =>
+            {
                 self.settlement
                     .apply_event(
                         &payment.id,
                         |_| Ok(AcquirerEvent::Failed),
-                        &facts(ReportedStatus::Abandoned, Some(&id)),
+                        &facts(ReportedStatus::Abandoned, Some(id)),
                     )
                     .await?
             }
-            None if abandoned => {
+            Answer::NoAttempt if abandoned => {
                 self.settlement
                     .apply_event(&payment.id, |_| Ok(AcquirerEvent::Failed), &facts(ReportedStatus::Abandoned, None))
                     .await?
             }
-            None => None,
-            Some((status, amount, id)) => {
-                let reported: Option<Money> = amount;
+            Answer::NoAttempt => None,
+            Answer::Attempt(status, amount, id) => {
+                let reported: Option<Money> = *amount;
                 self.settlement
                     .apply_event(
                         &payment.id,
-                        |p| acquirer_event(&status, reported, p.amount),
-                        &facts(ReportedStatus::Bank(status.clone()), Some(&id)),
+                        |p| acquirer_event(status, reported, p.amount),
+                        &facts(ReportedStatus::Bank(status.clone()), Some(id)),
                     )
                     .await?
             }
         };
         let still_waiting = settled.as_ref().is_none_or(|s| s.record.payment.status.is_pending());
-        let settled = if still_waiting && now - payment.created_at >= self.review_after {
-            // Whatever the bank said, it settled nothing in all this time: an operator's turn.
-            let last = bank_status.map_or(ReportedStatus::Silent, ReportedStatus::Bank);
-            let to_review = facts(last, bank_id.as_ref());
+        let settled = if still_waiting && overdue {
+            // Whatever the bank said, or if it only refused to say, it settled nothing in all this
+            // time: an operator's turn.
+            let to_review = match &answer {
+                Answer::Attempt(status, _, id) => facts(ReportedStatus::Bank(status.clone()), Some(id)),
+                Answer::NoAttempt => facts(ReportedStatus::Silent, None),
+                Answer::Unanswered(e) => {
+                    tracing::warn!(
+                        payment_id = %payment.id,
+                        error = %e,
+                        "the bank still does not answer about a payment past its review time; sent for review"
+                    );
+                    facts(ReportedStatus::Silent, None)
+                }
+            };
             self.settlement.apply_event(&payment.id, |_| Ok(AcquirerEvent::Overdue), &to_review).await?
         } else {
             settled
@@ -302,6 +320,27 @@ where
         // A credit found here gets its emails here: its notification may never come.
         self.settlement.deliver_due_emails(&settled.record, settled.held).await?;
         Ok(Some(settled.effect))
+    }
+
+    /// What the bank says of the payment: `GetState` when its id at the bank is known, else
+    /// `CheckOrder` by our order id.
+    async fn ask(&self, payment: &PendingPayment) -> Answer {
+        let asked = match &payment.acquirer_payment_id {
+            Some(id) => self
+                .acquirer
+                .get_state(&AcquirerPaymentId::new(id.clone()))
+                .await
+                .map(|state| Answer::Attempt(state.status, state.amount, state.payment_id)),
+            None => self.acquirer.check_order(payment.id.as_str()).await.map(|order| {
+                // The attempt that took the money; else one still under way; else the last one.
+                let attempt = order
+                    .paid()
+                    .or_else(|| order.payments.iter().rev().find(|a| !a.status.is_failed()))
+                    .or_else(|| order.payments.last());
+                attempt.map_or(Answer::NoAttempt, |a| Answer::Attempt(a.status.clone(), a.amount, a.payment_id.clone()))
+            }),
+        };
+        asked.unwrap_or_else(Answer::Unanswered)
     }
 
     /// Nobody paid it: its form closed a margin ago (or, stored without a deadline, it is older
