@@ -208,7 +208,8 @@ pub enum ReportedStatus {
     Bank(BankStatus),
     /// The reconciliation gave up on a payment nobody tried to pay (written `ABANDONED`).
     Abandoned,
-    /// The bank said nothing about the payment in all the time it was asked.
+    /// The bank said nothing about the payment in all the time it was asked (no attempt for the
+    /// order, or only errors).
     Silent,
 }
 
