@@ -132,6 +132,10 @@ test('two meters: each charge and the debt counted once, a comma refused, paid b
   assert.equal(kopecks(await page.getByTestId('charged-total').innerText()), first + second);
   const due = first + second + debt;
   assert.equal(kopecks(await page.getByTestId('amount-to-pay').innerText()), due, 'the debt counted once');
+  // Prefilled, not locked: an amount the payment limits refuse must stay correctable.
+  const amountField = page.locator('input[name=amount]');
+  assert.equal(kopecks(`${await amountField.inputValue()}₽`), due, 'what is due prefilled');
+  assert.ok(await amountField.isEditable(), 'the customer may pay another amount');
   await shot(page, 'phone-two-meters-3-second-meter');
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= PHONE.width, `the page scrolls sideways at 360 px (${width} px wide)`);

@@ -277,9 +277,11 @@ function AccountDetails({ account, api, launch, focusHeading, onReadings }) {
   );
 }
 
-export function PaymentForm({ account, api, launch, fixedAmount = null, readingsId = null, title = 'Оплата' }) {
+export function PaymentForm({ account, api, launch, prefilled = null, readingsId = null, title = 'Оплата' }) {
+  // Prefilled, never locked: a customer may pay more or less than what is due, and an amount the
+  // payment limits refuse (a few kopecks left after a credit) must stay correctable.
   const [amount, setAmount] = useState(
-    (fixedAmount ?? (isZero(account.amountDue) ? '' : account.amountDue)).replace('.', ','),
+    (prefilled ?? (isZero(account.amountDue) ? '' : account.amountDue)).replace('.', ','),
   );
   const [email, setEmail] = useState('');
   // VK's address of the user when they allow it, else the last payment's on this device; typing
@@ -299,7 +301,7 @@ export function PaymentForm({ account, api, launch, fixedAmount = null, readings
   const keyFor = useMemo(intentKeys, []);
   const submitted = useRef(false);
 
-  const parsed = fixedAmount ?? parseAmount(amount);
+  const parsed = parseAmount(amount);
   const emailOk = isEmail(email);
 
   async function pay(event, method = 'card') {
@@ -353,7 +355,6 @@ export function PaymentForm({ account, api, launch, fixedAmount = null, readings
             aria-describedby="amount-hint"
             aria-invalid={amountWrong}
             value={amount}
-            readOnly={fixedAmount !== null}
             onChange={(event) => setAmount(event.target.value)}
           />
         </FormItem>

@@ -110,7 +110,7 @@ export function ReadingsForm({ account, meter, api, launch, onCancel }) {
             account={account}
             api={api}
             launch={launch}
-            fixedAmount={accepted.amountToPay}
+            prefilled={accepted.amountToPay}
             readingsId={accepted.readingsId}
             title="Оплата по показаниям"
           />
