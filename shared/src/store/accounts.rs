@@ -190,7 +190,8 @@ fn encode(account: &Account, exported_at: DateTime<Utc>) -> Result<Item, StoreEr
         ("PK".to_owned(), item::s(keys::account_pk(&account.number))),
         ("SK".to_owned(), item::s(keys::PROFILE)),
         ("address".to_owned(), item::to_attr(&account.address)?),
-        // Stored beside the address so a look-up never has to touch the full one.
+        // What any caller may be shown, kept beside the full address for whoever reads the table
+        // (the look-up masks the address it decodes: the rule is `domain::address_mask`'s).
         ("addressMasked".to_owned(), item::s(account.address.masked())),
         ("billedBalance".to_owned(), item::money(account.balance.signed())),
         // Not `exportedAt`: the readings function may write that name (a submission's), never these.
