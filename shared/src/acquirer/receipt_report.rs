@@ -304,24 +304,7 @@ mod tests {
     const ORDER: &str = "0f8fad5bd9cb469fa16570867728950e";
 
     fn payment(amount: &str) -> Payment {
-        let at = Utc.with_ymd_and_hms(2026, 1, 15, 7, 20, 0).unwrap();
-        Payment {
-            id: ORDER.parse().unwrap(),
-            account: "2961432809".parse().unwrap(),
-            amount: m(amount),
-            email: Some("ivanov@example.ru".parse().unwrap()),
-            caller: "vk:494075".parse().unwrap(),
-            readings_id: None,
-            status: PaymentStatus::Paid,
-            acquirer_payment_id: Some("5974256058".into()),
-            payment_url: None,
-            form_deadline: None,
-            refunded: Money::ZERO,
-            card: None,
-            method: crate::domain::PayMethod::Card,
-            created_at: at,
-            updated_at: at,
-        }
+        crate::domain::payment::paid_example(amount, Utc.with_ymd_and_hms(2026, 1, 15, 7, 20, 0).unwrap())
     }
 
     fn seller() -> SellerRequisites {

@@ -163,6 +163,29 @@ impl Payment {
     }
 }
 
+/// The paid card payment the unit tests of receipts and emails start from: 1500.05 by the demo
+/// customer (account 29614-328-09), order `0f8fad5b…`, the bank's payment 5974256058.
+#[cfg(test)]
+pub(crate) fn paid_example(amount: &str, at: DateTime<Utc>) -> Payment {
+    Payment {
+        id: "0f8fad5bd9cb469fa16570867728950e".parse().unwrap(),
+        account: "2961432809".parse().unwrap(),
+        amount: amount.parse().unwrap(),
+        email: Some("ivanov@example.ru".parse().unwrap()),
+        caller: "vk:494075".parse().unwrap(),
+        readings_id: None,
+        status: PaymentStatus::Paid,
+        acquirer_payment_id: Some("5974256058".into()),
+        payment_url: None,
+        form_deadline: None,
+        refunded: Money::ZERO,
+        card: None,
+        method: PayMethod::Card,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@ use crate::domain::fiscal_receipt::FiscalItem;
 use crate::domain::fiscal_receipt::{PaymentMethod, PaymentObject, Taxation};
 use crate::domain::payment::Card;
 use crate::domain::vat::VatRate;
-use crate::domain::{Money, PaymentStatus, Zone};
+use crate::domain::{Money, Zone};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::TimeZone;
@@ -33,23 +33,10 @@ fn mailer<S>(sender: S) -> Mailer<S> {
 }
 
 fn payment() -> Payment {
-    let at = Utc.with_ymd_and_hms(2026, 1, 15, 7, 19, 0).unwrap();
     Payment {
-        id: PAYMENT_ID.parse().unwrap(),
-        account: "2961432809".parse().unwrap(),
-        amount: m("1500.05"),
-        email: Some("ivanov@example.ru".parse().unwrap()),
-        caller: "vk:494075".parse().unwrap(),
         readings_id: Some("2026-11-5f3a9c1e-8e7d6c5b4a39".parse().unwrap()),
-        status: PaymentStatus::Paid,
-        acquirer_payment_id: Some("5974256058".into()),
-        payment_url: None,
-        form_deadline: None,
-        refunded: Money::ZERO,
         card: Some(Card { pan: "220138******0047".into(), brand: crate::domain::CardBrand::Mir }),
-        method: crate::domain::PayMethod::Card,
-        created_at: at,
-        updated_at: at,
+        ..crate::domain::payment::paid_example("1500.05", Utc.with_ymd_and_hms(2026, 1, 15, 7, 19, 0).unwrap())
     }
 }
 

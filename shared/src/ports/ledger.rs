@@ -473,23 +473,7 @@ mod tests {
     fn record(receipts: Vec<StoredReceipt>) -> PaymentRecord {
         let at = Utc::now();
         PaymentRecord {
-            payment: Payment {
-                id: "0f8fad5bd9cb469fa16570867728950e".parse().unwrap(),
-                account: "2961432809".parse().unwrap(),
-                amount: "1500.05".parse().unwrap(),
-                email: Some("ivanov@example.ru".parse().unwrap()),
-                caller: "vk:494075".parse().unwrap(),
-                readings_id: None,
-                status: PaymentStatus::Paid,
-                acquirer_payment_id: Some("5974256058".into()),
-                payment_url: None,
-                form_deadline: None,
-                refunded: Money::ZERO,
-                card: None,
-                method: crate::domain::PayMethod::Card,
-                created_at: at,
-                updated_at: at,
-            },
+            payment: crate::domain::payment::paid_example("1500.05", at),
             paid_at: Some(at),
             anomaly: None,
             receipts,
