@@ -13,6 +13,7 @@ import {
   SETTLE_MS,
   WEB_ORIGIN,
   demo,
+  importNow,
   lastReading,
   launchChromium,
   lookUp,
@@ -24,10 +25,32 @@ import {
 const USER_BASE = 700000 + Number(process.env.VK_LAUNCH_USER_BASE ?? 0);
 const RUN = Date.now().toString(36);
 
+// The debtor of the first test, imported now as the billing system would export it: the demo
+// account it copies may carry readings other suites handed in, which stand beside its debt until
+// an export that bills them (README, "what is due").
+const DEBTOR = '10000-000-81';
+
 let browser;
 let userSeq = 0;
 
 before(async () => {
+  importNow('mini-app-debtor', [
+    {
+      account: DEBTOR,
+      address: { town: 'г. Москва', street: 'ул. Тверская', house: 'д. 7', flat: '15' },
+      balance: '-1520.37',
+      tariffGroup: 'gas-stove',
+      meters: [
+        {
+          id: 'СЕ101-8100001',
+          serial: '8100001',
+          zoneSet: 'single',
+          digits: 6,
+          lastReadings: { T1: { value: 12345, date: '2026-10-22' } },
+        },
+      ],
+    },
+  ]);
   browser = await launchChromium();
 });
 
@@ -60,7 +83,7 @@ async function mailsTo(address) {
 test('a debtor looks up, pays through 3-D Secure, sees "paid", the new balance and gets the email', async () => {
   const { page, context, apiUrls } = await vkPage(DESKTOP);
   const email = `payer-${RUN}@example.ru`;
-  await lookUp(page, '1000000001');
+  await lookUp(page, DEBTOR.replaceAll('-', ''));
   await page.getByText('Задолженность 1\u00a0520,37\u00a0₽').waitFor();
   assert.match(await page.getByTestId('address').innerText(), /\*/, 'the address is masked');
   assert.equal(await page.locator('input[name=amount]').inputValue(), '1520,37');
