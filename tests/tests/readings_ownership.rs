@@ -216,6 +216,36 @@ async fn given_the_masked_number_or_guesses_when_a_stranger_submits_then_5_are_r
     assert_eq!(accepted.status, 200, "{}", accepted.body);
 }
 
+/// A stranger can spend the account's day of wrong numbers, but not lock out the customer whose
+/// readings of the meter stand: typing its number again proves nothing new, so they still correct
+/// their figures. Anyone else, the stranger with the right number included, is still refused.
+#[tokio::test]
+async fn given_the_budget_spent_by_a_stranger_when_the_owner_corrects_their_readings_then_they_are_accepted() {
+    let number = account_with_meter().await;
+    let (owner, stranger) = (Caller::Vk(user()), Caller::Vk(user()));
+    NOW.with(|now| now.set(fixed_now()));
+    let first = submit(&number, owner, typed(SERIAL, (18_350, 7_490))).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+
+    for guess in ["3390024", "3392024", "3393024", "3394024", "3395024", "3396024"] {
+        let refused = submit(&number, stranger, typed(guess, (28_000, 9_000))).await;
+        assert!(matches!(refused.status, 422 | 429), "{guess}: {}", refused.body);
+    }
+    for (what, caller) in [("the stranger", stranger), ("another customer", Caller::Vk(user()))] {
+        let spent = submit(&number, caller, typed(SERIAL, (28_000, 9_000))).await;
+        assert_eq!(spent.status, 429, "{what}: {}", spent.body);
+        assert_eq!(spent.body["type"], "/problems/meter-number-attempts-exhausted", "{what}");
+    }
+
+    let corrected = submit(&number, owner, typed(SERIAL, (18_360, 7_495))).await;
+    assert_eq!(corrected.status, 200, "the owner corrects: {}", corrected.body);
+    assert_eq!(corrected.body["values"], json!({"T1": 18_360, "T2": 7_495}));
+    assert_eq!(corrected.body["version"], 2);
+    // A wrong number from the owner is still a wrong number, and the day's budget is spent.
+    let wrong = submit(&number, owner, typed("3397024", (18_360, 7_495))).await;
+    assert_eq!(wrong.status, 429, "{}", wrong.body);
+}
+
 #[tokio::test]
 async fn given_readings_handed_in_by_one_user_when_another_sends_the_right_number_then_409_and_the_figures_stay() {
     let number = account_with_meter().await;

@@ -1,27 +1,36 @@
 //! The meter-number proof of presence for one readings submission: the number typed against the
 //! account's meters (`domain::meter_number`), counted against the account's daily budget of wrong
-//! numbers (`domain::meter_number_budget`) through the request counter port. Decides nothing else.
+//! numbers (`domain::meter_number_budget`) through the request counter port. A user who proved a
+//! meter before (their readings of it stand) is not stopped on it by others' spent budget: the
+//! number they type again tells them nothing they did not know. Decides nothing else.
 
 use super::readings_submission::SubmissionError;
 use crate::domain::meter_number::{TypedMeterNumber, proved_meter};
 use crate::domain::meter_number_budget::{self as budget, BudgetDay, Verdict};
-use crate::domain::{AccountNumber, Meter, MeterRef};
+use crate::domain::{AccountNumber, Meter, MeterId, MeterRef};
 use crate::ports::{RequestCounter, Tallied, Tally};
 use chrono::{DateTime, Utc};
 
 /// The meter the typed number proves, with its reference; or the refusal: a wrong number (422)
-/// or the day's budget spent (429, the right number included). A counter fault refuses too
-/// (503): guesses must not go uncounted while the store is down.
+/// or the day's budget spent (429, the right number included, unless it names one of the meters
+/// in `proved_before`, those whose readings the caller handed in and which stand). A counter
+/// fault refuses too (503): guesses must not go uncounted while the store is down.
 pub async fn prove<'a, C: RequestCounter>(
     counter: &C,
     account: &AccountNumber,
     meters: &'a [Meter],
     typed: &TypedMeterNumber,
     only: Option<MeterRef>,
+    proved_before: &[&MeterId],
     now: DateTime<Utc>,
 ) -> Result<(MeterRef, &'a Meter), SubmissionError> {
     let day = BudgetDay::at(now);
     let proved = proved_meter(meters, typed, only);
+    if let Some(found @ (_, meter)) = proved
+        && proved_before.contains(&&meter.id)
+    {
+        return Ok(found);
+    }
     let checks_key = budget::checks_key(account);
     let checks = count_today(counter, &checks_key, &day);
     let (other_key, verdict): (String, fn(u64, u64) -> Verdict) = match proved {

@@ -21,8 +21,8 @@ use crate::domain::readings_ownership::Submitter;
 use crate::domain::readings_window::moscow_date;
 use crate::domain::year_month::billing_month;
 use crate::domain::{
-    AccountNumber, AmountDue, CallerId, Meter, MeterRef, ReadingsError, ReadingsLimits, Submission, TariffError,
-    charge::charge,
+    AccountNumber, AmountDue, CallerId, Meter, MeterId, MeterRef, ReadingsError, ReadingsLimits, Submission,
+    TariffError, charge::charge,
 };
 use crate::metrics::{self, Metric};
 use crate::ports::readings::{AccountReadings, ReadingsWriter, SaveOutcome, SubmittedReadings, TariffReader};
@@ -142,8 +142,25 @@ where
         tracing::info!(account = %number.masked(), "meter reference not on the account");
         return Err(SubmissionError::MeterNotFound);
     }
-    let (meter_ref, meter) =
-        meter_number_proof::prove(store, &number, &account.meters, &input.meter_number, input.meter_ref, now).await?;
+    // Meters this caller proved before: their own readings of them stand (this month's, or an
+    // earlier month's not billed yet).
+    let proved_before: Vec<&MeterId> = found
+        .submitted
+        .iter()
+        .chain(&found.unbilled)
+        .filter(|s| submitter.handed_in(&s.caller))
+        .map(SubmittedReadings::meter_id)
+        .collect();
+    let (meter_ref, meter) = meter_number_proof::prove(
+        store,
+        &number,
+        &account.meters,
+        &input.meter_number,
+        input.meter_ref,
+        &proved_before,
+        now,
+    )
+    .await?;
 
     let stored = found.for_meter(&meter.id);
     if stored.is_some_and(|stored| !submitter.handed_in(&stored.caller)) {

@@ -1,6 +1,8 @@
 //! How many wrong meter numbers an account takes: 5 a Moscow day, then every readings submission of
 //! the account is refused until midnight, the right number included — otherwise the refusals would
-//! only tell a guesser which numbers are wrong, and the right one would still get through.
+//! only tell a guesser which numbers are wrong, and the right one would still get through. (A user
+//! whose own readings of the meter stand proved its number before: `app::meter_number_proof` lets
+//! them through.)
 //!
 //! Counted through the request counter port, which only adds one and answers the sum: three counters
 //! per account and day, every number check (`meter-number#account#<digits>`), the wrong ones
