@@ -92,7 +92,7 @@ pub struct AccountReadings {
     pub account: Account,
     /// This billing month's submissions, one per meter.
     pub submitted: Vec<SubmittedReadings>,
-    /// Earlier months' submissions not billed yet, oldest month first.
+    /// Earlier months' submissions not billed yet, in no particular order.
     pub unbilled: Vec<SubmittedReadings>,
 }
 
@@ -105,7 +105,7 @@ impl AccountReadings {
     /// The meter as this month's readings count from: with the figures of its latest earlier
     /// submission not billed yet as its last accepted readings, where there is one.
     pub fn counting_from(&self, meter: &Meter) -> Option<Meter> {
-        let latest = self.unbilled.iter().rev().find(|s| s.meter_id() == &meter.id)?;
+        let latest = self.unbilled.iter().filter(|s| s.meter_id() == &meter.id).max_by_key(|s| s.billing_month)?;
         Some(unbilled_readings::last_accepted(meter, &latest.accepted.values, moscow_date(latest.submitted_at)))
     }
 

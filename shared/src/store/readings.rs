@@ -73,8 +73,6 @@ impl AccountReadingsReader for DynamoStore {
                 unbilled.push(decode(found)?);
             }
         }
-        // Keys sort by meter first; the port promises the oldest month first.
-        unbilled.sort_by_key(|s| s.billing_month);
         Ok(Some(AccountReadings { account, submitted, unbilled }))
     }
 }
