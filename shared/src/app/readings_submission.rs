@@ -168,8 +168,8 @@ where
         return Err(SubmissionError::SubmittedByAnother);
     }
 
-    // Last month's figures, when the billing system has not billed them yet, are what this
-    // month's use counts from: its bill will hold both, each once.
+    // An earlier month's figures the billing system has not billed yet are what this month's use
+    // counts from: its bill will hold both, each once.
     let counting_from = found.counting_from(meter);
     let accepted =
         readings::validate(counting_from.as_ref().unwrap_or(meter), &input.submission, &settings.limits, now)
