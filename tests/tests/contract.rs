@@ -602,11 +602,13 @@ async fn readings_answers_match_the_document_and_the_look_up_shows_the_submissio
         assert_eq!(contract.check(route, "POST", &response)["type"], problem);
     }
 
-    // The account's wrong numbers of the day spent (the one above and four more): 429.
+    // The account's wrong numbers of the day spent (the one above and four more): 429 to anyone
+    // but the submitter whose readings of the meter stand.
     for _ in 0..4 {
         assert_eq!(submit_readings::handle(&app, post(path.clone(), &unknown_meter).request()).await.status(), 422);
     }
-    let spent = submit_readings::handle(&app, post(path.clone(), &accepted_body).request()).await;
+    let spent =
+        submit_readings::handle(&app, Event::new("POST", &path).vk(&stranger).body(&accepted_body).request()).await;
     assert_eq!(spent.status(), 429);
     assert_eq!(contract.check(route, "POST", &spent)["type"], "/problems/meter-number-attempts-exhausted");
 
