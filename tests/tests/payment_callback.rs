@@ -267,16 +267,23 @@ async fn race_with_confirmed(other: fn(&Given) -> Value) -> Vec<Given> {
     for _ in 0..20 {
         payments.push(given("0", "100.00").await);
     }
+    race(&app, &payments, |g| (g.status("CONFIRMED", g.kopecks()), other(g))).await;
+    payments
+}
+
+/// Each payment's two notifications, `pair(payment)`, signed and delivered at the same moment on
+/// two tasks of one instance; both answered OK.
+async fn race(app: &Arc<Callback>, payments: &[Given], pair: impl Fn(&Given) -> (Value, Value)) {
     let races: Vec<_> = payments
         .iter()
         .map(|g| {
-            let confirmed = sign_notification(g.status("CONFIRMED", g.kopecks()));
-            let other = sign_notification(other(g));
-            let (a, b) = (Arc::clone(&app), Arc::clone(&app));
+            let (first, second) = pair(g);
+            let (first, second) = (sign_notification(first), sign_notification(second));
+            let (a, b) = (Arc::clone(app), Arc::clone(app));
             tokio::spawn(async move {
                 let (first, second) = tokio::join!(
-                    tokio::spawn(async move { deliver_raw(&a, &confirmed).await }),
-                    tokio::spawn(async move { deliver_raw(&b, &other).await }),
+                    tokio::spawn(async move { deliver_raw(&a, &first).await }),
+                    tokio::spawn(async move { deliver_raw(&b, &second).await }),
                 );
                 assert_ok(&first.unwrap());
                 assert_ok(&second.unwrap());
@@ -286,7 +293,6 @@ async fn race_with_confirmed(other: fn(&Given) -> Value) -> Vec<Given> {
     for race in races {
         race.await.unwrap();
     }
-    payments
 }
 
 /// The same race with a refund's receipt: the bank refunded the payment while its CONFIRMED was
@@ -1262,25 +1268,10 @@ async fn given_two_documents_without_type_racing_for_the_sales_slot_then_both_ar
         assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
         payments.push(g);
     }
-    let races: Vec<_> = payments
-        .iter()
-        .map(|g| {
-            let first = sign_notification(g.untyped_receipt(SALE_DOCUMENT, g.kopecks()));
-            let second = sign_notification(g.untyped_receipt(OTHER_DOCUMENT, g.kopecks()));
-            let (a, b) = (Arc::clone(&app), Arc::clone(&app));
-            tokio::spawn(async move {
-                let (first, second) = tokio::join!(
-                    tokio::spawn(async move { deliver_raw(&a, &first).await }),
-                    tokio::spawn(async move { deliver_raw(&b, &second).await }),
-                );
-                assert_ok(&first.unwrap());
-                assert_ok(&second.unwrap());
-            })
-        })
-        .collect();
-    for race in races {
-        race.await.unwrap();
-    }
+    race(&app, &payments, |g| {
+        (g.untyped_receipt(SALE_DOCUMENT, g.kopecks()), g.untyped_receipt(OTHER_DOCUMENT, g.kopecks()))
+    })
+    .await;
     for g in &payments {
         let record = g.record().await;
         assert_eq!(record.receipts.len(), 2, "payment {}: both documents kept: {:?}", g.payment.id, record.receipts);
