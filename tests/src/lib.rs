@@ -19,8 +19,10 @@ use serde_json::{Value, json};
 mod captured_log;
 pub mod population;
 mod request_count;
+mod slow_counters;
 pub use captured_log::CapturedLog;
 pub use request_count::{RequestCount, counted_store};
+pub use slow_counters::store_with_slow_counters;
 
 /// Ends the whole test process, failing, if it is still running after `limit`: a long run that
 /// waits on something that never comes (a stand-in that hangs, a loop that cannot finish) fails

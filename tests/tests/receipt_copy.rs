@@ -3,11 +3,14 @@
 //! the payment's email at most three times a day, and nobody else's payment.
 
 use chrono::Utc;
+use energosbyt::app::receipt_copy::COPIES_PER_DAY;
+use energosbyt::domain::readings_window::moscow_date;
 use energosbyt::domain::{CallerId, Payment, PaymentStatus, SellerRequisites};
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, Mailer};
 use energosbyt::ports::PaymentWriter;
 use energosbyt::ports::ledger::{PaymentLedger, ReceiptSlot, StoredReceipt};
+use energosbyt::ports::receipt_copies::{CopyCounted, ReceiptCopies};
 use energosbyt::store::DynamoStore;
 use integration_tests::*;
 use serde_json::{Value, json};
@@ -172,4 +175,32 @@ async fn given_no_receipt_yet_or_no_email_kept_when_a_copy_is_asked_for_then_409
         &payment_receipt::handle(&page_app().await, Event::new("GET", &path(&forgotten)).vk(&launch).request()).await,
     );
     assert_eq!(page["canSendCopy"], false);
+}
+
+/// The copy endpoint on an instance of its own whose throttle counter answers late, with a
+/// budget of one request a minute: whatever it did before the verdict came has happened by then.
+async fn copy_app_with_slow_counters() -> resend_receipt::App<DynamoStore, SesMailer> {
+    let mut app = copy_app().await;
+    app.store = store_with_slow_counters(std::time::Duration::from_millis(800)).await;
+    app.edge.limits.user_per_minute = 1;
+    app
+}
+
+#[tokio::test]
+async fn given_a_payer_over_the_minute_budget_when_a_copy_is_asked_for_then_429_and_no_copy_is_counted_or_mailed() {
+    let user = fresh_vk_user();
+    let recipient = format!("throttled-{}@example.ru", uuid::Uuid::new_v4().simple());
+    let payment = paid(user, Some(&recipient), true).await;
+    let launch = vk_launch(user, fixed_now());
+    let ask = || Event::new("POST", &path(&payment)).vk(&launch).request();
+
+    let first = resend_receipt::handle(&copy_app_with_slow_counters().await, ask()).await;
+    let throttled = resend_receipt::handle(&copy_app_with_slow_counters().await, ask()).await;
+
+    assert_eq!(first.status(), 202);
+    assert_eq!(throttled.status(), 429);
+    assert_eq!(body_json(&throttled)["budget"], "user-per-minute");
+    assert_eq!(mails_to(&recipient).await, 1, "the throttled request mailed nothing");
+    let next = store().await.count_copy(&payment.id, moscow_date(fixed_now()), COPIES_PER_DAY).await.unwrap();
+    assert_eq!(next, CopyCounted::Counted { nth: 2 }, "the throttled request used up no copy");
 }

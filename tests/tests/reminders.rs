@@ -269,3 +269,32 @@ async fn given_five_accounts_reminded_when_a_sixth_is_asked_for_then_it_is_409_a
     assert_eq!(sixth.1["limit"], 5);
     assert_eq!(again.0, 200);
 }
+
+/// The reminder endpoint on an instance of its own whose throttle counter answers late, with a
+/// budget of one account a day: whatever it did before the verdict came has happened by then.
+async fn call_with_slow_counters(event: Event) -> (u16, Value) {
+    let mut app =
+        account_reminder::App { store: store_with_slow_counters(Duration::from_millis(800)).await, edge: edge() };
+    app.edge.limits.user_accounts_per_day = 1;
+    let response = account_reminder::handle(&app, event.request()).await;
+    (response.status().as_u16(), body_json(&response))
+}
+
+#[tokio::test]
+async fn given_a_user_over_the_daily_accounts_budget_when_they_turn_a_reminder_on_or_off_then_429_and_nothing_changes()
+{
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let store = store().await;
+    let (first, kept, never, me) = (fresh_account_number(), fresh_account_number(), fresh_account_number(), user());
+    store.subscribe(me, &kept, 5).await.unwrap();
+    assert_eq!(call_with_slow_counters(as_vk("GET", &first, me)).await.0, 200, "the day's one account");
+
+    let on = call_with_slow_counters(as_vk("PUT", &never, me)).await;
+    let off = call_with_slow_counters(as_vk("DELETE", &kept, me)).await;
+
+    for (status, body) in [&on, &off] {
+        assert_eq!(*status, 429, "{body}");
+        assert_eq!(body["budget"], "user-accounts-per-day");
+    }
+    assert_eq!(store.reminded_accounts(me).await.unwrap(), vec![kept], "nothing turned on or off");
+}

@@ -62,14 +62,18 @@ async fn answer<S: ReminderSubscriptions + Sync>(
     let raw = path_param(&request, "account", 1).unwrap_or_default();
     let number: AccountNumber = raw.parse()?;
     let caller = &context.caller.id;
+    // A change is written only once the request is admitted: nothing runs alongside the
+    // admission, so a throttled caller turns nothing on or off.
     let reminder = match *request.method() {
         Method::PUT => {
-            context.admission.read(Some(&number), reminders::turn_on(&app.store, caller, &number)).await??;
+            context.admission.read(Some(&number), std::future::ready(())).await?;
+            reminders::turn_on(&app.store, caller, &number).await?;
             tracing::info!(account = %number.masked(), "readings reminder on");
             true
         }
         Method::DELETE => {
-            context.admission.read(Some(&number), reminders::turn_off(&app.store, caller, &number)).await??;
+            context.admission.read(Some(&number), std::future::ready(())).await?;
+            reminders::turn_off(&app.store, caller, &number).await?;
             tracing::info!(account = %number.masked(), "readings reminder off");
             false
         }

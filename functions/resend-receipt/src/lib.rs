@@ -2,7 +2,7 @@
 //! to the email the payment was made with, at most three times a Moscow day per payment. Anyone
 //! else's payment is `404`, as if it did not exist. Answers `202` once the mail service took it.
 //!
-//! HTTP only: the flow is `energosbyt::app::receipt_copy::send_copy`.
+//! HTTP only: the flow is `energosbyt::app::receipt_copy` (`receipt`, then `send_copy`).
 
 use energosbyt::app::receipt_copy;
 use energosbyt::config::ConfigError;
@@ -74,7 +74,10 @@ where
 {
     let raw = path_param(&request, "id", 1).unwrap_or_default();
     let id: PaymentId = raw.parse().map_err(|_| Problem::invalid_payment_id())?;
-    let sent = receipt_copy::send_copy(&app.store, &app.mailer, &app.seller, &id, &context.caller.id, context.now);
-    context.admission.read(None, sent).await??;
+    // Only the receipt's read runs alongside the admission; the copy is counted and mailed once
+    // the request is admitted, so a throttled caller neither uses up a copy nor sends one.
+    let read = receipt_copy::receipt(&app.store, &app.seller, &id, &context.caller.id);
+    let found = context.admission.read(None, read).await??;
+    receipt_copy::send_copy(&app.store, &app.mailer, &id, found, context.now).await?;
     Ok(response::json(StatusCode::ACCEPTED, &CopySent { payment_id: id.to_string(), sent: true }))
 }

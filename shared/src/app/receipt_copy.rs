@@ -75,20 +75,22 @@ pub async fn receipt<S: PaymentLedger + Sync>(
     Ok(PaymentReceipt { payment: record.payment, receipt })
 }
 
-/// Sends the sale receipt of `id` again, to the email the payment was made with.
+/// Sends the sale receipt of `id`, as [`receipt`] read it for the payer, again to the email the
+/// payment was made with. Counts the copy and mails it: the caller's request must be admitted
+/// (`edge::mini_app::Admission`) before this runs, the read of the receipt being all that may run
+/// alongside the admission.
 pub async fn send_copy<S, M>(
     store: &S,
     mailer: &Mailer<M>,
-    seller: &SellerRequisites,
     id: &PaymentId,
-    asking: &CallerId,
+    read: PaymentReceipt,
     now: DateTime<Utc>,
 ) -> Result<(), ReceiptCopyError>
 where
-    S: PaymentLedger + ReceiptCopies + Sync,
+    S: ReceiptCopies + Sync,
     M: MailSender + Sync,
 {
-    let PaymentReceipt { payment, mut receipt } = self::receipt(store, seller, id, asking).await?;
+    let PaymentReceipt { payment, mut receipt } = read;
     let email = payment.email.as_ref().ok_or(ReceiptCopyError::NoEmail)?;
     // The payment's own address, whatever the bank printed on the receipt.
     receipt.buyer_email = email.expose().to_owned();
