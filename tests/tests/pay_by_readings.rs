@@ -1,7 +1,7 @@
 //! «Оплатить по показаниям» across the functions: readings handed in, paid with their id, the
 //! success email listing them. Against DynamoDB Local, the acquirer sandbox and moto.
 
-use chrono::Utc;
+use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, Utc};
 use energosbyt::config::Env;
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, Mailer};
@@ -23,6 +23,10 @@ async fn account_with_open_meter(balance: &str) -> energosbyt::domain::AccountNu
     number
 }
 
+/// A subscriber set for one thread misses events of call sites another test's thread reaches
+/// first: the test that reads the logs runs alone.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn real_time_edge() -> energosbyt::edge::MiniAppEdge {
     let mut edge = edge();
     edge.clock = Utc::now;
@@ -31,6 +35,7 @@ fn real_time_edge() -> energosbyt::edge::MiniAppEdge {
 
 #[tokio::test]
 async fn paying_by_readings_lists_them_in_the_email_refuses_foreign_ids_and_logs_nothing_personal() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     // The test runs on one thread (tokio's current-thread runtime), so the guard covers it all.
     let logs = CapturedLog::default();
     let filter = "info,energosbyt=debug,account_lookup=debug,pay=debug,submit_readings=debug,payment_callback=debug";
@@ -163,4 +168,84 @@ async fn paying_by_readings_lists_them_in_the_email_refuses_foreign_ids_and_logs
     assert!(logged.contains(&mine.masked()), "accounts are identified by their masked number");
     assert!(texts[0].contains("18350") || texts[0].contains("18 350"), "day reading listed: {}", texts[0]);
     assert!(texts[0].contains("7490") || texts[0].contains("7 490"), "night reading listed: {}", texts[0]);
+}
+
+/// Today in Moscow (UTC+3).
+fn moscow_today() -> NaiveDate {
+    (Utc::now() + Duration::hours(3)).date_naive()
+}
+
+/// The 20th of last month, noon in Moscow: when last month's readings were handed in.
+fn last_months_20th() -> DateTime<Utc> {
+    let last_month = moscow_today().with_day(1).unwrap() - Days::new(1);
+    last_month.with_day(20).unwrap().and_hms_opt(9, 0, 0).unwrap().and_utc()
+}
+
+/// Moscow midnight that began this month.
+fn this_months_start() -> DateTime<Utc> {
+    moscow_today().with_day(1).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc() - Duration::hours(3)
+}
+
+#[tokio::test]
+async fn given_last_months_readings_when_paid_by_them_then_accepted_until_an_export_after_that_month_bills_them() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    tariffs_loaded().await;
+    let number = fresh_account_number();
+    let start_of_last_month = last_months_20th().with_day(1).unwrap();
+    let meters = vec![meter(json!({
+        "id": "M-2", "zoneSet": "twoZone", "digits": 6, "window": {"fromDay": 1, "toDay": 31},
+        "lastReadings": {
+            "T1": {"value": 18230, "date": start_of_last_month.date_naive().to_string()},
+            "T2": {"value": 7410, "date": start_of_last_month.date_naive().to_string()}
+        }
+    }))];
+    let account = account_with_all_zone_prices(number, "0.00", meters);
+    // Exported early last month: last month's readings are not billed by it.
+    store().await.import_account(&account, start_of_last_month + Duration::days(1)).await.unwrap();
+    let user = (uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as u64 + 1;
+
+    // Handed in on the 20th of last month.
+    let mut then = edge();
+    then.clock = last_months_20th;
+    let readings = submit_readings::App::new(store().await, then);
+    let submitted = submit_readings::handle(
+        &readings,
+        Event::new("POST", &format!("/accounts/{number}/readings"))
+            .vk(&vk_launch(user, last_months_20th()))
+            .body(&json!({"meterId": "M-2", "values": {"T1": 18350, "T2": 7490}}))
+            .request(),
+    )
+    .await;
+    assert_eq!(submitted.status(), 200, "{}", body_json(&submitted));
+    let submitted = body_json(&submitted);
+    let (readings_id, amount) = (submitted["readingsId"].clone(), submitted["amountToPay"].clone());
+
+    let pay = pay::App {
+        store: store().await,
+        acquirer: integration_tests::acquirer(),
+        edge: real_time_edge(),
+        settings: energosbyt::app::payment_registration::PaySettings::from_env(&Env::process()).unwrap(),
+    };
+    let launch = vk_launch(user, Utc::now());
+    let post = || {
+        Event::new("POST", "/payments")
+            .vk(&launch)
+            .header("idempotency-key", &uuid::Uuid::new_v4().to_string())
+            .body(&json!({"account": number.to_string(), "amount": amount, "email": "reader@example.ru",
+                          "readingsId": readings_id}))
+            .request()
+    };
+
+    // Not billed yet (the export billing last month is still to come): paid by them this month.
+    let unbilled = pay::handle(&pay, post()).await;
+    assert_eq!(unbilled.status(), 201, "{}", body_json(&unbilled));
+
+    // The export made as this month began bills them: they are no longer what a payment is for.
+    store().await.import_account(&account, this_months_start() + Duration::hours(1)).await.unwrap();
+    let billed = pay::handle(&pay, post()).await;
+    assert_eq!(billed.status(), 400, "{}", body_json(&billed));
+    let problem = body_json(&billed);
+    assert_eq!(problem["type"], "/problems/invalid-readings-id");
+    assert_eq!(problem["field"], "readingsId");
+    assert!(problem["title"].as_str().unwrap().contains("Показания"), "{problem}");
 }

@@ -19,7 +19,7 @@ use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
 use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
 use energosbyt::ports::idempotency::{IdempotencyKey, PaymentClaims};
-use energosbyt::ports::readings::ReadingsLookup;
+use energosbyt::ports::readings::AccountReadingsReader;
 use energosbyt::ports::{AccountReader, PaymentReader, PaymentWriter, RequestCounter};
 use energosbyt::startup::Instance;
 use energosbyt::store::DynamoStore;
@@ -86,7 +86,7 @@ impl Route {
 
 pub async fn handle<S, A>(app: &App<S, A>, request: Request) -> Response<Body>
 where
-    S: AccountReader + PaymentReader + PaymentWriter + PaymentClaims + ReadingsLookup + RequestCounter + Sync,
+    S: AccountReader + PaymentReader + PaymentWriter + PaymentClaims + AccountReadingsReader + RequestCounter + Sync,
     A: Acquirer,
 {
     match Route::of(&request) {
@@ -115,7 +115,7 @@ where
 
 async fn create<S, A>(app: &App<S, A>, request: Request, context: CallerContext<'_>) -> Result<Response<Body>, Problem>
 where
-    S: AccountReader + PaymentReader + PaymentWriter + PaymentClaims + ReadingsLookup + Sync,
+    S: AccountReader + PaymentReader + PaymentWriter + PaymentClaims + AccountReadingsReader + Sync,
     A: Acquirer,
 {
     let key = IdempotencyKey::from_header(request.headers().get(IDEMPOTENCY_KEY).map(HeaderValue::as_bytes))?;
@@ -126,9 +126,9 @@ where
     // The throttle's verdict comes with the account read; every write is after it.
     let read = context
         .admission
-        .read(Some(&payment.account), registration::read_account(&app.store, &payment.account))
+        .read(Some(&payment.account), registration::read_account(&app.store, &payment, context.now))
         .await?;
-    registration::known_account(read, &payment.account)?;
+    registration::known_account(read, &payment, &context.caller.id)?;
     let registered = registration::register(
         &app.store,
         &app.acquirer,

@@ -48,10 +48,11 @@ use crate::config::{ConfigError, Env};
 use crate::domain::form_deadline::{self, FormDeadlineError};
 use crate::domain::payment_request::{PaymentLimits, PaymentRequest};
 use crate::domain::readings_ownership::Submitter;
-use crate::domain::{Account, AccountNumber, CallerId, Money, PayMethod, Payment, PaymentId, PaymentStatus};
+use crate::domain::year_month::billing_month;
+use crate::domain::{AccountNumber, CallerId, Money, PayMethod, Payment, PaymentId, PaymentStatus};
 use crate::metrics::{self, Metric};
 use crate::ports::idempotency::{IdempotencyKey, IdempotencyScope, InitAnswer, PaymentClaims, RecordedResponse};
-use crate::ports::readings::{ReadingsId, ReadingsLookup};
+use crate::ports::readings::{AccountReadingsReader, ReadingsId, SubmittedReadings};
 use crate::ports::{AccountReader, PaymentReader, PaymentWriter, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -179,21 +180,37 @@ pub fn check(
     Ok(Checked { candidate, deadline, key })
 }
 
-/// The account must exist: the edge runs this read beside its throttle counter, and
-/// [`known_account`] reads its answer once the request is admitted.
-pub async fn read_account<S: AccountReader>(store: &S, account: &AccountNumber) -> Result<Option<Account>, StoreError> {
-    store.account(account).await
+/// What the edge reads beside its throttle counter, in one request: whether the account exists
+/// and, for a payment "by readings", its submissions the billing system has not billed yet (this
+/// billing month's, and an earlier month's until an export made after that month is imported:
+/// `domain::unbilled_readings`). [`known_account`] reads the answer once the request is admitted.
+pub async fn read_account<S: AccountReader + AccountReadingsReader>(
+    store: &S,
+    request: &PaymentRequest,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<SubmittedReadings>>, StoreError> {
+    if request.readings_id.is_none() {
+        return Ok(store.account(&request.account).await?.map(|_| Vec::new()));
+    }
+    let read = store.account_with_readings(&request.account, billing_month(now)).await?;
+    Ok(read.map(|found| found.submitted.into_iter().chain(found.unbilled).collect()))
 }
 
-/// Whether [`read_account`] found the account.
+/// Whether [`read_account`] found the account and, for a payment "by readings", the submission it
+/// names among those not billed yet.
 pub fn known_account(
-    read: Result<Option<Account>, StoreError>,
-    account: &AccountNumber,
+    read: Result<Option<Vec<SubmittedReadings>>, StoreError>,
+    request: &PaymentRequest,
+    caller: &CallerId,
 ) -> Result<(), RegistrationError> {
-    lookup::found(read, account).map(drop).map_err(|e| match e {
+    let unbilled = lookup::found(read, &request.account).map_err(|e| match e {
         LookupError::AccountNotFound => RegistrationError::AccountNotFound,
         LookupError::Unavailable => RegistrationError::Unavailable,
-    })
+    })?;
+    match &request.readings_id {
+        Some(id) => check_readings(&unbilled, &request.account, id, &Submitter::from(caller)),
+        None => Ok(()),
+    }
 }
 
 /// Registers `request` for `caller` under `key`, after [`check`] and [`known_account`].
@@ -207,13 +224,10 @@ pub async fn register<S, A>(
     now: DateTime<Utc>,
 ) -> Result<Registered, RegistrationError>
 where
-    S: PaymentReader + PaymentWriter + PaymentClaims + ReadingsLookup + Sync,
+    S: PaymentReader + PaymentWriter + PaymentClaims + Sync,
     A: Acquirer,
 {
     let masked = request.account.masked();
-    if let Some(readings_id) = &request.readings_id {
-        check_readings(store, &request.account, readings_id, &Submitter::from(caller)).await?;
-    }
     let scope = IdempotencyScope { caller: caller.to_string(), key: checked.key };
     let policy = settings.idempotency;
     // Written with the claim: a fresh lease's payment exists, `NEW`, before `Init`.
@@ -276,29 +290,27 @@ fn new_payment(
 }
 
 /// A payment "by readings" must name this account's current submission: not another account's,
-/// and not figures replaced since (the amount the customer saw would not be what is billed). And
-/// it must be the caller's own: the success email lists the figures paid for, which only their
-/// submitter sees. Anyone else's is refused as if it did not exist, so the answer tells nothing
-/// about it; paying the account without it stays open to everyone.
-async fn check_readings<S: ReadingsLookup>(
-    store: &S,
+/// not figures replaced since (the amount the customer saw would not be what is billed), and not a
+/// submission the billing system has billed already (its charge is in the balance; paying it
+/// again "by readings" would list figures that are no longer what the payment is for). And it must
+/// be the caller's own: the success email lists the figures paid for, which only their submitter
+/// sees. Anyone else's is refused as if it did not exist, so the answer tells nothing about it;
+/// paying the account without it stays open to everyone.
+fn check_readings(
+    unbilled: &[SubmittedReadings],
     account: &AccountNumber,
     id: &ReadingsId,
     asking: &Submitter,
 ) -> Result<(), RegistrationError> {
-    match store.readings_by_id(account, id).await {
-        Ok(Some(readings)) if asking.handed_in(&readings.caller) => Ok(()),
-        Ok(Some(_)) => {
+    match unbilled.iter().find(|readings| readings.readings_id == *id) {
+        Some(readings) if asking.handed_in(&readings.caller) => Ok(()),
+        Some(_) => {
             tracing::info!(account = %account.masked(), "payment names readings another user handed in");
             Err(RegistrationError::ReadingsNotFound)
         }
-        Ok(None) => {
-            tracing::info!(account = %account.masked(), "payment names readings this account does not have");
+        None => {
+            tracing::info!(account = %account.masked(), "payment names readings this account does not have, or has had billed");
             Err(RegistrationError::ReadingsNotFound)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "readings read failed");
-            Err(RegistrationError::Unavailable)
         }
     }
 }
