@@ -9,6 +9,11 @@ use serde_json::{Map, Value, json};
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
+/// The `WWW-Authenticate` of a mini-app request refused for its credentials (RFC 9110 §11.6.1: a
+/// 401 names the schemes the resource takes): `Authorization: VK <launch query>` or
+/// `Authorization: FB <signed_request>` (`edge::auth`).
+pub const AUTH_CHALLENGE: &str = "VK, FB";
+
 #[derive(Debug, Clone)]
 pub struct Problem {
     pub status: StatusCode,
@@ -19,11 +24,21 @@ pub struct Problem {
     /// Extension members (RFC 9457 §3.2), e.g. `opensOn` for a closed readings window.
     pub extensions: Map<String, Value>,
     pub retry_after_secs: Option<u64>,
+    /// `WWW-Authenticate`, for a 401 that a caller answers with credentials.
+    pub challenge: Option<&'static str>,
 }
 
 impl Problem {
     pub fn new(status: StatusCode, slug: &'static str, title: impl Into<String>) -> Self {
-        Self { status, slug, title: title.into(), detail: None, extensions: Map::new(), retry_after_secs: None }
+        Self {
+            status,
+            slug,
+            title: title.into(),
+            detail: None,
+            extensions: Map::new(),
+            retry_after_secs: None,
+            challenge: None,
+        }
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -48,11 +63,13 @@ impl Problem {
     // The problems every function may answer; those of one endpoint live beside its rule.
 
     pub fn unauthenticated() -> Self {
-        Problem::new(
+        let mut problem = Problem::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
             "Не удалось подтвердить вход. Откройте приложение заново",
-        )
+        );
+        problem.challenge = Some(AUTH_CHALLENGE);
+        problem
     }
 
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
@@ -121,6 +138,9 @@ impl Problem {
         if let Some(secs) = self.retry_after_secs {
             response = response.header(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if let Some(challenge) = self.challenge {
+            response = response.header(header::WWW_AUTHENTICATE, challenge);
+        }
         response.body(Body::Text(self.body().to_string())).expect("a valid response")
     }
 }
@@ -172,5 +192,14 @@ mod tests {
         assert_eq!(body["status"], 429);
         assert_eq!(body["limit"], 30);
         assert!(body["title"].as_str().unwrap().starts_with("Слишком много"));
+    }
+
+    #[test]
+    fn a_401_for_credentials_names_the_schemes_it_takes() {
+        let response = Problem::unauthenticated().into_response();
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "VK, FB");
+        let other = Problem::too_many_requests(1).into_response();
+        assert!(other.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 }
