@@ -22,8 +22,9 @@ use std::sync::OnceLock;
 /// Facebook's form carries one short field; anything much bigger is not Facebook.
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// Who may frame the tab: Facebook's own pages only.
-const FRAME_ANCESTORS: &str = "https://www.facebook.com https://facebook.com";
+/// Who may frame the tab: Facebook's own pages only, on whichever of its hosts Facebook serves them
+/// (`www.`, `web.`, `business.`, `m.facebook.com`).
+const FRAME_ANCESTORS: &str = "https://*.facebook.com https://facebook.com";
 
 /// The built app's entry files; the web build names them without a content hash so that this
 /// function does not need to know each build's file names.
@@ -291,7 +292,7 @@ mod tests {
         let launch: serde_json::Value = serde_json::from_str(&html[start..end]).expect("json");
         assert_eq!(launch["signedRequest"], sr.as_str());
         let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().expect("ascii");
-        assert!(csp.contains("frame-ancestors https://www.facebook.com https://facebook.com"), "{csp}");
+        assert!(csp.ends_with("frame-ancestors https://*.facebook.com https://facebook.com"), "{csp}");
         assert!(csp.contains("connect-src 'self'"), "{csp}");
         assert!(response.headers().get("x-frame-options").is_none());
         assert_eq!(response.headers()[header::REFERRER_POLICY], "no-referrer");
