@@ -99,7 +99,7 @@ async fn given_a_throttled_customer_on_vk_hosting_then_the_page_can_read_when_to
     assert_eq!(refused.status(), 429);
     assert!(header(&refused, "retry-after").is_some_and(|secs| secs.parse::<u64>().is_ok()));
     assert_eq!(header(&refused, "access-control-allow-origin"), Some(VK_HOSTING));
-    assert_eq!(header(&refused, "access-control-expose-headers"), Some("Retry-After"));
+    assert_eq!(header(&refused, "access-control-expose-headers"), Some("Retry-After, Idempotent-Replayed"));
 
     let served = account_lookup::handle(&app_open, call()).await;
     assert_eq!(served.status(), 200);

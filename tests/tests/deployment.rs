@@ -302,3 +302,18 @@ fn given_a_flood_on_the_mini_app_routes_then_the_banks_route_keeps_a_throttle_an
     let reserved = &template["Resources"]["PaymentCallbackFunction"]["Properties"]["ReservedConcurrentExecutions"];
     assert!(reserved.as_u64().is_some_and(|n| n > 0), "the callback reserves concurrency: {reserved:?}");
 }
+
+#[test]
+fn given_a_deployment_then_launch_data_older_than_vks_hour_is_never_accepted() {
+    let template = template();
+    let parameter = &template["Parameters"]["AuthMaxAgeSecs"];
+    let (min, max) = (parameter["MinValue"].as_u64(), parameter["MaxValue"].as_u64());
+    assert!(max.is_some_and(|max| max <= 3600), "VK's launch parameters live an hour: {max:?}");
+    assert!(min.is_some_and(|min| min > 0), "0 would switch the freshness check off: {min:?}");
+    let default = parameter["Default"].as_u64().expect("a default");
+    assert!((min.unwrap()..=max.unwrap()).contains(&default), "{default}");
+    let local: u64 = local_env("AUTH_MAX_AGE_SECS").expect("local.env sets it").parse().unwrap();
+    assert!(local <= 3600, "{local}");
+    let (tag, name) = tagged(&template["Globals"]["Function"]["Environment"]["Variables"]["AUTH_MAX_AGE_SECS"]);
+    assert_eq!((tag.as_str(), name.as_str()), ("!Ref", Some("AuthMaxAgeSecs")), "every function reads the parameter");
+}

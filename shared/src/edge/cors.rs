@@ -12,8 +12,9 @@ use http::{HeaderName, HeaderValue, Response, StatusCode};
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type, Idempotency-Key";
 /// How long a browser may reuse a preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE: &str = "600";
-/// Not CORS-safelisted, but the mini app needs it to tell a throttled customer when to retry.
-const EXPOSED_HEADERS: &str = "Retry-After";
+/// Not CORS-safelisted, but the mini app reads them: `Retry-After` to tell a throttled customer
+/// when to retry, `Idempotent-Replayed` to tell a payment answered again from one just created.
+const EXPOSED_HEADERS: &str = "Retry-After, Idempotent-Replayed";
 
 /// The origins allowed to call the API.
 #[derive(Debug, Clone, Default)]
@@ -179,7 +180,7 @@ mod tests {
         let headers = cors().headers_for(Some(CLOUDFRONT));
         assert_eq!(header(&headers, &ACCESS_CONTROL_ALLOW_ORIGIN), Some(CLOUDFRONT));
         assert_eq!(header(&headers, &VARY), Some("Origin"));
-        assert_eq!(header(&headers, &ACCESS_CONTROL_EXPOSE_HEADERS), Some("Retry-After"));
+        assert_eq!(header(&headers, &ACCESS_CONTROL_EXPOSE_HEADERS), Some("Retry-After, Idempotent-Replayed"));
 
         let dev = cors().headers_for(Some("http://localhost:5173"));
         assert_eq!(header(&dev, &ACCESS_CONTROL_ALLOW_ORIGIN), Some("http://localhost:5173"));
