@@ -268,6 +268,14 @@ impl Event {
         self
     }
 
+    /// The event without a header the gateway would otherwise carry (`content-type`).
+    pub fn without_header(mut self, name: &str) -> Self {
+        if let Some(headers) = self.value["headers"].as_object_mut() {
+            headers.remove(&name.to_ascii_lowercase());
+        }
+        self
+    }
+
     pub fn vk(self, launch: &str) -> Self {
         self.header("authorization", &format!("VK {launch}"))
     }

@@ -594,6 +594,11 @@ async fn readings_answers_match_the_document_and_the_look_up_shows_the_submissio
         (post(path.clone(), &automatic), 409, "/problems/readings-not-accepted"),
         (post(format!("/accounts/{unpriced}/readings"), &accepted_body), 409, "/problems/tariff-not-loaded"),
         (post(path.clone(), &json!({"pad": "x".repeat(17 * 1024)})), 413, "/problems/payload-too-large"),
+        (
+            post(path.clone(), &accepted_body).header("content-type", "application/x-www-form-urlencoded"),
+            415,
+            "/problems/unsupported-media-type",
+        ),
         (post(path.clone(), &wrong_zones), 422, "/problems/readings-wrong-zones"),
     ];
     for (event, status, problem) in cases {
@@ -696,11 +701,33 @@ async fn payment_answers_match_the_document() {
             401,
             "/problems/unauthenticated",
         ),
+        (
+            Event::new("POST", "/payments")
+                .vk(&launch)
+                .header("idempotency-key", &fresh_key().unwrap())
+                .header("content-type", "text/plain; charset=utf-8")
+                .body(&body)
+                .request(),
+            415,
+            "/problems/unsupported-media-type",
+        ),
     ];
     for (request, status, problem) in cases {
         let response = pay::handle(&app, request).await;
         assert_eq!(response.status(), status, "{problem}");
         assert_eq!(contract.check("/payments", "POST", &response)["type"], problem);
+    }
+
+    // A body without Content-Type is read as JSON, as is one whose type is JSON in any case with a
+    // charset.
+    for content_type in [None, Some("Application/JSON; charset=UTF-8")] {
+        let event = Event::new("POST", "/payments").vk(&launch).header("idempotency-key", &fresh_key().unwrap());
+        let event = match content_type {
+            Some(content_type) => event.header("content-type", content_type),
+            None => event.without_header("content-type"),
+        };
+        let response = pay::handle(&app, event.body(&body).request()).await;
+        assert_eq!(response.status(), 201, "{content_type:?}: {}", body_json(&response));
     }
 
     let id = created["paymentId"].as_str().expect("a payment id");

@@ -100,6 +100,12 @@ impl Problem {
         Problem::new(StatusCode::NOT_FOUND, "not-found", "Такой страницы нет")
     }
 
+    /// A request body of another media type than JSON (`Content-Type` says so).
+    pub fn unsupported_media_type() -> Self {
+        Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Неподдерживаемый формат запроса")
+            .detail("Тело запроса — JSON (Content-Type: application/json)")
+    }
+
     pub fn method_not_allowed() -> Self {
         Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Такой запрос здесь не принимается")
     }
