@@ -44,7 +44,7 @@ esac
 # here (tests/tests/enumeration.rs and crowd.rs are), but every 429 the document lists is still
 # checked if met.
 export THROTTLE_USER_PER_MINUTE=1000000 THROTTLE_IP_PER_MINUTE=1000000 THROTTLE_PAGE_PER_MINUTE=1000000
-export THROTTLE_USER_ACCOUNTS_PER_DAY=1000000 THROTTLE_IP_ACCOUNTS_PER_DAY=1000000
+export THROTTLE_USER_ACCOUNTS_PER_DAY=1000000 THROTTLE_IP_ACCOUNTS_PER_DAY=1000000 THROTTLE_PAGE_ACCOUNTS_PER_DAY=1000000
 # The origin the document's preflight example uses, so preflights reach their 204.
 export ALLOWED_ORIGINS="http://127.0.0.1:5173"
 # Schemathesis's and Hypothesis's own state stays under .run/ (git-ignored), where the

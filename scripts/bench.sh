@@ -222,7 +222,7 @@ end
 EOF
     # The throttle still counts every request (one UpdateItem), it just never refuses here.
     export THROTTLE_USER_PER_MINUTE=1000000000 THROTTLE_IP_PER_MINUTE=1000000000 THROTTLE_PAGE_PER_MINUTE=1000000000
-    export THROTTLE_USER_ACCOUNTS_PER_DAY=1000000000 THROTTLE_IP_ACCOUNTS_PER_DAY=1000000000
+    export THROTTLE_USER_ACCOUNTS_PER_DAY=1000000000 THROTTLE_IP_ACCOUNTS_PER_DAY=1000000000 THROTTLE_PAGE_ACCOUNTS_PER_DAY=1000000000
     svc_start api cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --disable-cors --release
     wait_port api "$API_PORT" 120
     # The first request per function builds it (release, LTO): wait for a real answer.
@@ -263,7 +263,7 @@ if wants 12; then
         # fixed launch timestamps, so the freshness check is off as in section 4.
         export AUTH_MAX_AGE_SECS=0
         export THROTTLE_USER_PER_MINUTE=1000000000 THROTTLE_IP_PER_MINUTE=1000000000 THROTTLE_PAGE_PER_MINUTE=1000000000
-        export THROTTLE_USER_ACCOUNTS_PER_DAY=1000000000 THROTTLE_IP_ACCOUNTS_PER_DAY=1000000000
+        export THROTTLE_USER_ACCOUNTS_PER_DAY=1000000000 THROTTLE_IP_ACCOUNTS_PER_DAY=1000000000 THROTTLE_PAGE_ACCOUNTS_PER_DAY=1000000000
         # side <name> <fake runtime's arguments...>: one subject, recorded, unless WARMING (a round
         # that only warms DynamoDB Local's JIT for every operation the subjects make: run alone,
         # this step would meet a cold stand-in with its first subjects and a warm one with the rest).

@@ -68,7 +68,7 @@ _web_test() {
     export SUCCESS_URL="$WEB_ORIGIN/#/return" FAIL_URL="$WEB_ORIGIN/#/return"
     # The browser tests check the screens, not the limits: one user polls and looks up a lot.
     export THROTTLE_USER_PER_MINUTE=100000 THROTTLE_IP_PER_MINUTE=100000 THROTTLE_PAGE_PER_MINUTE=100000
-    export THROTTLE_USER_ACCOUNTS_PER_DAY=100000 THROTTLE_IP_ACCOUNTS_PER_DAY=100000
+    export THROTTLE_USER_ACCOUNTS_PER_DAY=100000 THROTTLE_IP_ACCOUNTS_PER_DAY=100000 THROTTLE_PAGE_ACCOUNTS_PER_DAY=100000
     export SCREENSHOTS_DIR="$_web_root/.run/test/screenshots"
     bash scripts/tools.sh web lambda
     export PATH="$_web_root/.tools/venv/bin:$PATH"

@@ -132,6 +132,8 @@ enum Who {
     Vk(u64),
     /// A visitor of the Facebook tab who never authorised the app.
     Anonymous,
+    /// Such a visitor of the tab on another page than `local.env`'s (the edge set to that page).
+    AnonymousOn(u64),
 }
 
 /// One request of the flood: who asks, from where, for which number.
@@ -158,6 +160,7 @@ async fn flood(app: &Arc<App<DynamoStore>>, attempts: Vec<Attempt>) -> Vec<Answe
             let event = match attempt.who {
                 Who::Vk(user) => event.vk(&vk_launch(user, clock())),
                 Who::Anonymous => event.fb(&fb_signed_request(None, clock())),
+                Who::AnonymousOn(page) => event.fb(&fb_signed_request_on(&page.to_string(), None, clock())),
             };
             let number = attempt.number;
             in_flight.spawn(async move { Answer { number, response: handle(&app, event.request()).await } });
@@ -575,6 +578,40 @@ async fn anonymous_visitors_spread_over_many_addresses_share_the_pages_minute() 
 
     assert_eq!(outcome.admitted, limits.page_per_minute as usize, "the page's minute, however many addresses");
     assert_eq!(outcome.refused.get("page-per-minute"), Some(&(numbers.len() - limits.page_per_minute as usize)));
+    assert!(outcome.compared);
+}
+
+/// Spread over many addresses, each within its own budgets, and slower than the page's minute, the
+/// anonymous visitors of the page still share its day of distinct accounts. On a page of its own,
+/// with a small day, so no other test's visitors count into it.
+#[tokio::test]
+async fn anonymous_visitors_spread_over_many_addresses_share_the_pages_day_of_accounts() {
+    logs();
+    let page = 1 + random_u64() % 1_000_000_000_000;
+    let mut edge = clocked_edge();
+    edge.auth.fb_page_id = page.to_string();
+    edge.limits.page_accounts_per_day = 30;
+    let app = Arc::new(App { store: store().await, edge });
+    let limits = app.edge.limits;
+    start_clock();
+    let per_address = 5;
+    let numbers = walk(3 * limits.page_accounts_per_day);
+    let seeded = seed_every_25th(&numbers).await;
+    let addresses: Vec<String> = (0..numbers.len().div_ceil(per_address)).map(|_| fresh_ipv4()).collect();
+    assert!((per_address as u64) < limits.address_accounts_per_day.min(limits.address_per_minute));
+    assert!((numbers.len() as u64) < limits.page_per_minute, "the page's minute is not what stops them");
+
+    let attempts = numbers.iter().enumerate().map(|(i, &number)| Attempt {
+        number,
+        who: Who::AnonymousOn(page),
+        ip: addresses[i / per_address].clone(),
+    });
+    let outcome = judge(&flood(&app, attempts.collect()).await, &seeded);
+
+    let bound = limits.page_accounts_per_day as usize;
+    assert_eq!(outcome.admitted, bound, "the page's day of accounts, however many addresses");
+    assert!(outcome.learned.len() <= bound);
+    assert_eq!(outcome.refused.get("page-accounts-per-day"), Some(&(numbers.len() - bound)));
     assert!(outcome.compared);
 }
 

@@ -93,7 +93,8 @@ impl MiniAppEdge {
     /// `VK_APP_ID`, `FB_PAGE_ID`, `AUTH_MAX_AGE_SECS` (0 = no freshness check), `ALLOWED_ORIGINS`,
     /// and the throttle's budgets (`edge::throttle`): `THROTTLE_USER_PER_MINUTE`,
     /// `THROTTLE_USER_ACCOUNTS_PER_DAY`, `THROTTLE_IP_PER_MINUTE`, `THROTTLE_IP_ACCOUNTS_PER_DAY`,
-    /// `THROTTLE_PAGE_PER_MINUTE`, `THROTTLE_ACCOUNTS_NOTICE_FROM`; the signing keys from `keys`.
+    /// `THROTTLE_PAGE_PER_MINUTE`, `THROTTLE_PAGE_ACCOUNTS_PER_DAY`, `THROTTLE_ACCOUNTS_NOTICE_FROM`;
+    /// the signing keys from `keys`.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>, keys: &Secrets) -> Result<Self, ConfigError> {
         let max_age_secs: i64 = env.parse_or("AUTH_MAX_AGE_SECS", 3600)?;
         let defaults = ThrottleLimits::default();
@@ -115,6 +116,8 @@ impl MiniAppEdge {
                 address_accounts_per_day: env
                     .parse_or("THROTTLE_IP_ACCOUNTS_PER_DAY", defaults.address_accounts_per_day)?,
                 page_per_minute: env.parse_or("THROTTLE_PAGE_PER_MINUTE", defaults.page_per_minute)?,
+                page_accounts_per_day: env
+                    .parse_or("THROTTLE_PAGE_ACCOUNTS_PER_DAY", defaults.page_accounts_per_day)?,
                 accounts_notice_from: env.parse_or("THROTTLE_ACCOUNTS_NOTICE_FROM", defaults.accounts_notice_from)?,
             },
             leases: Leases::default(),

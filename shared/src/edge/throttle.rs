@@ -14,6 +14,7 @@
 //! | requests of anonymous callers per address per minute | an anonymous flood from one address | 120 | `THROTTLE_IP_PER_MINUTE` |
 //! | distinct accounts of anonymous callers per address per Moscow day | an anonymous walk from one address | 50 | `THROTTLE_IP_ACCOUNTS_PER_DAY` |
 //! | requests of all anonymous visitors of the page per minute | an anonymous walk spread over many addresses | 300 | `THROTTLE_PAGE_PER_MINUTE` |
+//! | distinct accounts of all anonymous visitors of the page per Moscow day | a slow anonymous walk spread over many addresses | 2000 | `THROTTLE_PAGE_ACCOUNTS_PER_DAY` |
 //!
 //! Why these: a visit is a look-up, readings and a payment — three to five requests, one or two
 //! accounts (the customer's flat, sometimes parents' or a dacha), plus a mistyped number now and
@@ -22,12 +23,17 @@
 //! user reaching `THROTTLE_ACCOUNTS_NOTICE_FROM` (5) distinct accounts in a day is reported (the
 //! `DistinctAccountsPerUser` metric and its alarm), so many accounts walking slowly show. The
 //! anonymous door is the Facebook tab alone (desktop browsers): 120 a minute and 50 accounts a day
-//! are some forty visits a minute and a few dozen visitors a day behind one NAT address, far
-//! above what one address sends there and far below a walk. The page's budget caps what every
-//! address together gets through that door; a flood from one address is stopped by the address's
-//! budget before it reaches the page's, so it cannot shut the door for the others. An IPv6
-//! address counts by its /64 ([`address_key`]). Requests without valid credentials are refused
-//! (401) before any counting: counting them would only let garbage cost us writes.
+//! are some forty visits a minute and a few dozen visitors a day behind one NAT address, far above
+//! what one address sends there and far below a walk. The page's budget caps what every address
+//! together gets through that door, a minute's requests and a day's distinct accounts: a walk
+//! spread over many addresses, each within its own budgets, learns at most 2000 accounts a day
+//! through the tab, room for a few hundred visitors a day looking up their own accounts there
+//! without authorising the app. A flood from one address is stopped by the address's budget before
+//! it reaches the page's, so it cannot shut the door for the others. The page's item holds its
+//! day's accounts, some 20 KB when full: each anonymous request that writes it then costs that many
+//! write units, which is what stopping the walk costs. An IPv6 address counts by its /64
+//! ([`address_key`]). Requests without valid credentials are refused (401) before any counting:
+//! counting them would only let garbage cost us writes.
 //!
 //! One caller's budgets live in one item of the day (`store::throttle`): a verified request is at
 //! most one `UpdateItem`, run while the endpoint reads the account (`mini_app::Admission`), and
@@ -53,6 +59,7 @@ pub struct ThrottleLimits {
     pub address_per_minute: u64,
     pub address_accounts_per_day: u64,
     pub page_per_minute: u64,
+    pub page_accounts_per_day: u64,
     /// From this many distinct accounts in a day a verified user is reported.
     pub accounts_notice_from: u64,
 }
@@ -65,6 +72,7 @@ impl Default for ThrottleLimits {
             address_per_minute: 120,
             address_accounts_per_day: 50,
             page_per_minute: 300,
+            page_accounts_per_day: 2000,
             accounts_notice_from: 5,
         }
     }
@@ -78,6 +86,7 @@ impl ThrottleLimits {
         address_per_minute: u64::MAX,
         address_accounts_per_day: u64::MAX,
         page_per_minute: u64::MAX,
+        page_accounts_per_day: u64::MAX,
         accounts_notice_from: u64::MAX,
     };
 }
@@ -132,6 +141,7 @@ pub enum Budget {
     AddressPerMinute,
     AddressAccountsPerDay,
     PagePerMinute,
+    PageAccountsPerDay,
 }
 
 impl Budget {
@@ -142,11 +152,12 @@ impl Budget {
             Self::AddressPerMinute => "address-per-minute",
             Self::AddressAccountsPerDay => "address-accounts-per-day",
             Self::PagePerMinute => "page-per-minute",
+            Self::PageAccountsPerDay => "page-accounts-per-day",
         }
     }
 
     fn is_daily(self) -> bool {
-        matches!(self, Self::UserAccountsPerDay | Self::AddressAccountsPerDay)
+        matches!(self, Self::UserAccountsPerDay | Self::AddressAccountsPerDay | Self::PageAccountsPerDay)
     }
 }
 
@@ -246,9 +257,10 @@ pub async fn check<C: RequestCounter>(
                 // must not use up the page's budget for every other visitor.
                 None => {
                     let key = format!("{scope}#page#{page}");
-                    let budget = Draw { per_minute: limits.page_per_minute, accounts_per_day: u64::MAX };
-                    let drawn = draw(counter, leases, &windows.of(&key, None), budget).await?;
-                    over(drawn, Budget::PagePerMinute, Budget::PagePerMinute)
+                    let budget =
+                        Draw { per_minute: limits.page_per_minute, accounts_per_day: limits.page_accounts_per_day };
+                    let drawn = draw(counter, leases, &windows.of(&key, account), budget).await?;
+                    over(drawn, Budget::PagePerMinute, Budget::PageAccountsPerDay)
                 }
             }
         }
