@@ -38,18 +38,16 @@ impl AccountReadingsReader for DynamoStore {
         number: &AccountNumber,
         month: YearMonth,
     ) -> Result<Option<AccountReadings>, StoreError> {
-        // `LEDGER#…`, `PROFILE`, `READING#…` sort in this order: one key range holds the ledger
-        // (the balance is the billed one plus the movements after the export), the profile and
-        // every submission. Which submissions the billed balance holds depends on the profile's
-        // export time, which no filter can compare with: they are all read (a year's at most,
-        // `READINGS_KEPT_DAYS`) and told apart here.
+        // The account's partition is exactly what the look-up needs (`keys::account_pk`): the
+        // ledger (the balance is the billed one plus the movements after the export), the profile
+        // and every submission, so it is read whole, with the simplest key condition. Which
+        // submissions the billed balance holds depends on the profile's export time, which no
+        // filter can compare with: they are all read (a year's at most, `READINGS_KEPT_DAYS`) and
+        // told apart here.
         let query = self
             .query_items()
-            .key_condition_expression("PK = :pk AND SK BETWEEN :ledger AND :readings_end")
+            .key_condition_expression("PK = :pk")
             .expression_attribute_values(":pk", item::s(keys::account_pk(number)))
-            .expression_attribute_values(":ledger", item::s(keys::LEDGER_PREFIX))
-            // The first string after every `READING#…`: '$' follows '#'.
-            .expression_attribute_values(":readings_end", item::s("READING$"))
             // A customer who has just paid or handed in readings must see it.
             .consistent_read(true);
         let items = all_items(query).await?;
