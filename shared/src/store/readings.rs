@@ -221,12 +221,15 @@ fn attributes(r: &SubmittedReadings) -> Result<Vec<(&'static str, AttributeValue
         .lines
         .iter()
         .map(|(zone, line)| {
-            let line = AttributeValue::M(HashMap::from([
+            let mut stored = HashMap::from([
                 ("consumption".to_owned(), item::n(line.consumption)),
-                ("price".to_owned(), item::money(line.price)),
                 ("amount".to_owned(), item::money(line.amount)),
-            ]));
-            (zone.as_str().to_owned(), line)
+            ]);
+            // A zone that used nothing on a day without its price has none to keep.
+            if let Some(price) = line.price {
+                stored.insert("price".to_owned(), item::money(price));
+            }
+            (zone.as_str().to_owned(), AttributeValue::M(stored))
         })
         .collect();
     let expires = r.submitted_at + Duration::days(READINGS_KEPT_DAYS);
@@ -262,7 +265,7 @@ fn decode(found: &Item) -> Result<SubmittedReadings, StoreError> {
                 };
                 let line = ChargeLine {
                     consumption: item::get_u64(line, "consumption")?,
-                    price: item::get_money(line, "price")?,
+                    price: line.contains_key("price").then(|| item::get_money(line, "price")).transpose()?,
                     amount: item::get_money(line, "amount")?,
                 };
                 Ok((zone, line))
