@@ -644,6 +644,30 @@ async fn a_refund_reported_before_its_credit_is_asked_for_again_then_applied() {
 }
 
 #[tokio::test]
+async fn given_signed_notifications_with_a_null_error_code_then_they_are_applied() {
+    let app = callback().await;
+    let g = given("-10.00", "10.00").await;
+    let mut confirmed = g.status("CONFIRMED", g.kopecks());
+    confirmed["ErrorCode"] = Value::Null;
+    confirmed["Message"] = Value::Null;
+    confirmed["RebillId"] = Value::Null;
+    assert_ok(&deliver(&app, confirmed).await);
+    assert_eq!(g.record().await.payment.status, PaymentStatus::Paid);
+    assert_eq!(g.balance().await, Money::ZERO);
+
+    let mut receipt = g.receipt();
+    receipt["ErrorCode"] = Value::Null;
+    receipt["ErrorMessage"] = Value::Null;
+    assert_ok(&deliver(&app, receipt).await);
+    assert_eq!(g.mails().await, (1, 1));
+
+    // Still signed: a null does not excuse a wrong Token.
+    let mut forged = sign_notification_with(g.status("CONFIRMED", g.kopecks()), "guess");
+    forged["ErrorCode"] = Value::Null;
+    assert_eq!(deliver_raw(&app, &forged).await.status().as_u16(), 401);
+}
+
+#[tokio::test]
 async fn failures_end_the_payment_without_money_and_never_revive_it() {
     let app = callback().await;
     let rejected = given("0", "10.00").await;
