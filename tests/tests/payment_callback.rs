@@ -644,6 +644,39 @@ async fn a_refund_reported_before_its_credit_is_asked_for_again_then_applied() {
 }
 
 #[tokio::test]
+async fn given_a_credited_payment_when_a_partial_refund_is_of_nothing_all_or_more_then_it_is_noted_and_moves_nothing() {
+    let app = callback().await;
+    let g = given("0", "1000.00").await;
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+
+    for (status, amount) in [
+        ("PARTIAL_REFUNDED", g.kopecks()),
+        ("PARTIAL_REFUNDED", 0),
+        ("PARTIAL_REFUNDED", g.kopecks() + 1),
+        ("PARTIAL_REVERSED", g.kopecks()),
+        ("PARTIAL_REVERSED", 0),
+    ] {
+        assert_ok(&deliver(&app, g.status(status, amount)).await);
+        let record = g.record().await;
+        assert_eq!(
+            (record.payment.status, record.payment.refunded),
+            (PaymentStatus::Paid, Money::ZERO),
+            "{status} of {amount}"
+        );
+        assert_eq!(g.balance().await, m("1000.00"), "{status} of {amount}: nothing debited");
+        assert_eq!(record.anomaly.as_deref(), Some("partial refund of an impossible amount"), "{status} of {amount}");
+    }
+    assert_eq!(g.ledger().await.len(), 1, "the credit only");
+
+    // A partial refund of part of it moves that part; the full refund the rest.
+    assert_ok(&deliver(&app, g.status("PARTIAL_REFUNDED", 30_000)).await);
+    assert_eq!(g.balance().await, m("700.00"));
+    assert_ok(&deliver(&app, g.status("REFUNDED", g.kopecks())).await);
+    assert_eq!(g.balance().await, Money::ZERO);
+    assert_eq!(g.record().await.payment.status, PaymentStatus::Refunded);
+}
+
+#[tokio::test]
 async fn given_signed_notifications_with_a_null_error_code_then_they_are_applied() {
     let app = callback().await;
     let g = given("-10.00", "10.00").await;

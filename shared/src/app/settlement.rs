@@ -247,7 +247,11 @@ where
                     Effect::AmountMismatch { expected, reported }
                 }
                 Transition::Anomaly(what) => {
-                    self.log_anomaly(payment, what, facts, None);
+                    let amounts = match event {
+                        AcquirerEvent::ImpossiblePartialRefund { reported } => Some((payment.amount, reported)),
+                        _ => None,
+                    };
+                    self.log_anomaly(payment, what, facts, amounts);
                     self.ledger.note_anomaly(id, what, facts.at).await?;
                     Effect::Anomaly(what)
                 }
