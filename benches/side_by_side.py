@@ -122,7 +122,7 @@ def main() -> int:
         )
         if conditions is not None and conditions.p50 is not None:
             print(
-                f"The same read without expressions (`{conditions.name}`: its key range as `KeyConditions`): "
+                f"The same read without expressions (`{conditions.name}`: its partition key as `KeyConditions`): "
                 f"{conditions.p50 / limit.p50:.2f}× the limit's, {conditions.p50 / same_read.p50:.2f}× "
                 f"`{same_read.name}`'s: what DynamoDB Local spends parsing the read's expressions."
             )

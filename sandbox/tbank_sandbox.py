@@ -110,6 +110,19 @@ def parse_json(text: str):
                       object_pairs_hook=_pairs_without_duplicates)
 
 
+def as_sent(value):
+    """A parsed value ready to send again: each number kept as text (`RawNumber`) a JSON number
+    once more, as the bank writes it (a `str` would go out as a JSON string)."""
+    if isinstance(value, RawNumber):
+        text = str(value)
+        return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+    if isinstance(value, dict):
+        return {key: as_sent(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_sent(item) for item in value]
+    return value
+
+
 def _scalar_text(value):
     if value is None or isinstance(value, (dict, list)):
         return None
@@ -303,7 +316,7 @@ class Payment:
             "FailURL": self.fail_url,
             "RedirectDueDate": iso_moscow(self.due),
             "DATA": self.data,
-            "Receipt": self.receipt,
+            "Receipt": as_sent(self.receipt),
             "Pan": self.pan,
             "ExpDate": self.exp_date,
             "CardId": self.card_id,
@@ -979,7 +992,8 @@ class Sandbox:
             "CalculationPlace": self.settle_place,
             "CashierName": "",
             "SettlePlace": self.settle_place,
-            "Receipt": receipt,
+            # The receipt as Init (or Cancel) sent it, its numbers JSON numbers as the bank echoes them.
+            "Receipt": as_sent(receipt),
         }
         for field in self.receipt_omit:
             body.pop(field, None)

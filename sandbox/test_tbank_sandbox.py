@@ -230,6 +230,38 @@ class SandboxTest(unittest.TestCase):
         state = self.call("GetState", {"PaymentId": pid})
         self.assertEqual(state["Status"], "CONFIRMED")
 
+    def test_the_receipt_notification_echoes_the_receipts_numbers_as_json_numbers(self):
+        body = self.init_body("order-4c")
+        body["Receipt"]["Items"] = [
+            dict(body["Receipt"]["Items"][0], Price=100000, Quantity=1.5, Amount=150000),
+            dict(body["Receipt"]["Items"][0], Price=5, Quantity=1, Amount=5),
+        ]
+        body["Receipt"]["Payments"] = {"Electronic": 150005}
+        pid = self.call("Init", body)["PaymentId"]
+        self.post(f"/sandbox/pay/{pid}", {"pan": "2201382000000013"})
+        self.wait_for(lambda: len(self.receiver.bodies(pid)) >= 3)
+        refund = dict(body["Receipt"], Items=[dict(body["Receipt"]["Items"][1])], Payments={"Electronic": 5})
+        self.call("Cancel", {"PaymentId": pid, "Amount": 5, "Receipt": refund})
+        self.wait_for(lambda: len(self.receiver.bodies(pid)) >= 5)
+
+        with self.receiver.lock:
+            raws = [r for r in self.receiver.received if str(tb.parse_json(r).get("PaymentId")) == pid]
+        receipts = [json.loads(r) for r in raws if json.loads(r)["Status"] == "RECEIPT"]
+        self.assertEqual([r["Type"] for r in receipts], ["Income", "IncomeReturn"])
+        sale, returned = receipts[0]["Receipt"], receipts[1]["Receipt"]
+        self.assertEqual([(i["Price"], i["Quantity"], i["Amount"]) for i in sale["Items"]],
+                         [(100000, 1.5, 150000), (5, 1, 5)])
+        self.assertEqual(sale["Payments"], {"Electronic": 150005})
+        self.assertEqual([(i["Price"], i["Quantity"], i["Amount"]) for i in returned["Items"]], [(5, 1, 5)])
+        for receipt in (sale, returned):
+            for item in receipt["Items"]:
+                for field in ("Price", "Quantity", "Amount"):
+                    self.assertNotIsInstance(item[field], str, field)
+        self.assertIsInstance(receipts[0]["Amount"], int)
+        for raw in raws:
+            self.assertTrue(tb.token_matches(tb.parse_json(raw), PASSWORD))
+        self.assertEqual(self.payment(pid)["Receipt"]["Items"][0]["Price"], 100000)
+
     def test_a_receipt_can_leave_out_what_the_banks_documented_example_leaves_out(self):
         omitted = ["SettlePlace", "CalculationPlace", "Ofd"]
         self.assertEqual(self.post("/sandbox/receipt-fields", {"omit": omitted}), {"omit": sorted(omitted)})

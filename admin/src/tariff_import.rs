@@ -5,12 +5,14 @@
 //! The whole file is checked as a table a charge could trust (`TariffTable::new`) before anything
 //! is written. Each price is written only when the store does not hold exactly it, so importing
 //! the same file twice changes nothing. Prices of the file's groups that the file no longer lists
-//! are reported and kept, unless `--prune` removes them (a corrected start date, for example).
+//! are reported and kept, unless `--prune` removes them (a corrected start date, for example); kept
+//! ones are checked with the file's as the one table a charge will read, and an import that would
+//! leave them contradicting it (a kept price open past the file's next period) writes nothing.
 
 use energosbyt::domain::account::TariffGroup;
 use energosbyt::domain::tariff::TariffId;
 use energosbyt::domain::{Tariff, TariffError, TariffTable};
-use energosbyt::ports::readings::TariffImport;
+use energosbyt::ports::readings::{TariffImport, TariffReader};
 use energosbyt::ports::{ImportOutcome, StoreError};
 use std::collections::HashSet;
 use std::fmt;
@@ -46,6 +48,36 @@ pub fn parse(text: &str) -> Result<TariffTable, TariffFileError> {
     TariffTable::new(tariffs).map_err(TariffFileError::Table)
 }
 
+/// Why an import wrote nothing, or stopped.
+#[derive(Debug)]
+pub enum TariffImportError {
+    /// The prices the store keeps (not in the file, no `--prune`) and the file's would not make a
+    /// table a charge could trust: every submission of the group would be refused.
+    WithKept(TariffError),
+    Store(StoreError),
+}
+
+impl fmt::Display for TariffImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TariffImportError::WithKept(e) => write!(
+                f,
+                "refused, nothing written: with the prices stored but not in the file, {e} \
+                 (list them in the file with their validTo, or import with --prune to remove them)"
+            ),
+            TariffImportError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for TariffImportError {}
+
+impl From<StoreError> for TariffImportError {
+    fn from(e: StoreError) -> Self {
+        TariffImportError::Store(e)
+    }
+}
+
 /// What an import did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct TariffImportSummary {
@@ -68,20 +100,28 @@ impl fmt::Display for TariffImportSummary {
     }
 }
 
-pub async fn import<S: TariffImport>(
+pub async fn import<S: TariffImport + TariffReader>(
     store: &S,
     table: &TariffTable,
     prune: bool,
-) -> Result<TariffImportSummary, StoreError> {
+) -> Result<TariffImportSummary, TariffImportError> {
     let mut summary = TariffImportSummary::default();
     let groups: HashSet<&TariffGroup> = table.tariffs().map(|t| &t.group).collect();
     let listed: HashSet<TariffId> = table.tariffs().map(Tariff::id).collect();
     let mut stale = Vec::new();
-    for group in groups {
+    for &group in &groups {
         let stored = store.stored_tariff_ids(group).await?;
         stale.extend(stored.into_iter().filter(|id| !listed.contains(id)));
     }
     summary.not_in_file = stale.len();
+    if !prune && !stale.is_empty() {
+        // What the readings function will read once this is written: the file's prices and the kept.
+        let mut after = table.tariffs().cloned().collect::<Vec<_>>();
+        for &group in &groups {
+            after.extend(store.tariffs(group).await?.into_iter().filter(|t| !listed.contains(&t.id())));
+        }
+        TariffTable::new(after).map_err(TariffImportError::WithKept)?;
+    }
     // New prices first, removals last: an import cut short never leaves a period without a price.
     for tariff in table.tariffs() {
         match store.import_tariff(tariff).await? {

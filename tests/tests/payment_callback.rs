@@ -106,10 +106,14 @@ fn fresh_acquirer_id() -> u64 {
 }
 
 async fn given(balance: &str, amount: &str) -> Given {
+    given_created(balance, amount, Utc::now()).await
+}
+
+/// As [`given`], the payment created at `now` (its form, stored without a deadline, lived a day).
+async fn given_created(balance: &str, amount: &str, now: chrono::DateTime<Utc>) -> Given {
     let store = store().await;
     let number = fresh_account_number();
     store.import_account(&account(number, balance, vec![]), Utc::now()).await.unwrap();
-    let now = Utc::now();
     let acquirer_id = fresh_acquirer_id();
     let payment = Payment {
         id: PaymentId::random(),
@@ -641,6 +645,131 @@ async fn a_refund_reported_before_its_credit_is_asked_for_again_then_applied() {
     assert_eq!(overtaken.balance().await, Money::ZERO);
     assert_eq!(overtaken.ledger().await.len(), 2, "the credit and the refund, each recorded");
     assert_eq!(overtaken.mails().await, (1, 0), "the customer did pay");
+}
+
+/// The payment as the reconciliation leaves one waiting past its review time.
+async fn send_for_review(g: &Given) {
+    let facts = BankFacts {
+        status: ReportedStatus::Bank(energosbyt::acquirer::PaymentStatus::Authorized),
+        acquirer_payment_id: Some(g.acquirer_id.to_string()),
+        card: None,
+        error_code: None,
+        at: Utc::now(),
+    };
+    let read = g.record().await;
+    let sent = store()
+        .await
+        .apply_transition(&read, &Transition::Progress(PaymentStatus::NeedsReview), &facts, &[])
+        .await
+        .unwrap();
+    assert_eq!(sent, Applied::Written);
+}
+
+#[tokio::test]
+async fn given_a_refund_of_a_payment_no_confirmed_can_credit_any_more_then_it_is_acknowledged_noted_and_moves_nothing()
+{
+    let app = callback().await;
+
+    // The capture came for another amount and was refused.
+    let mismatched = given("0", "1000.00").await;
+    assert_ok(&deliver(&app, mismatched.status("CONFIRMED", mismatched.kopecks() - 1)).await);
+    // The capture came with Success false and an error code.
+    let contradicted = given("0", "1000.00").await;
+    let mut capture = contradicted.status("CONFIRMED", contradicted.kopecks());
+    capture["Success"] = json!(false);
+    capture["ErrorCode"] = json!("1051");
+    assert_ok(&deliver(&app, capture).await);
+    // Declined, or with an operator.
+    let rejected = given("0", "1000.00").await;
+    assert_ok(&deliver(&app, rejected.status("REJECTED", rejected.kopecks())).await);
+    let reviewed = given("0", "1000.00").await;
+    send_for_review(&reviewed).await;
+    // Still waiting, but older than any CONFIRMED the bank may still be delivering.
+    let forgotten = given_created("0", "1000.00", Utc::now() - chrono::TimeDelta::days(3)).await;
+
+    for (g, status) in [
+        (&mismatched, PaymentStatus::New),
+        (&contradicted, PaymentStatus::New),
+        (&rejected, PaymentStatus::Failed),
+        (&reviewed, PaymentStatus::NeedsReview),
+        (&forgotten, PaymentStatus::New),
+    ] {
+        for (refund, amount) in [("PARTIAL_REFUNDED", 40_000), ("REFUNDED", g.kopecks()), ("REFUNDED", g.kopecks())] {
+            // Delivered again for a day otherwise, and never applicable.
+            assert_ok(&deliver(&app, g.status(refund, amount)).await);
+            let record = g.record().await;
+            assert_eq!((record.payment.status, record.payment.refunded), (status, Money::ZERO), "{refund}");
+            let anomaly = record.anomaly.expect("noted for an operator");
+            assert!(anomaly.starts_with("refund of a payment never credited"), "{anomaly}");
+        }
+        assert_eq!(g.balance().await, Money::ZERO, "{status:?}: no money moved");
+        assert!(g.ledger().await.is_empty());
+        assert_eq!(g.mails().await, (0, 0));
+    }
+    let anomaly = mismatched.record().await.anomaly.unwrap();
+    assert!(anomaly.contains("999.99") && anomaly.contains("1000.00"), "the mismatch is still told: {anomaly}");
+
+    // A young payment waiting for its bank still has its refund delivered again.
+    let young = given("0", "1000.00").await;
+    assert_eq!(deliver(&app, young.status("REFUNDED", young.kopecks())).await.status().as_u16(), 503);
+    assert_eq!(young.record().await.anomaly, None);
+}
+
+#[tokio::test]
+async fn given_a_credited_payment_when_a_partial_refund_is_of_nothing_all_or_more_then_it_is_noted_and_moves_nothing() {
+    let app = callback().await;
+    let g = given("0", "1000.00").await;
+    assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);
+
+    for (status, amount) in [
+        ("PARTIAL_REFUNDED", g.kopecks()),
+        ("PARTIAL_REFUNDED", 0),
+        ("PARTIAL_REFUNDED", g.kopecks() + 1),
+        ("PARTIAL_REVERSED", g.kopecks()),
+        ("PARTIAL_REVERSED", 0),
+    ] {
+        assert_ok(&deliver(&app, g.status(status, amount)).await);
+        let record = g.record().await;
+        assert_eq!(
+            (record.payment.status, record.payment.refunded),
+            (PaymentStatus::Paid, Money::ZERO),
+            "{status} of {amount}"
+        );
+        assert_eq!(g.balance().await, m("1000.00"), "{status} of {amount}: nothing debited");
+        assert_eq!(record.anomaly.as_deref(), Some("partial refund of an impossible amount"), "{status} of {amount}");
+    }
+    assert_eq!(g.ledger().await.len(), 1, "the credit only");
+
+    // A partial refund of part of it moves that part; the full refund the rest.
+    assert_ok(&deliver(&app, g.status("PARTIAL_REFUNDED", 30_000)).await);
+    assert_eq!(g.balance().await, m("700.00"));
+    assert_ok(&deliver(&app, g.status("REFUNDED", g.kopecks())).await);
+    assert_eq!(g.balance().await, Money::ZERO);
+    assert_eq!(g.record().await.payment.status, PaymentStatus::Refunded);
+}
+
+#[tokio::test]
+async fn given_signed_notifications_with_a_null_error_code_then_they_are_applied() {
+    let app = callback().await;
+    let g = given("-10.00", "10.00").await;
+    let mut confirmed = g.status("CONFIRMED", g.kopecks());
+    confirmed["ErrorCode"] = Value::Null;
+    confirmed["Message"] = Value::Null;
+    confirmed["RebillId"] = Value::Null;
+    assert_ok(&deliver(&app, confirmed).await);
+    assert_eq!(g.record().await.payment.status, PaymentStatus::Paid);
+    assert_eq!(g.balance().await, Money::ZERO);
+
+    let mut receipt = g.receipt();
+    receipt["ErrorCode"] = Value::Null;
+    receipt["ErrorMessage"] = Value::Null;
+    assert_ok(&deliver(&app, receipt).await);
+    assert_eq!(g.mails().await, (1, 1));
+
+    // Still signed: a null does not excuse a wrong Token.
+    let mut forged = sign_notification_with(g.status("CONFIRMED", g.kopecks()), "guess");
+    forged["ErrorCode"] = Value::Null;
+    assert_eq!(deliver_raw(&app, &forged).await.status().as_u16(), 401);
 }
 
 #[tokio::test]

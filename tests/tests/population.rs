@@ -565,9 +565,10 @@ fn readings_wants(priced: &Priced, book: &Book, month: Month) -> Vec<(String, Wa
         ("/rollover".into(), Want::Exactly(json!(priced.rollover))),
     ];
     for (zone, line) in &priced.lines {
-        wants.push((format!("/tariffs/{zone}"), Want::Money(line.price)));
+        let price = |at: String| (at, line.price.map_or(Want::Absent, Want::Money));
+        wants.push(price(format!("/tariffs/{zone}")));
         wants.push((format!("/lines/{zone}/consumption"), Want::Exactly(json!(line.consumption))));
-        wants.push((format!("/lines/{zone}/price"), Want::Money(line.price)));
+        wants.push(price(format!("/lines/{zone}/price")));
         wants.push((format!("/lines/{zone}/amount"), Want::Money(line.amount)));
     }
     for zone in ["T1", "T2", "T3"].iter().filter(|z| !priced.lines.contains_key(**z)) {

@@ -245,6 +245,43 @@ async fn importing_the_same_tariffs_twice_changes_nothing_and_prune_removes_what
 }
 
 #[tokio::test]
+async fn a_tariff_file_that_would_leave_a_kept_price_open_past_its_new_period_is_refused_before_anything_is_written() {
+    let store = store().await;
+    let group = format!("test-{}", uuid::Uuid::new_v4());
+    let row = |zone_set: &str, from: &str, to: Option<&str>, price: &str| {
+        let mut row = json!({"group": group, "zoneSet": zone_set, "zone": "T1", "validFrom": from, "price": price,
+                             "basis": "published", "source": "order"});
+        if let Some(to) = to {
+            row["validTo"] = json!(to);
+        }
+        row
+    };
+    let file = |rows: Vec<Value>| tariff_import::parse(&Value::Array(rows).to_string()).unwrap();
+    let first = file(vec![row("single", "2026-01-01", None, "8.00"), row("twoZone", "2026-01-01", None, "9.61")]);
+    tariff_import::import(&store, &first, false).await.unwrap();
+
+    // October's file forgets the two-zone row: kept without --prune, it would stay open past
+    // 1 October, and the group's table would be refused on every submission.
+    let october =
+        file(vec![row("single", "2026-01-01", Some("2026-09-30"), "8.00"), row("single", "2026-10-01", None, "8.90")]);
+    let refused = tariff_import::import(&store, &october, false).await.unwrap_err();
+    let message = refused.to_string();
+    assert!(matches!(refused, tariff_import::TariffImportError::WithKept(_)), "{message}");
+    for part in ["TwoZone", "2026-10-01", "--prune"] {
+        assert!(message.contains(part), "{message}");
+    }
+    let stored = store.tariffs(&TariffGroup(group.clone())).await.unwrap();
+    assert_eq!(stored.len(), 2, "nothing written: {stored:?}");
+    energosbyt::domain::TariffTable::new(stored).expect("the stored table is still one a charge can trust");
+
+    // With --prune the forgotten row goes, and the table is the file's.
+    let summary = tariff_import::import(&store, &october, true).await.unwrap();
+    assert_eq!((summary.written, summary.removed), (2, 1));
+    let stored = store.tariffs(&TariffGroup(group.clone())).await.unwrap();
+    energosbyt::domain::TariffTable::new(stored).expect("the pruned table is whole");
+}
+
+#[tokio::test]
 async fn prices_stored_by_an_older_release_without_a_source_are_rewritten_and_pruned_by_the_import() {
     let store = store().await;
     let group = format!("test-{}", uuid::Uuid::new_v4());

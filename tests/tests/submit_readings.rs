@@ -495,6 +495,47 @@ async fn given_a_two_zone_gas_stove_meter_on_15_october_2026_when_readings_are_h
 }
 
 #[tokio::test]
+async fn given_a_two_zone_meter_that_used_nothing_on_a_day_without_zone_prices_when_handed_in_then_charge_0_not_409() {
+    // "A customer who was away hands in the same reading again: consumption 0, charge 0" — even on
+    // 15 October 2026, when no gas-stove zone price is known: nothing used needs no price.
+    let app = app().await;
+    let meter = json!({"id": "M-2", "zoneSet": "twoZone", "digits": 6,
+        "lastReadings": {"T1": {"value": 18230, "date": "2026-09-20"}, "T2": {"value": 7410, "date": "2026-09-20"}}});
+    let number = imported_in_group("-150.00", vec![meter], "gas-stove").await;
+
+    let (status, answer) = submit_at(
+        &app,
+        &number,
+        json!({"meterId": "M-2", "values": {"T1": 18230, "T2": 7410}}),
+        utc(2026, 10, 15, 9, 0, 0),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["charge"], "0.00");
+    assert_eq!(answer["consumption"], json!({"T1": 0, "T2": 0}));
+    assert_eq!(answer["tariffs"], json!({}), "no price is shown where none is in force");
+    for zone in ["T1", "T2"] {
+        assert_eq!(answer["lines"][zone], json!({"consumption": 0, "amount": "0.00"}), "{answer}");
+    }
+    // The debt is still what is due; the readings are kept for billing.
+    assert_eq!(answer["amountToPay"], "150.00");
+    let stored = stored_readings(&number).await;
+    assert_eq!(stored.len(), 1, "the readings were not kept");
+    // The same readings again are the same submission, read back from the store without a price.
+    let (status, again) = submit_at(
+        &app,
+        &number,
+        json!({"meterId": "M-2", "values": {"T1": 18230, "T2": 7410}}),
+        utc(2026, 10, 16, 9, 0, 0),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!((again["readingsId"].clone(), again["version"].clone()), (answer["readingsId"].clone(), json!(1)));
+    assert_eq!(again["lines"], answer["lines"]);
+}
+
+#[tokio::test]
 async fn given_an_electric_stove_single_rate_meter_on_20_november_2026_when_handed_in_then_409_not_503() {
     let app = app().await;
     let number = imported_in_group("0", vec![single("M-1", 5000, "2026-10-20")], "electric-stove").await;

@@ -84,7 +84,8 @@ export function ReadingsForm({ account, meter, api, launch, onCancel }) {
         >
           {meter.zones.map((zone) => (
             <SimpleCell key={zone} multiline subtitle={zoneLabel(meter, zone)}>
-              {accepted.consumption?.[zone] ?? 0} кВт·ч × {formatRub(accepted.tariffs?.[zone])}
+              {accepted.consumption?.[zone] ?? 0} кВт·ч
+              {accepted.tariffs?.[zone] !== undefined && <> × {formatRub(accepted.tariffs[zone])}</>}
             </SimpleCell>
           ))}
           <SimpleCell multiline subtitle="Начислено по этому счётчику" data-testid="charge">

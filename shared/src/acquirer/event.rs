@@ -50,7 +50,9 @@ pub fn notified_event(notification: &PaymentNotification, paid: Money) -> Result
 /// only ever raises the refunded total. The other possible reading (the sum of the latest refund
 /// alone) would make two equal partial refunds indistinguishable from one delivered twice; if the
 /// bank turns out to mean that, a second partial refund of an equal or smaller sum is not applied
-/// (and is logged as unchanged), which errs towards never debiting a customer twice.
+/// (and is logged as unchanged), which errs towards never debiting a customer twice. A partial
+/// refund is of more than nothing and less than the payment: any other `Amount` (nothing, all of
+/// it, more) is [`AcquirerEvent::ImpossiblePartialRefund`], which moves no money.
 pub fn acquirer_event(
     status: &BankStatus,
     reported: Option<Money>,
@@ -71,16 +73,26 @@ pub fn acquirer_event(
         B::Confirmed => AcquirerEvent::Confirmed { amount: amount("CONFIRMED")? },
         B::Rejected | B::AuthFail | B::Canceled | B::DeadlineExpired => AcquirerEvent::Failed,
         B::Refunded | B::Reversed => AcquirerEvent::Refunded { remaining: Money::ZERO },
-        B::PartialRefunded => AcquirerEvent::Refunded { remaining: paid - amount("PARTIAL_REFUNDED")? },
-        B::PartialReversed => AcquirerEvent::Refunded { remaining: paid - amount("PARTIAL_REVERSED")? },
+        B::PartialRefunded => partial_refund(amount("PARTIAL_REFUNDED")?, paid),
+        B::PartialReversed => partial_refund(amount("PARTIAL_REVERSED")?, paid),
         B::Other(other) => return Err(UnmappedStatus::Unknown(other.clone())),
     })
 }
 
+/// A partial refund that has given back `total` so far, of a payment of `paid`.
+fn partial_refund(total: Money, paid: Money) -> AcquirerEvent {
+    if total.is_positive() && total < paid {
+        AcquirerEvent::Refunded { remaining: paid - total }
+    } else {
+        AcquirerEvent::ImpossiblePartialRefund { reported: total }
+    }
+}
+
 /// The status can only follow a capture: `REFUNDED`, `PARTIAL_REFUNDED` (money given back after
 /// `CONFIRMED`) and `PARTIAL_REVERSED`. Unlike `REVERSED` (an authorisation released before any
-/// capture), arriving at a payment we have not credited it means its `CONFIRMED` is still on its
-/// way: the event maps to the same [`AcquirerEvent::Refunded`], so only the status tells them apart.
+/// capture), arriving at a payment we have not credited it means the bank captured it: its
+/// `CONFIRMED` is still on its way, or came and was not credited. The event maps to the same
+/// [`AcquirerEvent::Refunded`], so only the status tells them apart.
 pub fn follows_capture(status: &BankStatus) -> bool {
     status.is_refund()
 }
@@ -183,6 +195,28 @@ mod tests {
                 Ok(AcquirerEvent::Refunded { remaining: Money::ZERO }),
                 "{s}: nothing remains, whatever the amount says"
             );
+        }
+    }
+
+    #[test]
+    fn a_partial_refund_of_nothing_of_everything_or_of_more_is_impossible() {
+        for s in ["PARTIAL_REFUNDED", "PARTIAL_REVERSED"] {
+            for reported in ["0", "-0.01", "1000", "1000.01", "5000"] {
+                assert_eq!(
+                    acquirer_event(&BankStatus::parse(s), Some(m(reported)), m("1000")),
+                    Ok(AcquirerEvent::ImpossiblePartialRefund { reported: m(reported) }),
+                    "{s} of {reported} on a payment of 1000"
+                );
+            }
+            for (reported, remaining) in [("0.01", "999.99"), ("999.99", "0.01")] {
+                assert_eq!(
+                    acquirer_event(&BankStatus::parse(s), Some(m(reported)), m("1000")),
+                    Ok(AcquirerEvent::Refunded { remaining: m(remaining) }),
+                    "{s} of {reported} on a payment of 1000"
+                );
+            }
+            let unpriced = acquirer_event(&BankStatus::parse(s), None, m("1000"));
+            assert!(matches!(unpriced, Err(UnmappedStatus::MissingAmount(_))), "{s}");
         }
     }
 

@@ -323,7 +323,7 @@ pub struct OrderPayment {
     pub status: PaymentStatus,
     #[serde(default = "yes", deserialize_with = "lenient::flag")]
     pub success: bool,
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub error_code: String,
     #[serde(default, deserialize_with = "lenient::optional_string")]
     pub message: Option<String>,
@@ -362,7 +362,7 @@ impl CancelRequest {
 pub struct CancelResponse {
     pub status: PaymentStatus,
     pub payment_id: PaymentId,
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub order_id: String,
     #[serde(default, with = "kopecks::optional")]
     pub original_amount: Option<Money>,
@@ -376,7 +376,7 @@ pub struct CancelResponse {
 pub(crate) struct Outcome {
     #[serde(rename = "Success", deserialize_with = "lenient::flag")]
     pub success: bool,
-    #[serde(rename = "ErrorCode", default, deserialize_with = "lenient::string")]
+    #[serde(rename = "ErrorCode", default, deserialize_with = "lenient::string_or_empty")]
     pub error_code: String,
     #[serde(rename = "Message", default, deserialize_with = "lenient::optional_string")]
     pub message: Option<String>,
@@ -451,6 +451,12 @@ pub(crate) mod lenient {
         optional_string(d)?.ok_or_else(|| de::Error::custom("a value is required here"))
     }
 
+    /// Like [`string`], with `null` as the empty string: for a field whose absence reads as empty
+    /// (`ErrorCode`), since the bank may send `null` where it has nothing to say.
+    pub fn string_or_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ok(optional_string(d)?.unwrap_or_default())
+    }
+
     /// Like [`string`], with `null` as `None`.
     pub fn optional_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         text(&Box::<RawValue>::deserialize(d)?).map_err(de::Error::custom)
@@ -502,6 +508,13 @@ mod tests {
         let paid = state.paid().unwrap();
         assert_eq!(paid.payment_id.as_str(), "5974256058");
         assert_eq!(paid.amount, Some(Money::from_kopecks(1000)));
+
+        let nulls: OrderPayment =
+            serde_json::from_str(r#"{"PaymentId":1,"Status":"NEW","ErrorCode":null,"Message":null,"Amount":null}"#)
+                .unwrap();
+        assert_eq!((nulls.error_code.as_str(), nulls.message, nulls.amount), ("", None, None));
+        let outcome: Outcome = serde_json::from_str(r#"{"Success":true,"ErrorCode":null}"#).unwrap();
+        assert_eq!((outcome.success, outcome.error_code.as_str()), (true, ""));
     }
 
     #[test]

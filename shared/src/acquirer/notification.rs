@@ -63,7 +63,7 @@ pub struct PaymentNotification {
     pub success: Option<bool>,
     pub status: PaymentStatus,
     pub payment_id: PaymentId,
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub error_code: String,
     #[serde(default, with = "kopecks::optional")]
     pub amount: Option<Money>,
@@ -98,7 +98,7 @@ pub struct ReceiptNotification {
     #[serde(deserialize_with = "lenient::flag")]
     pub success: bool,
     pub payment_id: PaymentId,
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub error_code: String,
     #[serde(default, deserialize_with = "lenient::optional_string")]
     pub error_message: Option<String>,
@@ -371,6 +371,40 @@ mod tests {
         };
         assert_eq!((n.status, n.amount, n.success), (PaymentStatus::Rejected, None, None));
         assert_eq!(n.error_code, "1051");
+    }
+
+    #[test]
+    fn a_signed_notification_with_null_optional_fields_reads_them_as_absent() {
+        let with_nulls = r#"{"TerminalKey":"T","OrderId":"7f1c","Success":true,"Status":"CONFIRMED",
+            "PaymentId":5974256058,"ErrorCode":null,"Amount":150005,"CardId":null,"Pan":null,
+            "ExpDate":null,"RebillId":null,"Message":null,"Details":null}"#;
+        let without = r#"{"TerminalKey":"T","OrderId":"7f1c","Success":true,"Status":"CONFIRMED",
+            "PaymentId":5974256058,"Amount":150005}"#;
+        // Nulls take no part in the Token: the bank signs what it would sign without them.
+        assert_eq!(token::sign_json(with_nulls, "pw").unwrap(), token::sign_json(without, "pw").unwrap());
+        let body = signed(with_nulls, "pw");
+        let Notification::Payment(n) = verify_notification(&body, "pw").unwrap() else {
+            panic!("a payment notification")
+        };
+        assert_eq!((n.error_code.as_str(), n.error()), ("", None));
+        assert_eq!((n.card_id, n.pan, n.message), (None, None, None));
+        assert_eq!(n.amount, Some("1500.05".parse().unwrap()));
+        assert_eq!(
+            verify_notification(&signed(with_nulls, "guess"), "pw"),
+            Err(NotificationError::Token(TokenError::Mismatch)),
+            "the Token is still checked"
+        );
+
+        let receipt = signed(
+            r#"{"TerminalKey":"T","OrderId":"7f1c","Success":true,"Status":"RECEIPT","PaymentId":5974256058,
+                "ErrorCode":null,"ErrorMessage":null,"Amount":150005,"FiscalNumber":null,"Url":null,
+                "Receipt":null}"#,
+            "pw",
+        );
+        let Notification::Receipt(r) = verify_notification(&receipt, "pw").unwrap() else {
+            panic!("a receipt notification")
+        };
+        assert_eq!((r.error_code.as_str(), r.error_message, r.fiscal_number, r.receipt), ("", None, None, None));
     }
 
     #[test]

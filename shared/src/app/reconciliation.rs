@@ -361,6 +361,7 @@ fn tally(summary: &mut Summary, effect: &Effect) {
         Effect::Progressed(_) => summary.progressed += 1,
         Effect::SentForReview => summary.needs_review += 1,
         // The bank says refunded; we never credited: money moved that the balance does not show.
+        // Its CONFIRMED may still come (once none can, settlement notes it: `Effect::Anomaly`).
         Effect::RefundBeforeCredit => summary.anomalies += 1,
         e if e.is_anomaly() => summary.anomalies += 1,
         _ => summary.unchanged += 1,

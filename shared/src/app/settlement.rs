@@ -44,8 +44,9 @@ pub enum Effect {
     /// The report contradicts the payment's history: nothing changed, anomaly noted.
     Anomaly(&'static str),
     /// A refund (after a capture, by its status) of a payment whose credit has not been applied
-    /// yet — its `CONFIRMED` is still on its way: nothing written; the caller has the bank
-    /// deliver it again later.
+    /// yet while its `CONFIRMED` may still be on its way ([`awaits_capture`]): nothing written;
+    /// the caller has the bank deliver it again later. One that no `CONFIRMED` can credit any
+    /// more is an [`Effect::Anomaly`] ([`NEVER_CREDITED`]).
     RefundBeforeCredit,
     /// The payment's account has no profile: nothing credited or debited, anomaly noted.
     AccountMissing,
@@ -210,25 +211,49 @@ where
                         reason = %unmapped,
                         "a bank status this service cannot act on; nothing applied"
                     );
+                    let capture = matches!(&facts.status, ReportedStatus::Bank(status) if status.is_paid());
+                    if capture
+                        && matches!(unmapped, UnmappedStatus::ContradictedByError { .. })
+                        && !record.payment.status.was_credited()
+                    {
+                        // The capture came and was not credited: a refund of it that follows must
+                        // not wait for another (`awaits_capture`). The reconciliation's `GetState`
+                        // still credits it if the bank says `CONFIRMED`.
+                        self.log_anomaly(&record.payment, "capture_with_error", facts, None);
+                        self.ledger.note_anomaly(id, CAPTURE_WITH_ERROR, facts.at).await?;
+                    }
                     return Ok(Some(Settled { record, effect: Effect::Unmapped(unmapped), held: Vec::new() }));
                 }
             };
             let payment = &record.payment;
             let of_attempt = Attempt::of(payment.acquirer_payment_id.as_deref(), facts.acquirer_payment_id.as_deref());
-            let refund_after_capture = matches!(event, AcquirerEvent::Refunded { .. })
-                && matches!(&facts.status, ReportedStatus::Bank(status) if follows_capture(status));
+            let refund_after_capture =
+                matches!(event, AcquirerEvent::Refunded { .. } | AcquirerEvent::ImpossiblePartialRefund { .. })
+                    && matches!(&facts.status, ReportedStatus::Bank(status) if follows_capture(status));
             if refund_after_capture && !payment.status.was_credited() {
-                // Its CONFIRMED has not been applied yet (whichever attempt it is of: the capture
-                // will be credited, and its attempt then becomes the credited one). Read as a
-                // reversal, a full refund would fail the payment; applied before the credit it
-                // would be lost while the late CONFIRMED still credits the money. Applied after
-                // the credit, it is exact. So it waits: the bank delivers it again.
-                tracing::warn!(
-                    payment_id = %id,
-                    bank_status = %facts.status,
-                    "refund reported before the credit it refunds; to be delivered again"
-                );
-                return Ok(Some(Settled { record, effect: Effect::RefundBeforeCredit, held: Vec::new() }));
+                if awaits_capture(&record, facts.at) {
+                    // Its CONFIRMED has not been applied yet (whichever attempt it is of: the
+                    // capture will be credited, and its attempt then becomes the credited one).
+                    // Read as a reversal, a full refund would fail the payment; applied before the
+                    // credit it would be lost while the late CONFIRMED still credits the money.
+                    // Applied after the credit, it is exact. So it waits: the bank delivers it again.
+                    tracing::warn!(
+                        payment_id = %id,
+                        bank_status = %facts.status,
+                        "refund reported before the credit it refunds; to be delivered again"
+                    );
+                    return Ok(Some(Settled { record, effect: Effect::RefundBeforeCredit, held: Vec::new() }));
+                }
+                // No CONFIRMED will credit it now (its capture was refused, the payment is settled
+                // otherwise, or too old for one to come): the bank gave back money the account
+                // never got. Nothing moves; an operator sees it, and the bank stops delivering it.
+                let Some(note) = never_credited_note(record.anomaly.as_deref()) else {
+                    metrics::count(Metric::DuplicatesAbsorbed, 1);
+                    return Ok(Some(Settled { record, effect: Effect::Unchanged, held: Vec::new() }));
+                };
+                self.log_anomaly(payment, "refund_never_credited", facts, None);
+                self.ledger.note_anomaly(id, &note, facts.at).await?;
+                return Ok(Some(Settled { record, effect: Effect::Anomaly(NEVER_CREDITED), held: Vec::new() }));
             }
             let transition =
                 payment_transition::apply(payment.status, payment.amount, payment.refunded, event, of_attempt);
@@ -240,14 +265,18 @@ where
                     Effect::Unchanged
                 }
                 Transition::AmountMismatch { expected, reported } => {
-                    let what = format!("amount mismatch: expected {expected}, reported {reported}");
+                    let what = format!("{AMOUNT_MISMATCH}: expected {expected}, reported {reported}");
                     self.log_anomaly(payment, "amount_mismatch", facts, Some((expected, reported)));
                     metrics::count(Metric::AmountMismatches, 1);
                     self.ledger.note_anomaly(id, &what, facts.at).await?;
                     Effect::AmountMismatch { expected, reported }
                 }
                 Transition::Anomaly(what) => {
-                    self.log_anomaly(payment, what, facts, None);
+                    let amounts = match event {
+                        AcquirerEvent::ImpossiblePartialRefund { reported } => Some((payment.amount, reported)),
+                        _ => None,
+                    };
+                    self.log_anomaly(payment, what, facts, amounts);
                     self.ledger.note_anomaly(id, what, facts.at).await?;
                     Effect::Anomaly(what)
                 }
@@ -293,7 +322,7 @@ where
                         }
                         Applied::AccountMissing => {
                             self.log_anomaly(payment, "account_missing", facts, None);
-                            self.ledger.note_anomaly(id, "account missing", facts.at).await?;
+                            self.ledger.note_anomaly(id, ACCOUNT_MISSING, facts.at).await?;
                             Effect::AccountMissing
                         }
                     }
@@ -472,6 +501,53 @@ where
     }
 }
 
+/// The anomaly a refund of a payment no `CONFIRMED` can credit any more is.
+pub const NEVER_CREDITED: &str = "refund of a payment never credited";
+/// Noted when the bank captured another amount than the payment's (then the amounts).
+const AMOUNT_MISMATCH: &str = "amount mismatch";
+/// Noted when a credit found no account to credit.
+const ACCOUNT_MISSING: &str = "account missing";
+/// Noted when a `CONFIRMED` came with `Success` false or an error code, and was not credited.
+const CAPTURE_WITH_ERROR: &str = "capture notified with an error";
+
+/// The bank delivers a notification not answered `OK` again for this long.
+const BANK_REDELIVERS_FOR: TimeDelta = TimeDelta::hours(24);
+/// The life of a form stored without its deadline: the bank's default `RedirectDueDate`.
+const DEFAULT_FORM_LIFE: TimeDelta = TimeDelta::hours(24);
+/// For the bank's hourly schedule and the clocks.
+const REDELIVERY_MARGIN: TimeDelta = TimeDelta::hours(1);
+
+/// Whether a refund (after a capture) of this payment, never credited, should wait for its
+/// `CONFIRMED`, at `now`. Only while one may still come and credit it: the payment is still
+/// waiting for the bank (a failed payment or one under review is settled otherwise), no capture
+/// of it was already refused (an amount mismatch, a missing account, a capture notified with an
+/// error — once the bank has refunded, the reconciliation's `GetState` says so, not `CONFIRMED`),
+/// and the bank may still be delivering its `CONFIRMED`: the capture happened before the form
+/// closed, and the bank delivers a notification again for a day.
+pub fn awaits_capture(record: &PaymentRecord, now: DateTime<Utc>) -> bool {
+    let payment = &record.payment;
+    let form_closed = payment.form_deadline.unwrap_or(payment.created_at + DEFAULT_FORM_LIFE);
+    payment.status.is_pending()
+        && !record.anomaly.as_deref().is_some_and(refuses_capture)
+        && now < form_closed + BANK_REDELIVERS_FOR + REDELIVERY_MARGIN
+}
+
+/// An anomaly noted on a payment that says its capture came and was not credited (or that a refund
+/// was already found never credited).
+fn refuses_capture(note: &str) -> bool {
+    [NEVER_CREDITED, AMOUNT_MISMATCH, ACCOUNT_MISSING, CAPTURE_WITH_ERROR].iter().any(|kind| note.starts_with(kind))
+}
+
+/// What to note on a payment when the bank refunds it while it was never credited, keeping what
+/// was noted before (the refused capture says why); `None` when that is noted already.
+fn never_credited_note(noted: Option<&str>) -> Option<String> {
+    match noted {
+        Some(noted) if noted.starts_with(NEVER_CREDITED) => None,
+        Some(noted) => Some(format!("{NEVER_CREDITED} (noted before: {noted})")),
+        None => Some(NEVER_CREDITED.to_owned()),
+    }
+}
+
 fn facts_of(n: &PaymentNotification, at: DateTime<Utc>) -> BankFacts {
     BankFacts {
         status: ReportedStatus::Bank(n.status.clone()),
@@ -552,4 +628,73 @@ fn written(record: &mut PaymentRecord, transition: &Transition, facts: &BankFact
 async fn back_off(attempt: u32) {
     let spread = u64::from(Utc::now().timestamp_subsec_micros() % 20);
     tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt) + spread)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::payment::paid_example;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    /// A payment created at noon on 1 March, its form open until noon the next day.
+    fn record(status: PaymentStatus, anomaly: Option<&str>) -> PaymentRecord {
+        let mut payment = paid_example("1000.00", at("2026-03-01T12:00:00Z"));
+        payment.status = status;
+        payment.form_deadline = Some(at("2026-03-02T12:00:00Z"));
+        PaymentRecord {
+            payment,
+            paid_at: None,
+            anomaly: anomaly.map(str::to_owned),
+            receipts: Vec::new(),
+            receipts_kept: 0,
+            emails: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_refund_waits_for_its_capture_only_while_a_confirmed_may_still_come_and_credit() {
+        let soon = at("2026-03-01T12:05:00Z");
+        for pending in [PaymentStatus::New, PaymentStatus::Authorized] {
+            assert!(awaits_capture(&record(pending, None), soon), "{pending:?}");
+        }
+        // Settled otherwise: failed, or with an operator.
+        for settled in [PaymentStatus::Failed, PaymentStatus::NeedsReview] {
+            assert!(!awaits_capture(&record(settled, None), soon), "{settled:?}");
+        }
+        // Its capture came and was refused.
+        for refused in [
+            "amount mismatch: expected 1000.00, reported 999.99",
+            "account missing",
+            "capture notified with an error",
+            "refund of a payment never credited",
+        ] {
+            assert!(!awaits_capture(&record(PaymentStatus::New, Some(refused)), soon), "{refused}");
+        }
+        // Too old: captured before the form closed, its CONFIRMED delivered again for a day.
+        let waiting = record(PaymentStatus::Authorized, None);
+        assert!(awaits_capture(&waiting, at("2026-03-03T12:59:59Z")));
+        assert!(!awaits_capture(&waiting, at("2026-03-03T13:00:00Z")));
+        // Stored without its deadline: the form lived a day.
+        let mut undated = record(PaymentStatus::New, None);
+        undated.payment.form_deadline = None;
+        assert!(awaits_capture(&undated, at("2026-03-03T12:59:59Z")));
+        assert!(!awaits_capture(&undated, at("2026-03-03T13:00:00Z")));
+    }
+
+    #[test]
+    fn a_refund_never_credited_is_noted_once_keeping_what_was_noted_before() {
+        assert_eq!(never_credited_note(None).as_deref(), Some(NEVER_CREDITED));
+        let after_mismatch = never_credited_note(Some("amount mismatch: expected 1000.00, reported 999.99"));
+        assert_eq!(
+            after_mismatch.as_deref(),
+            Some(
+                "refund of a payment never credited (noted before: amount mismatch: expected 1000.00, reported 999.99)"
+            )
+        );
+        assert_eq!(never_credited_note(after_mismatch.as_deref()), None, "noted already");
+        assert_eq!(never_credited_note(Some(NEVER_CREDITED)), None);
+    }
 }

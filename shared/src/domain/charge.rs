@@ -1,5 +1,7 @@
 //! What accepted readings cost: each zone's consumption at that zone's tariff on the submission
-//! day, each line rounded half-up to kopecks, the total the sum of the lines.
+//! day, each line rounded half-up to kopecks, the total the sum of the lines. A zone that used
+//! nothing costs nothing whatever its tariff, so it needs none: a customer who was away hands in
+//! the same readings again even while a zone's price for the day is unknown.
 
 use super::account::TariffGroup;
 use super::meter::{Zone, ZoneSet};
@@ -17,8 +19,10 @@ use std::collections::BTreeMap;
 pub struct ChargeLine {
     /// kWh since the last accepted reading.
     pub consumption: u64,
-    /// Roubles per kWh, VAT included.
-    pub price: Money,
+    /// Roubles per kWh, VAT included; `None` only for a zone that used nothing on a day with no
+    /// price in force for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
     pub amount: Money,
 }
 
@@ -43,10 +47,17 @@ pub fn charge(
         .consumption
         .iter()
         .map(|(&zone, &consumption)| {
-            let price = tariffs.price_on(group, zone_set, zone, date)?;
-            // The tariff table caps prices, so any u64 of kWh times a price fits a Decimal.
-            let amount = Money::rounded(Decimal::from(consumption) * price.amount());
-            Ok((zone, ChargeLine { consumption, price, amount }))
+            let price = tariffs.price_on(group, zone_set, zone, date);
+            let line = match price {
+                Err(_) if consumption == 0 => ChargeLine { consumption, price: None, amount: Money::ZERO },
+                // The tariff table caps prices, so any u64 of kWh times a price fits a Decimal.
+                price => {
+                    let price = price?;
+                    let amount = Money::rounded(Decimal::from(consumption) * price.amount());
+                    ChargeLine { consumption, price: Some(price), amount }
+                }
+            };
+            Ok((zone, line))
         })
         .collect::<Result<BTreeMap<_, _>, TariffError>>()?;
     let total = lines.values().map(|line| line.amount).sum();
@@ -87,7 +98,7 @@ mod tests {
     }
 
     fn line(consumption: u64, price: &str, amount: &str) -> ChargeLine {
-        ChargeLine { consumption, price: money(price), amount: money(amount) }
+        ChargeLine { consumption, price: Some(money(price)), amount: money(amount) }
     }
 
     #[test]
@@ -186,6 +197,26 @@ mod tests {
                 date: date(2026, 10, 15)
             })
         );
+    }
+
+    #[test]
+    fn given_a_zone_that_used_nothing_when_its_price_is_unknown_then_it_costs_nothing_and_needs_none() {
+        // Away in October 2026: the two-zone meter's registers are where they were, and no zone
+        // price of the day is known — consumption 0, charge 0, not a refusal.
+        let away = used(&[(Zone::T1, 0), (Zone::T2, 0)]);
+        let bill = charge(&away, ZoneSet::TwoZone, &gas(), &shipped(), date(2026, 10, 15)).unwrap();
+        assert_eq!(bill.lines[&Zone::T1], ChargeLine { consumption: 0, price: None, amount: Money::ZERO });
+        assert_eq!(bill.lines[&Zone::T2], ChargeLine { consumption: 0, price: None, amount: Money::ZERO });
+        assert_eq!(bill.total, Money::ZERO);
+        // A zone that used something still needs its price, whatever the others used.
+        let day_only = used(&[(Zone::T1, 5), (Zone::T2, 0)]);
+        assert!(matches!(
+            charge(&day_only, ZoneSet::TwoZone, &gas(), &shipped(), date(2026, 10, 15)),
+            Err(TariffError::NotFound { zone: Zone::T1, .. })
+        ));
+        // With a price in force, a zone that used nothing shows it, as it always has.
+        let bill = charge(&away, ZoneSet::TwoZone, &gas(), &shipped(), date(2026, 9, 30)).unwrap();
+        assert_eq!(bill.lines[&Zone::T2], line(0, "4.15", "0.00"));
     }
 
     /// The Moscow usage every period is charged for: 123 kWh of T1, 45 of T2, 67 of T3.
@@ -360,7 +391,7 @@ mod tests {
                     .iter()
                     .map(|&(zone, price)| ChargeLine {
                         consumption: kwh(zone),
-                        price,
+                        price: Some(price),
                         amount: Money::rounded(Decimal::from(kwh(zone)) * price.amount()),
                     })
                     .collect();

@@ -8,7 +8,8 @@
 //! - `REJECTED`, `AUTH_FAIL`, `CANCELED`, `DEADLINE_EXPIRED` (and a reversal before capture) end
 //!   the payment without money;
 //! - refunds and reversals after capture take the refunded amount off the balance once, and only
-//!   when they are of the attempt that was credited;
+//!   when they are of the attempt that was credited; a partial refund of nothing, of the whole
+//!   payment or of more moves nothing and is noted;
 //! - a payment still waiting when its time is up goes to an operator (`NEEDS_REVIEW`);
 //! - nothing ever moves a payment backwards: a late `AUTHORIZED` after `CONFIRMED` changes nothing.
 
@@ -30,6 +31,11 @@ pub enum AcquirerEvent {
     /// Money given back; `remaining` is what the payment still holds (0 when all went back).
     Refunded {
         remaining: Money,
+    },
+    /// A partial refund whose sum given back (`reported`) is not between nothing and the whole
+    /// payment: no partial refund of this payment can say that, so it moves no money.
+    ImpossiblePartialRefund {
+        reported: Money,
     },
     /// The bank gave no final answer within the time a payment may wait (the reconciliation's own
     /// verdict, as abandoning a form nobody paid is).
@@ -77,6 +83,9 @@ pub enum Transition {
     /// A status of another attempt that moves no money: nothing changes.
     OtherAttempt,
 }
+
+/// The anomaly a partial refund of nothing, of the whole payment or of more is.
+pub const IMPOSSIBLE_PARTIAL_REFUND: &str = "partial refund of an impossible amount";
 
 /// `status` and `refunded` are the payment's current state; `amount` what we asked; `attempt`
 /// whether the event is about the payment's recorded attempt.
@@ -149,6 +158,8 @@ pub fn apply(
             let status = if remaining.is_positive() { S::PartiallyRefunded } else { S::Refunded };
             Transition::Refund { amount: total_refunded - refunded, total_refunded, status }
         }
+        // Whatever the payment's state: an operator has to learn what the bank did.
+        AcquirerEvent::ImpossiblePartialRefund { .. } => Transition::Anomaly(IMPOSSIBLE_PARTIAL_REFUND),
         AcquirerEvent::Overdue => match status {
             S::New | S::Authorized => Transition::Progress(S::NeedsReview),
             _ => Transition::Unchanged,
@@ -256,6 +267,22 @@ mod tests {
             apply(S::Paid, m("10"), ZERO, AcquirerEvent::Refunded { remaining: m("11") }, OURS),
             Transition::Anomaly(_)
         ));
+    }
+
+    #[test]
+    fn a_partial_refund_of_an_impossible_amount_moves_no_money_whatever_the_payment() {
+        let impossible = AcquirerEvent::ImpossiblePartialRefund { reported: m("1000") };
+        for (status, refunded) in
+            [(S::Paid, ZERO), (S::PartiallyRefunded, m("300")), (S::New, ZERO), (S::Refunded, m("1000"))]
+        {
+            for attempt in [OURS, OTHER] {
+                assert_eq!(
+                    apply(status, m("1000"), refunded, impossible, attempt),
+                    Transition::Anomaly(IMPOSSIBLE_PARTIAL_REFUND),
+                    "{status:?} {attempt:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -71,9 +71,10 @@ impl SubmittedReadings {
         &self.accepted.meter_id
     }
 
-    /// The price per kWh of each zone, as charged.
+    /// The price per kWh of each zone, as charged (a zone that used nothing on a day without its
+    /// price has none).
     pub fn tariffs(&self) -> BTreeMap<Zone, crate::domain::Money> {
-        self.charge.lines.iter().map(|(zone, line)| (*zone, line.price)).collect()
+        self.charge.lines.iter().filter_map(|(zone, line)| Some((*zone, line.price?))).collect()
     }
 }
 
@@ -248,7 +249,7 @@ mod tests {
         let price: Money = "9.61".parse().unwrap();
         let amount = Money::rounded(rust_decimal::Decimal::from(t1) * price.amount());
         let charge = Charge {
-            lines: BTreeMap::from([(Zone::T1, ChargeLine { consumption: t1, price, amount })]),
+            lines: BTreeMap::from([(Zone::T1, ChargeLine { consumption: t1, price: Some(price), amount })]),
             total: amount,
         };
         SubmittedReadings::new(

@@ -4,6 +4,9 @@ use crate::domain::{AccountNumber, PaymentId};
 
 pub const PROFILE: &str = "PROFILE";
 
+/// An account's partition holds exactly its ledger (`LEDGER#…`), its `PROFILE` and its readings
+/// submissions (`READING#…`), all of which the look-up needs: it reads the partition whole, so
+/// anything else kept under this key would be read by every look-up.
 pub fn account_pk(number: &AccountNumber) -> String {
     format!("ACCOUNT#{}", number.digits())
 }

@@ -38,18 +38,16 @@ impl AccountReadingsReader for DynamoStore {
         number: &AccountNumber,
         month: YearMonth,
     ) -> Result<Option<AccountReadings>, StoreError> {
-        // `LEDGER#…`, `PROFILE`, `READING#…` sort in this order: one key range holds the ledger
-        // (the balance is the billed one plus the movements after the export), the profile and
-        // every submission. Which submissions the billed balance holds depends on the profile's
-        // export time, which no filter can compare with: they are all read (a year's at most,
-        // `READINGS_KEPT_DAYS`) and told apart here.
+        // The account's partition is exactly what the look-up needs (`keys::account_pk`): the
+        // ledger (the balance is the billed one plus the movements after the export), the profile
+        // and every submission, so it is read whole, with the simplest key condition. Which
+        // submissions the billed balance holds depends on the profile's export time, which no
+        // filter can compare with: they are all read (a year's at most, `READINGS_KEPT_DAYS`) and
+        // told apart here.
         let query = self
             .query_items()
-            .key_condition_expression("PK = :pk AND SK BETWEEN :ledger AND :readings_end")
+            .key_condition_expression("PK = :pk")
             .expression_attribute_values(":pk", item::s(keys::account_pk(number)))
-            .expression_attribute_values(":ledger", item::s(keys::LEDGER_PREFIX))
-            // The first string after every `READING#…`: '$' follows '#'.
-            .expression_attribute_values(":readings_end", item::s("READING$"))
             // A customer who has just paid or handed in readings must see it.
             .consistent_read(true);
         let items = all_items(query).await?;
@@ -223,12 +221,15 @@ fn attributes(r: &SubmittedReadings) -> Result<Vec<(&'static str, AttributeValue
         .lines
         .iter()
         .map(|(zone, line)| {
-            let line = AttributeValue::M(HashMap::from([
+            let mut stored = HashMap::from([
                 ("consumption".to_owned(), item::n(line.consumption)),
-                ("price".to_owned(), item::money(line.price)),
                 ("amount".to_owned(), item::money(line.amount)),
-            ]));
-            (zone.as_str().to_owned(), line)
+            ]);
+            // A zone that used nothing on a day without its price has none to keep.
+            if let Some(price) = line.price {
+                stored.insert("price".to_owned(), item::money(price));
+            }
+            (zone.as_str().to_owned(), AttributeValue::M(stored))
         })
         .collect();
     let expires = r.submitted_at + Duration::days(READINGS_KEPT_DAYS);
@@ -264,7 +265,7 @@ fn decode(found: &Item) -> Result<SubmittedReadings, StoreError> {
                 };
                 let line = ChargeLine {
                     consumption: item::get_u64(line, "consumption")?,
-                    price: item::get_money(line, "price")?,
+                    price: line.contains_key("price").then(|| item::get_money(line, "price")).transpose()?,
                     amount: item::get_money(line, "amount")?,
                 };
                 Ok((zone, line))

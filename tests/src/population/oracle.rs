@@ -127,7 +127,8 @@ impl Tariffs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Line {
     pub consumption: u64,
-    pub price: Decimal,
+    /// `None` for a zone that used nothing on a day without its price.
+    pub price: Option<Decimal>,
     pub amount: Decimal,
 }
 
@@ -260,9 +261,13 @@ impl Rules {
         }
         let mut lines = BTreeMap::new();
         for (zone, used) in consumption {
-            let price =
-                self.tariffs.price(customer.group, meter.kind, &zone, today).ok_or(Refusal::TARIFF_NOT_LOADED)?;
-            lines.insert(zone, Line { consumption: used, price, amount: kopecks(Decimal::from(used) * price) });
+            // "Consumption 0, charge 0": a zone that used nothing needs no price.
+            let price = match self.tariffs.price(customer.group, meter.kind, &zone, today) {
+                None if used > 0 => return Err(Refusal::TARIFF_NOT_LOADED),
+                price => price,
+            };
+            let amount = price.map_or(Decimal::ZERO, |price| kopecks(Decimal::from(used) * price));
+            lines.insert(zone, Line { consumption: used, price, amount });
         }
         let charge = lines.values().map(|l| l.amount).sum();
         let values = given.into_iter().map(|(z, v)| (z.to_owned(), v)).collect();
