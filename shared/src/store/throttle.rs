@@ -35,8 +35,9 @@ impl RequestCounter for DynamoStore {
         }
         if let Some((account, limit)) = tally.account {
             add.push_str(", #accounts :account");
-            // The set never grows past its limit, so the item stays under 1 KB (one write unit):
-            // a request for one more new account is refused with nothing written.
+            // The set never grows past its limit — a user's or an address's item stays under 1 KB
+            // (one write unit), the page's day of anonymous accounts some 22 KB when full — and a
+            // request for one more new account is refused with nothing written.
             update = update
                 .expression_attribute_names("#accounts", ACCOUNTS)
                 .expression_attribute_values(":account", AttributeValue::Ss(vec![account.to_owned()]))
