@@ -788,6 +788,15 @@ async fn pay_and_settle(
         let stale = stale[rng.usize(..stale.len())].clone();
         visit.pay(amount, Some(&stale), true).await?;
     }
+    // Payments run on the real clock, after the export (a minute ago) that billed every earlier
+    // month: a submission of one is refused by its id, and the customer pays the amount instead.
+    let readings_id = match readings_id {
+        Some(id) if visit.rules.billed(Month::of(moscow_date(seen_at))) => {
+            visit.pay(amount, Some(&id), true).await?;
+            None
+        }
+        other => other,
+    };
     let Some(ids) = visit.pay(amount, readings_id.as_deref(), false).await? else { return Ok(()) };
     let mut payment = PaymentBook::new(amount);
     let mut queue: VecDeque<BankEvent> = notification_plan(rng, amount).into();
@@ -1043,6 +1052,7 @@ async fn given_a_seeded_customer_base_when_customers_hand_in_readings_and_pay_th
         max_kwh_per_month: knob("READINGS_MAX_KWH_PER_MONTH", 10_000u64),
         payment_min: config_money("PAYMENT_MIN", "1.00"),
         payment_max: config_money("PAYMENT_MAX", "500000.00"),
+        export_month: Month::of(moscow_date(exported_at)),
     };
 
     // When every group and meter kind is priced on every day of 2020-07 … 2026-12.

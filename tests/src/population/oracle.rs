@@ -151,6 +151,9 @@ pub struct Rules {
     /// `PAYMENT_MIN`, `PAYMENT_MAX`.
     pub payment_min: Decimal,
     pub payment_max: Decimal,
+    /// The billing month of the imported export's date: it billed every submission of an earlier
+    /// month, which a payment "by readings" may then no longer name.
+    pub export_month: Month,
 }
 
 /// The meter's window on the Moscow day `today`: its days in that month, a day past the month's
@@ -272,6 +275,12 @@ impl Rules {
         let charge = lines.values().map(|l| l.amount).sum();
         let values = given.into_iter().map(|(z, v)| (z.to_owned(), v)).collect();
         Ok(Priced { month: Month::of(today), values, lines, charge, rollover })
+    }
+
+    /// Whether the imported export billed a submission of `month` (so it is no longer paid "by
+    /// readings": `invalid-readings-id`).
+    pub fn billed(&self, month: Month) -> bool {
+        self.export_month > month
     }
 
     /// Whether `POST /payments` takes `amount`.
@@ -459,6 +468,7 @@ mod tests {
             max_kwh_per_month: 10_000,
             payment_min: rub("1.00"),
             payment_max: rub("500000.00"),
+            export_month: Month { year: 2026, month: 12 },
         }
     }
 
