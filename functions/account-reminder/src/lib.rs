@@ -9,7 +9,7 @@ use energosbyt::config::ConfigError;
 use energosbyt::domain::AccountNumber;
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
-use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
+use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, json_body, response};
 use energosbyt::ports::RequestCounter;
 use energosbyt::ports::reminders::ReminderSubscriptions;
 use energosbyt::startup::Instance;
@@ -59,6 +59,9 @@ async fn answer<S: ReminderSubscriptions + Sync>(
     request: Request,
     context: CallerContext<'_>,
 ) -> Result<Response<Body>, Problem> {
+    if request.method() == Method::PUT {
+        json_body::check(&request)?;
+    }
     let raw = path_param(&request, "account", 1).unwrap_or_default();
     let number: AccountNumber = raw.parse()?;
     let caller = &context.caller.id;

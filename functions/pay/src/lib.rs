@@ -17,7 +17,7 @@ use energosbyt::domain::payment_request::PaymentRequest;
 use energosbyt::domain::{PayMethod, PaymentId};
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
-use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
+use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, json_body, response};
 use energosbyt::ports::idempotency::{IdempotencyKey, PaymentClaims};
 use energosbyt::ports::readings::AccountReadingsReader;
 use energosbyt::ports::{AccountReader, PaymentReader, PaymentWriter, RequestCounter};
@@ -118,6 +118,7 @@ where
     S: AccountReader + PaymentReader + PaymentWriter + PaymentClaims + AccountReadingsReader + Sync,
     A: Acquirer,
 {
+    json_body::check(&request)?;
     let key = IdempotencyKey::from_header(request.headers().get(IDEMPOTENCY_KEY).map(HeaderValue::as_bytes))?;
     let payment = PaymentRequest::from_json(request.body().as_ref(), &app.settings.limits).inspect_err(|e| {
         tracing::info!(error = %e, "payment request refused");

@@ -9,7 +9,7 @@ use energosbyt::config::ConfigError;
 use energosbyt::domain::{PaymentId, SellerRequisites};
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
-use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
+use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, json_body, response};
 use energosbyt::mail::ses::SesMailer;
 use energosbyt::mail::{MailFrom, MailSender, Mailer};
 use energosbyt::ports::RequestCounter;
@@ -72,6 +72,7 @@ where
     S: PaymentLedger + ReceiptCopies + Sync,
     M: MailSender + Sync,
 {
+    json_body::check(&request)?;
     let raw = path_param(&request, "id", 1).unwrap_or_default();
     let id: PaymentId = raw.parse().map_err(|_| Problem::invalid_payment_id())?;
     // Only the receipt's read runs alongside the admission; the copy is counted and mailed once

@@ -31,7 +31,7 @@ use energosbyt::config::ConfigError;
 use energosbyt::domain::AccountNumber;
 use energosbyt::edge::mini_app::path_param;
 use energosbyt::edge::throttle::ThrottleScope;
-use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, response};
+use energosbyt::edge::{CallerContext, MiniAppEdge, Problem, json_body, response};
 use energosbyt::ports::RequestCounter;
 use energosbyt::ports::readings::{AccountReadingsReader, ReadingsWriter, TariffReader};
 use energosbyt::startup::Instance;
@@ -82,6 +82,7 @@ async fn submit<S>(app: &App<S>, request: Request, context: CallerContext<'_>) -
 where
     S: AccountReadingsReader + ReadingsWriter + TariffReader + RequestCounter,
 {
+    json_body::check(&request)?;
     let submitter = submission::submitter(&context.caller.id)?;
     let raw = path_param(&request, "account", 1).unwrap_or_default();
     let number: AccountNumber = raw.parse()?;

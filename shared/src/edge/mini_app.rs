@@ -206,12 +206,7 @@ impl MiniAppEdge {
                 counted: Arc::clone(&counted),
             }
         };
-        // A body the endpoint would read as JSON while its sender says it is something else is
-        // refused before the endpoint sees it; counted, without an account, as any refusal.
-        let answer = match unsupported_body(&request) {
-            Some(refused) => Err(refused),
-            None => endpoint(request, CallerContext { caller, now, admission }).await,
-        };
+        let answer = endpoint(request, CallerContext { caller, now, admission }).await;
         if !counted.load(Ordering::Acquire)
             && let Err(refused) = throttle::check(counter, &self.leases, &self.limits, scope, &subject, None, now).await
         {
@@ -219,31 +214,6 @@ impl MiniAppEdge {
         }
         answer.unwrap_or_else(Problem::into_response)
     }
-}
-
-/// `415` for a `POST` or `PUT` whose body is not empty and whose `Content-Type` names something
-/// other than JSON. Without a `Content-Type` the body is read as JSON, as it always was: a client
-/// that sends none is not refused for it.
-fn unsupported_body(request: &Request) -> Option<Problem> {
-    if !matches!(*request.method(), Method::POST | Method::PUT) || request.body().as_ref().is_empty() {
-        return None;
-    }
-    let content_type = request.headers().get(header::CONTENT_TYPE)?;
-    let named = content_type.to_str().map(str::trim).unwrap_or("?");
-    if named.is_empty() || is_json(named) {
-        return None;
-    }
-    tracing::info!(content_type = named, "request body of another type than JSON refused");
-    Some(Problem::unsupported_media_type())
-}
-
-/// `application/json` or `application/<anything>+json`, any case, parameters (`charset`) allowed.
-pub fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    let Some(subtype) = essence.strip_prefix("application/") else {
-        return false;
-    };
-    subtype == "json" || (subtype.ends_with("+json") && subtype.len() > "+json".len())
 }
 
 fn authentication_refused(e: &auth::AuthError) -> Problem {
@@ -276,58 +246,4 @@ pub fn path_param<'a>(request: &'a Request, name: &str, index: usize) -> Option<
         None => request.uri().path().split('/').filter(|s| !s.is_empty()).nth(index)?,
     };
     percent_encoding::percent_decode_str(raw).decode_utf8().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_is_application_json_or_a_json_suffix_whatever_the_case_and_parameters() {
-        for json in [
-            "application/json",
-            "Application/JSON",
-            "application/json; charset=utf-8",
-            "application/json;charset=UTF-8",
-            " application/json ",
-            "application/problem+json",
-            "application/merge-patch+json; charset=utf-8",
-        ] {
-            assert!(is_json(json), "{json}");
-        }
-        for other in [
-            "text/plain",
-            "text/json",
-            "application/x-www-form-urlencoded",
-            "multipart/form-data; boundary=x",
-            "application/jsonp",
-            "application/+json",
-            "application/xml",
-            "json",
-        ] {
-            assert!(!is_json(other), "{other}");
-        }
-    }
-
-    fn request(method: &str, content_type: Option<&str>, body: &str) -> Request {
-        let mut request = http::Request::builder().method(method).uri("/payments");
-        if let Some(content_type) = content_type {
-            request = request.header(header::CONTENT_TYPE, content_type);
-        }
-        request.body(Body::from(body)).unwrap()
-    }
-
-    #[test]
-    fn a_body_said_to_be_other_than_json_is_415_in_russian_and_a_body_without_a_type_is_read() {
-        let refused = unsupported_body(&request("POST", Some("text/plain"), "{}")).expect("refused");
-        assert_eq!(refused.status, http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        assert_eq!(refused.type_uri(), "/problems/unsupported-media-type");
-        assert!(refused.title.contains("формат"), "{}", refused.title);
-        assert!(unsupported_body(&request("PUT", Some("application/x-www-form-urlencoded"), "a=1")).is_some());
-
-        assert!(unsupported_body(&request("POST", None, "{}")).is_none(), "no Content-Type: read as JSON");
-        assert!(unsupported_body(&request("POST", Some("application/json; charset=utf-8"), "{}")).is_none());
-        assert!(unsupported_body(&request("POST", Some("text/plain"), "")).is_none(), "no body to read");
-        assert!(unsupported_body(&request("GET", Some("text/plain"), "x")).is_none(), "a GET's body is not read");
-    }
 }

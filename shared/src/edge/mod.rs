@@ -7,6 +7,8 @@ pub mod cors;
 #[cfg(feature = "adapters")]
 mod history_problems;
 #[cfg(feature = "adapters")]
+pub mod json_body;
+#[cfg(feature = "adapters")]
 pub mod mini_app;
 #[cfg(feature = "adapters")]
 mod notification_problems;
