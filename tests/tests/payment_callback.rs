@@ -870,20 +870,8 @@ async fn given_a_failed_payment_when_the_bank_confirms_another_amount_then_nothi
 #[tokio::test]
 async fn given_a_payment_under_review_when_the_bank_confirms_it_then_it_is_credited_once_and_noted() {
     let app = callback().await;
-    let store = store().await;
     let g = given("0", "77.00").await;
-    // What the reconciliation does to a payment left waiting past its review time.
-    let facts = BankFacts {
-        status: ReportedStatus::Bank(energosbyt::acquirer::PaymentStatus::Authorized),
-        acquirer_payment_id: Some(g.acquirer_id.to_string()),
-        card: None,
-        error_code: None,
-        at: Utc::now(),
-    };
-    let read = g.record().await;
-    let sent =
-        store.apply_transition(&read, &Transition::Progress(PaymentStatus::NeedsReview), &facts, &[]).await.unwrap();
-    assert_eq!(sent, Applied::Written);
+    send_for_review(&g).await;
     assert!(!listed(&g.payment.id).await, "under review, it leaves the pending index");
 
     assert_ok(&deliver(&app, g.status("CONFIRMED", g.kopecks())).await);

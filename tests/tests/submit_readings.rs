@@ -103,8 +103,18 @@ async fn stored_readings(number: &AccountNumber) -> Vec<HashMap<String, Attribut
 }
 
 fn two_zone(id: &str) -> Value {
+    two_zone_read_on(id, "2026-10-20")
+}
+
+/// A two-zone meter last read at T1 18230, T2 7410 on `date`.
+fn two_zone_read_on(id: &str, date: &str) -> Value {
     json!({"id": id, "zoneSet": "twoZone", "digits": 6,
-           "lastReadings": {"T1": {"value": 18230, "date": "2026-10-20"}, "T2": {"value": 7410, "date": "2026-10-20"}}})
+           "lastReadings": {"T1": {"value": 18230, "date": date}, "T2": {"value": 7410, "date": date}}})
+}
+
+/// `values` of meter M-2 handed in on 15 October 2026, when only the gas-stove single rate is known.
+async fn on_15_october_2026(app: &App<DynamoStore>, number: &AccountNumber, values: Value) -> (u16, Value) {
+    submit_at(app, number, json!({"meterId": "M-2", "values": values}), utc(2026, 10, 15, 9, 0, 0)).await
 }
 
 fn single(id: &str, last: u64, date: &str) -> Value {
@@ -478,17 +488,9 @@ async fn given_a_two_zone_gas_stove_meter_on_15_october_2026_when_readings_are_h
     // Only the single-rate price of 1 October 2026 is published: the zone meters used to be
     // charged January's 9.61 / 4.15.
     let app = app().await;
-    let meter = json!({"id": "M-2", "zoneSet": "twoZone", "digits": 6,
-        "lastReadings": {"T1": {"value": 18230, "date": "2026-09-20"}, "T2": {"value": 7410, "date": "2026-09-20"}}});
-    let number = imported_in_group("0", vec![meter], "gas-stove").await;
+    let number = imported_in_group("0", vec![two_zone_read_on("M-2", "2026-09-20")], "gas-stove").await;
 
-    let (status, problem) = submit_at(
-        &app,
-        &number,
-        json!({"meterId": "M-2", "values": {"T1": 18350, "T2": 7490}}),
-        utc(2026, 10, 15, 9, 0, 0),
-    )
-    .await;
+    let (status, problem) = on_15_october_2026(&app, &number, json!({"T1": 18350, "T2": 7490})).await;
 
     assert_tariff_not_loaded(status, &problem, "15.10.2026", &number).await;
     assert!(!problem.to_string().contains("9.61"), "{problem}");
@@ -499,17 +501,9 @@ async fn given_a_two_zone_meter_that_used_nothing_on_a_day_without_zone_prices_w
     // "A customer who was away hands in the same reading again: consumption 0, charge 0" — even on
     // 15 October 2026, when no gas-stove zone price is known: nothing used needs no price.
     let app = app().await;
-    let meter = json!({"id": "M-2", "zoneSet": "twoZone", "digits": 6,
-        "lastReadings": {"T1": {"value": 18230, "date": "2026-09-20"}, "T2": {"value": 7410, "date": "2026-09-20"}}});
-    let number = imported_in_group("-150.00", vec![meter], "gas-stove").await;
+    let number = imported_in_group("-150.00", vec![two_zone_read_on("M-2", "2026-09-20")], "gas-stove").await;
 
-    let (status, answer) = submit_at(
-        &app,
-        &number,
-        json!({"meterId": "M-2", "values": {"T1": 18230, "T2": 7410}}),
-        utc(2026, 10, 15, 9, 0, 0),
-    )
-    .await;
+    let (status, answer) = on_15_october_2026(&app, &number, json!({"T1": 18230, "T2": 7410})).await;
 
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["charge"], "0.00");
@@ -523,13 +517,7 @@ async fn given_a_two_zone_meter_that_used_nothing_on_a_day_without_zone_prices_w
     let stored = stored_readings(&number).await;
     assert_eq!(stored.len(), 1, "the readings were not kept");
     // The same readings again are the same submission, read back from the store without a price.
-    let (status, again) = submit_at(
-        &app,
-        &number,
-        json!({"meterId": "M-2", "values": {"T1": 18230, "T2": 7410}}),
-        utc(2026, 10, 16, 9, 0, 0),
-    )
-    .await;
+    let (status, again) = on_15_october_2026(&app, &number, json!({"T1": 18230, "T2": 7410})).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!((again["readingsId"].clone(), again["version"].clone()), (answer["readingsId"].clone(), json!(1)));
     assert_eq!(again["lines"], answer["lines"]);
